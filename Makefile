@@ -1,0 +1,42 @@
+# regsync: `make run` starts the whole stack on the embedded default, `make test` checks it.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format migrate demo bench clean
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+.env: | $(STAMP)
+	$(BIN)/python scripts/make_env.py .env
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: $(STAMP) .env lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+migrate: $(STAMP) .env
+	$(BIN)/python manage.py migrate --noinput
+
+demo: migrate
+	$(BIN)/python manage.py seed_demo
+
+run: demo
+	$(BIN)/honcho start -f Procfile
+
+bench: $(STAMP) .env
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache

@@ -1,0 +1,109 @@
+"""Tenants (cafe businesses), their staff memberships and Odoo connection."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from cafe.fields import EncryptedTextField
+
+
+class Plan(models.TextChoices):
+    STARTER = "starter", "Starter"
+    PRO = "pro", "Pro"
+
+
+class OdooProtocol(models.TextChoices):
+    AUTO = "auto", "Detect from Odoo's version"
+    XMLRPC = "xmlrpc", "XML-RPC (Odoo 16-19)"
+    JSON2 = "json2", "JSON-2 (Odoo 19+)"
+
+
+class TenantQuerySet(models.QuerySet):
+    def connection_complete(self):
+        return (
+            self.exclude(odoo_url="")
+            .exclude(odoo_db="")
+            .exclude(odoo_login="")
+            .exclude(odoo_api_key="")
+        )
+
+    def sync_enabled(self):
+        """Pro tenants with a complete, unpaused Odoo connection."""
+        return self.connection_complete().filter(plan=Plan.PRO, odoo_paused_at__isnull=True)
+
+
+class Tenant(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=64, unique=True)
+    plan = models.CharField(max_length=16, choices=Plan.choices, default=Plan.STARTER)
+
+    odoo_url = models.URLField("Odoo URL", blank=True, help_text="e.g. https://acme.odoo.com")
+    odoo_db = models.CharField("Odoo database", max_length=200, blank=True)
+    odoo_login = models.CharField("Odoo login", max_length=200, blank=True)
+    odoo_api_key = EncryptedTextField("Odoo API key", blank=True)
+    odoo_protocol = models.CharField(
+        max_length=8, choices=OdooProtocol.choices, default=OdooProtocol.AUTO
+    )
+
+    # Tenant-level sync health, written only by odoo_sync's queue functions.
+    # Paused: Odoo rejected the credentials; nothing is sent until the
+    # connection is edited. Unreachable: login failed for network reasons; the
+    # tenant backs off as a whole and its rows keep their attempts.
+    odoo_paused_at = models.DateTimeField(null=True, blank=True)
+    odoo_paused_reason = models.TextField(blank=True)
+    odoo_unreachable_since = models.DateTimeField(null=True, blank=True)
+    odoo_outage_failures = models.PositiveIntegerField(default=0)
+    odoo_next_attempt_at = models.DateTimeField(null=True, blank=True)
+    odoo_last_error = models.TextField(blank=True)
+    odoo_server_version = models.CharField(max_length=64, blank=True)
+    # The lease a drain holds on the tenant when no Redis is configured (see
+    # odoo_sync.locks); it expires by itself if the worker dies.
+    drain_lock_token = models.UUIDField(null=True, blank=True, editable=False)
+    drain_locked_until = models.DateTimeField(null=True, blank=True, editable=False)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(plan__in=[Plan.STARTER, Plan.PRO]), name="cafe_tenant_plan_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        # Never the API key: only whether one is set.
+        key = "set" if self.odoo_api_key else "not set"
+        return f"<Tenant {self.slug!r} plan={self.plan} odoo_api_key={key}>"
+
+    @property
+    def connection_complete(self) -> bool:
+        return all([self.odoo_url, self.odoo_db, self.odoo_login, self.odoo_api_key])
+
+    @property
+    def is_sync_enabled(self) -> bool:
+        return self.plan == Plan.PRO and self.connection_complete and self.odoo_paused_at is None
+
+
+class Membership(models.Model):
+    """A staff user's access to one tenant. Superusers need none: they see all."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "tenant"], name="cafe_membership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.tenant}"

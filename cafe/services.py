@@ -1,0 +1,128 @@
+"""Business operations on tenants: plan changes and the Odoo connection."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from cafe.models import Membership, OdooProtocol, Plan, Tenant
+from odoo_sync.urlcheck import OdooUrlError, check_odoo_url
+from registers.services import queue_pending_creates
+
+_UNSET = object()
+
+
+def clean_odoo_url(url: str) -> str:
+    if not url:
+        return ""
+    try:
+        return check_odoo_url(
+            url,
+            allow_private=settings.ODOO_ALLOW_PRIVATE_URLS,
+            require_https=settings.ODOO_REQUIRE_HTTPS,
+        )
+    except OdooUrlError as exc:
+        raise ValidationError({"odoo_url": str(exc)}) from exc
+
+
+def _clean_plan(plan: str) -> str:
+    if plan not in Plan.values:
+        raise ValidationError({"plan": f"Unknown plan {plan!r}; choose starter or pro."})
+    return plan
+
+
+def _became_sync_enabled(tenant: Tenant, was_enabled: bool) -> None:
+    if tenant.is_sync_enabled and not was_enabled:
+        queue_pending_creates(tenant)
+
+
+@transaction.atomic
+def create_tenant(
+    *,
+    name: str,
+    slug: str,
+    plan: str = Plan.STARTER,
+    odoo_url: str = "",
+    odoo_db: str = "",
+    odoo_login: str = "",
+    odoo_api_key: str = "",
+    odoo_protocol: str = OdooProtocol.AUTO,
+) -> Tenant:
+    tenant = Tenant(
+        name=name.strip(),
+        slug=slug,
+        plan=_clean_plan(plan),
+        odoo_url=clean_odoo_url(odoo_url),
+        odoo_db=odoo_db.strip(),
+        odoo_login=odoo_login.strip(),
+        odoo_api_key=odoo_api_key.strip(),
+        odoo_protocol=odoo_protocol,
+    )
+    tenant.full_clean()
+    tenant.save()
+    return tenant
+
+
+@transaction.atomic
+def change_plan(tenant: Tenant, *, plan: str) -> Tenant:
+    """Move a tenant between plans; becoming sync-enabled queues its local-only registers."""
+    plan = _clean_plan(plan)
+    tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    was_enabled = tenant.is_sync_enabled
+    tenant.plan = plan
+    tenant.save(update_fields=["plan", "updated_at"])
+    _became_sync_enabled(tenant, was_enabled)
+    return tenant
+
+
+@transaction.atomic
+def update_odoo_connection(
+    tenant: Tenant,
+    *,
+    url: str = _UNSET,
+    db: str = _UNSET,
+    login: str = _UNSET,
+    api_key: str = _UNSET,
+    protocol: str = _UNSET,
+) -> Tenant:
+    """Edit the Odoo connection. Any edit lifts a credentials pause and an outage backoff.
+
+    An empty `api_key` means "keep the current key": the admin never shows it
+    back, so a blank field on save is not a request to erase it.
+    """
+    tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    was_enabled = tenant.is_sync_enabled
+    changed = []
+    if url is not _UNSET:
+        tenant.odoo_url = clean_odoo_url(url.strip())
+        changed.append("odoo_url")
+    if db is not _UNSET:
+        tenant.odoo_db = db.strip()
+        changed.append("odoo_db")
+    if login is not _UNSET:
+        tenant.odoo_login = login.strip()
+        changed.append("odoo_login")
+    if api_key is not _UNSET and api_key.strip():
+        tenant.odoo_api_key = api_key.strip()
+        changed.append("odoo_api_key")
+    if protocol is not _UNSET:
+        if protocol not in OdooProtocol.values:
+            raise ValidationError({"odoo_protocol": f"Unknown protocol {protocol!r}."})
+        tenant.odoo_protocol = protocol
+        changed.append("odoo_protocol")
+    if not changed:
+        return tenant
+    tenant.odoo_paused_at = None
+    tenant.odoo_paused_reason = ""
+    tenant.odoo_unreachable_since = None
+    tenant.odoo_outage_failures = 0
+    tenant.odoo_next_attempt_at = None
+    tenant.odoo_last_error = ""
+    tenant.save()
+    _became_sync_enabled(tenant, was_enabled)
+    return tenant
+
+
+@transaction.atomic
+def add_membership(*, user, tenant: Tenant) -> Membership:
+    membership, _ = Membership.objects.get_or_create(user=user, tenant=tenant)
+    return membership

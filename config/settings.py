@@ -1,0 +1,224 @@
+"""Settings for regsync, read from the environment in this one place.
+
+The same code path runs in development and production: only where no URL is
+given does it fall back to the embedded default (SQLite under var/, Kombu's
+filesystem broker), so `make run` works on a machine with no servers.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+# A local `.env` (written by `make`) holds generated development keys; in
+# production the variables come from the real environment and no file exists.
+if (BASE_DIR / ".env").exists():
+    env.read_env(str(BASE_DIR / ".env"), overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set. Set it in the environment (run `make .env` for a local one)."
+    )
+
+# Comma-separated Fernet keys; the first encrypts, all decrypt (key rotation).
+FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=[])
+if not FIELD_ENCRYPTION_KEY:
+    raise ImproperlyConfigured(
+        "FIELD_ENCRYPTION_KEY is not set: Odoo API keys cannot be stored without it. Generate "
+        'one with `python -c "from cryptography.fernet import Fernet; '
+        'print(Fernet.generate_key().decode())"` (or run `make .env` locally).'
+    )
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+
+# Tenants' Odoo URLs may point at loopback/private addresses only when this is
+# on: tests and the demo's sandbox Odoo need it, production must not (SSRF).
+ODOO_ALLOW_PRIVATE_URLS = env.bool("ODOO_ALLOW_PRIVATE_URLS", default=False)
+# Production requires https for tenants' Odoo; development may use plain http.
+ODOO_REQUIRE_HTTPS = env.bool("ODOO_REQUIRE_HTTPS", default=not DEBUG)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "cafe",
+    "registers",
+    "odoo_sync",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+
+# --- Database -------------------------------------------------------------
+VAR_DIR.mkdir(exist_ok=True)
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'regsync.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker and beat share one SQLite file: WAL lets readers run beside
+    # the writer, IMMEDIATE takes the write lock at BEGIN so two writers queue
+    # on busy_timeout instead of failing with "database is locked" on upgrade.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-regsync.sqlite3")}
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+# --- Security (production when DEBUG is off) --------------------------------
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = False
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- Redis / Celery -----------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+
+# Timeouts, ordered so that each layer gives up before the one that would
+# otherwise act on a stale assumption (DESIGN property 7):
+#   Odoo read timeout < task soft limit < task hard limit < claim expiry
+#   < broker visibility timeout.
+ODOO_CONNECT_TIMEOUT = env.float("ODOO_CONNECT_TIMEOUT", default=5.0)
+ODOO_READ_TIMEOUT = env.float("ODOO_READ_TIMEOUT", default=20.0)
+SYNC_TASK_SOFT_TIME_LIMIT = 240
+SYNC_TASK_TIME_LIMIT = 270
+SYNC_CLAIM_SECONDS = 300
+CELERY_VISIBILITY_TIMEOUT = 3600
+
+# Retry schedule for a failing row (minutes after failure n), and the failure
+# count that dead-letters it. With 5 attempts the 240 step is used only if an
+# operator raises the maximum.
+SYNC_BACKOFF_MINUTES = [1, 5, 15, 60, 240]
+SYNC_MAX_ATTEMPTS = 5
+# A tenant whose Odoo cannot be reached at login backs off on this schedule and
+# then stays on its last step; its rows keep their attempts.
+SYNC_TENANT_BACKOFF_MINUTES = [1, 5, 15, 60, 240]
+# How many rows one drain claims at a time, and how long sync history is kept
+# (the tick prunes older SyncAttempt rows).
+SYNC_BATCH_SIZE = 50
+SYNC_ATTEMPT_RETENTION_DAYS = env.int("SYNC_ATTEMPT_RETENTION_DAYS", default=30)
+SYNC_TICK_SECONDS = env.float("SYNC_TICK_SECONDS", default=60.0)
+# Where the per-tenant drain lock lives: Redis when there is one, else a lease
+# on the tenant row (the embedded default has no Redis).
+SYNC_LOCK_BACKEND = env.str("SYNC_LOCK_BACKEND", default="redis" if REDIS_URL else "db")
+
+CELERY_BROKER_URL = REDIS_URL or "filesystem://"
+if REDIS_URL:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+else:
+    _broker_dir = VAR_DIR / "broker"
+    for _sub in ("queue", "processed"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_TIMEZONE = TIME_ZONE
+# Redelivery is safe because every task is idempotent (drains re-read due rows
+# and creates are external-id upserts): ack after the task ran, so a worker
+# killed mid-drain gives the message back instead of dropping it...
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# ...and take one message at a time, so a busy worker does not sit on others'.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = SYNC_TASK_SOFT_TIME_LIMIT
+CELERY_TASK_TIME_LIMIT = SYNC_TASK_TIME_LIMIT
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE = {
+    "odoo-sync-tick": {
+        "task": "odoo_sync.tick",
+        "schedule": SYNC_TICK_SECONDS,
+        # A tick that waited longer than its period is stale: the next one
+        # supersedes it, so ticks never pile up while workers are down.
+        "options": {"expires": SYNC_TICK_SECONDS},
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Unit tests may flip this on; integration tests and `make run` never do.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+
+# --- Logging -------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}
+
+# An admin edit enqueues its tenant's drain when the transaction commits, so
+# Odoo hears of it in seconds; the beat tick is the safety net.
+SYNC_PUSH_ON_COMMIT = env.bool("SYNC_PUSH_ON_COMMIT", default=True)

@@ -1,0 +1,234 @@
+"""Register operations and the guard rails of queue_odoo_update (DESIGN.md, Operations)."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from freezegun import freeze_time
+
+from cafe.tests.factories import TenantFactory
+from registers import services
+from registers.models import PosConfig, RegisterEvent, SyncState
+from registers.tests.factories import PosConfigFactory
+
+pytestmark = pytest.mark.django_db
+
+NOW = "2026-11-24 10:00:00"
+
+
+# --- add_register ------------------------------------------------------------
+
+
+@freeze_time(NOW)
+def test_add_register_of_sync_enabled_tenant_is_pending_create_and_due_now():
+    tenant = TenantFactory(pro=True)
+    reg = services.add_register(tenant, name="  Bar  ", prefix="BAR")
+    reg.refresh_from_db()
+    assert (reg.name, reg.sequence_prefix) == ("Bar", "BAR")
+    assert reg.sync_state == SyncState.PENDING_CREATE
+    assert reg.next_attempt_at == timezone.now()
+    assert reg.odoo_pos_config_id is None
+
+
+def test_add_register_of_starter_tenant_is_synced_with_no_odoo_id():
+    reg = services.add_register(TenantFactory(), name="Bar", prefix="BAR")
+    reg.refresh_from_db()
+    assert reg.sync_state == SyncState.SYNCED
+    assert reg.odoo_pos_config_id is None
+    assert reg.next_attempt_at is None
+
+
+@pytest.mark.parametrize(
+    "tenant_kwargs",
+    [
+        {"plan": "pro"},  # Pro with no connection
+        {"pro": True, "odoo_api_key": ""},  # connection incomplete
+        {"pro": True, "odoo_paused_at": timezone.now()},  # credentials rejected
+    ],
+)
+def test_add_register_of_pro_tenant_that_cannot_sync_stays_local(tenant_kwargs):
+    reg = services.add_register(TenantFactory(**tenant_kwargs), name="Bar", prefix="BAR")
+    assert reg.sync_state == SyncState.SYNCED
+    assert reg.odoo_pos_config_id is None
+
+
+# --- validation ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("", "cannot be empty"),
+        ("   ", "cannot be empty"),
+        ("x" * 65, "65 characters long; at most 64"),
+        ("Bar\nTwo", "line breaks"),
+    ],
+)
+def test_bad_register_name_is_rejected_and_nothing_written(name, message):
+    tenant = TenantFactory(pro=True)
+    with pytest.raises(ValidationError) as exc:
+        services.add_register(tenant, name=name, prefix="BAR")
+    assert message in str(exc.value.message_dict["name"])
+    assert not PosConfig.objects.exists()
+
+
+def test_rename_to_bad_name_keeps_old_name_and_state():
+    reg = PosConfigFactory(pushed=True, name="Bar")
+    with pytest.raises(ValidationError):
+        services.rename_register(reg, name=" ")
+    reg.refresh_from_db()
+    assert (reg.name, reg.sync_state) == ("Bar", SyncState.SYNCED)
+
+
+@pytest.mark.parametrize("prefix", ["", "bar", "BAR-1", "ABCDEFGHIJK", "B R"])
+def test_prefix_that_is_not_a_short_uppercase_token_is_rejected(prefix):
+    with pytest.raises(ValidationError) as exc:
+        services.add_register(TenantFactory(), name="Bar", prefix=prefix)
+    assert "uppercase letters or digits" in str(exc.value.message_dict["sequence_prefix"])
+    assert not PosConfig.objects.exists()
+
+
+def test_duplicate_active_name_in_tenant_is_rejected_case_insensitively():
+    tenant = TenantFactory()
+    services.add_register(tenant, name="Bar", prefix="BAR")
+    with pytest.raises(ValidationError) as exc:
+        services.add_register(tenant, name="bar", prefix="BAR2")
+    assert "already exists" in str(exc.value.message_dict["name"])
+    assert PosConfig.objects.count() == 1
+
+
+def test_same_name_is_allowed_in_another_tenant_and_beside_an_archived_register():
+    tenant = TenantFactory()
+    old = services.add_register(tenant, name="Bar", prefix="BAR")
+    services.set_register_active(old, active=False)
+    services.add_register(tenant, name="Bar", prefix="BAR")
+    services.add_register(TenantFactory(), name="Bar", prefix="BAR")
+    assert PosConfig.objects.filter(name="Bar").count() == 3
+
+
+def test_reactivating_into_a_name_clash_is_rejected():
+    tenant = TenantFactory()
+    old = services.add_register(tenant, name="Bar", prefix="BAR")
+    services.set_register_active(old, active=False)
+    services.add_register(tenant, name="Bar", prefix="BAR")
+    with pytest.raises(ValidationError):
+        services.set_register_active(old, active=True)
+    old.refresh_from_db()
+    assert old.is_active is False
+
+
+def test_renaming_onto_an_active_name_is_rejected():
+    tenant = TenantFactory()
+    services.add_register(tenant, name="Bar", prefix="BAR")
+    other = services.add_register(tenant, name="Terrace", prefix="TER")
+    with pytest.raises(ValidationError):
+        services.rename_register(other, name="BAR")
+
+
+# --- rename / set active: queue_odoo_update guard rails ----------------------------
+
+
+@freeze_time(NOW)
+def test_rename_of_synced_pushed_register_queues_update_with_retries_reset():
+    reg = PosConfigFactory(pushed=True, name="Bar", sync_retries=2, last_sync_error="old")
+    reg = services.rename_register(reg, name="Bar North")
+    reg.refresh_from_db()
+    assert reg.name == "Bar North"
+    assert reg.sync_state == SyncState.PENDING_UPDATE
+    assert reg.sync_retries == 0
+    assert reg.last_sync_error == ""
+    assert reg.next_attempt_at == timezone.now()
+    assert reg.revision == 1
+
+
+@freeze_time(NOW)
+def test_deactivating_synced_pushed_register_queues_update():
+    reg = PosConfigFactory(pushed=True)
+    services.set_register_active(reg, active=False)
+    reg.refresh_from_db()
+    assert reg.is_active is False
+    assert reg.sync_state == SyncState.PENDING_UPDATE
+    assert reg.next_attempt_at == timezone.now()
+
+
+def test_rename_of_pending_update_register_requeues_due_now_with_fresh_attempts():
+    with freeze_time(NOW):
+        reg = PosConfigFactory(
+            pushed=True,
+            sync_state=SyncState.PENDING_UPDATE,
+            sync_retries=3,
+            next_attempt_at=timezone.now() + timedelta(minutes=15),
+        )
+    with freeze_time("2026-11-24 10:01:00"):
+        services.rename_register(reg, name="Renamed")
+        reg.refresh_from_db()
+        assert reg.sync_state == SyncState.PENDING_UPDATE
+        assert reg.sync_retries == 0
+        assert reg.next_attempt_at == timezone.now()
+
+
+def test_rename_of_pending_create_register_leaves_the_create_signal_alone():
+    reg = PosConfigFactory(pending_create=True, sync_retries=2)
+    services.rename_register(reg, name="Renamed")
+    services.set_register_active(reg, active=False)
+    reg.refresh_from_db()
+    assert reg.sync_state == SyncState.PENDING_CREATE
+    assert reg.sync_retries == 2
+    assert (reg.name, reg.is_active) == ("Renamed", False)
+
+
+def test_rename_of_starter_register_without_odoo_id_is_local_only():
+    reg = PosConfigFactory()
+    services.rename_register(reg, name="Renamed")
+    services.set_register_active(reg, active=False)
+    reg.refresh_from_db()
+    assert reg.sync_state == SyncState.SYNCED
+    assert reg.odoo_pos_config_id is None
+
+
+@freeze_time(NOW)
+def test_rename_of_dead_lettered_update_requeues_with_fresh_attempts():
+    reg = PosConfigFactory(dead_update=True)
+    services.rename_register(reg, name="Renamed")
+    reg.refresh_from_db()
+    assert reg.sync_state == SyncState.PENDING_UPDATE
+    assert reg.sync_retries == 0
+    assert reg.last_sync_error == ""
+    assert reg.next_attempt_at == timezone.now()
+
+
+def test_edit_of_dead_lettered_create_is_left_for_the_operator():
+    reg = PosConfigFactory(dead_create=True)
+    services.rename_register(reg, name="Renamed")
+    services.set_register_active(reg, active=False)
+    reg.refresh_from_db()
+    assert reg.sync_state == SyncState.SYNC_ERROR
+    assert reg.sync_retries == 5
+    assert reg.last_sync_error == "Odoo unreachable"
+
+
+def test_prefix_change_never_flips_the_sync_state():
+    reg = PosConfigFactory(pushed=True)
+    services.set_register_prefix(reg, prefix="NEW1")
+    reg.refresh_from_db()
+    assert reg.sequence_prefix == "NEW1"
+    assert reg.sync_state == SyncState.SYNCED
+    assert reg.revision == 0
+
+
+def test_unchanged_name_or_active_is_not_queued():
+    reg = PosConfigFactory(pushed=True, name="Bar")
+    services.rename_register(reg, name=" Bar ")
+    services.set_register_active(reg, active=True)
+    reg.refresh_from_db()
+    assert reg.sync_state == SyncState.SYNCED
+    assert reg.revision == 0
+
+
+def test_each_edit_and_transition_is_recorded_in_the_register_history():
+    reg = PosConfigFactory(pushed=True, name="Bar")
+    services.rename_register(reg, name="Bar North")
+    actions = list(RegisterEvent.objects.filter(register=reg).values_list("action", "to_state"))
+    assert ("renamed", "") in actions
+    assert ("queued_update", SyncState.PENDING_UPDATE) in actions
