@@ -34,3 +34,44 @@ def sandbox_tenant(db, odoo_sandbox):
         odoo_login=odoo_sandbox.login,
         odoo_api_key=odoo_sandbox.api_key,
     )
+
+
+@pytest.fixture
+def child_env(transactional_db):
+    """Environment for a child process (manage.py, celery) that must see the test database."""
+    import os
+
+    from django.db import connection
+
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        url = f"sqlite:///{db['NAME']}"
+    else:
+        auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+        url = f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env.update(DATABASE_URL=url, ODOO_ALLOW_PRIVATE_URLS="true", PYTHONUNBUFFERED="1")
+    return env
+
+
+def _wait_until(predicate, *, timeout: float = 10.0, interval: float = 0.02, what: str = ""):
+    """Poll `predicate` until it is truthy; fail after `timeout` seconds.
+
+    A condition wait with a deadline, for things another process does: never a
+    bare sleep standing in for synchronisation.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def wait_until():
+    return _wait_until

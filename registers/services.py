@@ -13,6 +13,7 @@ from cafe.models import Tenant
 from registers.models import (
     NAME_MAX_LENGTH,
     PREFIX_MAX_LENGTH,
+    ErrorKind,
     PosConfig,
     RegisterEvent,
     SyncState,
@@ -219,3 +220,46 @@ def queue_pending_creates(tenant: Tenant) -> int:
         if queued:
             _push_soon(tenant.pk)
         return queued
+
+
+class RetryOutcome:
+    QUEUED_UPDATE = "queued_update"
+    QUEUED_CREATE = "queued_create"
+    RECREATE = "recreate"  # its pos.config was deleted in Odoo: create it again
+    NOTHING_TO_RETRY = "nothing_to_retry"
+
+
+def retry_sync(register: PosConfig) -> str:
+    """The operator's "Retry sync now": fresh attempts, due now.
+
+    A dead-lettered or backing-off row is queued again with its retries reset.
+    A dead-lettered create (no Odoo id) is queued as a create again; this is the
+    only path that does so, and it is the operator's. A register whose
+    pos.config was deleted in Odoo drops the stale id and is created again.
+    Anything synced, or pending and not yet failed, is left alone.
+    """
+    with transaction.atomic():
+        row = lock_register(register.pk)
+        retrying = row.sync_state in (SyncState.PENDING_CREATE, SyncState.PENDING_UPDATE) and (
+            row.sync_retries > 0
+        )
+        if not (retrying or row.sync_state == SyncState.SYNC_ERROR):
+            return RetryOutcome.NOTHING_TO_RETRY
+        fresh = {
+            "sync_retries": 0,
+            "next_attempt_at": timezone.now(),
+            "last_sync_error": "",
+            "last_sync_error_kind": "",
+        }
+        if row.odoo_pos_config_id is not None and row.last_sync_error_kind == ErrorKind.MISSING:
+            to_state, outcome = SyncState.PENDING_CREATE, RetryOutcome.RECREATE
+            fresh["odoo_pos_config_id"] = None
+        elif row.odoo_pos_config_id is None:
+            to_state, outcome = SyncState.PENDING_CREATE, RetryOutcome.QUEUED_CREATE
+        else:
+            to_state, outcome = SyncState.PENDING_UPDATE, RetryOutcome.QUEUED_UPDATE
+        if row.sync_state == SyncState.PENDING_CREATE:
+            to_state = SyncState.PENDING_CREATE
+        transition(row, to_state, action="operator_retry", detail=outcome, **fresh)
+        _push_soon(row.tenant_id)
+        return outcome

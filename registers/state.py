@@ -15,7 +15,7 @@ PC, PU, OK, ERR = (
 
 ALLOWED_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
     {
-        (PC, PC),  # create failed, backing off
+        (PC, PC),  # create failed and backing off, or retried by the operator
         (PC, OK),  # create landed
         (PC, PU),  # create landed but the row changed mid-flight
         (PC, ERR),  # create dead-lettered
@@ -26,7 +26,7 @@ ALLOWED_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
         (OK, PC),  # tenant became sync-enabled: local-only row must be created
         (OK, OK),  # local-only edit bookkeeping
         (ERR, PU),  # admin edit or retry of a dead-lettered update
-        (ERR, PC),  # operator retries a dead-lettered create
+        (ERR, PC),  # operator retries a dead-lettered create, or one deleted in Odoo
         (ERR, ERR),
     }
 )

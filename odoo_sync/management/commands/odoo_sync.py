@@ -1,0 +1,94 @@
+"""`odoo_sync --once` drains now, in this process; `odoo_sync --status` counts registers by state."""
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from cafe.models import Tenant
+from odoo_sync import drain, queue
+
+
+class Command(BaseCommand):
+    help = (
+        "Push due register changes to Odoo now (--once), or show sync counts (--status). "
+        "--once is an operator's try-now: it skips a tenant's outage backoff, never a "
+        "credentials pause nor the registers' own backoff."
+    )
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+
+        def one_line_error(message):
+            # A user mistake gets one clear line and exit 2, not a usage dump.
+            self.stderr.write(f"odoo_sync: {message} (see --help)")
+            raise SystemExit(2)
+
+        parser.error = one_line_error
+        return parser
+
+    def add_arguments(self, parser):
+        mode = parser.add_mutually_exclusive_group(required=True)
+        mode.add_argument("--once", action="store_true", help="drain due registers now")
+        mode.add_argument("--status", action="store_true", help="print counts per sync state")
+        parser.add_argument("--tenant", metavar="SLUG", help="only this tenant")
+        parser.add_argument("--json", action="store_true", help="print JSON")
+
+    def handle(self, *args, once, status, tenant, json: bool, **options):
+        tenant_obj = None
+        if tenant is not None:
+            tenant_obj = Tenant.objects.filter(slug=tenant).first()
+            if tenant_obj is None:
+                raise CommandError(f"no tenant with slug {tenant!r}", returncode=2)
+        if status:
+            self._status(tenant_obj, as_json=json)
+            return
+        self._once(tenant_obj, as_json=json)
+
+    def _status(self, tenant, *, as_json: bool) -> None:
+        counts = queue.status_counts(tenant_id=tenant.pk if tenant else None)
+        if as_json:
+            self.stdout.write(_dumps({"tenant": tenant.slug if tenant else None, **counts}))
+            return
+        if tenant:
+            self.stdout.write(f"tenant = {tenant.slug}")
+        for key, value in counts.items():
+            self.stdout.write(f"{key} = {value}")
+
+    def _once(self, tenant, *, as_json: bool) -> None:
+        tenant_ids = [tenant.pk] if tenant else None
+        results, totals = drain.drain_all(tenant_ids=tenant_ids, ignore_outage_backoff=True)
+        if as_json:
+            self.stdout.write(
+                _dumps({"tenants": [r.as_dict() for r in results], "totals": totals.as_dict()})
+            )
+        else:
+            if not results:
+                self.stdout.write("nothing due")
+            for r in results:
+                line = (
+                    f"{r.tenant or r.tenant_id}: {r.status} created={r.created} "
+                    f"create_failed={r.create_failed} updated={r.updated} "
+                    f"update_failed={r.update_failed} dead_lettered={r.dead_lettered} "
+                    f"skipped={r.skipped}"
+                )
+                if r.error:
+                    line += f" error={r.error.splitlines()[-1][:200]!r}"
+                self.stdout.write(line)
+            self.stdout.write("total: " + " ".join(f"{k}={v}" for k, v in totals.as_dict().items()))
+        failed = totals.create_failed + totals.update_failed
+        unreached = [r for r in results if r.status in _NOT_REACHED]
+        if failed or unreached:
+            # A try-now that did not get everything into Odoo is a failure for scripts.
+            raise SystemExit(1)
+
+
+_NOT_REACHED = {
+    drain.TenantStatus.UNREACHABLE,
+    drain.TenantStatus.PAUSED,
+    drain.TenantStatus.ENDED_EARLY,
+    "crashed",
+}
+
+
+def _dumps(data) -> str:
+    return json.dumps(data, indent=2, sort_keys=False)

@@ -1,0 +1,410 @@
+"""The sync queues: finding due work, claiming it, and recording each outcome.
+
+A drain claims rows in one short transaction, talks to Odoo with no
+transaction open, and records the outcome in another short transaction that
+writes only if the claim is still its own (DESIGN properties 2-4).
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Case, Count, IntegerField, Min, Q, Value, When
+from django.utils import timezone
+
+from cafe.models import Tenant
+from odoo_sync.models import SyncAttempt, SyncHeartbeat
+from registers.models import PENDING_STATES, ErrorKind, PosConfig, SyncState
+from registers.state import lock_register, transition
+
+log = logging.getLogger("odoo_sync")
+
+CREATE, UPDATE = SyncAttempt.Action.CREATE, SyncAttempt.Action.UPDATE
+Outcome = SyncAttempt.Outcome
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A drain's lease on one register, with the values it read when claiming."""
+
+    register_id: int
+    tenant_id: int
+    token: uuid.UUID
+    action: str
+    name: str
+    is_active: bool
+    revision: int
+    odoo_pos_config_id: int | None
+    uuid: uuid.UUID
+    sync_retries: int
+
+    @property
+    def external_id(self) -> tuple[str, str]:
+        return ("regsync", f"register_{self.uuid.hex}")
+
+
+def backoff_for(failures: int, schedule: list[int]) -> timedelta:
+    """Delay after the n-th consecutive failure (1-based); the last step repeats."""
+    return timedelta(minutes=schedule[min(failures, len(schedule)) - 1])
+
+
+# --- finding due work ----------------------------------------------------------------
+
+
+def _due(now: datetime) -> Q:
+    return Q(sync_state__in=PENDING_STATES, next_attempt_at__lte=now) & (
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    )
+
+
+def tenants_with_due_work(
+    *, now: datetime | None = None, include_backing_off: bool = False
+) -> list[int]:
+    """Ids of sync-enabled tenants with due rows: one query on the partial index."""
+    now = now or timezone.now()
+    due_tenant_ids = PosConfig.objects.filter(_due(now)).values("tenant_id")
+    tenants = Tenant.objects.sync_enabled().filter(pk__in=due_tenant_ids)
+    if not include_backing_off:
+        tenants = tenants.filter(
+            Q(odoo_next_attempt_at__isnull=True) | Q(odoo_next_attempt_at__lte=now)
+        )
+    return list(tenants.order_by("pk").values_list("pk", flat=True))
+
+
+def list_due_creates(tenant_id: int, *, now: datetime | None = None):
+    now = now or timezone.now()
+    return PosConfig.objects.filter(
+        _due(now), tenant_id=tenant_id, sync_state=SyncState.PENDING_CREATE
+    ).order_by("next_attempt_at", "pk")
+
+
+def list_due_updates(tenant_id: int, *, now: datetime | None = None):
+    now = now or timezone.now()
+    return PosConfig.objects.filter(
+        _due(now), tenant_id=tenant_id, sync_state=SyncState.PENDING_UPDATE
+    ).order_by("next_attempt_at", "pk")
+
+
+def count_due(tenant_id: int, *, now: datetime | None = None) -> int:
+    return PosConfig.objects.filter(_due(now or timezone.now()), tenant_id=tenant_id).count()
+
+
+# --- claiming ------------------------------------------------------------------------
+
+
+def claim_due(tenant_id: int, *, limit: int, now: datetime | None = None) -> list[Claim]:
+    """Lease up to `limit` due rows of a tenant, creates before updates.
+
+    Two drains never hold the same row: on PostgreSQL rows locked by another
+    claimer are skipped; on SQLite the IMMEDIATE transaction serialises
+    claimers. A lease runs out after SYNC_CLAIM_SECONDS, so a dead worker's
+    rows come back by themselves.
+    """
+    now = now or timezone.now()
+    token = uuid.uuid4()
+    until = now + timedelta(seconds=settings.SYNC_CLAIM_SECONDS)
+    with transaction.atomic():
+        rows = (
+            PosConfig.objects.filter(_due(now), tenant_id=tenant_id)
+            .annotate(
+                create_first=Case(
+                    When(sync_state=SyncState.PENDING_CREATE, then=Value(0)),
+                    default=Value(1),
+                    output_field=IntegerField(),
+                )
+            )
+            .order_by("create_first", "next_attempt_at", "pk")
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            rows = rows.select_for_update(skip_locked=True, of=("self",))
+        rows = list(rows[:limit])
+        if not rows:
+            return []
+        PosConfig.objects.filter(pk__in=[r.pk for r in rows]).update(
+            claim_token=token, claimed_until=until
+        )
+    return [
+        Claim(
+            register_id=r.pk,
+            tenant_id=r.tenant_id,
+            token=token,
+            action=CREATE if r.sync_state == SyncState.PENDING_CREATE else UPDATE,
+            name=r.name,
+            is_active=r.is_active,
+            revision=r.revision,
+            odoo_pos_config_id=r.odoo_pos_config_id,
+            uuid=r.uuid,
+            sync_retries=r.sync_retries,
+        )
+        for r in rows
+    ]
+
+
+def release_claims(claims: list[Claim]) -> int:
+    """Give rows back untouched (not charged an attempt), if the leases are still ours."""
+    released = 0
+    for token in {c.token for c in claims}:
+        ids = [c.register_id for c in claims if c.token == token]
+        released += PosConfig.objects.filter(pk__in=ids, claim_token=token).update(
+            claim_token=None, claimed_until=None
+        )
+    return released
+
+
+# --- recording outcomes --------------------------------------------------------------
+
+_UNCLAIM = {"claim_token": None, "claimed_until": None}
+
+
+def _record(claim: Claim, outcome: str, *, odoo_id=None, duration_ms=0, error="") -> str:
+    SyncAttempt.objects.create(
+        tenant_id=claim.tenant_id,
+        register_id=claim.register_id,
+        action=claim.action,
+        outcome=outcome,
+        odoo_pos_config_id=odoo_id,
+        duration_ms=duration_ms,
+        error=error[:2000],
+    )
+    return outcome
+
+
+def _still_ours(claim: Claim) -> PosConfig | None:
+    row = lock_register(claim.register_id)
+    return row if row.claim_token == claim.token else None
+
+
+def mark_create_pushed(
+    claim: Claim, *, odoo_id: int, pushed_name: str, duration_ms: int = 0
+) -> str:
+    """Store the Odoo id of a landed create; re-queue an update if the row moved on meanwhile.
+
+    The row is re-read under its lock in the same transaction that stores the
+    id: a name that differs from the one pushed, or an inactive register (the
+    create always makes an active pos.config), means Odoo is behind.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        row = _still_ours(claim)
+        if row is None:
+            return _record(claim, Outcome.SUPERSEDED, odoo_id=odoo_id, duration_ms=duration_ms)
+        diverged = row.name != pushed_name or not row.is_active
+        transition(
+            row,
+            SyncState.PENDING_UPDATE if diverged else SyncState.SYNCED,
+            action="create_pushed",
+            detail=f"pos.config {odoo_id}" + (", changed meanwhile" if diverged else ""),
+            odoo_pos_config_id=odoo_id,
+            sync_retries=0,
+            next_attempt_at=now if diverged else None,
+            last_sync_error="",
+            last_sync_error_kind="",
+            last_synced_at=now,
+            **_UNCLAIM,
+        )
+        return _record(
+            claim,
+            Outcome.REQUEUED if diverged else Outcome.SYNCED,
+            odoo_id=odoo_id,
+            duration_ms=duration_ms,
+        )
+
+
+def mark_update_synced(claim: Claim, *, duration_ms: int = 0) -> str:
+    """Mark a written update synced, unless the register was edited after it was read."""
+    now = timezone.now()
+    with transaction.atomic():
+        row = _still_ours(claim)
+        if row is None:
+            return _record(
+                claim,
+                Outcome.SUPERSEDED,
+                odoo_id=claim.odoo_pos_config_id,
+                duration_ms=duration_ms,
+            )
+        edited = row.revision != claim.revision
+        transition(
+            row,
+            SyncState.PENDING_UPDATE if edited else SyncState.SYNCED,
+            action="update_written",
+            detail="changed meanwhile" if edited else "",
+            sync_retries=0,
+            next_attempt_at=now if edited else None,
+            last_sync_error="",
+            last_sync_error_kind="",
+            last_synced_at=now,
+            **_UNCLAIM,
+        )
+        return _record(
+            claim,
+            Outcome.REQUEUED if edited else Outcome.SYNCED,
+            odoo_id=claim.odoo_pos_config_id,
+            duration_ms=duration_ms,
+        )
+
+
+def mark_failed(claim: Claim, *, error: str, kind: str, duration_ms: int = 0) -> str:
+    """Charge the row an attempt: back off, or dead-letter at the last attempt or a permanent fault.
+
+    `kind` is an ErrorKind: TRANSIENT backs off; any other kind is permanent and
+    dead-letters at once, since retrying cannot help until someone acts. An
+    update whose register was edited while it failed gets a fresh attempt for
+    the newer values instead.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        row = _still_ours(claim)
+        if row is None:
+            return _record(claim, Outcome.SUPERSEDED, duration_ms=duration_ms, error=error)
+        if claim.action == UPDATE and row.revision != claim.revision:
+            transition(
+                row,
+                SyncState.PENDING_UPDATE,
+                action="update_failed_stale",
+                detail=error[:500],
+                sync_retries=0,
+                next_attempt_at=now,
+                last_sync_error=error,
+                last_sync_error_kind=kind,
+                **_UNCLAIM,
+            )
+            return _record(claim, Outcome.RETRY, duration_ms=duration_ms, error=error)
+        failures = row.sync_retries + 1
+        if kind != ErrorKind.TRANSIENT or failures >= settings.SYNC_MAX_ATTEMPTS:
+            transition(
+                row,
+                SyncState.SYNC_ERROR,
+                action="dead_lettered",
+                detail=error[:500],
+                sync_retries=failures,
+                next_attempt_at=None,
+                last_sync_error=error,
+                last_sync_error_kind=ErrorKind.EXHAUSTED if kind == ErrorKind.TRANSIENT else kind,
+                **_UNCLAIM,
+            )
+            return _record(claim, Outcome.DEAD_LETTERED, duration_ms=duration_ms, error=error)
+        transition(
+            row,
+            row.sync_state,
+            action="attempt_failed",
+            sync_retries=failures,
+            next_attempt_at=now + backoff_for(failures, settings.SYNC_BACKOFF_MINUTES),
+            last_sync_error=error,
+            last_sync_error_kind=kind,
+            **_UNCLAIM,
+        )
+        return _record(claim, Outcome.RETRY, duration_ms=duration_ms, error=error)
+
+
+# --- tenant-level health --------------------------------------------------------------
+
+
+def record_tenant_reachable(tenant_id: int, *, server_version: str = "") -> None:
+    """Odoo answered a login: end any outage backoff."""
+    Tenant.objects.filter(pk=tenant_id).filter(
+        Q(odoo_unreachable_since__isnull=False)
+        | Q(odoo_outage_failures__gt=0)
+        | Q(odoo_next_attempt_at__isnull=False)
+        | ~Q(odoo_server_version=server_version)
+    ).update(
+        odoo_unreachable_since=None,
+        odoo_outage_failures=0,
+        odoo_next_attempt_at=None,
+        odoo_last_error="",
+        odoo_server_version=server_version,
+    )
+
+
+def record_tenant_unreachable(tenant_id: int, *, error: str) -> datetime:
+    """Odoo could not be reached at login: the tenant backs off, its rows keep their attempts.
+
+    The schedule's last step repeats for as long as the outage lasts; a tenant
+    is never dead-lettered.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        tenant = Tenant.objects.select_for_update().get(pk=tenant_id)
+        tenant.odoo_outage_failures += 1
+        tenant.odoo_unreachable_since = tenant.odoo_unreachable_since or now
+        tenant.odoo_next_attempt_at = now + backoff_for(
+            tenant.odoo_outage_failures, settings.SYNC_TENANT_BACKOFF_MINUTES
+        )
+        tenant.odoo_last_error = error[:2000]
+        tenant.save(
+            update_fields=[
+                "odoo_outage_failures",
+                "odoo_unreachable_since",
+                "odoo_next_attempt_at",
+                "odoo_last_error",
+            ]
+        )
+    return tenant.odoo_next_attempt_at
+
+
+def pause_tenant(tenant_id: int, *, reason: str) -> None:
+    """Odoo rejected the connection itself: send nothing more until it is edited."""
+    Tenant.objects.filter(pk=tenant_id).update(
+        odoo_paused_at=timezone.now(), odoo_paused_reason=reason[:2000]
+    )
+
+
+# --- reporting -----------------------------------------------------------------------
+
+
+def status_counts(*, tenant_id: int | None = None) -> dict[str, int]:
+    rows = PosConfig.objects.all()
+    if tenant_id is not None:
+        rows = rows.filter(tenant_id=tenant_id)
+    counts = rows.aggregate(
+        pos_configs_total=Count("pk"),
+        **{state: Count("pk", filter=Q(sync_state=state)) for state in SyncState.values},
+    )
+    return {
+        key: counts[key]
+        for key in ("pos_configs_total", "pending_create", "pending_update", "sync_error", "synced")
+    }
+
+
+def queue_health(*, now: datetime | None = None) -> dict[int, dict]:
+    """Per tenant: counts per state, dead letters, and the age of the oldest due row."""
+    now = now or timezone.now()
+    rows = (
+        PosConfig.objects.values("tenant_id")
+        .annotate(
+            total=Count("pk"),
+            pending_create=Count("pk", filter=Q(sync_state=SyncState.PENDING_CREATE)),
+            pending_update=Count("pk", filter=Q(sync_state=SyncState.PENDING_UPDATE)),
+            sync_error=Count("pk", filter=Q(sync_state=SyncState.SYNC_ERROR)),
+            synced=Count("pk", filter=Q(sync_state=SyncState.SYNCED)),
+            oldest_due=Min(
+                "next_attempt_at",
+                filter=Q(sync_state__in=PENDING_STATES, next_attempt_at__lte=now),
+            ),
+        )
+        .order_by("tenant_id")
+    )
+    health = {}
+    for row in rows:
+        oldest = row.pop("oldest_due")
+        row["oldest_due_age"] = (now - oldest) if oldest else None
+        health[row.pop("tenant_id")] = row
+    return health
+
+
+def beat(name: str) -> None:
+    """Record that `name` (the tick, a worker) ran just now."""
+    SyncHeartbeat.objects.update_or_create(name=name, defaults={"at": timezone.now()})
+
+
+def last_beat(name: str) -> datetime | None:
+    return SyncHeartbeat.objects.filter(name=name).values_list("at", flat=True).first()
+
+
+def prune_attempts(*, now: datetime | None = None) -> int:
+    """Delete sync history older than SYNC_ATTEMPT_RETENTION_DAYS."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.SYNC_ATTEMPT_RETENTION_DAYS)
+    deleted, _ = SyncAttempt.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -1,0 +1,58 @@
+"""Celery tasks: thin wrappers that take ids and call the drain. Safe to run twice."""
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from kombu.exceptions import OperationalError
+
+from odoo_sync import drain, queue
+
+log = logging.getLogger("odoo_sync")
+
+
+@shared_task(name="odoo_sync.tick", ignore_result=True)
+def tick() -> int:
+    """Beat, every SYNC_TICK_SECONDS: one drain task per tenant with due work."""
+    queue.beat("tick")
+    tenant_ids = queue.tenants_with_due_work()
+    for tenant_id in tenant_ids:
+        enqueue_drain(tenant_id)
+    heartbeat.apply_async(expires=settings.SYNC_TICK_SECONDS)
+    queue.prune_attempts()
+    return len(tenant_ids)
+
+
+@shared_task(name="odoo_sync.heartbeat", ignore_result=True)
+def heartbeat() -> None:
+    """Lets the overview tell whether a worker is consuming the queue."""
+    queue.beat("worker")
+
+
+@shared_task(name="odoo_sync.drain_tenant", ignore_result=True)
+def drain_tenant(tenant_id: int) -> dict:
+    queue.beat("worker")
+    result = drain.drain_tenant(tenant_id)
+    if result.status == drain.TenantStatus.MORE:
+        enqueue_drain(tenant_id)
+    return result.as_dict()
+
+
+def enqueue_drain(tenant_id: int) -> bool:
+    """Queue a drain of one tenant; False (logged) if the broker cannot take it.
+
+    The expiry keeps drains from piling up while workers are down: the tick
+    enqueues a fresh one every period anyway. A broker outage must never fail
+    the admin edit that asked for the push, so it is logged and left to the tick.
+    """
+    try:
+        drain_tenant.apply_async(
+            args=[tenant_id],
+            expires=settings.SYNC_TICK_SECONDS * 2,
+            retry=True,
+            retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
+        )
+    except OperationalError as exc:
+        log.warning("odoo_sync could not enqueue drain of tenant %s: %s", tenant_id, exc)
+        return False
+    return True

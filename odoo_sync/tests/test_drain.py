@@ -1,0 +1,380 @@
+"""The drain against the sandbox Odoo over HTTP: every path of the state diagram."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from freezegun import freeze_time
+
+from odoo_sync import queue
+from odoo_sync.drain import TenantStatus, drain_all, drain_tenant
+from odoo_sync.models import SyncAttempt
+from registers import services
+from registers.models import ErrorKind, PosConfig, SyncState
+from registers.tests.factories import PosConfigFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _reload(reg: PosConfig) -> PosConfig:
+    reg.refresh_from_db()
+    return reg
+
+
+def _synced_register(tenant, name="Bar"):
+    reg = services.add_register(tenant, name=name, prefix="BAR")
+    drain_tenant(tenant.pk)
+    return _reload(reg)
+
+
+# --- create half --------------------------------------------------------------------
+
+
+def test_pending_create_is_pushed_and_stores_the_odoo_id(sandbox_tenant, odoo_sandbox):
+    reg = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
+    result = drain_tenant(sandbox_tenant.pk)
+    reg = _reload(reg)
+    assert (result.status, result.created) == (TenantStatus.OK, 1)
+    assert reg.sync_state == SyncState.SYNCED
+    assert reg.last_synced_at is not None
+    odoo = odoo_sandbox.pos_config(reg.odoo_pos_config_id)
+    assert (odoo["name"], odoo["active"]) == ("Bar", True)
+    assert SyncAttempt.objects.get(register=reg).outcome == SyncAttempt.Outcome.SYNCED
+
+
+def test_create_is_an_external_id_upsert(sandbox_tenant, odoo_sandbox):
+    reg = _synced_register(sandbox_tenant)
+    xids = [x for x in odoo_sandbox.external_ids() if x["res_id"] == reg.odoo_pos_config_id]
+    assert xids == [
+        {
+            **xids[0],
+            "module": "regsync",
+            "name": f"register_{reg.uuid.hex}",
+            "model": "pos.config",
+        }
+    ]
+
+
+def test_rename_during_create_flight_is_caught_by_the_divergence_check(
+    sandbox_tenant, odoo_sandbox
+):
+    reg = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
+    [claim] = queue.claim_due(sandbox_tenant.pk, limit=10)
+    with odoo_sandbox.client() as client:
+        odoo_id = client.upsert_pos_config(external_id=claim.external_id, name=claim.name)
+    # The admin renames while the create's reply is on its way back.
+    services.rename_register(reg, name="Bar North")
+    assert _reload(reg).sync_state == SyncState.PENDING_CREATE  # create signal untouched
+    queue.mark_create_pushed(claim, odoo_id=odoo_id, pushed_name=claim.name)
+    reg = _reload(reg)
+    assert reg.sync_state == SyncState.PENDING_UPDATE
+    assert reg.odoo_pos_config_id == odoo_id
+
+    drain_tenant(sandbox_tenant.pk)
+    assert _reload(reg).sync_state == SyncState.SYNCED
+    assert odoo_sandbox.pos_config(odoo_id)["name"] == "Bar North"
+
+
+def test_deactivate_before_create_lands_ends_archived_in_odoo(sandbox_tenant, odoo_sandbox):
+    reg = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
+    services.set_register_active(reg, active=False)
+    # The create makes an active pos.config, the divergence check re-queues the
+    # row, and the same drain's next batch archives it.
+    result = drain_tenant(sandbox_tenant.pk)
+    reg = _reload(reg)
+    assert (result.created, result.updated) == (1, 1)
+    assert reg.sync_state == SyncState.SYNCED
+    assert odoo_sandbox.pos_config(reg.odoo_pos_config_id)["active"] is False
+    outcomes = list(reg.sync_attempts.order_by("id").values_list("action", "outcome"))
+    assert outcomes == [("create", "requeued"), ("update", "synced")]
+
+
+# --- update half --------------------------------------------------------------------
+
+
+def test_rename_and_deactivate_are_written_back(sandbox_tenant, odoo_sandbox):
+    reg = _synced_register(sandbox_tenant)
+    services.rename_register(reg, name="Terrace")
+    services.set_register_active(reg, active=False)
+    result = drain_tenant(sandbox_tenant.pk)
+    reg = _reload(reg)
+    assert (result.updated, reg.sync_state) == (1, SyncState.SYNCED)
+    odoo = odoo_sandbox.pos_config(reg.odoo_pos_config_id)
+    assert (odoo["name"], odoo["active"]) == ("Terrace", False)
+
+
+def test_rename_during_an_in_flight_write_is_not_lost(sandbox_tenant, odoo_sandbox):
+    reg = _synced_register(sandbox_tenant)
+    services.rename_register(reg, name="Second")
+    [claim] = queue.claim_due(sandbox_tenant.pk, limit=10)
+    with odoo_sandbox.client() as client:
+        client.write_pos_config(claim.odoo_pos_config_id, {"name": claim.name, "active": True})
+    services.rename_register(reg, name="Third")  # lands while the write is in flight
+    assert queue.mark_update_synced(claim) == queue.Outcome.REQUEUED
+    assert _reload(reg).sync_state == SyncState.PENDING_UPDATE
+
+    drain_tenant(sandbox_tenant.pk)
+    assert _reload(reg).sync_state == SyncState.SYNCED
+    assert odoo_sandbox.pos_config(reg.odoo_pos_config_id)["name"] == "Third"
+
+
+def test_creates_are_drained_before_updates(sandbox_tenant, odoo_sandbox):
+    old = _synced_register(sandbox_tenant, name="Old")
+    services.rename_register(old, name="Old renamed")
+    new = services.add_register(sandbox_tenant, name="New", prefix="NEW")
+    drain_tenant(sandbox_tenant.pk)
+    order = list(
+        SyncAttempt.objects.filter(register__in=[old, new])
+        .exclude(register=old, action="create")
+        .order_by("id")
+        .values_list("action", flat=True)
+    )
+    assert order == ["create", "update"]
+
+
+# --- failures -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("failure", "minutes"), [(1, 1), (2, 5), (3, 15), (4, 60)], ids=lambda v: str(v)
+)
+def test_transient_failure_backs_off_on_the_schedule(
+    sandbox_tenant, odoo_sandbox, failure, minutes
+):
+    reg = _synced_register(sandbox_tenant)
+    services.rename_register(reg, name="Renamed")
+    PosConfig.objects.filter(pk=reg.pk).update(sync_retries=failure - 1)
+    odoo_sandbox.serialization_failure_next(method="pos.config.write")
+    with freeze_time("2026-11-24 10:00:00"):
+        PosConfig.objects.filter(pk=reg.pk).update(next_attempt_at=timezone.now())
+        result = drain_tenant(sandbox_tenant.pk)
+        reg = _reload(reg)
+        assert result.update_failed == 1
+        assert reg.sync_state == SyncState.PENDING_UPDATE
+        assert reg.sync_retries == failure
+        assert reg.next_attempt_at == timezone.now() + timedelta(minutes=minutes)
+        assert reg.last_sync_error_kind == ErrorKind.TRANSIENT
+        assert "SerializationFailure" in reg.last_sync_error
+
+
+def test_fifth_failure_dead_letters(sandbox_tenant, odoo_sandbox):
+    reg = _synced_register(sandbox_tenant)
+    services.rename_register(reg, name="Renamed")
+    PosConfig.objects.filter(pk=reg.pk).update(sync_retries=4)
+    odoo_sandbox.serialization_failure_next(method="pos.config.write")
+    result = drain_tenant(sandbox_tenant.pk)
+    reg = _reload(reg)
+    assert (result.update_failed, result.dead_lettered) == (1, 1)
+    assert reg.sync_state == SyncState.SYNC_ERROR
+    assert reg.sync_retries == 5
+    assert reg.next_attempt_at is None
+    assert reg.last_sync_error_kind == ErrorKind.EXHAUSTED
+
+
+def test_row_backing_off_is_not_retried_before_its_time(sandbox_tenant, odoo_sandbox):
+    reg = _synced_register(sandbox_tenant)
+    services.rename_register(reg, name="Renamed")
+    odoo_sandbox.serialization_failure_next(method="pos.config.write")
+    with freeze_time("2026-11-24 10:00:00") as clock:
+        PosConfig.objects.filter(pk=reg.pk).update(next_attempt_at=timezone.now())
+        drain_tenant(sandbox_tenant.pk)
+        clock.tick(timedelta(seconds=59))
+        assert drain_tenant(sandbox_tenant.pk).updated == 0
+        clock.tick(timedelta(seconds=2))
+        assert drain_tenant(sandbox_tenant.pk).updated == 1
+    assert _reload(reg).sync_state == SyncState.SYNCED
+
+
+def test_record_deleted_in_odoo_dead_letters_at_once_with_a_useful_message(
+    sandbox_tenant, odoo_sandbox
+):
+    reg = _synced_register(sandbox_tenant)
+    odoo_sandbox.delete_pos_config(reg.odoo_pos_config_id)
+    services.rename_register(reg, name="Renamed")
+    result = drain_tenant(sandbox_tenant.pk)
+    reg = _reload(reg)
+    assert result.dead_lettered == 1
+    assert reg.sync_state == SyncState.SYNC_ERROR
+    assert reg.sync_retries == 1
+    assert reg.last_sync_error_kind == ErrorKind.MISSING
+    assert "was deleted in Odoo" in reg.last_sync_error
+    assert "Record does not exist or has been deleted" in reg.last_sync_error
+
+    # The operator's retry creates it again under the same external id.
+    assert services.retry_sync(reg) == services.RetryOutcome.RECREATE
+    drain_tenant(sandbox_tenant.pk)
+    reg = _reload(reg)
+    assert reg.sync_state == SyncState.SYNCED
+    assert odoo_sandbox.pos_config(reg.odoo_pos_config_id)["name"] == "Renamed"
+
+
+def test_access_error_dead_letters_at_once_with_odoos_message(sandbox_tenant, odoo_sandbox):
+    reg = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
+    odoo_sandbox.set_pos_manager(False)
+    drain_tenant(sandbox_tenant.pk)
+    reg = _reload(reg)
+    assert reg.sync_state == SyncState.SYNC_ERROR
+    assert reg.last_sync_error_kind == ErrorKind.ACCESS
+    assert reg.last_sync_error.startswith("OdooAccessError: ")
+
+
+def test_archive_refused_for_an_open_session_on_19_is_retried_not_dead_lettered(
+    sandbox_tenant, odoo_sandbox
+):
+    odoo_sandbox.reset(version="19.0")
+    reg = _synced_register(sandbox_tenant)
+    odoo_sandbox.open_session(reg.odoo_pos_config_id)
+    services.set_register_active(reg, active=False)
+    drain_tenant(sandbox_tenant.pk)
+    reg = _reload(reg)
+    assert reg.sync_state == SyncState.PENDING_UPDATE
+    assert reg.sync_retries == 1
+    assert "session is open" in reg.last_sync_error
+
+    odoo_sandbox.close_session(reg.odoo_pos_config_id)
+    PosConfig.objects.filter(pk=reg.pk).update(next_attempt_at=timezone.now())
+    drain_tenant(sandbox_tenant.pk)
+    assert _reload(reg).sync_state == SyncState.SYNCED
+    assert odoo_sandbox.pos_config(reg.odoo_pos_config_id)["active"] is False
+
+
+def test_lost_reply_after_create_applied_reconciles_without_a_duplicate(
+    sandbox_tenant, odoo_sandbox
+):
+    reg = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
+    odoo_sandbox.drop_next(when="after", method="pos.config.load")
+    result = drain_tenant(sandbox_tenant.pk)
+    reg = _reload(reg)
+    assert result.status == TenantStatus.ENDED_EARLY
+    assert reg.sync_state == SyncState.PENDING_CREATE
+    assert "may have reached Odoo" in reg.last_sync_error
+    assert len(odoo_sandbox.pos_configs()) == 1  # it did land
+
+    PosConfig.objects.filter(pk=reg.pk).update(next_attempt_at=timezone.now())
+    drain_tenant(sandbox_tenant.pk)
+    reg = _reload(reg)
+    assert reg.sync_state == SyncState.SYNCED
+    [odoo] = odoo_sandbox.pos_configs()
+    assert odoo["id"] == reg.odoo_pos_config_id
+
+
+def test_connection_failure_on_a_row_charges_it_and_ends_the_drain(sandbox_tenant, odoo_sandbox):
+    first = services.add_register(sandbox_tenant, name="A", prefix="A")
+    second = services.add_register(sandbox_tenant, name="B", prefix="B")
+    odoo_sandbox.fail_next(status=502, method="pos.config.load")
+    result = drain_tenant(sandbox_tenant.pk)
+    assert result.status == TenantStatus.ENDED_EARLY
+    assert (result.create_failed, result.skipped) == (1, 1)
+    charged = {
+        r.name: r.sync_retries for r in PosConfig.objects.filter(pk__in=[first.pk, second.pk])
+    }
+    assert charged == {"A": 1, "B": 0}
+    assert PosConfig.objects.get(pk=second.pk).claim_token is None  # given back
+
+
+# --- tenant-level outcomes ------------------------------------------------------------
+
+
+def test_rejected_credentials_pause_the_tenant_and_rows_keep_their_attempts(
+    sandbox_tenant, odoo_sandbox
+):
+    reg = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
+    odoo_sandbox.rotate_key()
+    result = drain_tenant(sandbox_tenant.pk)
+    sandbox_tenant.refresh_from_db()
+    assert result.status == TenantStatus.PAUSED
+    assert sandbox_tenant.odoo_paused_at is not None
+    assert "rejected" in sandbox_tenant.odoo_paused_reason
+    reg = _reload(reg)
+    assert (reg.sync_state, reg.sync_retries) == (SyncState.PENDING_CREATE, 0)
+
+    calls_before = sum(odoo_sandbox.calls().values())
+    assert drain_tenant(sandbox_tenant.pk).status == TenantStatus.PAUSED
+    assert queue.tenants_with_due_work() == []
+    assert sum(odoo_sandbox.calls().values()) == calls_before  # nothing more sent
+
+
+def test_odoo_down_at_login_backs_the_tenant_off_and_rows_keep_their_attempts(
+    sandbox_tenant, odoo_sandbox
+):
+    reg = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
+    with freeze_time("2026-11-24 10:00:00") as clock:
+        for n, minutes in enumerate([1, 5, 15, 60, 240, 240], start=1):
+            odoo_sandbox.fail_next(status=503, count=5)
+            result = drain_tenant(sandbox_tenant.pk)
+            sandbox_tenant.refresh_from_db()
+            assert result.status == TenantStatus.UNREACHABLE
+            assert sandbox_tenant.odoo_outage_failures == n
+            assert sandbox_tenant.odoo_next_attempt_at == timezone.now() + timedelta(
+                minutes=minutes
+            )
+            assert drain_tenant(sandbox_tenant.pk).status == TenantStatus.BACKING_OFF
+            clock.tick(timedelta(minutes=minutes))
+        assert sandbox_tenant.odoo_unreachable_since.isoformat().startswith("2026-11-24T10:00")
+        reg = _reload(reg)
+        assert (reg.sync_state, reg.sync_retries) == (SyncState.PENDING_CREATE, 0)
+
+        odoo_sandbox.clear_faults()
+        assert drain_tenant(sandbox_tenant.pk).created == 1
+    sandbox_tenant.refresh_from_db()
+    assert sandbox_tenant.odoo_unreachable_since is None
+    assert sandbox_tenant.odoo_outage_failures == 0
+    assert _reload(reg).sync_state == SyncState.SYNCED
+
+
+def test_try_now_skips_the_outage_backoff_but_not_a_pause(sandbox_tenant, odoo_sandbox):
+    services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
+    odoo_sandbox.fail_next(status=503, count=3)
+    drain_tenant(sandbox_tenant.pk)
+    assert drain_tenant(sandbox_tenant.pk).status == TenantStatus.BACKING_OFF
+    odoo_sandbox.clear_faults()
+    assert drain_tenant(sandbox_tenant.pk, ignore_outage_backoff=True).created == 1
+
+    services.add_register(sandbox_tenant, name="Terrace", prefix="TER")
+    odoo_sandbox.rotate_key()
+    drain_tenant(sandbox_tenant.pk)
+    result = drain_tenant(sandbox_tenant.pk, ignore_outage_backoff=True)
+    assert (result.status, result.skipped) == (TenantStatus.PAUSED, 1)
+
+
+def test_starter_tenants_and_prefix_changes_never_reach_odoo(sandbox_tenant, odoo_sandbox):
+    reg = _synced_register(sandbox_tenant)
+    calls_before = odoo_sandbox.calls()
+    services.set_register_prefix(reg, prefix="NEW")
+    starter_reg = PosConfigFactory()  # a Starter tenant's register
+    services.rename_register(starter_reg, name="Starter renamed")
+    results, totals = drain_all()
+    assert results == []
+    assert totals.created == totals.updated == 0
+    drain_tenant(sandbox_tenant.pk)
+    drain_tenant(starter_reg.tenant_id)
+    writes = ("pos.config.write", "pos.config.load", "pos.config.create")
+    assert {k: v for k, v in odoo_sandbox.calls().items() if k in writes} == {
+        k: v for k, v in calls_before.items() if k in writes
+    }
+
+
+def test_drain_refuses_to_run_inside_a_transaction(sandbox_tenant):
+    from django.db import transaction
+
+    with pytest.raises(RuntimeError, match="must not run inside a transaction"):
+        with transaction.atomic():
+            drain_tenant(sandbox_tenant.pk)
+
+
+def test_drain_speaks_json2_to_odoo_19(sandbox_tenant, odoo_sandbox):
+    odoo_sandbox.reset(version="19.0")
+    reg = _synced_register(sandbox_tenant)
+    services.rename_register(reg, name="Renamed")
+    drain_tenant(sandbox_tenant.pk)
+    assert _reload(reg).sync_state == SyncState.SYNCED
+    assert odoo_sandbox.pos_config(reg.odoo_pos_config_id)["name"] == "Renamed"
+    assert odoo_sandbox.deprecation_warnings() == 0  # no XML-RPC calls on 19
+
+
+def test_drain_reuses_one_connection(sandbox_tenant, odoo_sandbox):
+    for n in range(5):
+        services.add_register(sandbox_tenant, name=f"R{n}", prefix=f"R{n}")
+    drain_tenant(sandbox_tenant.pk)
+    assert PosConfig.objects.filter(sync_state=SyncState.SYNCED).count() == 5
+    assert odoo_sandbox.connections() == 1
