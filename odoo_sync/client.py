@@ -1,0 +1,520 @@
+"""`OdooClient`: one tenant's Odoo over XML-RPC (16-19) or JSON-2 (19+), with typed errors.
+
+Standalone (no Django): the sync engine passes the tenant's connection and the
+timeouts from settings. One client is one `requests.Session`, so a drain reuses
+its connection; a client is not meant to be shared between threads.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import xmlrpc.client
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+from xml.parsers.expat import ExpatError
+
+import requests
+import urllib3.exceptions
+from defusedxml import DefusedXmlException
+from defusedxml.xmlrpc import DefusedExpatParser
+from requests.adapters import HTTPAdapter
+
+from .errors import (
+    OdooAuthError,
+    OdooConfigError,
+    OdooError,
+    OdooMissingRecordError,
+    OdooPermanentError,
+    OdooTransientError,
+    OdooUnreachableError,
+    OdooValidationError,
+    error_from_fault,
+    error_from_json2,
+    is_open_session_refusal,
+    is_transient_text,
+    redact,
+    unreachable_for_status,
+)
+
+PROTOCOLS = ("auto", "xmlrpc", "json2")
+USER_AGENT = "regsync-odoo-client/1.0"
+_READ_CHUNK = 16 * 1024
+
+# JSON-2 takes named arguments only: how execute_kw's positional args map to them.
+JSON2_ARGUMENTS: dict[str, tuple[str, ...]] = {
+    "create": ("vals_list",),
+    "write": ("ids", "vals"),
+    "read": ("ids", "fields"),
+    "unlink": ("ids",),
+    "search": ("domain", "offset", "limit", "order"),
+    "search_read": ("domain", "fields", "offset", "limit", "order"),
+    "search_count": ("domain", "limit"),
+    "load": ("fields", "data"),
+    "name_search": ("name", "domain", "operator", "limit"),
+    "fields_get": ("allfields", "attributes"),
+    "context_get": (),
+}
+
+
+def parse_xmlrpc_response(data: bytes) -> Any:
+    """Decode an XML-RPC reply without DTDs, entity expansion or external references.
+
+    Raises `xmlrpc.client.Fault` for a fault, defusedxml's errors for hostile XML,
+    `ExpatError` / `xmlrpc.client.ResponseError` for anything that is not XML-RPC.
+    """
+    unmarshaller = xmlrpc.client.Unmarshaller()
+    parser = DefusedExpatParser(
+        unmarshaller, forbid_dtd=True, forbid_entities=True, forbid_external=True
+    )
+    parser.feed(data)
+    parser.close()
+    result = unmarshaller.close()
+    if len(result) != 1:
+        raise xmlrpc.client.ResponseError(f"expected one value, got {len(result)}")
+    return result[0]
+
+
+def normalise_version(raw: dict) -> dict:
+    """`{"server_version": "17.0", "major": 17, "raw": raw}` from either protocol's answer."""
+    info = raw.get("server_version_info") or raw.get("version_info") or []
+    server_version = str(raw.get("server_version") or raw.get("version") or "")
+    first = info[0] if info else server_version
+    match = re.search(r"(\d+)", str(first))
+    if not match:
+        raise OdooConfigError(f"Cannot read the Odoo version from {raw!r}")
+    return {"server_version": server_version, "major": int(match.group(1)), "raw": raw}
+
+
+def _connection_failed_before_send(exc: requests.exceptions.ConnectionError) -> bool:
+    """True when no byte of the request can have reached Odoo (refused, DNS, connect)."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        err = stack.pop()
+        if err is None or id(err) in seen:
+            continue
+        seen.add(id(err))
+        if isinstance(
+            err, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError
+        ):
+            return True
+        if isinstance(err, urllib3.exceptions.ProtocolError):
+            return False
+        stack.extend([getattr(err, "reason", None), err.__cause__, err.__context__])
+        stack.extend(a for a in err.args if isinstance(a, BaseException))
+    return False
+
+
+class OdooClient:
+    """A connection to one tenant's Odoo.
+
+    No call is ever retried here (DESIGN property 5): a timeout or a dropped
+    connection after the request left raises `OdooUnreachableError` with
+    `outcome_unknown=True`, and the caller's next attempt reconciles.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        db: str,
+        login: str,
+        api_key: str,
+        *,
+        protocol: str = "auto",
+        connect_timeout: float = 5.0,
+        read_timeout: float = 20.0,
+        max_response_bytes: int = 10 * 1024 * 1024,
+    ) -> None:
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {PROTOCOLS}, not {protocol!r}")
+        parts = urlsplit((url or "").strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise OdooConfigError(f"Not an http(s) URL: {url!r}")
+        if connect_timeout <= 0 or read_timeout <= 0:
+            raise ValueError("timeouts must be positive")
+        self.url = url.strip().rstrip("/")
+        self.db = db
+        self.login = login
+        self._api_key = api_key
+        self._requested_protocol = protocol
+        self._protocol: str | None = None if protocol == "auto" else protocol
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.max_response_bytes = max_response_bytes
+        self.calls = 0
+        self._uid: int | None = None
+        self._version: dict | None = None
+
+        self._session = requests.Session()
+        # No .netrc, no proxy variables: what is sent goes where the URL says.
+        self._session.trust_env = False
+        adapter = HTTPAdapter(max_retries=0, pool_connections=1, pool_maxsize=2)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
+
+    def __repr__(self) -> str:
+        return (
+            f"<OdooClient url={self.url!r} db={self.db!r} login={self.login!r} "
+            f"protocol={self._protocol or self._requested_protocol!r}>"
+        )
+
+    # --- lifecycle -------------------------------------------------------------
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> OdooClient:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # --- transport ---------------------------------------------------------------
+    def _secrets(self) -> Iterable[str]:
+        return (self._api_key,)
+
+    def _clean(self, text: str) -> str:
+        return redact(text, self._secrets())
+
+    def _request(
+        self, method: str, path: str, *, data: bytes | None = None, headers: dict | None = None
+    ) -> tuple[int, Any, bytes]:
+        """One HTTP exchange: `(status, headers, body)`, the body read with a size bound."""
+        self.calls += 1
+        try:
+            response = self._session.request(
+                method,
+                self.url + path,
+                data=data,
+                headers=headers,
+                timeout=(self.connect_timeout, self.read_timeout),
+                stream=True,
+                allow_redirects=False,
+            )
+        except requests.exceptions.ConnectTimeout:
+            raise OdooUnreachableError(
+                f"Timed out connecting to Odoo after {self.connect_timeout:g} s",
+                outcome_unknown=False,
+            ) from None
+        except requests.exceptions.ReadTimeout:
+            raise OdooUnreachableError(
+                f"Odoo did not answer within {self.read_timeout:g} s", outcome_unknown=True
+            ) from None
+        except requests.exceptions.SSLError as exc:
+            raise OdooUnreachableError(
+                f"TLS error talking to Odoo: {self._clean(str(exc))}", outcome_unknown=False
+            ) from None
+        except requests.exceptions.ConnectionError as exc:
+            before = _connection_failed_before_send(exc)
+            what = "Cannot connect to Odoo" if before else "Connection to Odoo lost"
+            raise OdooUnreachableError(
+                f"{what}: {self._clean(str(exc))}", outcome_unknown=not before
+            ) from None
+        except requests.exceptions.RequestException as exc:
+            raise OdooConfigError(f"Bad request to Odoo: {self._clean(str(exc))}") from None
+        try:
+            body = self._read_bounded(response)
+        finally:
+            response.close()
+        return response.status_code, response.headers, body
+
+    def _read_bounded(self, response: requests.Response) -> bytes:
+        limit = self.max_response_bytes
+        too_big = OdooConfigError(f"Odoo's reply is larger than {limit} bytes: refusing to read it")
+        declared = response.headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise too_big
+        chunks, size = [], 0
+        try:
+            for chunk in response.iter_content(_READ_CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise too_big
+                chunks.append(chunk)
+        except (
+            requests.exceptions.ConnectionError,
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ) as exc:
+            raise OdooUnreachableError(
+                f"Connection to Odoo lost while reading its reply: {self._clean(str(exc))}",
+                outcome_unknown=True,
+            ) from None
+        return b"".join(chunks)
+
+    @staticmethod
+    def _snippet(body: bytes) -> str:
+        return body[:300].decode("utf-8", errors="replace").strip()
+
+    def _xmlrpc(self, service: str, method: str, params: list) -> Any:
+        payload = xmlrpc.client.dumps(tuple(params), method, encoding="utf-8", allow_none=False)
+        status, headers, body = self._request(
+            "POST",
+            f"/xmlrpc/2/{service}",
+            data=payload.encode("utf-8"),
+            headers={"Content-Type": "text/xml; charset=utf-8"},
+        )
+        if status != 200:
+            raise self._status_error(status, headers, body, "XML-RPC")
+        try:
+            return parse_xmlrpc_response(body)
+        except xmlrpc.client.Fault as fault:
+            raise error_from_fault(fault.faultCode, self._clean(str(fault.faultString))) from None
+        except DefusedXmlException as exc:
+            raise OdooConfigError(
+                f"Odoo's reply contains forbidden XML ({type(exc).__name__}): refused"
+            ) from None
+        except (ExpatError, xmlrpc.client.ResponseError, ValueError, TypeError, IndexError):
+            raise OdooConfigError(
+                "The server's reply is not XML-RPC (is the URL an Odoo server?): "
+                + self._clean(self._snippet(body))
+            ) from None
+
+    def _status_error(self, status: int, headers, body: bytes, what: str) -> OdooError:
+        text = self._clean(self._snippet(body))
+        if status == 429 or status >= 500:
+            return unreachable_for_status(status, text)
+        if 300 <= status < 400:
+            location = headers.get("Location", "")
+            hint = " and the Odoo version (JSON-2 needs 19+)" if what == "JSON-2" else ""
+            return OdooConfigError(
+                f"{what} request redirected (HTTP {status}) to {location!r}: "
+                f"check the URL (https, no path){hint}",
+                http_status=status,
+            )
+        if status == 404:
+            return OdooConfigError(
+                f"No {what} endpoint at {self.url} (HTTP 404): is this an Odoo server?",
+                http_status=status,
+            )
+        return OdooConfigError(
+            f"{what} request failed with HTTP {status}: {text}", http_status=status
+        )
+
+    def _json2(self, model: str, method: str, payload: dict) -> Any:
+        headers = {
+            "Authorization": f"bearer {self._api_key}",
+            "Content-Type": "application/json; charset=utf-8",
+            "Accept": "application/json",
+        }
+        if self.db:
+            headers["X-Odoo-Database"] = self.db
+        status, response_headers, body = self._request(
+            "POST", f"/json/2/{model}/{method}", data=json.dumps(payload).encode(), headers=headers
+        )
+        is_json = "json" in (response_headers.get("Content-Type") or "")
+        decoded = None
+        if is_json:
+            try:
+                decoded = json.loads(body)
+            except ValueError:
+                decoded = None
+        if status == 200:
+            if not is_json or (decoded is None and body.strip() != b"null"):
+                raise OdooConfigError(
+                    "The server's reply is not JSON (is the URL an Odoo 19+ server?): "
+                    + self._clean(self._snippet(body))
+                )
+            return decoded
+        not_odoo_404 = status == 404 and decoded is None and b"No database" not in body
+        if 300 <= status < 400 or not_odoo_404:
+            raise self._status_error(status, response_headers, body, "JSON-2")
+        if isinstance(decoded, dict):
+            decoded = {k: self._clean(v) if isinstance(v, str) else v for k, v in decoded.items()}
+        else:
+            decoded = None
+        text = body[:4000].decode("utf-8", errors="replace").strip()
+        raise error_from_json2(status, decoded, self._clean(text))
+
+    # --- version and protocol ------------------------------------------------------
+    def version(self) -> dict:
+        """Odoo's version, normalised: `{"server_version", "major", "raw"}` (cached)."""
+        if self._version is None:
+            raw = None
+            if self._requested_protocol != "xmlrpc":
+                raw = self._web_version()
+            if raw is None:
+                raw = self._xmlrpc("common", "version", [])
+                if not isinstance(raw, dict):
+                    raise OdooConfigError(f"Unexpected answer to version(): {raw!r}")
+            self._version = normalise_version(raw)
+        return self._version
+
+    def _web_version(self) -> dict | None:
+        """`GET /web/version` (19+, no auth); None when the server has no such route."""
+        status, _headers, body = self._request("GET", "/web/version")
+        if status == 429 or status >= 500:
+            raise unreachable_for_status(status, self._snippet(body))
+        if status != 200:
+            return None
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return None
+        if not isinstance(data, dict) or "version_info" not in data:
+            return None
+        return data
+
+    @property
+    def protocol_in_use(self) -> str:
+        """`xmlrpc` or `json2`; "auto" asks the server's version once (json2 on 19+)."""
+        if self._protocol is None:
+            self._protocol = "json2" if self.version()["major"] >= 19 else "xmlrpc"
+        return self._protocol
+
+    # --- authentication --------------------------------------------------------------
+    def authenticate(self) -> int:
+        """Log in once per client and return the uid; `OdooAuthError` when rejected."""
+        if self._uid is not None:
+            return self._uid
+        if self.protocol_in_use == "json2":
+            try:
+                uid = self._json2_uid()
+            except OdooAuthError as exc:
+                if self._requested_protocol != "auto" or exc.http_status != 401:
+                    raise
+                # A password (not an API key) works over XML-RPC but never as a bearer.
+                try:
+                    fallback = self._xmlrpc_authenticate(quiet=True)
+                except OdooError:
+                    fallback = None
+                if fallback is None:
+                    raise exc from None
+                uid = fallback
+                self._protocol = "xmlrpc"
+        else:
+            uid = self._xmlrpc_authenticate()
+        self._uid = uid
+        return uid
+
+    def _json2_uid(self) -> int:
+        # context_get is callable by any user, cheap, and answers the key owner's uid.
+        context = self._json2("res.users", "context_get", {})
+        uid = context.get("uid") if isinstance(context, dict) else None
+        if not isinstance(uid, int) or isinstance(uid, bool):
+            raise OdooConfigError(f"Unexpected answer to res.users.context_get: {context!r}")
+        return uid
+
+    def _xmlrpc_authenticate(self, *, quiet: bool = False) -> int | None:
+        uid = self._xmlrpc("common", "authenticate", [self.db, self.login, self._api_key, {}])
+        if isinstance(uid, int) and not isinstance(uid, bool) and uid > 0:
+            return uid
+        if quiet:
+            return None
+        raise OdooAuthError(
+            f"Odoo rejected the login {self.login!r} or its API key on database {self.db!r} "
+            "(or logins are in cooldown after repeated failures)",
+            fault_code=None,
+            http_status=200,
+        )
+
+    # --- calls -----------------------------------------------------------------------
+    def execute_kw(self, model: str, method: str, args: list, kwargs: dict | None = None) -> Any:
+        """Call `model.method(*args, **kwargs)` as Odoo's execute_kw does, on either protocol."""
+        uid = self.authenticate()
+        args = list(args)
+        kwargs = dict(kwargs or {})
+        if self.protocol_in_use == "json2":
+            return self._execute_json2(model, method, args, kwargs)
+        params: list = [self.db, uid, self._api_key, model, method, args]
+        if kwargs:
+            params.append(kwargs)
+        return self._xmlrpc("object", "execute_kw", params)
+
+    def _execute_json2(self, model: str, method: str, args: list, kwargs: dict) -> Any:
+        names = JSON2_ARGUMENTS.get(method)
+        if names is None:
+            # Unknown method: a leading list of ints is the record ids, the rest must be named.
+            if args and isinstance(args[0], list) and all(isinstance(i, int) for i in args[0]):
+                names = ("ids",)
+            else:
+                names = ()
+        if len(args) > len(names):
+            raise TypeError(
+                f"JSON-2 needs named arguments for {model}.{method}: pass them in kwargs"
+            )
+        payload = dict(zip(names, args, strict=False)) | kwargs
+        single_create = method == "create" and isinstance(payload.get("vals_list"), dict)
+        if single_create:
+            payload["vals_list"] = [payload["vals_list"]]
+        result = self._json2(model, method, payload)
+        if single_create and isinstance(result, list) and result:
+            return result[0]  # XML-RPC returns an int for one dict: same here
+        return result
+
+    # --- pos.config helpers ---------------------------------------------------------------
+    def upsert_pos_config(
+        self, *, external_id: tuple[str, str], name: str, active: bool = True
+    ) -> int:
+        """Create or update the `pos.config` behind `external_id`; return its id.
+
+        Uses Odoo's `load()` with an external id: the record and its
+        `ir.model.data` row are written in one Odoo transaction, and the same
+        call again updates that record. So a create whose reply was lost
+        (timeout, dropped connection, worker killed) can simply be sent again:
+        it never creates a second pos.config, and if the record was deleted in
+        Odoo meanwhile it is recreated. `load()` reports errors in its answer
+        instead of faulting; they are raised here.
+        """
+        module, xml_name = external_id
+        result = self.execute_kw(
+            "pos.config",
+            "load",
+            [["id", "name", "active"], [[f"{module}.{xml_name}", name, "1" if active else "0"]]],
+        )
+        if not isinstance(result, dict):
+            raise OdooConfigError(f"Unexpected answer to pos.config.load: {result!r}")
+        errors = [
+            self._clean(str(msg.get("message", "")))
+            for msg in result.get("messages") or []
+            if isinstance(msg, dict) and msg.get("type") == "error"
+        ]
+        ids = result.get("ids")
+        if errors or not ids:
+            text = "\n".join(errors) or "pos.config.load returned no id"
+            if is_open_session_refusal(text) or is_transient_text(text):
+                raise OdooTransientError(text, fault_code="load")
+            raise OdooValidationError(text, fault_code="load")
+        return int(ids[0])
+
+    def find_pos_config_by_external_id(self, *, external_id: tuple[str, str]) -> int | None:
+        """The pos.config id recorded under `external_id`, or None."""
+        module, xml_name = external_id
+        rows = self.execute_kw(
+            "ir.model.data",
+            "search_read",
+            [[("module", "=", module), ("name", "=", xml_name), ("model", "=", "pos.config")]],
+            {"fields": ["res_id"], "limit": 1},
+        )
+        return int(rows[0]["res_id"]) if rows else None
+
+    def write_pos_config(self, odoo_id: int, vals: dict) -> None:
+        """Write `vals` on one pos.config; `OdooMissingRecordError` if it was deleted in Odoo."""
+        if not vals:
+            return
+        try:
+            self.execute_kw("pos.config", "write", [[odoo_id], vals])
+        except OdooPermanentError as exc:
+            # MissingError shares fault 2 (JSON-2: 404) with other refusals and its
+            # text is translated: only a count that ignores `active` proves it.
+            if exc.fault_code == 2 or exc.http_status in (404, 422):
+                if not self._pos_config_exists(odoo_id):
+                    raise OdooMissingRecordError(
+                        exc.message, fault_code=exc.fault_code, http_status=exc.http_status
+                    ) from exc
+            raise
+
+    def _pos_config_exists(self, odoo_id: int) -> bool:
+        count = self.execute_kw(
+            "pos.config",
+            "search_count",
+            [[("id", "=", odoo_id)]],
+            {"context": {"active_test": False}},
+        )
+        return bool(count)
+
+    def read_pos_configs(self, ids: list[int], fields: list[str]) -> list[dict]:
+        """Read fields of these pos.configs (archived included; deleted ids are absent)."""
+        return self.execute_kw("pos.config", "read", [list(ids), list(fields)])

@@ -1,0 +1,60 @@
+"""`python -m odoo_sync.sandbox --port 8069`: run a sandbox Odoo in the foreground."""
+
+import argparse
+import logging
+import sys
+
+from .server import SandboxServer
+from .state import DEFAULT_API_KEY, DEFAULT_DB, DEFAULT_LOGIN, DEFAULT_VERSION, parse_version
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m odoo_sync.sandbox", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8069, help="0 picks a free port (printed)")
+    parser.add_argument("--db", default=DEFAULT_DB)
+    parser.add_argument("--login", default=DEFAULT_LOGIN)
+    parser.add_argument("--api-key", default=DEFAULT_API_KEY)
+    parser.add_argument("--version", default=DEFAULT_VERSION, help="17.0, 18.0, 19.0 (or 16.0)")
+    parser.add_argument("--seed-demo", action="store_true", help='create "Shop" and "Bar"')
+    parser.add_argument(
+        "--connection-close",
+        action="store_true",
+        help="answer Connection: close like Odoo's own server (default: keep-alive)",
+    )
+    parser.add_argument("--verbose", action="store_true", help="log every request")
+    args = parser.parse_args(argv)
+    try:
+        parse_version(args.version)
+    except ValueError as exc:
+        parser.error(str(exc))
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    server = SandboxServer(
+        args.host,
+        args.port,
+        verbose=args.verbose,
+        version=args.version,
+        db=args.db,
+        login=args.login,
+        api_key=args.api_key,
+        keep_alive=not args.connection_close,
+        seed_demo=args.seed_demo,
+    )
+    print(
+        f"odoo sandbox {args.version} listening on {server.url} (db={args.db} login={args.login})",
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.httpd.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

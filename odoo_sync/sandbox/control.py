@@ -1,0 +1,211 @@
+"""`Sandbox`: a handle on a running sandbox Odoo, driven over its HTTP control API.
+
+Works the same whether the sandbox runs in this process (pytest fixture) or
+in another one (`python -m odoo_sync.sandbox`), e.g. for a Celery worker test.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+from .state import DEFAULT_API_KEY, DEFAULT_DB, DEFAULT_LOGIN, DEFAULT_VERSION
+
+
+class SandboxControlError(RuntimeError):
+    pass
+
+
+class Sandbox:
+    def __init__(self, url: str):
+        self.url = url.rstrip("/")
+        self.db = DEFAULT_DB
+        self.login = DEFAULT_LOGIN
+        self.api_key = DEFAULT_API_KEY
+        self.version = DEFAULT_VERSION
+
+    def __repr__(self) -> str:
+        return f"<Sandbox {self.url} version={self.version} db={self.db}>"
+
+    @classmethod
+    def attach(cls, url: str) -> Sandbox:
+        """A handle on an already running sandbox, keeping its current settings."""
+        handle = cls(url)
+        handle._adopt(handle.state())
+        return handle
+
+    def _call(self, action: str, payload: dict | None = None, *, method: str = "POST"):
+        data = json.dumps(payload or {}).encode() if method == "POST" else None
+        request = urllib.request.Request(  # noqa: S310 - self.url is the sandbox's http URL
+            f"{self.url}/__sandbox__/{action}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")
+            raise SandboxControlError(f"sandbox {action} failed: {detail}") from None
+
+    def _adopt(self, summary: dict) -> None:
+        self.db = summary["db"]
+        self.login = summary["login"]
+        self.api_key = summary["api_key"]
+        self.version = summary["version"]
+
+    # --- lifecycle ---------------------------------------------------------
+    def reset(
+        self,
+        *,
+        version: str = DEFAULT_VERSION,
+        db: str = DEFAULT_DB,
+        login: str = DEFAULT_LOGIN,
+        api_key: str = DEFAULT_API_KEY,
+        keep_alive: bool = True,
+        seed_demo: bool = False,
+    ) -> Sandbox:
+        """Empty the database, clear faults and counters, wake delayed calls."""
+        summary = self._call(
+            "reset",
+            {
+                "version": version,
+                "db": db,
+                "login": login,
+                "api_key": api_key,
+                "keep_alive": keep_alive,
+                "seed_demo": seed_demo,
+            },
+        )
+        self._adopt(summary)
+        return self
+
+    def client(self, **kwargs):
+        """An `OdooClient` for this sandbox (keyword arguments go to the client)."""
+        from odoo_sync.client import OdooClient
+
+        return OdooClient(self.url, self.db, self.login, self.api_key, **kwargs)
+
+    # --- fault injection ---------------------------------------------------
+    def add_latency(self, seconds: float, method: str | None = None) -> None:
+        """Every matching call waits `seconds` first (0 clears all latency)."""
+        self._call("latency", {"seconds": seconds, "method": method})
+
+    def fail_next(self, status: int = 502, count: int = 1, method: str | None = None) -> None:
+        """The next `count` calls get a proxy error page with this HTTP status."""
+        self._call("fault", {"kind": "status", "count": count, "method": method, "status": status})
+
+    def timeout_next(
+        self, count: int = 1, seconds: float = 30.0, method: str | None = None, apply: bool = False
+    ) -> None:
+        """The next calls hang `seconds` (woken early by reset), then close unanswered."""
+        self._call(
+            "fault",
+            {
+                "kind": "timeout",
+                "count": count,
+                "method": method,
+                "seconds": seconds,
+                "apply": apply,
+            },
+        )
+
+    def drop_next(self, when: str = "before", count: int = 1, method: str | None = None) -> None:
+        """Close the connection unanswered, `before` or `after` applying the call."""
+        if when not in ("before", "after"):
+            raise ValueError("when must be 'before' or 'after'")
+        self._call("fault", {"kind": f"drop_{when}", "count": count, "method": method})
+
+    def serialization_failure_next(self, count: int = 1, method: str | None = None) -> None:
+        """Fault 1 (JSON-2: 500) psycopg2.errors.SerializationFailure, call not applied."""
+        self._call("fault", {"kind": "serialization", "count": count, "method": method})
+
+    def reply_body_next(
+        self,
+        body: str,
+        *,
+        status: int = 200,
+        content_type: str = "text/xml; charset=utf-8",
+        count: int = 1,
+        method: str | None = None,
+        apply: bool = False,
+    ) -> None:
+        """Answer the next calls with this raw body (hostile XML, huge or HTML replies)."""
+        self._call(
+            "fault",
+            {
+                "kind": "body",
+                "count": count,
+                "method": method,
+                "body": body,
+                "status": status,
+                "content_type": content_type,
+                "apply": apply,
+            },
+        )
+
+    def clear_faults(self) -> None:
+        self._call("clear_faults")
+
+    def rotate_key(self, new_key: str | None = None) -> str:
+        """Revoke the current API key: calls with the old one are rejected."""
+        self.api_key = self._call("rotate_key", {"api_key": new_key})["api_key"]
+        return self.api_key
+
+    def set_pos_manager(self, allowed: bool) -> None:
+        """False: the integration user loses Point of Sale / Administrator (AccessError)."""
+        self._call("set_rights", {"pos_manager": allowed})
+
+    def set_keep_alive(self, keep_alive: bool) -> None:
+        """False answers `Connection: close`, like Odoo's own server without a proxy."""
+        self._call("configure", {"keep_alive": keep_alive})
+
+    def clear_login_failures(self) -> None:
+        """End the login cooldown (5 failures -> 60 s) without waiting."""
+        self._call("clear_login_failures")
+
+    # --- data behind our back ------------------------------------------------
+    def create_pos_config(self, name: str, *, active: bool = True, xmlid: str | None = None) -> int:
+        return self._call("create_pos_config", {"name": name, "active": active, "xmlid": xmlid})[
+            "id"
+        ]
+
+    def delete_pos_config(self, config_id: int) -> bool:
+        """Delete it in Odoo as an admin would (its external id goes too)."""
+        return self._call("delete_pos_config", {"id": config_id})["deleted"]
+
+    def open_session(self, config_id: int) -> int:
+        """A cashier opens a session (state opening_control counts as open)."""
+        return self._call("open_session", {"config_id": config_id})["id"]
+
+    def close_session(self, config_id: int) -> int:
+        return self._call("close_session", {"config_id": config_id})["closed"]
+
+    # --- inspection ----------------------------------------------------------
+    def state(self) -> dict:
+        return self._call("state", method="GET")
+
+    def pos_configs(self) -> list[dict]:
+        """Every pos.config, archived included: id, name, active, open_session."""
+        return self.state()["pos_configs"]
+
+    def pos_config(self, config_id: int) -> dict | None:
+        return next((c for c in self.pos_configs() if c["id"] == config_id), None)
+
+    def external_ids(self) -> list[dict]:
+        return self.state()["external_ids"]
+
+    def calls(self) -> dict[str, int]:
+        """Requests received per `model.method` (`common.authenticate`, `web.version`...)."""
+        return self.state()["calls"]
+
+    def call_count(self, key: str) -> int:
+        return self.calls().get(key, 0)
+
+    def connections(self) -> int:
+        """TCP connections that carried at least one Odoo call (control calls excluded)."""
+        return self.state()["rpc_connections"]
+
+    def deprecation_warnings(self) -> int:
+        return self.state()["deprecation_warnings"]

@@ -1,0 +1,592 @@
+"""The sandbox's in-memory Odoo models and the exceptions Odoo raises from them.
+
+Only what regsync touches: `pos.config`, `pos.session`, `ir.model.data` and
+`res.users`, with the texts real Odoo 16.0-19.0 produce (see docs/odoo.md and
+shared/odoo-api.md). Method signatures copy Odoo's, so binding errors read the
+same over JSON-2.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+# --- exceptions, named and moduled like Odoo's so error bodies match --------
+
+
+class UserError(Exception):
+    __module__ = "odoo.exceptions"
+    http_status = 422
+
+
+class ValidationError(UserError):
+    __module__ = "odoo.exceptions"
+
+
+class RedirectWarning(UserError):
+    __module__ = "odoo.exceptions"
+
+
+class MissingError(UserError):
+    __module__ = "odoo.exceptions"
+    http_status = 404
+
+
+class AccessError(UserError):
+    __module__ = "odoo.exceptions"
+    http_status = 403
+
+
+class AccessDenied(UserError):
+    __module__ = "odoo.exceptions"
+    http_status = 403
+
+    def __init__(self, message: str = "Access Denied"):
+        super().__init__(message)
+
+
+class SerializationFailure(Exception):
+    __module__ = "psycopg2.errors"
+
+
+class OperationalError(Exception):
+    __module__ = "psycopg2"
+
+
+class HTTPError(Exception):
+    """A werkzeug.exceptions.HTTPException look-alike."""
+
+    code = 500
+    title = "Internal Server Error"
+
+    def __init__(self, description: str = ""):
+        super().__init__(description)
+        self.description = description
+
+
+def _http_error(name: str, code: int, title: str) -> type[HTTPError]:
+    cls = type(name, (HTTPError,), {"code": code, "title": title})
+    cls.__module__ = "werkzeug.exceptions"
+    return cls
+
+
+BadRequest = _http_error("BadRequest", 400, "Bad Request")
+Unauthorized = _http_error("Unauthorized", 401, "Unauthorized")
+NotFound = _http_error("NotFound", 404, "Not Found")
+UnprocessableEntity = _http_error("UnprocessableEntity", 422, "Unprocessable Entity")
+
+
+def exception_name(exc: BaseException) -> str:
+    """`module.Class`, as odoo.http.serialize_exception names it (builtins included)."""
+    return f"{type(exc).__module__}.{type(exc).__qualname__}"
+
+
+def exception_line(exc: BaseException) -> str:
+    module = type(exc).__module__
+    name = type(exc).__qualname__
+    qualified = name if module == "builtins" else f"{module}.{name}"
+    text = str(exc)
+    return f"{qualified}: {text}" if text else qualified
+
+
+def odoo_traceback(exc: BaseException, where: str = "odoo/service/model.py") -> str:
+    """A traceback shaped like the one Odoo sends as fault 1 (ends with the error)."""
+    base = "/usr/lib/python3/dist-packages/odoo"
+    frames = [
+        (f"{base}/http.py", 2137, "dispatch", "result = self.request.dispatch(rule, args)"),
+        (f"{base}/addons/base/controllers/rpc.py", 150, "xmlrpc_2", "response = self._xmlrpc()"),
+        (f"{base}/http.py", 368, "dispatch_rpc", "return dispatch(method, params)"),
+        (f"{base}/service/model.py", 62, "dispatch", "res = execute_kw(db, uid, *params[3:])"),
+        (f"{base}/service/model.py", 156, "retrying", "result = func()"),
+        (f"{base}/{where}", 128, "call", "return method(*args, **kwargs)"),
+    ]
+    lines = ["Traceback (most recent call last):"]
+    for path, lineno, func, code in frames:
+        lines.append(f'  File "{path}", line {lineno}, in {func}')
+        lines.append(f"    {code}")
+    lines.append(exception_line(exc))
+    return "\n".join(lines) + "\n"
+
+
+# --- helpers ----------------------------------------------------------------
+
+
+def now_str() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def not_null_error(model_label: str, model: str, field_label: str, field: str) -> ValidationError:
+    return ValidationError(
+        f"The operation cannot be completed: Missing required value for the field "
+        f"'{field_label}' ({field}).\n"
+        "- Create/update: a mandatory field is not set.\n"
+        "- Delete: another model requires the record being deleted. "
+        "If possible, archive it instead.\n\n"
+        f"Model: {model_label} ({model})\nField: {field_label} ({field})"
+    )
+
+
+def _like(pattern: str, value, *, insensitive: bool) -> bool:
+    if value is False or value is None:
+        return False
+    pattern, value = str(pattern), str(value)
+    if insensitive:
+        pattern, value = pattern.lower(), value.lower()
+    return pattern in value
+
+
+def _scalar(value):
+    # many2one values read as [id, name] but compare as id
+    if isinstance(value, list | tuple) and len(value) == 2 and isinstance(value[0], int):
+        return value[0]
+    return value
+
+
+OPERATORS = ("=", "!=", "in", "not in", "ilike", "not ilike", "like", "not like")
+COMPARISONS = {
+    "<": lambda a, b: a < b,
+    ">": lambda a, b: a > b,
+    "<=": lambda a, b: a <= b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def eval_leaf(model: str, leaf, record: Mapping, fields: Mapping) -> bool:
+    if not isinstance(leaf, list | tuple) or len(leaf) != 3:
+        raise ValueError(f"Invalid leaf {leaf!r}")
+    field, op, value = leaf
+    if field not in fields:
+        raise ValueError(f"Invalid field {model}.{field} in leaf {tuple(leaf)!r}")
+    if op not in OPERATORS and op not in COMPARISONS:
+        raise ValueError(f"Invalid leaf {tuple(leaf)!r}")
+    current = _scalar(record.get(field, False))
+    if current is None:
+        current = False
+    if op in ("=", "!="):
+        equal = current == value or (not current and value is False)
+        return equal if op == "=" else not equal
+    if op in ("in", "not in"):
+        values = value if isinstance(value, list | tuple) else [value]
+        found = current in values or (current is False and False in values)
+        return found if op == "in" else not found
+    if op in ("ilike", "not ilike", "like", "not like"):
+        hit = _like(value, current, insensitive="ilike" in op)
+        return hit if not op.startswith("not") else not hit
+    if current is False:
+        return False
+    return COMPARISONS[op](current, value)
+
+
+def eval_domain(model: str, domain, record: Mapping, fields: Mapping) -> bool:
+    if not isinstance(domain, list | tuple):
+        raise ValueError(f"Invalid domain {domain!r}")
+    stack: list[bool] = []
+    for element in reversed(list(domain)):
+        if element == "&":
+            a, b = stack.pop(), stack.pop()
+            stack.append(a and b)
+        elif element == "|":
+            a, b = stack.pop(), stack.pop()
+            stack.append(a or b)
+        elif element == "!":
+            stack.append(not stack.pop())
+        else:
+            stack.append(eval_leaf(model, element, record, fields))
+    return all(stack)
+
+
+def domain_fields(domain) -> set[str]:
+    return {el[0] for el in domain or () if isinstance(el, list | tuple) and len(el) == 3}
+
+
+# --- models -----------------------------------------------------------------
+
+
+def api_model(func):
+    func._api_model = True
+    return func
+
+
+class Env:
+    """What a method sees: the state (already locked), the user and the context."""
+
+    def __init__(self, state, uid: int, context: Mapping | None = None):
+        self.state = state
+        self.uid = uid
+        self.context = dict(context or {})
+
+    def __getitem__(self, model: str) -> BaseModel:
+        cls = MODELS.get(model)
+        if cls is None:
+            raise KeyError(model)
+        return cls(self)
+
+
+class BaseModel:
+    _name = ""
+    _description = ""
+    _table = ""
+    _fields: dict[str, str] = {}  # name -> label
+    _order_default = "id"
+
+    def __init__(self, env: Env):
+        self.env = env
+        self.state = env.state
+
+    # storage
+    @property
+    def table(self) -> dict[int, dict]:
+        return self.state.tables[self._table]
+
+    def _row(self, record_id: int) -> dict:
+        return dict(self.table[record_id])
+
+    def _check_fields(self, names) -> None:
+        for name in names:
+            if name not in self._fields:
+                raise ValueError(f"Invalid field {name!r} on {self._name!r}")
+
+    def _missing_error(self, ids) -> MissingError:
+        if self.state.major <= 16:
+            return MissingError(
+                "One of the documents you are trying to access has been deleted, "
+                "please try again after refreshing."
+            )
+        ids_repr = repr(tuple(ids))  # pos.config(999999,) as a recordset prints
+        return MissingError(
+            "Record does not exist or has been deleted.\n"
+            f"(Record: {self._name}{ids_repr}, User: {self.env.uid})"
+        )
+
+    def _search_ids(self, domain, offset=0, limit=None, order=None) -> list[int]:
+        domain = list(domain or [])
+        use_active = (
+            "active" in self._fields
+            and self.env.context.get("active_test", True)
+            and "active" not in domain_fields(domain)
+        )
+        rows = [self._row(i) for i in sorted(self.table)]
+        result = []
+        for row in rows:
+            if use_active and not row.get("active"):
+                continue
+            if eval_domain(self._name, domain, self._read_row(row), self._fields):
+                result.append(row)
+        order = (order or self._order_default).strip().lower()
+        key, _, direction = order.partition(" ")
+        if key in self._fields:
+            result.sort(key=lambda r: self._read_row(r).get(key) or 0, reverse=direction == "desc")
+        ids = [r["id"] for r in result]
+        ids = ids[int(offset or 0) :]
+        if limit:
+            ids = ids[: int(limit)]
+        return ids
+
+    def _read_row(self, row: dict) -> dict:
+        return {name: row.get(name, False) for name in self._fields}
+
+    # public API (signatures as in Odoo)
+    @api_model
+    def search(self, domain, offset=0, limit=None, order=None):
+        return self._search_ids(domain, offset, limit, order)
+
+    @api_model
+    def search_count(self, domain, limit=None):
+        count = len(self._search_ids(domain))
+        return min(count, int(limit)) if limit else count
+
+    @api_model
+    def search_read(
+        self, domain=None, fields=None, offset=0, limit=None, order=None, **read_kwargs
+    ):
+        ids = self._search_ids(domain, offset, limit, order)
+        return self._read(ids, fields)
+
+    def read(self, ids, fields=None, load="_classic_read"):
+        return self._read(ids, fields)
+
+    def _read(self, ids, fields):
+        fields = list(fields or self._fields)
+        self._check_fields(fields)
+        out = []
+        for record_id in ids:
+            if record_id in self.table:
+                values = self._read_row(self._row(record_id))
+                out.append({"id": record_id, **{f: values[f] for f in fields if f != "id"}})
+        return out
+
+    PUBLIC = ("search", "search_count", "search_read", "read")
+
+
+class PosConfig(BaseModel):
+    _name = "pos.config"
+    _description = "Point of Sale Configuration"
+    _table = "pos.config"
+    _fields = {
+        "id": "ID",
+        "name": "Point of Sale",
+        "active": "Active",
+        "display_name": "Display Name",
+        "company_id": "Company",
+        "currency_id": "Currency",
+        "current_session_id": "Current Session",
+        "current_session_state": "Current Session State",
+        "has_active_session": "Has Active Session",
+        "session_ids": "Sessions",
+        "create_date": "Created on",
+        "write_date": "Last Updated on",
+    }
+    PUBLIC = (*BaseModel.PUBLIC, "create", "write", "unlink", "load")
+
+    def _read_row(self, row):
+        open_session = self.state.open_session_for(row["id"])
+        sessions = [
+            s["id"]
+            for s in self.state.tables["pos.session"].values()
+            if s["config_id"] == row["id"]
+        ]
+        return {
+            "id": row["id"],
+            "name": row["name"],
+            "active": row["active"],
+            "display_name": row["name"],
+            "company_id": [1, "YourCompany"],
+            "currency_id": [1, "USD"],
+            "current_session_id": (
+                [open_session["id"], open_session["name"]] if open_session else False
+            ),
+            "current_session_state": open_session["state"] if open_session else False,
+            "has_active_session": bool(open_session),
+            "session_ids": sessions,
+            "create_date": row["create_date"],
+            "write_date": row["write_date"],
+        }
+
+    def _check_rights(self, operation: str) -> None:
+        if not self.state.pos_manager:
+            verb = {"create": "create", "write": "modify", "unlink": "delete"}[operation]
+            raise AccessError(
+                f"You are not allowed to {verb} '{self._description}' ({self._name}) records.\n\n"
+                "This operation is allowed for the following groups:\n"
+                "\t- Point of Sale/Administrator\n\n"
+                "Contact your administrator to request access if necessary."
+            )
+
+    def _check_vals(self, vals: Mapping, *, creating: bool) -> None:
+        if not isinstance(vals, Mapping):
+            raise TypeError(f"vals must be a dict, not {type(vals).__name__}")
+        self._check_fields(vals)
+        if creating and "name" not in vals and self.state.major < 19:
+            # pos_config.py create() reads vals['name'] before the ORM checks it
+            raise KeyError("name")
+        if ("name" in vals or creating) and not vals.get("name"):
+            raise not_null_error(self._description, self._name, "Point of Sale", "name")
+
+    def _create_one(self, vals: Mapping) -> int:
+        self._check_vals(vals, creating=True)
+        record_id = self.state.next_id("pos.config")
+        stamp = now_str()
+        self.table[record_id] = {
+            "id": record_id,
+            "name": str(vals["name"]),
+            "active": bool(vals.get("active", True)),
+            "create_date": stamp,
+            "write_date": stamp,
+        }
+        return record_id
+
+    @api_model
+    def create(self, vals_list):
+        self._check_rights("create")
+        single = isinstance(vals_list, Mapping)
+        items = [vals_list] if single else list(vals_list)
+        ids = [self._create_one(vals) for vals in items]
+        return Created(ids, single)
+
+    def _write_checks(self, ids, vals) -> None:
+        missing = [i for i in ids if i not in self.table]
+        if missing:
+            raise self._missing_error(missing)
+        self._check_vals(vals, creating=False)
+        if self.state.major >= 19 and "active" in vals and not vals["active"]:
+            if any(self.state.open_session_for(i) for i in ids):
+                raise UserError(
+                    "Unable to modify this PoS Configuration because you can't modify "
+                    "Active while a session is open."
+                )
+
+    def write(self, ids, vals):
+        self._check_rights("write")
+        self._write_checks(ids, vals)
+        for record_id in ids:
+            row = self.table[record_id]
+            if "name" in vals:
+                row["name"] = str(vals["name"])
+            if "active" in vals:
+                row["active"] = bool(vals["active"])
+            row["write_date"] = now_str()
+        return True
+
+    def unlink(self, ids):
+        self._check_rights("unlink")
+        missing = [i for i in ids if i not in self.table]
+        if missing:
+            raise self._missing_error(missing)
+        if any(self.state.config_had_session(i) for i in ids):
+            raise ValidationError(
+                "The operation cannot be completed: another model requires the record being "
+                "deleted. If possible, archive it instead.\n\n"
+                "Model: Point of Sale Session (pos.session), Constraint: pos_session_config_id_fkey"
+            )
+        for record_id in ids:
+            self.state.delete_pos_config(record_id)
+        return True
+
+    @api_model
+    def load(self, fields, data):
+        self._check_rights("create")
+        fields = list(fields)
+        for name in fields:
+            if name != "id" and name not in self._fields:
+                raise KeyError(name)
+        snapshot = self.state.snapshot()
+        ids: list[int] = []
+        messages: list[dict] = []
+        for index, row in enumerate(data):
+            info = {"rows": {"from": index, "to": index}, "record": index}
+            cells = dict(zip(fields, row, strict=False))
+            try:
+                ids.append(self._load_row(cells))
+            except UserError as exc:
+                messages.append({**info, "type": "error", "message": str(exc)})
+            except (ValueError, TypeError) as exc:
+                messages.append(
+                    {
+                        **info,
+                        "type": "error",
+                        "message": f"Unknown error during import: {type(exc)}: {exc}",
+                        "moreinfo": "Resolve other errors first",
+                    }
+                )
+        if any(m["type"] == "error" for m in messages):
+            self.state.restore(snapshot)
+            return {"ids": False, "messages": messages, "nextrow": 0}
+        return {"ids": ids, "messages": messages, "nextrow": 0}
+
+    def _load_row(self, cells: Mapping) -> int:
+        vals: dict = {}
+        for name, raw in cells.items():
+            if name == "id":
+                continue
+            if name == "active":
+                vals["active"] = str(raw).strip().lower() not in ("", "0", "false", "no")
+            else:
+                vals[name] = raw or False
+        if "name" in vals and not vals["name"]:
+            raise ValidationError("Missing required value for the field 'Point of Sale' (name)")
+        xid = str(cells.get("id") or "")
+        module, _, name = xid.rpartition(".")
+        module = module or "__import__"
+        entry = self.state.find_xmlid(module, name) if xid else None
+        if entry is not None and entry["res_id"] in self.table:
+            self.write([entry["res_id"]], vals)
+            return entry["res_id"]
+        record_id = self._create_one(vals)
+        if xid:
+            self.state.set_xmlid(module, name, "pos.config", record_id)
+        return record_id
+
+
+class Created(list):
+    """create()'s ids, and whether one dict was passed (XML-RPC then returns an int)."""
+
+    def __init__(self, ids, single: bool):
+        super().__init__(ids)
+        self.single = single
+
+
+class PosSession(BaseModel):
+    _name = "pos.session"
+    _description = "Point of Sale Session"
+    _table = "pos.session"
+    _fields = {"id": "ID", "name": "Session ID", "config_id": "Point of Sale", "state": "Status"}
+    _order_default = "id desc"
+    PUBLIC = (*BaseModel.PUBLIC, "create", "write")
+
+    def _read_row(self, row):
+        config = self.state.tables["pos.config"].get(row["config_id"])
+        return {
+            "id": row["id"],
+            "name": row["name"],
+            "config_id": [row["config_id"], config["name"]] if config else False,
+            "state": row["state"],
+        }
+
+    @api_model
+    def create(self, vals_list):
+        single = isinstance(vals_list, Mapping)
+        items = [vals_list] if single else list(vals_list)
+        ids = [self.state.open_session(int(vals["config_id"])) for vals in items]
+        return Created(ids, single)
+
+    def write(self, ids, vals):
+        missing = [i for i in ids if i not in self.table]
+        if missing:
+            raise self._missing_error(missing)
+        for record_id in ids:
+            if "state" in vals:
+                self.table[record_id]["state"] = vals["state"]
+        return True
+
+
+class IrModelData(BaseModel):
+    _name = "ir.model.data"
+    _description = "Model Data"
+    _table = "ir.model.data"
+    _fields = {
+        "id": "ID",
+        "module": "Module",
+        "name": "External Identifier",
+        "model": "Model Name",
+        "res_id": "Record ID",
+        "complete_name": "Complete ID",
+        "noupdate": "Non Updatable",
+    }
+
+
+class ResUsers(BaseModel):
+    _name = "res.users"
+    _description = "User"
+    _table = "res.users"
+    _fields = {"id": "ID", "login": "Login", "name": "Name", "active": "Active"}
+    PUBLIC = (*BaseModel.PUBLIC, "context_get")
+
+    @api_model
+    def context_get(self):
+        return {"lang": "en_US", "tz": "Europe/Brussels", "uid": self.env.uid}
+
+
+MODELS: dict[str, type[BaseModel]] = {
+    cls._name: cls for cls in (PosConfig, PosSession, IrModelData, ResUsers)
+}
+
+
+def get_public_method(model: BaseModel, method: str):
+    """Odoo's odoo.service.model.get_public_method: private is 403, unknown 404."""
+    if method.startswith("_"):
+        raise AccessError(
+            f"Private methods (such as '{model._name}.{method}') cannot be called remotely."
+        )
+    if method not in model.PUBLIC:
+        raise AttributeError(f"The method '{model._name}.{method}' does not exist")
+    return getattr(model, method)
+
+
+def is_api_model(func) -> bool:
+    return getattr(func, "_api_model", False)
+
+
+def bind(func, args, kwargs) -> inspect.BoundArguments:
+    """Bind like Odoo does, raising TypeError with Python's own wording."""
+    return inspect.signature(func).bind(*args, **kwargs)

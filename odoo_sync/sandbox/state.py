@@ -1,0 +1,288 @@
+"""The sandbox's whole mutable world: records, credentials, counters and injected faults."""
+
+from __future__ import annotations
+
+import copy
+import re
+import secrets
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+DEFAULT_DB = "regsync"
+DEFAULT_LOGIN = "admin"
+DEFAULT_API_KEY = "sandbox-api-key-0123456789abcdef"
+DEFAULT_VERSION = "17.0"
+ADMIN_UID = 2
+LOGIN_COOLDOWN_AFTER = 5  # base.login_cooldown_after
+LOGIN_COOLDOWN_SECONDS = 60.0  # base.login_cooldown_duration
+
+FAULT_KINDS = ("status", "timeout", "drop_before", "serialization", "body", "drop_after")
+
+
+def parse_version(version: str) -> tuple[int, str, list]:
+    """`(major, server_version, server_version_info)` for '17.0' or 'saas~18.2'."""
+    match = re.match(r"^(saas~)?(\d+)(?:\.(\d+))?$", version.strip())
+    if not match:
+        raise ValueError(f"unsupported version {version!r}: use e.g. 17.0, 18.0, 19.0, saas~18.2")
+    saas, major, minor = match.group(1), int(match.group(2)), int(match.group(3) or 0)
+    if saas:
+        return major, f"saas~{major}.{minor}+e", [f"saas~{major}", minor, 0, "final", 0, "e"]
+    return major, f"{major}.{minor}", [major, minor, 0, "final", 0, ""]
+
+
+@dataclass
+class FaultRule:
+    kind: str
+    count: int
+    method: str | None = None
+    params: dict = field(default_factory=dict)
+
+    def matches(self, key: str) -> bool:
+        if self.method is None:
+            return True
+        m = self.method
+        return key == m or key.endswith("." + m) or key.startswith(m + ".")
+
+
+class SandboxState:
+    def __init__(self, **options):
+        self.lock = threading.RLock()
+        self._wake = threading.Event()
+        self.generation = 0
+        self.reset(**options)
+
+    # --- lifecycle -----------------------------------------------------------
+    def reset(
+        self,
+        *,
+        version: str = DEFAULT_VERSION,
+        db: str = DEFAULT_DB,
+        login: str = DEFAULT_LOGIN,
+        api_key: str = DEFAULT_API_KEY,
+        keep_alive: bool = True,
+        seed_demo: bool = False,
+    ) -> None:
+        major, server_version, info = parse_version(version)
+        with self.lock:
+            # Wake handlers still sleeping on an injected delay: they see the
+            # generation changed and drop their call instead of applying it.
+            self._wake.set()
+            self._wake = threading.Event()
+            self.generation += 1
+            self.version = version
+            self.major = major
+            self.server_version = server_version
+            self.server_version_info = info
+            self.db = db
+            self.login = login
+            self.api_key = api_key
+            self.keep_alive = keep_alive
+            self.pos_manager = True
+            self.tables: dict[str, dict[int, dict]] = {
+                "pos.config": {},
+                "pos.session": {},
+                "ir.model.data": {},
+                "res.users": {
+                    ADMIN_UID: {
+                        "id": ADMIN_UID,
+                        "login": login,
+                        "name": "Mitchell Admin",
+                        "active": True,
+                    }
+                },
+            }
+            self.sequences: Counter = Counter()
+            self.login_failures: dict[str, tuple[int, float]] = {}
+            self.faults: list[FaultRule] = []
+            self.latency: list[tuple[float, str | None]] = []
+            self.calls: Counter = Counter()
+            self.requests = 0
+            self.connections = 0
+            self.rpc_connections = 0
+            self.deprecation_warnings = 0
+            if seed_demo:
+                self.seed_demo()
+
+    def seed_demo(self) -> None:
+        with self.lock:
+            for name in ("Shop", "Bar"):
+                self.create_pos_config(name)
+
+    @property
+    def wake_event(self) -> threading.Event:
+        return self._wake
+
+    def snapshot(self):
+        return copy.deepcopy(self.tables), self.sequences.copy()
+
+    def restore(self, snapshot) -> None:
+        self.tables, self.sequences = copy.deepcopy(snapshot[0]), snapshot[1].copy()
+
+    # --- records ------------------------------------------------------------
+    def next_id(self, table: str) -> int:
+        self.sequences[table] += 1
+        return self.sequences[table]
+
+    def create_pos_config(self, name: str, active: bool = True, xmlid: str | None = None) -> int:
+        from .models import now_str
+
+        with self.lock:
+            record_id = self.next_id("pos.config")
+            stamp = now_str()
+            self.tables["pos.config"][record_id] = {
+                "id": record_id,
+                "name": name,
+                "active": active,
+                "create_date": stamp,
+                "write_date": stamp,
+            }
+            if xmlid:
+                module, _, xname = xmlid.rpartition(".")
+                self.set_xmlid(module or "__import__", xname, "pos.config", record_id)
+            return record_id
+
+    def delete_pos_config(self, record_id: int) -> bool:
+        """Delete like Odoo's unlink (its external ids go too), sessions included."""
+        with self.lock:
+            found = self.tables["pos.config"].pop(record_id, None) is not None
+            sessions = self.tables["pos.session"]
+            for sid in [s for s, row in sessions.items() if row["config_id"] == record_id]:
+                del sessions[sid]
+            imd = self.tables["ir.model.data"]
+            for xid in [
+                x
+                for x, row in imd.items()
+                if row["model"] == "pos.config" and row["res_id"] == record_id
+            ]:
+                del imd[xid]
+            return found
+
+    def find_xmlid(self, module: str, name: str) -> dict | None:
+        for row in self.tables["ir.model.data"].values():
+            if row["module"] == module and row["name"] == name:
+                return row
+        return None
+
+    def set_xmlid(self, module: str, name: str, model: str, res_id: int) -> None:
+        row = self.find_xmlid(module, name)
+        if row is None:
+            xid = self.next_id("ir.model.data")
+            self.tables["ir.model.data"][xid] = {
+                "id": xid,
+                "module": module,
+                "name": name,
+                "model": model,
+                "res_id": res_id,
+                "complete_name": f"{module}.{name}",
+                "noupdate": False,
+            }
+        else:
+            row.update(model=model, res_id=res_id)
+
+    def open_session_for(self, config_id: int) -> dict | None:
+        for row in self.tables["pos.session"].values():
+            if row["config_id"] == config_id and row["state"] != "closed":
+                return row
+        return None
+
+    def config_had_session(self, config_id: int) -> bool:
+        return any(r["config_id"] == config_id for r in self.tables["pos.session"].values())
+
+    def open_session(self, config_id: int) -> int:
+        from .models import MissingError, UserError
+
+        with self.lock:
+            if config_id not in self.tables["pos.config"]:
+                raise MissingError(
+                    "Record does not exist or has been deleted.\n"
+                    f"(Record: pos.config({config_id},), User: {ADMIN_UID})"
+                )
+            if self.open_session_for(config_id):
+                raise UserError("Another session is already opened for this point of sale.")
+            sid = self.next_id("pos.session")
+            self.tables["pos.session"][sid] = {
+                "id": sid,
+                "name": f"POS/{sid:05d}",
+                "config_id": config_id,
+                "state": "opening_control",
+            }
+            return sid
+
+    def close_sessions(self, config_id: int) -> int:
+        with self.lock:
+            closed = 0
+            for row in self.tables["pos.session"].values():
+                if row["config_id"] == config_id and row["state"] != "closed":
+                    row["state"] = "closed"
+                    closed += 1
+            return closed
+
+    # --- credentials --------------------------------------------------------
+    def rotate_key(self, new_key: str | None = None) -> str:
+        with self.lock:
+            self.api_key = new_key or secrets.token_hex(20)
+            return self.api_key
+
+    def cooldown_active(self, source: str) -> bool:
+        failures, last = self.login_failures.get(source, (0, 0.0))
+        return failures >= LOGIN_COOLDOWN_AFTER and time.monotonic() - last < LOGIN_COOLDOWN_SECONDS
+
+    def record_login(self, source: str, ok: bool) -> None:
+        if ok:
+            self.login_failures.pop(source, None)
+            return
+        failures, _ = self.login_failures.get(source, (0, 0.0))
+        self.login_failures[source] = (failures + 1, time.monotonic())
+
+    # --- faults -------------------------------------------------------------
+    def add_fault(self, kind: str, count: int = 1, method: str | None = None, **params) -> None:
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; one of {FAULT_KINDS}")
+        with self.lock:
+            self.faults.append(FaultRule(kind, int(count), method, params))
+
+    def take_faults(self, key: str) -> dict[str, FaultRule]:
+        """Consume, for one call, at most one matching rule of each kind."""
+        taken: dict[str, FaultRule] = {}
+        with self.lock:
+            for rule in self.faults:
+                if rule.kind not in taken and rule.count > 0 and rule.matches(key):
+                    rule.count -= 1
+                    taken[rule.kind] = rule
+            self.faults = [r for r in self.faults if r.count > 0]
+        return taken
+
+    def latency_for(self, key: str) -> float:
+        with self.lock:
+            return sum(s for s, m in self.latency if FaultRule("", 1, m).matches(key))
+
+    # --- inspection ---------------------------------------------------------
+    def summary(self) -> dict:
+        with self.lock:
+            configs = [
+                {k: row[k] for k in ("id", "name", "active")}
+                | {"open_session": bool(self.open_session_for(row["id"]))}
+                for row in self.tables["pos.config"].values()
+            ]
+            return {
+                "version": self.version,
+                "major": self.major,
+                "db": self.db,
+                "login": self.login,
+                "api_key": self.api_key,
+                "keep_alive": self.keep_alive,
+                "pos_manager": self.pos_manager,
+                "pos_configs": configs,
+                "external_ids": list(self.tables["ir.model.data"].values()),
+                "sessions": list(self.tables["pos.session"].values()),
+                "calls": dict(self.calls),
+                "requests": self.requests,
+                "connections": self.connections,
+                "rpc_connections": self.rpc_connections,
+                "deprecation_warnings": self.deprecation_warnings,
+                "pending_faults": [
+                    {"kind": r.kind, "count": r.count, "method": r.method} for r in self.faults
+                ],
+            }

@@ -1,0 +1,557 @@
+"""OdooClient against the sandbox Odoo, over real HTTP: errors, timeouts, reuse, idempotence."""
+
+import json
+import threading
+import time
+
+import pytest
+
+from odoo_sync.client import OdooClient
+from odoo_sync.errors import (
+    OdooAccessError,
+    OdooAuthError,
+    OdooConfigError,
+    OdooError,
+    OdooMissingRecordError,
+    OdooPermanentError,
+    OdooTransientError,
+    OdooUnreachableError,
+    OdooValidationError,
+)
+from odoo_sync.payloads import pos_config_external_id
+
+XID = ("regsync", "register_0123456789abcdef0123456789abcdef")
+
+
+def fault_body(code, text):
+    import xmlrpc.client
+
+    return xmlrpc.client.dumps(xmlrpc.client.Fault(code, text), methodresponse=True)
+
+
+# --- version and protocol ---------------------------------------------------------
+
+
+def test_auto_protocol_picks_xmlrpc_on_17(odoo_sandbox):
+    with odoo_sandbox.client() as client:
+        assert client.version() == {
+            "server_version": "17.0",
+            "major": 17,
+            "raw": {
+                "server_version": "17.0",
+                "server_version_info": [17, 0, 0, "final", 0, ""],
+                "server_serie": "17.0",
+                "protocol_version": 1,
+            },
+        }
+        assert client.protocol_in_use == "xmlrpc"
+        assert client.authenticate() == 2
+    assert odoo_sandbox.calls() == {"web.version": 1, "common.version": 1, "common.authenticate": 1}
+
+
+def test_auto_protocol_picks_json2_on_19_without_touching_xmlrpc(odoo_sandbox):
+    odoo_sandbox.reset(version="19.0")
+    with odoo_sandbox.client() as client:
+        assert client.protocol_in_use == "json2"
+        assert client.version()["major"] == 19
+        assert client.authenticate() == 2
+        client.upsert_pos_config(external_id=XID, name="Bar")
+    calls = odoo_sandbox.calls()
+    assert not [key for key in calls if key.startswith("common.")]
+    assert odoo_sandbox.deprecation_warnings() == 0
+
+
+def test_xmlrpc_still_works_on_19_and_triggers_its_deprecation_warning(odoo_sandbox):
+    odoo_sandbox.reset(version="19.0")
+    with odoo_sandbox.client(protocol="xmlrpc") as client:
+        assert client.protocol_in_use == "xmlrpc"
+        assert client.version()["major"] == 19
+        config_id = client.upsert_pos_config(external_id=XID, name="Bar")
+        assert client.read_pos_configs([config_id], ["name"]) == [{"id": config_id, "name": "Bar"}]
+    assert odoo_sandbox.deprecation_warnings() >= 3
+
+
+def test_odoo_online_saas_version_is_parsed(odoo_sandbox):
+    odoo_sandbox.reset(version="saas~18.2")
+    with odoo_sandbox.client() as client:
+        version = client.version()
+        assert version["major"] == 18
+        assert version["server_version"] == "saas~18.2+e"
+        assert client.protocol_in_use == "xmlrpc"
+
+
+def test_json2_forced_on_18_is_a_config_error(odoo_sandbox):
+    odoo_sandbox.reset(version="18.0")
+    with odoo_sandbox.client(protocol="json2") as client, pytest.raises(OdooConfigError) as exc:
+        client.authenticate()
+    assert exc.value.http_status == 303
+    assert "19+" in exc.value.message
+
+
+def test_unknown_protocol_is_rejected():
+    with pytest.raises(ValueError, match="protocol"):
+        OdooClient("https://x.example", "db", "admin", "k", protocol="soap")
+
+
+# --- helpers on every version -------------------------------------------------------
+
+
+def test_helpers_round_trip(odoo_sandbox_any_version):
+    sandbox = odoo_sandbox_any_version
+    with sandbox.client() as client:
+        config_id = client.upsert_pos_config(external_id=XID, name="Bar")
+        assert client.find_pos_config_by_external_id(external_id=XID) == config_id
+        assert client.find_pos_config_by_external_id(external_id=("regsync", "register_x")) is None
+        client.write_pos_config(config_id, {"name": "Terrace", "active": False})
+        assert client.read_pos_configs([config_id], ["name", "active"]) == [
+            {"id": config_id, "name": "Terrace", "active": False}
+        ]
+        # archived: hidden from searches unless active_test is off, still readable by id
+        assert client.execute_kw("pos.config", "search", [[("name", "=", "Terrace")]]) == []
+        assert client.execute_kw(
+            "pos.config",
+            "search",
+            [[("name", "ilike", "terr")]],
+            {"context": {"active_test": False}},
+        ) == [config_id]
+        assert client.execute_kw("pos.config", "search_count", [[("active", "=", False)]]) == 1
+        new_id = client.execute_kw("pos.config", "create", [{"name": "Kiosk"}])
+        assert isinstance(new_id, int) and new_id != config_id
+        rows = client.execute_kw(
+            "pos.config", "search_read", [[("id", "in", [new_id])]], {"fields": ["name"]}
+        )
+        assert rows == [{"id": new_id, "name": "Kiosk"}]
+    assert sandbox.external_ids()[0]["complete_name"] == f"regsync.{XID[1]}"
+
+
+def test_upsert_is_idempotent_and_updates_the_same_record(odoo_sandbox_any_version):
+    sandbox = odoo_sandbox_any_version
+    with sandbox.client() as client:
+        first = client.upsert_pos_config(external_id=XID, name="Bar")
+        again = client.upsert_pos_config(external_id=XID, name="Bar")
+        renamed = client.upsert_pos_config(external_id=XID, name="Bar 2", active=False)
+    assert first == again == renamed
+    assert sandbox.pos_configs() == [
+        {"id": first, "name": "Bar 2", "active": False, "open_session": False}
+    ]
+
+
+def test_upsert_recreates_a_record_deleted_in_odoo(odoo_sandbox):
+    with odoo_sandbox.client() as client:
+        first = client.upsert_pos_config(external_id=XID, name="Bar")
+        odoo_sandbox.delete_pos_config(first)
+        second = client.upsert_pos_config(external_id=XID, name="Bar")
+    assert second != first
+    assert [c["id"] for c in odoo_sandbox.pos_configs()] == [second]
+
+
+@pytest.mark.parametrize("version", ["17.0", "19.0"])
+def test_create_survives_a_reply_lost_after_odoo_applied_it(odoo_sandbox, version):
+    odoo_sandbox.reset(version=version)
+    external_id = pos_config_external_id("3f2b1c4d-0000-4000-8000-000000000001")
+    with odoo_sandbox.client() as client:
+        client.authenticate()
+        odoo_sandbox.drop_next("after", method="pos.config.load")
+        with pytest.raises(OdooUnreachableError) as exc:
+            client.upsert_pos_config(external_id=external_id, name="Bar")
+        assert exc.value.outcome_unknown is True
+        assert len(odoo_sandbox.pos_configs()) == 1  # it landed; we never heard back
+        found = client.find_pos_config_by_external_id(external_id=external_id)
+        retried = client.upsert_pos_config(external_id=external_id, name="Bar")
+    assert retried == found
+    assert len(odoo_sandbox.pos_configs()) == 1
+    # the client itself never re-sent: exactly two loads reached Odoo
+    assert odoo_sandbox.call_count("pos.config.load") == 2
+
+
+def test_connection_dropped_before_apply_creates_nothing_and_is_not_resent(odoo_sandbox):
+    with odoo_sandbox.client() as client:
+        client.authenticate()
+        odoo_sandbox.drop_next("before", method="load")
+        with pytest.raises(OdooUnreachableError) as exc:
+            client.upsert_pos_config(external_id=XID, name="Bar")
+        assert exc.value.outcome_unknown is True  # the client cannot know it was not applied
+        assert odoo_sandbox.pos_configs() == []
+        assert odoo_sandbox.call_count("pos.config.load") == 1
+        client.upsert_pos_config(external_id=XID, name="Bar")
+    assert len(odoo_sandbox.pos_configs()) == 1
+
+
+# --- error classes from real responses ---------------------------------------------
+
+
+def test_wrong_key_makes_authenticate_false_and_an_auth_error(odoo_sandbox):
+    with OdooClient(odoo_sandbox.url, odoo_sandbox.db, "admin", "wrong-key-123") as client:
+        with pytest.raises(OdooAuthError) as exc:
+            client.authenticate()
+    assert "admin" in exc.value.message
+    assert "wrong-key-123" not in exc.value.message
+
+
+def test_rotated_key_gives_fault_3(odoo_sandbox):
+    with odoo_sandbox.client() as client:
+        client.authenticate()
+        odoo_sandbox.rotate_key()
+        with pytest.raises(OdooAuthError) as exc:
+            client.read_pos_configs([1], ["name"])
+    assert exc.value.fault_code == 3
+    assert exc.value.message == "Access Denied"
+
+
+def test_login_cooldown_after_five_failures(odoo_sandbox):
+    good = odoo_sandbox.client()
+    good.authenticate()
+    for _ in range(5):
+        with (
+            pytest.raises(OdooAuthError),
+            OdooClient(odoo_sandbox.url, odoo_sandbox.db, "admin", "bad-key-xyz") as bad,
+        ):
+            bad.authenticate()
+    # even the right key is refused now: authenticate says False, calls say fault 3
+    with pytest.raises(OdooAuthError), odoo_sandbox.client() as fresh:
+        fresh.authenticate()
+    with pytest.raises(OdooAuthError, match="Too many login failures") as exc:
+        good.read_pos_configs([1], ["name"])
+    assert exc.value.fault_code == 3
+    odoo_sandbox.clear_login_failures()
+    assert good.read_pos_configs([1], ["name"]) == []
+    good.close()
+
+
+def test_wrong_database_is_an_auth_error(odoo_sandbox):
+    with OdooClient(odoo_sandbox.url, "nodb", "admin", odoo_sandbox.api_key) as client:
+        with pytest.raises(OdooAuthError, match='database "nodb" does not exist') as exc:
+            client.authenticate()
+    assert exc.value.fault_code == 1
+
+
+def test_wrong_database_header_on_json2_is_an_auth_error(odoo_sandbox):
+    odoo_sandbox.reset(version="19.0")
+    with OdooClient(odoo_sandbox.url, "nodb", "admin", odoo_sandbox.api_key) as client:
+        with pytest.raises(OdooAuthError, match="No database is selected") as exc:
+            client.authenticate()
+    assert exc.value.http_status == 404
+
+
+def test_bad_bearer_key_on_json2_is_an_auth_error(odoo_sandbox):
+    odoo_sandbox.reset(version="19.0")
+    with OdooClient(odoo_sandbox.url, odoo_sandbox.db, "admin", "not-the-key-42") as client:
+        with pytest.raises(OdooAuthError, match="Invalid apikey") as exc:
+            client.authenticate()
+    assert exc.value.http_status == 401
+    # "auto" tried the key as a password over XML-RPC once before giving up
+    assert odoo_sandbox.call_count("common.authenticate") == 1
+
+
+def test_validation_error_is_permanent_and_not_mistaken_for_missing(odoo_sandbox_any_version):
+    with odoo_sandbox_any_version.client() as client:
+        config_id = client.upsert_pos_config(external_id=XID, name="Bar")
+        with pytest.raises(OdooValidationError, match="Missing required value") as exc:
+            client.write_pos_config(config_id, {"name": False})
+    assert not isinstance(exc.value, OdooMissingRecordError)
+
+
+def test_create_without_name_is_a_validation_error(odoo_sandbox_any_version):
+    sandbox = odoo_sandbox_any_version
+    with sandbox.client() as client, pytest.raises(OdooValidationError) as exc:
+        client.execute_kw("pos.config", "create", [{"active": True}])
+    if sandbox.version == "17.0":
+        assert exc.value.fault_code == 1
+        assert exc.value.message.endswith("KeyError: 'name'")
+    else:
+        assert exc.value.http_status == 422
+        assert "Missing required value for the field 'Point of Sale' (name)" in exc.value.message
+
+
+def test_load_errors_are_raised_as_validation_errors(odoo_sandbox_any_version):
+    with odoo_sandbox_any_version.client() as client, pytest.raises(OdooValidationError) as exc:
+        client.upsert_pos_config(external_id=XID, name="")
+    assert "Missing required value" in exc.value.message
+    assert odoo_sandbox_any_version.pos_configs() == []
+
+
+def test_missing_rights_are_an_access_error(odoo_sandbox_any_version):
+    sandbox = odoo_sandbox_any_version
+    with sandbox.client() as client:
+        config_id = client.upsert_pos_config(external_id=XID, name="Bar")
+        sandbox.set_pos_manager(False)
+        with pytest.raises(OdooAccessError, match="not allowed to modify"):
+            client.write_pos_config(config_id, {"name": "Terrace"})
+        with pytest.raises(OdooAccessError):
+            client.upsert_pos_config(external_id=XID, name="Terrace")
+        assert client.read_pos_configs([config_id], ["name"]) == [{"id": config_id, "name": "Bar"}]
+
+
+def test_write_on_a_record_deleted_in_odoo_is_confirmed_missing(odoo_sandbox_any_version):
+    sandbox = odoo_sandbox_any_version
+    with sandbox.client() as client:
+        config_id = client.upsert_pos_config(external_id=XID, name="Bar")
+        sandbox.delete_pos_config(config_id)
+        with pytest.raises(OdooMissingRecordError, match="Record does not exist") as exc:
+            client.write_pos_config(config_id, {"name": "Terrace"})
+        assert client.read_pos_configs([config_id], ["name"]) == []
+    assert isinstance(exc.value, OdooPermanentError)
+    assert sandbox.call_count("pos.config.search_count") == 1  # the confirmation
+
+
+def test_archived_record_is_not_mistaken_for_missing(odoo_sandbox):
+    with odoo_sandbox.client() as client:
+        config_id = client.upsert_pos_config(external_id=XID, name="Bar", active=False)
+        client.write_pos_config(config_id, {"active": False})
+        assert client.read_pos_configs([config_id], ["active"]) == [
+            {"id": config_id, "active": False}
+        ]
+
+
+def test_missing_record_wording_of_16(odoo_sandbox):
+    odoo_sandbox.reset(version="16.0")
+    with odoo_sandbox.client() as client, pytest.raises(OdooMissingRecordError, match="refreshing"):
+        client.write_pos_config(999999, {"name": "x"})
+
+
+def test_archiving_with_an_open_session(odoo_sandbox_any_version):
+    sandbox = odoo_sandbox_any_version
+    with sandbox.client() as client:
+        config_id = client.upsert_pos_config(external_id=XID, name="Bar")
+        sandbox.open_session(config_id)
+        client.write_pos_config(config_id, {"name": "Renamed"})  # renaming is always allowed
+        if sandbox.version == "19.0":
+            with pytest.raises(OdooTransientError, match="while a session is open") as exc:
+                client.write_pos_config(config_id, {"active": False})
+            assert not isinstance(exc.value, OdooUnreachableError)
+            with pytest.raises(OdooTransientError):
+                client.upsert_pos_config(external_id=XID, name="Renamed", active=False)
+            sandbox.close_session(config_id)
+        client.write_pos_config(config_id, {"active": False})
+    assert sandbox.pos_config(config_id)["active"] is False
+
+
+def test_serialization_failure_is_transient(odoo_sandbox_any_version):
+    sandbox = odoo_sandbox_any_version
+    with sandbox.client() as client:
+        client.authenticate()
+        sandbox.serialization_failure_next(method="pos.config.load")
+        with pytest.raises(OdooTransientError, match="could not serialize") as exc:
+            client.upsert_pos_config(external_id=XID, name="Bar")
+        assert not isinstance(exc.value, OdooUnreachableError)
+        assert sandbox.pos_configs() == []
+        client.upsert_pos_config(external_id=XID, name="Bar")
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome_unknown"),
+    [(502, True), (504, True), (500, True), (503, False), (429, False)],
+)
+def test_proxy_errors_are_unreachable(odoo_sandbox_any_version, status, outcome_unknown):
+    sandbox = odoo_sandbox_any_version
+    with sandbox.client() as client:
+        client.authenticate()
+        sandbox.fail_next(status, method="pos.config.write")
+        with pytest.raises(OdooUnreachableError) as exc:
+            client.write_pos_config(1, {"name": "x"})
+    assert exc.value.http_status == status
+    assert exc.value.outcome_unknown is outcome_unknown
+    assert f"HTTP {status}" in exc.value.message
+
+
+def test_5xx_on_authenticate_is_unreachable(odoo_sandbox):
+    odoo_sandbox.fail_next(503, count=5)
+    with odoo_sandbox.client() as client, pytest.raises(OdooUnreachableError):
+        client.authenticate()
+
+
+def test_connection_refused_is_unreachable_and_surely_not_applied(odoo_unreachable_url):
+    with OdooClient(odoo_unreachable_url, "db", "admin", "key-abcdef") as client:
+        with pytest.raises(OdooUnreachableError, match="Cannot connect") as exc:
+            client.authenticate()
+    assert exc.value.outcome_unknown is False
+
+
+def test_json2_protocol_errors_are_classified(odoo_sandbox):
+    odoo_sandbox.reset(version="19.0")
+    with odoo_sandbox.client() as client:
+        with pytest.raises(OdooPermanentError, match="does not exist") as exc:
+            client.execute_kw("pos.nonexistent", "search", [[]])
+        assert exc.value.http_status == 404
+        with pytest.raises(OdooAccessError, match="Private methods"):
+            client.execute_kw("pos.config", "_check_company", [], {})
+        with pytest.raises(OdooPermanentError, match="missing a required argument: 'domain'"):
+            client.execute_kw("pos.config", "search", [])
+        with pytest.raises(OdooPermanentError, match="Invalid field 'no_such_field'") as exc:
+            client.read_pos_configs([1], ["no_such_field"])
+        assert exc.value.http_status == 500
+
+
+def test_xmlrpc_unknown_model_and_load_column(odoo_sandbox):
+    with odoo_sandbox.client() as client:
+        with pytest.raises(OdooPermanentError, match=r"Object pos\.nonexistent doesn't exist") as e:
+            client.execute_kw("pos.nonexistent", "search", [[]])
+        assert e.value.fault_code == 2
+        with pytest.raises(OdooPermanentError) as e:
+            client.execute_kw("pos.config", "load", [["id", "bogus"], [["regsync.x", "1"]]])
+        assert e.value.fault_code == 1 and type(e.value) is OdooPermanentError
+
+
+# --- timeouts, reuse, bounds ----------------------------------------------------------
+
+
+def test_read_timeout_fires_and_reports_unknown_outcome(odoo_sandbox_any_version):
+    sandbox = odoo_sandbox_any_version
+    with sandbox.client(read_timeout=0.3) as client:
+        client.authenticate()
+        sandbox.timeout_next(seconds=30, method="pos.config.write")
+        started = time.monotonic()
+        with pytest.raises(OdooUnreachableError, match=r"did not answer within 0\.3 s") as exc:
+            client.write_pos_config(1, {"name": "x"})
+        elapsed = time.monotonic() - started
+    assert exc.value.outcome_unknown is True
+    assert 0.25 <= elapsed < 2.0
+
+
+def test_slow_odoo_times_out_on_latency(odoo_sandbox):
+    odoo_sandbox.add_latency(5.0, method="authenticate")
+    started = time.monotonic()
+    with odoo_sandbox.client(read_timeout=0.2) as client, pytest.raises(OdooUnreachableError):
+        client.authenticate()
+    assert time.monotonic() - started < 2.0
+
+
+def test_one_connection_is_reused_for_a_whole_drain(odoo_sandbox):
+    with odoo_sandbox.client() as client:
+        config_id = client.upsert_pos_config(external_id=XID, name="Bar")
+        for n in range(10):
+            client.write_pos_config(config_id, {"name": f"Bar {n}"})
+        assert client.calls == 14  # web.version, common.version, authenticate, load, 10 writes
+    assert odoo_sandbox.connections() == 1
+
+
+def test_connection_close_servers_still_work_one_connection_per_call(odoo_sandbox):
+    odoo_sandbox.set_keep_alive(False)
+    with odoo_sandbox.client() as client:
+        config_id = client.upsert_pos_config(external_id=XID, name="Bar")
+        client.write_pos_config(config_id, {"name": "Bar 2"})
+        assert client.calls == 5
+    assert odoo_sandbox.connections() == 5
+
+
+def test_response_size_is_bounded(odoo_sandbox):
+    huge = fault_body(2, "x" * 5000)
+    with odoo_sandbox.client(max_response_bytes=2000) as client:
+        client.authenticate()
+        odoo_sandbox.reply_body_next(huge)
+        with pytest.raises(OdooConfigError, match="larger than 2000 bytes"):
+            client.read_pos_configs([1], ["name"])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # billion laughs
+        '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        '<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
+        '<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
+        "<methodResponse><params><param><value><string>&lol3;</string></value></param>"
+        "</params></methodResponse>",
+        # external entity
+        '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+        "<methodResponse><params><param><value><string>&xxe;</string></value></param>"
+        "</params></methodResponse>",
+        # a bare DTD
+        '<?xml version="1.0"?><!DOCTYPE methodResponse SYSTEM "http://example.com/x.dtd">'
+        "<methodResponse><params><param><value><int>1</int></value></param>"
+        "</params></methodResponse>",
+    ],
+    ids=["entity-expansion", "external-entity", "dtd"],
+)
+def test_hostile_xml_is_refused(odoo_sandbox, body):
+    with odoo_sandbox.client(protocol="xmlrpc") as client:
+        odoo_sandbox.reply_body_next(body, method="common.version")
+        with pytest.raises(OdooConfigError, match="forbidden XML"):
+            client.version()
+
+
+def test_a_non_odoo_server_is_a_config_error(odoo_sandbox):
+    page = "<html><body>Welcome to nginx!</body></html>"
+    with odoo_sandbox.client(protocol="xmlrpc") as client:
+        odoo_sandbox.reply_body_next(page, content_type="text/html", method="common.version")
+        with pytest.raises(OdooConfigError, match="not XML-RPC"):
+            client.version()
+
+
+def test_wrong_path_is_a_config_error(odoo_sandbox):
+    with OdooClient(odoo_sandbox.url + "/odoo", "db", "admin", "key", protocol="xmlrpc") as client:
+        with pytest.raises(OdooConfigError, match="HTTP 404"):
+            client.version()
+
+
+# --- secrets ------------------------------------------------------------------------------
+
+
+def test_credentials_never_appear_in_errors_or_repr(odoo_sandbox):
+    key = odoo_sandbox.api_key
+    with odoo_sandbox.client() as client:
+        assert key not in repr(client)
+        assert key not in str(vars(client).get("url"))
+        client.authenticate()
+        odoo_sandbox.reply_body_next(fault_body(1, f"Traceback ...\nValueError: bad key {key}"))
+        with pytest.raises(OdooError) as exc:
+            client.read_pos_configs([1], ["name"])
+    assert key not in str(exc.value)
+    assert "[redacted]" in exc.value.message
+
+
+def test_json2_bearer_key_is_not_echoed(odoo_sandbox):
+    odoo_sandbox.reset(version="19.0")
+    with odoo_sandbox.client() as client:
+        client.authenticate()
+        odoo_sandbox.reply_body_next(
+            json.dumps({"name": "builtins.ValueError", "message": odoo_sandbox.api_key}),
+            status=500,
+            content_type="application/json",
+        )
+        with pytest.raises(OdooPermanentError) as exc:
+            client.read_pos_configs([1], ["name"])
+    assert odoo_sandbox.api_key not in exc.value.message
+
+
+def test_error_messages_are_trimmed():
+    err = OdooPermanentError(
+        "Traceback (most recent call last):\n" + "x" * 5000 + "\nKeyError: 'a'"
+    )
+    assert len(err.message) <= 2000
+    assert err.message.endswith("KeyError: 'a'")
+    assert str(err) == err.message
+
+
+def test_errors_survive_pickling():
+    import pickle
+
+    err = pickle.loads(
+        pickle.dumps(OdooUnreachableError("gone", outcome_unknown=True, http_status=502))
+    )
+    assert (err.message, err.outcome_unknown, err.http_status) == ("gone", True, 502)
+
+
+def test_a_slow_odoo_does_not_delay_another_tenants_odoo(odoo_sandbox, odoo_sandbox_factory):
+    slow = odoo_sandbox_factory(version="19.0")
+    slow.add_latency(30.0)
+    outcome = []
+
+    def call_slow():
+        try:
+            with slow.client(read_timeout=60) as client:
+                client.version()
+        except OdooUnreachableError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=call_slow)
+    thread.start()
+    started = time.monotonic()
+    with odoo_sandbox.client() as client:
+        client.upsert_pos_config(external_id=XID, name="Bar")
+    assert time.monotonic() - started < 1.0
+    assert thread.is_alive()  # still parked on the slow tenant's Odoo
+    slow.reset()  # wakes it: the parked call is dropped unanswered
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+    assert outcome and outcome[0].outcome_unknown is True

@@ -1,0 +1,499 @@
+"""The sandbox speaks Odoo's wire protocols as real Odoo does (raw HTTP, no OdooClient)."""
+
+import http.client
+import json
+import logging
+import subprocess
+import sys
+import time
+import xmlrpc.client
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from odoo_sync.sandbox import Sandbox
+
+
+def xmlrpc_call(sandbox, service, method, *params):
+    """POST one XML-RPC call; return (response, value-or-Fault)."""
+    body = xmlrpc.client.dumps(params, method, allow_none=False)
+    response = requests.post(
+        f"{sandbox.url}/xmlrpc/2/{service}",
+        data=body.encode(),
+        timeout=5,
+        headers={"Content-Type": "text/xml"},
+    )
+    try:
+        value = xmlrpc.client.loads(response.content)[0][0]
+    except xmlrpc.client.Fault as fault:
+        value = fault
+    return response, value
+
+
+def execute_kw(sandbox, model, method, args, kwargs=None, *, db=None, key=None):
+    params = [db or sandbox.db, 2, key or sandbox.api_key, model, method, args]
+    if kwargs is not None:
+        params.append(kwargs)
+    return xmlrpc_call(sandbox, "object", "execute_kw", *params)[1]
+
+
+def json2(sandbox, model, method, payload=None, *, key=None, headers=None, raw=None, verb="POST"):
+    all_headers = {
+        "Authorization": f"bearer {key or sandbox.api_key}",
+        "Content-Type": "application/json",
+        **(headers or {}),
+    }
+    data = raw if raw is not None else json.dumps(payload or {}).encode()
+    return requests.request(
+        verb, f"{sandbox.url}/json/2/{model}/{method}", data=data, headers=all_headers, timeout=5
+    )
+
+
+# --- XML-RPC ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", ["16.0", "17.0", "18.0", "19.0"])
+def test_common_version_shape(odoo_sandbox, version):
+    odoo_sandbox.reset(version=version)
+    response, value = xmlrpc_call(odoo_sandbox, "common", "version")
+    major = int(version.split(".")[0])
+    assert value == {
+        "server_version": version,
+        "server_version_info": [major, 0, 0, "final", 0, ""],
+        "server_serie": version,
+        "protocol_version": 1,
+    }
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/xml")
+    assert int(response.headers["Content-Length"]) == len(response.content)
+    assert response.content.startswith(b'<?xml version="1.0"?>\n<methodResponse>\n')
+
+
+def test_authenticate_returns_uid_or_false_not_a_fault(odoo_sandbox):
+    s = odoo_sandbox
+    assert xmlrpc_call(s, "common", "authenticate", s.db, s.login, s.api_key, {})[1] == 2
+    assert xmlrpc_call(s, "common", "login", s.db, s.login, s.api_key)[1] == 2
+    assert xmlrpc_call(s, "common", "authenticate", s.db, s.login, "nope", {})[1] is False
+    assert xmlrpc_call(s, "common", "authenticate", s.db, "bob", s.api_key, {})[1] is False
+
+
+def test_faults_come_with_http_200_and_integer_codes(odoo_sandbox):
+    s = odoo_sandbox
+    response, fault = xmlrpc_call(
+        s, "object", "execute_kw", s.db, 2, "bad-key", "pos.config", "search", [[]]
+    )
+    assert response.status_code == 200
+    assert (fault.faultCode, fault.faultString) == (3, "Access Denied")
+
+    fault = xmlrpc_call(s, "common", "authenticate", "nodb", s.login, s.api_key, {})[1]
+    assert fault.faultCode == 1
+    assert fault.faultString.startswith("Traceback (most recent call last):")
+    assert fault.faultString.rstrip().endswith(
+        "psycopg2.OperationalError: connection to server on socket "
+        '"/var/run/postgresql/.s.PGSQL.5432" failed: FATAL:  database "nodb" does not exist'
+    )
+    fault = execute_kw(s, "pos.nonexistent", "search", [[]])
+    assert (fault.faultCode, fault.faultString) == (2, "Object pos.nonexistent doesn't exist")
+    fault = execute_kw(s, "pos.config", "_check_company", [[1]])
+    assert fault.faultCode == 4 and "Private methods" in fault.faultString
+    s.set_pos_manager(False)
+    fault = execute_kw(s, "pos.config", "create", [{"name": "x"}])
+    assert fault.faultCode == 4 and "not allowed to create" in fault.faultString
+
+
+@pytest.mark.parametrize(("version", "code"), [("17.0", 1), ("18.0", 1), ("19.0", 2)])
+def test_create_without_name_differs_by_version(odoo_sandbox, version, code):
+    odoo_sandbox.reset(version=version)
+    fault = execute_kw(odoo_sandbox, "pos.config", "create", [{"active": True}])
+    assert fault.faultCode == code
+    if code == 1:
+        assert fault.faultString.rstrip().endswith("KeyError: 'name'")
+    else:
+        assert fault.faultString.startswith(
+            "The operation cannot be completed: Missing required value for the field "
+            "'Point of Sale' (name)."
+        )
+
+
+def test_create_write_read_and_deleted_records(odoo_sandbox):
+    s = odoo_sandbox
+    config_id = execute_kw(s, "pos.config", "create", [{"name": "Bar"}])
+    assert isinstance(config_id, int)
+    assert execute_kw(s, "pos.config", "create", [[{"name": "A"}, {"name": "B"}]]) == [2, 3]
+    assert execute_kw(s, "pos.config", "write", [[config_id], {"active": False}]) is True
+    assert execute_kw(s, "pos.config", "read", [[config_id], ["name", "active"]]) == [
+        {"id": config_id, "name": "Bar", "active": False}
+    ]
+    assert execute_kw(s, "pos.config", "read", [[999999], ["name"]]) == []
+    fault = execute_kw(s, "pos.config", "write", [[999999], {"name": "x"}])
+    assert fault.faultCode == 2
+    assert fault.faultString == (
+        "Record does not exist or has been deleted.\n(Record: pos.config(999999,), User: 2)"
+    )
+    fault = execute_kw(s, "pos.config", "read", [[config_id], ["no_such_field"]])
+    assert fault.faultCode == 1
+    assert "ValueError: Invalid field 'no_such_field' on 'pos.config'" in fault.faultString
+
+
+def test_archived_records_hide_from_searches_only(odoo_sandbox):
+    s = odoo_sandbox
+    live = s.create_pos_config("Shop")
+    archived = s.create_pos_config("Bar", active=False)
+    assert execute_kw(s, "pos.config", "search", [[]]) == [live]
+    assert execute_kw(s, "pos.config", "search_count", [[]]) == 1
+    assert execute_kw(s, "pos.config", "search", [[("active", "=", False)]]) == [archived]
+    assert execute_kw(s, "pos.config", "search", [[("active", "in", [True, False])]]) == [
+        live,
+        archived,
+    ]
+    assert (
+        execute_kw(
+            s,
+            "pos.config",
+            "search_count",
+            [[("id", "=", archived)]],
+            {"context": {"active_test": False}},
+        )
+        == 1
+    )
+    assert execute_kw(s, "pos.config", "search_count", [[("id", "=", archived)]]) == 0
+    assert execute_kw(s, "pos.config", "read", [[archived], ["active"]]) == [
+        {"id": archived, "active": False}
+    ]
+
+
+def test_domains(odoo_sandbox):
+    s = odoo_sandbox
+    a, b, c = (s.create_pos_config(n) for n in ("Shop", "Bar", "Barbecue"))
+    search = lambda domain: execute_kw(s, "pos.config", "search", [domain])  # noqa: E731
+    assert search([("name", "ilike", "BAR")]) == [b, c]
+    assert search([("name", "ilike", "bar"), ("id", "!=", b)]) == [c]
+    assert search([("id", "not in", [a, b])]) == [c]
+    assert search(["|", ("name", "=", "Shop"), ("name", "=", "Bar")]) == [a, b]
+    assert search(["!", ("name", "=", "Shop")]) == [b, c]
+    assert execute_kw(s, "pos.config", "search", [[]], {"limit": 1, "order": "id desc"}) == [c]
+    fault = execute_kw(s, "pos.config", "search", [[("nope", "=", 1)]])
+    assert fault.faultCode == 1 and "Invalid field pos.config.nope" in fault.faultString
+
+
+def test_load_creates_once_then_updates_and_records_the_external_id(odoo_sandbox):
+    s = odoo_sandbox
+    fields = ["id", "name", "active"]
+    first = execute_kw(s, "pos.config", "load", [fields, [["regsync.register_a", "Bar", "1"]]])
+    assert first == {"ids": [1], "messages": [], "nextrow": 0}
+    again = execute_kw(s, "pos.config", "load", [fields, [["regsync.register_a", "Pub", "0"]]])
+    assert again["ids"] == [1]
+    assert s.pos_configs() == [{"id": 1, "name": "Pub", "active": False, "open_session": False}]
+    rows = execute_kw(
+        s,
+        "ir.model.data",
+        "search_read",
+        [[("module", "=", "regsync"), ("name", "=", "register_a")], ["res_id", "model"]],
+    )
+    assert rows == [{"id": 1, "res_id": 1, "model": "pos.config"}]
+    bad = execute_kw(s, "pos.config", "load", [fields, [["regsync.register_b", "", "1"]]])
+    assert bad["ids"] is False
+    assert bad["messages"][0]["type"] == "error"
+    assert "Missing required value" in bad["messages"][0]["message"]
+    assert len(s.pos_configs()) == 1  # the failed load rolled back
+    fault = execute_kw(s, "pos.config", "load", [["id", "bogus"], [["regsync.x", "1"]]])
+    assert fault.faultCode == 1 and fault.faultString.rstrip().endswith("KeyError: 'bogus'")
+
+
+def test_unlink_is_refused_once_a_config_had_a_session(odoo_sandbox):
+    s = odoo_sandbox
+    used, unused = s.create_pos_config("Shop"), s.create_pos_config("Bar")
+    session_id = execute_kw(s, "pos.session", "create", [{"config_id": used}])
+    assert execute_kw(s, "pos.session", "read", [[session_id], ["state"]]) == [
+        {"id": session_id, "state": "opening_control"}
+    ]
+    assert execute_kw(s, "pos.session", "write", [[session_id], {"state": "closed"}]) is True
+    fault = execute_kw(s, "pos.config", "unlink", [[used]])
+    assert fault.faultCode == 2 and "If possible, archive it instead." in fault.faultString
+    assert execute_kw(s, "pos.config", "unlink", [[unused]]) is True
+
+
+@pytest.mark.parametrize(("version", "refused"), [("17.0", False), ("18.0", False), ("19.0", True)])
+def test_archiving_with_an_open_session(odoo_sandbox, version, refused):
+    s = odoo_sandbox.reset(version=version)
+    config_id = s.create_pos_config("Bar")
+    execute_kw(s, "pos.session", "create", [{"config_id": config_id}])
+    assert execute_kw(s, "pos.config", "write", [[config_id], {"name": "Pub"}]) is True
+    result = execute_kw(s, "pos.config", "write", [[config_id], {"active": False}])
+    if refused:
+        assert result.faultCode == 2
+        assert result.faultString == (
+            "Unable to modify this PoS Configuration because you can't modify Active "
+            "while a session is open."
+        )
+    else:
+        assert result is True
+
+
+def test_login_cooldown_is_real_and_resettable(odoo_sandbox):
+    s = odoo_sandbox
+    for _ in range(5):
+        assert xmlrpc_call(s, "common", "authenticate", s.db, s.login, "bad", {})[1] is False
+    assert xmlrpc_call(s, "common", "authenticate", s.db, s.login, s.api_key, {})[1] is False
+    fault = execute_kw(s, "pos.config", "search", [[]])
+    assert fault.faultString == "Too many login failures, please wait a bit before trying again."
+    s.clear_login_failures()
+    assert xmlrpc_call(s, "common", "authenticate", s.db, s.login, s.api_key, {})[1] == 2
+
+
+def test_xmlrpc_on_19_logs_the_deprecation_warning(odoo_sandbox, caplog):
+    odoo_sandbox.reset(version="19.0")
+    with caplog.at_level(logging.WARNING, logger="odoo.addons.rpc.controllers.xmlrpc"):
+        xmlrpc_call(odoo_sandbox, "common", "version")
+    assert odoo_sandbox.deprecation_warnings() == 1
+    assert any("deprecated in Odoo 19" in r.getMessage() for r in caplog.records)
+    odoo_sandbox.reset(version="18.0")
+    xmlrpc_call(odoo_sandbox, "common", "version")
+    assert odoo_sandbox.deprecation_warnings() == 0
+
+
+# --- JSON-2 -------------------------------------------------------------------------------
+
+
+def test_version_endpoint_only_on_19(odoo_sandbox):
+    odoo_sandbox.reset(version="19.0")
+    response = requests.get(f"{odoo_sandbox.url}/web/version", timeout=5)
+    assert response.json() == {"version_info": [19, 0, 0, "final", 0, ""], "version": "19.0"}
+    odoo_sandbox.reset(version="18.0")
+    assert requests.get(f"{odoo_sandbox.url}/web/version", timeout=5).status_code == 404
+    response = requests.post(
+        f"{odoo_sandbox.url}/json/2/pos.config/search", json={}, timeout=5, allow_redirects=False
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith("/web/login")
+
+
+@pytest.fixture
+def odoo19(odoo_sandbox):
+    return odoo_sandbox.reset(version="19.0")
+
+
+def test_json2_happy_paths(odoo19):
+    s = odoo19
+    assert json2(s, "pos.config", "create", {"vals_list": [{"name": "Bar"}]}).json() == [1]
+    assert json2(s, "pos.config", "write", {"ids": [1], "vals": {"name": "Pub"}}).json() is True
+    assert json2(s, "pos.config", "read", {"ids": [1], "fields": ["name"]}).json() == [
+        {"id": 1, "name": "Pub"}
+    ]
+    loaded = json2(
+        s, "pos.config", "load", {"fields": ["id", "name"], "data": [["regsync.register_x", "Bar"]]}
+    ).json()
+    assert loaded == {"ids": [2], "messages": [], "nextrow": 0}
+    assert json2(s, "pos.config", "search_count", {"domain": []}).json() == 2
+    assert json2(s, "res.users", "context_get", key=s.api_key).json()["uid"] == 2
+    for spelling in ("Bearer", "BEARER", "bearer"):
+        response = json2(
+            s,
+            "pos.config",
+            "search",
+            {"domain": []},
+            headers={"Authorization": f"{spelling} {s.api_key}"},
+        )
+        assert response.status_code == 200
+    assert (
+        json2(
+            s, "pos.config", "search", {"domain": []}, headers={"X-Odoo-Database": s.db}
+        ).status_code
+        == 200
+    )
+
+
+def _error(response):
+    body = response.json()
+    assert set(body) == {"name", "message", "arguments", "context", "debug"}
+    return response.status_code, body["name"], body["message"]
+
+
+def test_json2_error_table(odoo19):
+    s = odoo19
+    s.create_pos_config("Bar")
+
+    response = json2(s, "pos.config", "search", {"domain": []}, key="wrong")
+    assert _error(response) == (401, "werkzeug.exceptions.Unauthorized", "Invalid apikey")
+    assert response.headers["WWW-Authenticate"].lower().startswith("bearer")
+    response = json2(s, "pos.config", "search", {}, headers={"Authorization": "Basic eDp5"})
+    assert _error(response)[0] == 401
+    assert _error(response)[2].startswith("User not authenticated, use an API Key")
+
+    assert _error(json2(s, "pos.config", "write", {"ids": [999999], "vals": {"name": "x"}})) == (
+        404,
+        "odoo.exceptions.MissingError",
+        "Record does not exist or has been deleted.\n(Record: pos.config(999999,), User: 2)",
+    )
+    status, name, message = _error(json2(s, "pos.config", "create", {"vals_list": [{}]}))
+    assert (status, name) == (422, "odoo.exceptions.ValidationError")
+    assert message.startswith("The operation cannot be completed: Missing required value")
+
+    s.open_session(1)
+    assert _error(json2(s, "pos.config", "write", {"ids": [1], "vals": {"active": False}})) == (
+        422,
+        "odoo.exceptions.UserError",
+        "Unable to modify this PoS Configuration because you can't modify Active while a "
+        "session is open.",
+    )
+    assert _error(json2(s, "pos.nonexistent", "search", {"domain": []})) == (
+        404,
+        "werkzeug.exceptions.NotFound",
+        "the model 'pos.nonexistent' does not exist",
+    )
+    assert _error(json2(s, "pos.config", "frobnicate", {})) == (
+        404,
+        "werkzeug.exceptions.NotFound",
+        "The method 'pos.config.frobnicate' does not exist",
+    )
+    assert _error(json2(s, "pos.config", "_check_company", {"ids": [1]})) == (
+        403,
+        "odoo.exceptions.AccessError",
+        "Private methods (such as 'pos.config._check_company') cannot be called remotely.",
+    )
+    status, name, message = _error(json2(s, "pos.config", "search", raw=b"{not json"))
+    assert (status, name) == (400, "werkzeug.exceptions.BadRequest")
+    assert message.startswith("could not parse the body as json: ")
+    assert _error(json2(s, "pos.config", "search", {}))[::2] == (
+        422,
+        "missing a required argument: 'domain'",
+    )
+    assert _error(json2(s, "pos.config", "create", {"ids": [1], "vals_list": []}))[::2] == (
+        422,
+        "cannot call pos.config.create with ids",
+    )
+    assert _error(json2(s, "pos.config", "read", {"ids": [1], "fields": ["no_such_field"]})) == (
+        500,
+        "builtins.ValueError",
+        "Invalid field 'no_such_field' on 'pos.config'",
+    )
+    response = json2(s, "pos.config", "search", verb="GET")
+    assert _error(response)[::2] == (404, "Did you mean POST /json/2/<model>/<method>?")
+
+    response = json2(s, "pos.config", "search", {"domain": []}, headers={"X-Odoo-Database": "nodb"})
+    assert response.status_code == 404
+    assert "text/html" in response.headers["Content-Type"]
+    assert "No database is selected" in response.text
+
+
+def test_serialization_failure_shapes(odoo_sandbox):
+    s = odoo_sandbox
+    s.serialization_failure_next()
+    fault = execute_kw(s, "pos.config", "search", [[]])
+    assert fault.faultCode == 1
+    assert "psycopg2.errors.SerializationFailure: could not serialize access" in fault.faultString
+    s.reset(version="19.0")
+    s.serialization_failure_next()
+    status, name, _ = _error(json2(s, "pos.config", "search", {"domain": []}))
+    assert (status, name) == (500, "psycopg2.errors.SerializationFailure")
+
+
+# --- HTTP behaviour and control ---------------------------------------------------------------
+
+
+def test_keep_alive_content_length_and_no_nagle_stalls(odoo_sandbox):
+    parts = urlsplit(odoo_sandbox.url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+    body = xmlrpc.client.dumps((), "version").encode()
+    started = time.monotonic()
+    for _ in range(50):
+        conn.request("POST", "/xmlrpc/2/common", body, {"Content-Type": "text/xml"})
+        response = conn.getresponse()
+        assert response.getheader("Content-Length") == str(len(response.read()))
+        assert response.getheader("Connection") != "close"
+    elapsed = time.monotonic() - started
+    conn.close()
+    assert odoo_sandbox.connections() == 1
+    assert elapsed < 1.0  # 50 calls; delayed-ACK stalls would cost ~40 ms each
+
+
+def test_connection_close_mode_like_odoos_own_server(odoo_sandbox):
+    odoo_sandbox.reset(keep_alive=False)
+    response, _ = xmlrpc_call(odoo_sandbox, "common", "version")
+    assert response.headers["Connection"] == "close"
+
+
+def test_seed_demo_creates_shop_and_bar(odoo_sandbox):
+    odoo_sandbox.reset(seed_demo=True)
+    assert [c["name"] for c in odoo_sandbox.pos_configs()] == ["Shop", "Bar"]
+
+
+def test_faults_are_counted_down_and_filtered_by_method(odoo_sandbox):
+    s = odoo_sandbox
+    s.fail_next(503, count=2, method="pos.config.write")
+    assert execute_kw(s, "pos.config", "search", [[]]) == []
+    for _ in range(2):
+        with pytest.raises(xmlrpc.client.ProtocolError, match="503"):
+            xmlrpc.client.ServerProxy(f"{s.url}/xmlrpc/2/object").execute_kw(
+                s.db, 2, s.api_key, "pos.config", "write", [[1], {"name": "x"}]
+            )
+    fault = execute_kw(s, "pos.config", "write", [[1], {"name": "x"}])
+    assert fault.faultCode == 2
+    assert s.calls() == {"pos.config.search": 1, "pos.config.write": 3}
+    assert s.state()["pending_faults"] == []
+
+
+def test_reset_wakes_a_call_parked_on_a_delay(odoo_sandbox):
+    s = odoo_sandbox
+    s.timeout_next(seconds=60)
+    parts = urlsplit(s.url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+    conn.request("POST", "/xmlrpc/2/common", xmlrpc.client.dumps((), "version").encode())
+    started = time.monotonic()
+    s.reset()
+    with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
+        conn.getresponse()
+    assert time.monotonic() - started < 2.0
+    conn.close()
+
+
+def test_unknown_control_action_is_an_error(odoo_sandbox):
+    from odoo_sync.sandbox import SandboxControlError
+
+    with pytest.raises(SandboxControlError, match="unknown control action"):
+        odoo_sandbox._call("frobnicate")
+
+
+def test_attach_adopts_a_running_sandbox(odoo_sandbox):
+    odoo_sandbox.reset(version="19.0", db="acme", login="sync@acme.test", api_key="k" * 40)
+    handle = Sandbox.attach(odoo_sandbox.url)
+    assert (handle.version, handle.db, handle.login, handle.api_key) == (
+        "19.0",
+        "acme",
+        "sync@acme.test",
+        "k" * 40,
+    )
+
+
+def test_runs_as_a_module_on_a_free_port():
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "odoo_sync.sandbox",
+            "--port",
+            "0",
+            "--version",
+            "19.0",
+            "--seed-demo",
+            "--db",
+            "demo",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = process.stdout.readline()
+        assert "listening on http://127.0.0.1:" in line
+        url = line.split("listening on ")[1].split()[0]
+        sandbox = Sandbox.attach(url)
+        assert (sandbox.version, sandbox.db) == ("19.0", "demo")
+        assert [c["name"] for c in sandbox.pos_configs()] == ["Shop", "Bar"]
+        with sandbox.client() as client:
+            assert client.protocol_in_use == "json2"
+            assert len(client.read_pos_configs([1, 2], ["name"])) == 2
+    finally:
+        process.terminate()
+        process.wait(timeout=5)
+        process.stdout.close()
