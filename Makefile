@@ -23,8 +23,9 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Tests use their own filesystem broker dir, so they never share a queue with `make run`.
 test: $(STAMP) .env lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	CELERY_BROKER_DIR=var/test-broker $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 migrate: $(STAMP) .env
 	$(BIN)/python manage.py migrate --noinput
@@ -33,7 +34,7 @@ demo: migrate
 	$(BIN)/python manage.py seed_demo
 
 run: demo
-	$(BIN)/honcho start -f Procfile
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
 bench: $(STAMP) .env
 	$(BIN)/python bench/run.py

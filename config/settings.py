@@ -132,6 +132,9 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# HSTS preload is a one-way commitment for the whole domain (and subdomains);
+# whoever owns the domain opts in to it, not the app (docs/deploy.md).
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 # --- Redis / Celery -----------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -168,14 +171,16 @@ CELERY_BROKER_URL = REDIS_URL or "filesystem://"
 if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 else:
-    _broker_dir = VAR_DIR / "broker"
-    for _sub in ("queue", "processed"):
+    # Tests point this elsewhere so they never share a queue with `make run`.
+    _broker_dir = Path(env.str("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        "control_folder": str(_broker_dir / "control"),
     }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -222,3 +227,8 @@ LOGGING = {
 # An admin edit enqueues its tenant's drain when the transaction commits, so
 # Odoo hears of it in seconds; the beat tick is the safety net.
 SYNC_PUSH_ON_COMMIT = env.bool("SYNC_PUSH_ON_COMMIT", default=True)
+
+# --- Demo (`make run`) -------------------------------------------------------------
+DEMO_ADMIN_PASSWORD = env.str("DEMO_ADMIN_PASSWORD", default="")
+DEMO_ODOO_API_KEY = env.str("DEMO_ODOO_API_KEY", default="demo-odoo-api-key")
+DEMO_ODOO_URL = env.str("DEMO_ODOO_URL", default="http://127.0.0.1:8069")

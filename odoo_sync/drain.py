@@ -36,6 +36,7 @@ class TenantStatus:
     BACKING_OFF = "backing_off"  # Odoo was unreachable; waiting for the tenant's next attempt
     UNREACHABLE = "unreachable"  # could not log in this time; the tenant backs off
     ENDED_EARLY = "ended_early"  # a row's call lost the connection; the rest wait for next drain
+    GONE = "gone"  # the tenant was deleted after the drain was queued
 
 
 @dataclass
@@ -272,7 +273,9 @@ def drain_tenant(tenant_id: int, *, ignore_outage_backoff: bool = False) -> Tena
     """
     if connection.in_atomic_block:
         raise RuntimeError("drain_tenant waits on Odoo and must not run inside a transaction")
-    tenant = Tenant.objects.get(pk=tenant_id)
+    tenant = Tenant.objects.filter(pk=tenant_id).first()
+    if tenant is None:
+        return TenantResult(tenant_id=tenant_id, status=TenantStatus.GONE)
     result = TenantResult(tenant_id=tenant.pk, tenant=tenant.slug)
     if not (tenant.plan == "pro" and tenant.connection_complete):
         result.status = TenantStatus.DISABLED

@@ -263,3 +263,30 @@ def retry_sync(register: PosConfig) -> str:
         transition(row, to_state, action="operator_retry", detail=outcome, **fresh)
         _push_soon(row.tenant_id)
         return outcome
+
+
+def relink_all_to_odoo(tenant: Tenant) -> int:
+    """Forget every Odoo id of a tenant and queue all its registers for creation.
+
+    For a tenant moved to another Odoo database (or the demo's sandbox Odoo,
+    which starts empty): the ids it had point nowhere now. The creates are
+    external-id upserts, so registers that do exist there are found, not
+    duplicated.
+    """
+    with transaction.atomic():
+        ids = list(PosConfig.objects.filter(tenant=tenant).values_list("pk", flat=True))
+        now = timezone.now()
+        for pk in ids:
+            transition(
+                PosConfig(pk=pk),
+                SyncState.PENDING_CREATE,
+                action="relinked",
+                odoo_pos_config_id=None,
+                sync_retries=0,
+                next_attempt_at=now,
+                last_sync_error="",
+                last_sync_error_kind="",
+            )
+        if ids:
+            _push_soon(tenant.pk)
+        return len(ids)

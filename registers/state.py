@@ -20,6 +20,7 @@ ALLOWED_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
         (PC, PU),  # create landed but the row changed mid-flight
         (PC, ERR),  # create dead-lettered
         (PU, PU),  # queued again, or write failed and backing off
+        (PU, PC),  # tenant re-linked to another Odoo database
         (PU, OK),  # write landed
         (PU, ERR),  # write dead-lettered
         (OK, PU),  # renamed/deactivated, has an Odoo id

@@ -19,5 +19,7 @@ path.write_text(
     f"SECRET_KEY={secrets.token_urlsafe(50)}\n"
     f"FIELD_ENCRYPTION_KEY={Fernet.generate_key().decode()}\n"
     "ODOO_ALLOW_PRIVATE_URLS=true\n"
+    f"DEMO_ADMIN_PASSWORD={secrets.token_urlsafe(9)}\n"
+    f"DEMO_ODOO_API_KEY={secrets.token_hex(20)}\n"
 )
 print(f"wrote {path} with generated development keys")
