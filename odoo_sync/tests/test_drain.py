@@ -378,3 +378,17 @@ def test_drain_reuses_one_connection(sandbox_tenant, odoo_sandbox):
     drain_tenant(sandbox_tenant.pk)
     assert PosConfig.objects.filter(sync_state=SyncState.SYNCED).count() == 5
     assert odoo_sandbox.connections() == 1
+
+
+def test_a_known_odoo_version_skips_protocol_detection_on_later_drains(
+    sandbox_tenant, odoo_sandbox
+):
+    reg = _synced_register(sandbox_tenant)
+    sandbox_tenant.refresh_from_db()
+    assert sandbox_tenant.odoo_server_version == "17.0"
+    services.rename_register(reg, name="Renamed")
+    before = odoo_sandbox.calls()
+    drain_tenant(sandbox_tenant.pk)
+    after = odoo_sandbox.calls()
+    new_calls = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
+    assert new_calls == {"common.authenticate": 1, "pos.config.write": 1}
