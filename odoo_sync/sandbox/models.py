@@ -450,7 +450,9 @@ class PosConfig(BaseModel):
         for name in fields:
             if name != "id" and name not in self._fields:
                 raise KeyError(name)
-        snapshot = self.state.snapshot()
+        # Real Odoo rolls a failed load back whole. One row fails before it
+        # writes anything, so only a batch needs the (O(records)) snapshot.
+        snapshot = self.state.snapshot() if len(data) > 1 else None
         ids: list[int] = []
         messages: list[dict] = []
         for index, row in enumerate(data):
@@ -470,7 +472,8 @@ class PosConfig(BaseModel):
                     }
                 )
         if any(m["type"] == "error" for m in messages):
-            self.state.restore(snapshot)
+            if snapshot is not None:
+                self.state.restore(snapshot)
             return {"ids": False, "messages": messages, "nextrow": 0}
         return {"ids": ids, "messages": messages, "nextrow": 0}
 
