@@ -18,7 +18,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("ODOO_ALLOW_PRIVATE_URLS", "true")
 os.environ.setdefault("LOG_LEVEL", "WARNING")  # one line per attempt would dominate
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
