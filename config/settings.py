@@ -163,6 +163,9 @@ SYNC_TENANT_BACKOFF_MINUTES = [1, 5, 15, 60, 240]
 SYNC_BATCH_SIZE = 50
 SYNC_ATTEMPT_RETENTION_DAYS = env.int("SYNC_ATTEMPT_RETENTION_DAYS", default=30)
 SYNC_TICK_SECONDS = env.float("SYNC_TICK_SECONDS", default=60.0)
+# A due row older than this is "stuck": the tick logs a WARNING for its tenant
+# and the overview highlights it.
+SYNC_STUCK_AFTER_MINUTES = 10
 # Where the per-tenant drain lock lives: Redis when there is one, else a lease
 # on the tenant row (the embedded default has no Redis).
 SYNC_LOCK_BACKEND = env.str("SYNC_LOCK_BACKEND", default="redis" if REDIS_URL else "db")

@@ -394,6 +394,32 @@ def queue_health(*, now: datetime | None = None) -> dict[int, dict]:
     return health
 
 
+def log_queue_health(*, now: datetime | None = None) -> None:
+    """One line per tenant with due work or dead letters, so a stuck queue shows in the logs.
+
+    WARNING once the oldest due row has waited longer than SYNC_STUCK_AFTER_MINUTES
+    or there are dead letters; INFO otherwise.
+    """
+    now = now or timezone.now()
+    slugs = dict(Tenant.objects.values_list("pk", "slug"))
+    stuck_after = timedelta(minutes=settings.SYNC_STUCK_AFTER_MINUTES)
+    for tenant_id, health in queue_health(now=now).items():
+        age = health["oldest_due_age"]
+        if age is None and not health["sync_error"]:
+            continue
+        stuck = (age is not None and age > stuck_after) or health["sync_error"] > 0
+        log.log(
+            logging.WARNING if stuck else logging.INFO,
+            "odoo_sync queue tenant=%s oldest_due_age_s=%s dead_letters=%d "
+            "pending_create=%d pending_update=%d",
+            slugs.get(tenant_id, tenant_id),
+            int(age.total_seconds()) if age is not None else "-",
+            health["sync_error"],
+            health["pending_create"],
+            health["pending_update"],
+        )
+
+
 def beat(name: str) -> None:
     """Record that `name` (the tick, a worker) ran just now."""
     SyncHeartbeat.objects.update_or_create(name=name, defaults={"at": timezone.now()})

@@ -19,6 +19,7 @@ def tick() -> int:
     for tenant_id in tenant_ids:
         enqueue_drain(tenant_id)
     heartbeat.apply_async(expires=settings.SYNC_TICK_SECONDS)
+    queue.log_queue_health()
     queue.prune_attempts()
     return len(tenant_ids)
 

@@ -175,3 +175,23 @@ def test_one_tenants_odoo_timing_out_does_not_delay_another_tenant(
     slow.join(timeout=30)
     assert box["result"].status == TenantStatus.ENDED_EARLY  # read timeout fired
     assert "may have reached Odoo" in PosConfig.objects.get(name="Slow").last_sync_error
+
+
+def test_no_row_lock_or_transaction_is_held_while_odoo_is_called(
+    sandbox_tenant, odoo_sandbox, wait_until
+):
+    reg = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
+    drain_tenant(sandbox_tenant.pk)
+    services.rename_register(reg, name="Second")
+    odoo_sandbox.add_latency(1.0, method="pos.config.write")
+    drain, box = _in_thread(drain_tenant, sandbox_tenant.pk)
+    wait_until(lambda: odoo_sandbox.call_count("pos.config.write") == 1, what="write in flight")
+    # The row is claimed but not locked: an admin edit goes straight through.
+    services.rename_register(reg, name="Third")
+    assert drain.is_alive()
+    drain.join(timeout=30)
+    # The write of "Second" is noticed as stale and the same drain writes "Third".
+    reg.refresh_from_db()
+    assert (reg.name, reg.sync_state) == ("Third", SyncState.SYNCED)
+    assert box["result"].updated == 2
+    assert odoo_sandbox.pos_config(reg.odoo_pos_config_id)["name"] == "Third"

@@ -142,3 +142,21 @@ def test_timeouts_are_ordered_so_each_layer_gives_up_before_the_next(settings):
     assert ordered == sorted(ordered) and len(set(ordered)) == len(ordered)
     assert settings.CELERY_TASK_SOFT_TIME_LIMIT == settings.SYNC_TASK_SOFT_TIME_LIMIT
     assert settings.CELERY_TASK_TIME_LIMIT == settings.SYNC_TASK_TIME_LIMIT
+
+
+def test_tick_logs_oldest_due_age_and_dead_letters_per_tenant(caplog):
+    with freeze_time(NOW) as clock:
+        stuck = PosConfigFactory(pending_create=True, tenant__slug="stuck-cafe")
+        PosConfigFactory(tenant=stuck.tenant, dead_update=True)
+        quiet = PosConfigFactory(pushed=True, tenant__slug="quiet-cafe")
+        clock.tick(timedelta(minutes=11))
+        PosConfigFactory(pending_create=True, tenant__slug="fresh-cafe")
+        with caplog.at_level("INFO", logger="odoo_sync"):
+            queue.log_queue_health()
+    lines = {r.getMessage().split()[2]: r for r in caplog.records}
+    assert "tenant=stuck-cafe" in lines
+    assert lines["tenant=stuck-cafe"].levelname == "WARNING"
+    assert "oldest_due_age_s=660 dead_letters=1" in lines["tenant=stuck-cafe"].getMessage()
+    assert lines["tenant=fresh-cafe"].levelname == "INFO"
+    assert "oldest_due_age_s=0 dead_letters=0" in lines["tenant=fresh-cafe"].getMessage()
+    assert f"tenant={quiet.tenant.slug}" not in lines
