@@ -21,7 +21,7 @@ class Command(BaseCommand):
         password = settings.DEMO_ADMIN_PASSWORD
         if not password:
             raise CommandError("DEMO_ADMIN_PASSWORD is not set: run `make .env` first.")
-        user, created = get_user_model().objects.get_or_create(
+        user, _ = get_user_model().objects.get_or_create(
             username="admin", defaults={"is_staff": True, "is_superuser": True}
         )
         user.set_password(password)
