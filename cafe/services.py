@@ -117,12 +117,75 @@ def update_odoo_connection(
     tenant.odoo_outage_failures = 0
     tenant.odoo_next_attempt_at = None
     tenant.odoo_last_error = ""
+    tenant.odoo_server_version = ""  # detect again: it may be another Odoo now
     tenant.save()
     _became_sync_enabled(tenant, was_enabled)
     return tenant
 
 
+# --- admin support -------------------------------------------------------------
+
+# Holds the model permissions tenant staff need to see the admin (created by
+# migration cafe 0002); which rows they see is scoped by cafe.selectors.
+TENANT_STAFF_GROUP = "Tenant staff"
+TENANT_STAFF_PERMISSIONS = [
+    ("cafe", "view_tenant"),
+    ("cafe", "change_tenant"),
+    ("registers", "view_posconfig"),
+    ("registers", "add_posconfig"),
+    ("registers", "change_posconfig"),
+    ("odoo_sync", "view_syncattempt"),
+]
+
+
+def _tenant_staff_group():
+    """The group, recreated with its default rights if it is missing (an operator may edit them)."""
+    from django.contrib.auth.models import Group, Permission
+    from django.db.models import Q
+
+    group, created = Group.objects.get_or_create(name=TENANT_STAFF_GROUP)
+    if created:
+        wanted = Q()
+        for app_label, codename in TENANT_STAFF_PERMISSIONS:
+            wanted |= Q(content_type__app_label=app_label, codename=codename)
+        group.permissions.set(Permission.objects.filter(wanted))
+    return group
+
+
 @transaction.atomic
-def add_membership(*, user, tenant: Tenant) -> Membership:
+def rename_tenant(tenant: Tenant, *, name: str) -> Tenant:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "The tenant name cannot be empty."})
+    limit = Tenant._meta.get_field("name").max_length
+    if len(name) > limit:
+        raise ValidationError(
+            {"name": f"The tenant name is {len(name)} characters; at most {limit}."}
+        )
+    tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    if tenant.name != name:
+        tenant.name = name
+        tenant.save(update_fields=["name", "updated_at"])
+    return tenant
+
+
+@transaction.atomic
+def grant_tenant_access(*, user, tenant: Tenant) -> Membership:
+    """Make `user` staff of `tenant`: a membership, admin login, and the staff group's rights."""
     membership, _ = Membership.objects.get_or_create(user=user, tenant=tenant)
+    user.groups.add(_tenant_staff_group())
+    if not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
     return membership
+
+
+@transaction.atomic
+def revoke_tenant_access(membership: Membership) -> None:
+    """End a membership; a user left with no tenant loses the staff group's rights."""
+    from django.contrib.auth.models import Group
+
+    user = membership.user
+    membership.delete()
+    if not Membership.objects.filter(user=user).exists():
+        user.groups.remove(*Group.objects.filter(name=TENANT_STAFF_GROUP))

@@ -1,1 +1,149 @@
-# Register your models here.
+"""Sync history (read-only) and the sync overview page: is the queue moving, and what is stuck."""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from cafe import selectors
+from cafe.admin import tenant_sync_status
+from cafe.admin_helpers import TenantScopedAdmin, humanize_ago, humanize_duration
+from odoo_sync import queue
+from odoo_sync.models import SyncAttempt
+from registers import services as register_services
+from registers.admin import sync_badge_html, trim_error
+from registers.models import ErrorKind
+
+DEAD_LETTERS_SHOWN = 200
+# A tick or worker heartbeat older than this many tick periods means sync is not running.
+ALIVE_TICK_PERIODS = 3
+
+
+def heartbeat_status(name: str, *, now: datetime) -> dict:
+    at = queue.last_beat(name)
+    window = timedelta(seconds=settings.SYNC_TICK_SECONDS * ALIVE_TICK_PERIODS)
+    return {
+        "at": at,
+        "ago": humanize_ago(at, now=now),
+        "alive": at is not None and now - at <= window,
+    }
+
+
+def sync_overview(user, *, now: datetime | None = None) -> dict:
+    """Everything the overview page shows, limited to the tenants `user` may see."""
+    now = now or timezone.now()
+    tenants = list(selectors.tenants_for(user).order_by("name"))
+    health = queue.queue_health(now=now)
+    empty = {"total": 0, "pending_create": 0, "pending_update": 0, "sync_error": 0, "synced": 0}
+    rows, totals = [], dict(empty)
+    for tenant in tenants:
+        counts = health.get(tenant.pk, {**empty, "oldest_due_age": None})
+        for key in empty:
+            totals[key] += counts[key]
+        age = counts["oldest_due_age"]
+        rows.append(
+            {
+                "tenant": tenant,
+                "counts": counts,
+                "oldest_due": humanize_duration(age) if age is not None else "",
+                "status": tenant_sync_status(tenant),
+            }
+        )
+    dead_letters = list(selectors.dead_letters_for(user)[: DEAD_LETTERS_SHOWN + 1])
+    return {
+        "now": now,
+        "tick": heartbeat_status("tick", now=now),
+        "worker": heartbeat_status("worker", now=now),
+        "alive_window": humanize_duration(
+            timedelta(seconds=settings.SYNC_TICK_SECONDS * ALIVE_TICK_PERIODS)
+        ),
+        "rows": rows,
+        "totals": totals,
+        "dead_letters": dead_letters[:DEAD_LETTERS_SHOWN],
+        "dead_letters_more": len(dead_letters) > DEAD_LETTERS_SHOWN,
+        "paused": [t for t in tenants if t.odoo_paused_at is not None],
+        "unreachable": [
+            {"tenant": t, "since_ago": humanize_ago(t.odoo_unreachable_since, now=now)}
+            for t in tenants
+            if t.odoo_unreachable_since is not None
+        ],
+    }
+
+
+@admin.register(SyncAttempt)
+class SyncAttemptAdmin(TenantScopedAdmin):
+    list_display = [
+        "created_at",
+        "tenant",
+        "register",
+        "action",
+        "outcome",
+        "odoo_pos_config_id",
+        "duration_ms",
+        "error_short",
+    ]
+    list_filter = [("tenant", admin.RelatedOnlyFieldListFilter), "outcome", "action"]
+    search_fields = ["register__name", "=odoo_pos_config_id"]
+    list_select_related = ["tenant", "register"]
+    date_hierarchy = "created_at"
+
+    def scoped_queryset(self, user):
+        return selectors.sync_attempts_for(user)
+
+    @admin.display(description="Error")
+    def error_short(self, obj):
+        if not obj.error:
+            return ""
+        return format_html('<span title="{}">{}</span>', obj.error, trim_error(obj.error))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    # --- the sync overview --------------------------------------------------------------
+
+    def get_urls(self):
+        return [
+            path(
+                "overview/",
+                self.admin_site.admin_view(self.overview_view),
+                name="odoo_sync_overview",
+            ),
+            *super().get_urls(),
+        ]
+
+    def overview_view(self, request):
+        if not request.user.has_perm("registers.view_posconfig"):
+            raise PermissionDenied
+        data = sync_overview(request.user)
+        can_retry = request.user.has_perm("registers.change_posconfig")
+        operator = selectors.is_operator(request.user)
+        for register in data["dead_letters"]:
+            register.badge = sync_badge_html(register.sync_state)
+            register.kind_label = (
+                ErrorKind(register.last_sync_error_kind).label
+                if register.last_sync_error_kind in ErrorKind.values
+                else ""
+            )
+            register.can_retry = can_retry and (
+                register_services.plan_retry(register, operator=operator)
+                != register_services.RetryOutcome.NEEDS_OPERATOR
+            )
+            register.retry_url = reverse("admin:registers_posconfig_retry", args=[register.pk])
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Sync overview",
+            "opts": self.opts,
+            "overview": data,
+            "can_retry": can_retry,
+            "registers_url": reverse("admin:registers_posconfig_changelist"),
+            "here": request.get_full_path(),
+        }
+        return TemplateResponse(request, "admin/odoo_sync/overview.html", context)

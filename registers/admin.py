@@ -1,1 +1,470 @@
-# Register your models here.
+"""The registers admin: list, forms and actions, every write through registers.services."""
+
+from collections import Counter
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Case, IntegerField, Q, Value, When
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from cafe import selectors
+from cafe.admin_helpers import TenantScopedAdmin, humanize_until, render_confirmation
+from registers import services
+from registers.forms import RegisterAddForm, RegisterChangeForm, RenameForm
+from registers.models import ErrorKind, PosConfig, SyncState
+
+BADGE_COLOURS = {
+    SyncState.PENDING_CREATE: ("#1d4ed8", "#dbeafe"),
+    SyncState.PENDING_UPDATE: ("#92400e", "#fef3c7"),
+    SyncState.SYNCED: ("#166534", "#dcfce7"),
+    SyncState.SYNC_ERROR: ("#991b1b", "#fee2e2"),
+}
+ERROR_TRIM = 80
+
+
+def sync_badge_html(state: str):
+    fg, bg = BADGE_COLOURS.get(state, ("#374151", "#f3f4f6"))
+    label = SyncState(state).label if state in SyncState.values else state
+    return format_html(
+        '<span class="regsync-badge regsync-badge--{}" style="color:{};background:{};'
+        'padding:2px 8px;border-radius:10px;font-weight:600;white-space:nowrap">{}</span>',
+        state,
+        fg,
+        bg,
+        label,
+    )
+
+
+def trim_error(text: str, limit: int = ERROR_TRIM) -> str:
+    """The first line of an error, cut to `limit` characters, '…' when anything was dropped."""
+    lines = (text or "").strip().splitlines()
+    if not lines:
+        return ""
+    first = lines[0].strip()
+    if len(first) > limit:
+        return first[: limit - 1].rstrip() + "…"
+    return first + (" …" if len(lines) > 1 else "")
+
+
+def plural(count: int, noun: str = "register") -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def summarise(done: Counter, left: Counter, *, verb: str) -> str:
+    """'3 registers queued for Odoo, 1 left alone: no Odoo id yet.'"""
+    parts = [f"{plural(n)} {what}" for what, n in done.items()]
+    parts += [f"{n} left alone: {why}" for why, n in left.items()]
+    return (", ".join(parts) or f"Nothing to {verb}") + "."
+
+
+# --- what an edit or a retry does to a register ------------------------------------------
+
+QUEUED_FOR_ODOO = "queued for Odoo"
+WITH_PENDING_CREATE = "saved; Odoo gets it with the pending create"
+HERE_ONLY = "saved here only (no Odoo id yet)"
+NEEDS_OPERATOR = "creating it in Odoo again needs an operator (superuser)"
+
+RETRY_WORDS = {
+    services.RetryOutcome.QUEUED_UPDATE: QUEUED_FOR_ODOO,
+    services.RetryOutcome.QUEUED_CREATE: "queued to be created in Odoo",
+    services.RetryOutcome.RECREATE: "queued to be created in Odoo again (deleted there)",
+    services.RetryOutcome.RETRIED: "tried again now with fresh attempts",
+}
+
+
+def write_effect(row: PosConfig) -> str:
+    """Where a name/active edit of `row` goes, read from its state (before or after the edit)."""
+    if row.sync_state == SyncState.PENDING_CREATE:
+        return WITH_PENDING_CREATE
+    if row.odoo_pos_config_id is None:
+        return HERE_ONLY
+    return QUEUED_FOR_ODOO
+
+
+def left_alone_reason(row: PosConfig, outcome: str) -> str:
+    if outcome == services.RetryOutcome.NEEDS_OPERATOR:
+        return NEEDS_OPERATOR
+    if row.sync_state == SyncState.SYNCED:
+        return "already in step with Odoo" if row.odoo_pos_config_id else "not synced to Odoo"
+    return "already queued and not failed yet"
+
+
+def retry_preview(user, row: PosConfig) -> str:
+    outcome = services.plan_retry(row, operator=selectors.is_operator(user))
+    if outcome in RETRY_WORDS:
+        return RETRY_WORDS[outcome]
+    return "left alone: " + left_alone_reason(row, outcome)
+
+
+def retry_registers(user, rows) -> tuple[Counter, Counter]:
+    """Run 'Retry sync now' on each row; (done, left alone) counted by wording."""
+    done, left = Counter(), Counter()
+    operator = selectors.is_operator(user)
+    for row in rows:
+        outcome = services.retry_sync(row, operator=operator)
+        if outcome in RETRY_WORDS:
+            done[RETRY_WORDS[outcome]] += 1
+        else:
+            left[left_alone_reason(row, outcome)] += 1
+    return done, left
+
+
+# --- the admin ---------------------------------------------------------------------------
+
+
+class RetryingFilter(admin.SimpleListFilter):
+    """Backing off: pending rows that failed at least once and wait for their next attempt."""
+
+    title = "retrying"
+    parameter_name = "retrying"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Failed, waiting to retry")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(
+                sync_state__in=[SyncState.PENDING_CREATE, SyncState.PENDING_UPDATE],
+                sync_retries__gt=0,
+            )
+        return queryset
+
+
+@admin.register(PosConfig)
+class PosConfigAdmin(TenantScopedAdmin):
+    list_display = [
+        "name",
+        "tenant",
+        "active",
+        "prefix",
+        "odoo_id",
+        "sync_badge",
+        "retries",
+        "next_attempt",
+        "last_error",
+    ]
+    list_display_links = ["name"]
+    list_filter = [
+        ("tenant", admin.RelatedOnlyFieldListFilter),
+        "sync_state",
+        "is_active",
+        RetryingFilter,
+    ]
+    search_fields = ["name", "=odoo_pos_config_id"]
+    search_help_text = "Search by register name, or an exact Odoo id."
+    list_select_related = ["tenant"]
+    list_per_page = 50
+    actions = ["rename_action", "deactivate_selected", "reactivate_selected", "retry_sync_now"]
+    save_as = False
+    sync_readonly = [
+        "sync_badge",
+        "odoo_pos_config_id",
+        "sync_retries",
+        "next_attempt_detail",
+        "last_sync_error_full",
+        "last_synced_at",
+        "external_id",
+        "history",
+    ]
+
+    def scoped_queryset(self, user):
+        return selectors.registers_for(user).annotate(
+            state_rank=Case(
+                When(sync_state=SyncState.SYNC_ERROR, then=Value(0)),
+                When(
+                    Q(sync_state__in=[SyncState.PENDING_CREATE, SyncState.PENDING_UPDATE])
+                    & Q(sync_retries__gt=0),
+                    then=Value(1),
+                ),
+                When(sync_state=SyncState.PENDING_CREATE, then=Value(2)),
+                When(sync_state=SyncState.PENDING_UPDATE, then=Value(2)),
+                default=Value(3),
+                output_field=IntegerField(),
+            )
+        )
+
+    def get_ordering(self, request):
+        # Dead letters first, then rows that failed and wait to retry, then the rest.
+        return ["state_rank", "tenant__name", "name", "pk"]
+
+    # --- list columns ---------------------------------------------------------------
+
+    @admin.display(description="Active", boolean=True, ordering="is_active")
+    def active(self, obj):
+        return obj.is_active
+
+    @admin.display(description="Prefix", ordering="sequence_prefix")
+    def prefix(self, obj):
+        return obj.sequence_prefix
+
+    @admin.display(description="Retries", ordering="sync_retries")
+    def retries(self, obj):
+        return obj.sync_retries
+
+    @admin.display(description="Odoo id", ordering="odoo_pos_config_id")
+    def odoo_id(self, obj):
+        return obj.odoo_pos_config_id
+
+    @admin.display(description="Sync state", ordering="state_rank")
+    def sync_badge(self, obj):
+        return sync_badge_html(obj.sync_state)
+
+    @admin.display(description="Next attempt", ordering="next_attempt_at")
+    def next_attempt(self, obj):
+        if obj.sync_state not in (SyncState.PENDING_CREATE, SyncState.PENDING_UPDATE):
+            return ""
+        return format_html(
+            '<span title="{}">{}</span>',
+            obj.next_attempt_at.isoformat() if obj.next_attempt_at else "",
+            humanize_until(obj.next_attempt_at),
+        )
+
+    @admin.display(description="Last error")
+    def last_error(self, obj):
+        if not obj.last_sync_error:
+            return ""
+        return format_html(
+            '<span title="{}">{}</span>', obj.last_sync_error, trim_error(obj.last_sync_error)
+        )
+
+    # --- change page ------------------------------------------------------------------
+
+    @admin.display(description="Next attempt")
+    def next_attempt_detail(self, obj):
+        if obj.next_attempt_at is None:
+            return "-"
+        return f"{humanize_until(obj.next_attempt_at)} ({obj.next_attempt_at:%Y-%m-%d %H:%M:%S %Z})"
+
+    @admin.display(description="Last sync error")
+    def last_sync_error_full(self, obj):
+        if not obj.last_sync_error:
+            return "-"
+        kind = (
+            ErrorKind(obj.last_sync_error_kind).label
+            if obj.last_sync_error_kind in ErrorKind.values
+            else ""
+        )
+        return format_html(
+            '{}<pre style="white-space:pre-wrap;margin:0">{}</pre>',
+            format_html("<strong>{}</strong><br>", kind) if kind else "",
+            obj.last_sync_error,
+        )
+
+    @admin.display(description="Odoo external id")
+    def external_id(self, obj):
+        return ".".join(obj.odoo_external_id) if obj.pk else "-"
+
+    @admin.display(description="Recent history")
+    def history(self, obj):
+        events = list(obj.events.all()[:15]) if obj.pk else []
+        if not events:
+            return "-"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    f"{e.created_at:%Y-%m-%d %H:%M:%S}",
+                    e.action,
+                    f"{e.from_state} → {e.to_state}" if e.to_state else e.from_state,
+                    e.detail[:300],
+                )
+                for e in events
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>When</th><th>What</th><th>State</th><th>Detail</th></tr>"
+            "</thead><tbody>{}</tbody></table>",
+            rows,
+        )
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": ["tenant", "name", "sequence_prefix"]})]
+        return [
+            (None, {"fields": ["tenant", "name", "is_active", "sequence_prefix"]}),
+            ("Odoo sync", {"fields": self.sync_readonly}),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return ["tenant", *self.sync_readonly]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = RegisterChangeForm if obj is not None else RegisterAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "tenant":
+            kwargs["queryset"] = selectors.tenants_for(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        tenants = list(selectors.tenants_for(request.user)[:2])
+        if len(tenants) == 1:
+            initial.setdefault("tenant", tenants[0].pk)
+        return initial
+
+    def save_model(self, request, obj, form, change):
+        # The form saved through registers.services while it was validated.
+        pass
+
+    def save_related(self, request, form, formsets, change):
+        pass
+
+    def has_change_permission(self, request, obj=None):
+        if not super().has_change_permission(request, obj):
+            return False
+        return obj is None or selectors.can_access_tenant(request.user, obj.tenant_id)
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and selectors.tenants_for(request.user).exists()
+
+    # --- actions -----------------------------------------------------------------------
+
+    @admin.action(description="Rename…", permissions=["change"])
+    def rename_action(self, request, queryset):
+        rows = list(queryset[:2])
+        if len(rows) != 1:
+            self.message_user(request, "Select exactly one register to rename.", messages.WARNING)
+            return None
+        register = rows[0]
+        form = RenameForm(request.POST if "confirm" in request.POST else None, register=register)
+        if form.is_bound and form.is_valid():
+            old = register.name
+            row = form.save()
+            if row is not None:
+                effect = write_effect(row) if row.name != old else "nothing changed"
+                self.message_user(request, f"Renamed {old!r} to {row.name!r}: {effect}.")
+                return None
+        return render_confirmation(
+            self,
+            request,
+            queryset,
+            action="rename_action",
+            title=f"Rename {register.name}",
+            question=f"Rename the register {register.name!r} of {register.tenant}.",
+            submit="Rename",
+            rows=[(register, register.tenant, write_effect(register))],
+            form=form,
+        )
+
+    def _set_active(self, request, queryset, *, active: bool):
+        verb, action = (
+            ("reactivate", "reactivate_selected")
+            if active
+            else (
+                "deactivate",
+                "deactivate_selected",
+            )
+        )
+        rows = list(queryset.select_related("tenant"))
+        if "confirm" not in request.POST:
+            already = "already active" if active else "already inactive"
+            return render_confirmation(
+                self,
+                request,
+                queryset,
+                action=action,
+                title=f"{verb.capitalize()} registers",
+                question=f"{verb.capitalize()} {plural(len(rows))}?",
+                submit=f"Yes, {verb}",
+                rows=[
+                    (
+                        row,
+                        row.tenant,
+                        "left alone: " + already if row.is_active == active else write_effect(row),
+                    )
+                    for row in rows
+                ],
+            )
+        done, left = Counter(), Counter()
+        for row in rows:
+            if row.is_active == active:
+                left["already active" if active else "already inactive"] += 1
+                continue
+            try:
+                saved = services.set_register_active(row, active=active)
+            except ValidationError as exc:
+                left[" ".join(exc.messages)] += 1
+                continue
+            done[write_effect(saved)] += 1
+        level = messages.SUCCESS if done else messages.WARNING
+        self.message_user(
+            request, f"{verb.capitalize()}d: " + summarise(done, left, verb=verb), level
+        )
+        return None
+
+    @admin.action(description="Deactivate selected registers", permissions=["change"])
+    def deactivate_selected(self, request, queryset):
+        return self._set_active(request, queryset, active=False)
+
+    @admin.action(description="Reactivate selected registers", permissions=["change"])
+    def reactivate_selected(self, request, queryset):
+        return self._set_active(request, queryset, active=True)
+
+    @admin.action(description="Retry sync now", permissions=["change"])
+    def retry_sync_now(self, request, queryset):
+        rows = list(queryset.select_related("tenant"))
+        if "confirm" not in request.POST:
+            return render_confirmation(
+                self,
+                request,
+                queryset,
+                action="retry_sync_now",
+                title="Retry sync now",
+                question=(
+                    f"Retry {plural(len(rows))} now, with fresh attempts? Dead letters "
+                    "and registers waiting to retry are queued; the others are left alone."
+                ),
+                submit="Yes, retry now",
+                rows=[(row, row.tenant, retry_preview(request.user, row)) for row in rows],
+            )
+        done, left = retry_registers(request.user, rows)
+        level = messages.SUCCESS if done else messages.WARNING
+        self.message_user(request, "Retry sync: " + summarise(done, left, verb="retry"), level)
+        return None
+
+    # --- one register's "Retry sync now" (change page and the sync overview) ----------------
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/retry-sync/",
+                self.admin_site.admin_view(self.retry_view),
+                name="registers_posconfig_retry",
+            ),
+            *super().get_urls(),
+        ]
+
+    def retry_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        register = get_object_or_404(self.get_queryset(request), pk=object_id)
+        if not self.has_change_permission(request, register):
+            raise PermissionDenied
+        done, left = retry_registers(request.user, [register])
+        level = messages.SUCCESS if done else messages.WARNING
+        self.message_user(
+            request,
+            f"Retry sync of {register.name!r}: " + summarise(done, left, verb="retry"),
+            level,
+        )
+        target = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            target = reverse("admin:registers_posconfig_change", args=[register.pk])
+        return HttpResponseRedirect(target)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["retry_url"] = (
+            reverse("admin:registers_posconfig_retry", args=[obj.pk]) if obj is not None else ""
+        )
+        return super().render_change_form(request, context, add, change, form_url, obj)

@@ -12,6 +12,7 @@ from django.utils import timezone
 from cafe.models import Tenant
 from registers.models import (
     NAME_MAX_LENGTH,
+    PENDING_STATES,
     PREFIX_MAX_LENGTH,
     ErrorKind,
     PosConfig,
@@ -223,43 +224,53 @@ def queue_pending_creates(tenant: Tenant) -> int:
 
 
 class RetryOutcome:
-    QUEUED_UPDATE = "queued_update"
-    QUEUED_CREATE = "queued_create"
+    QUEUED_UPDATE = "queued_update"  # dead-lettered update: fresh attempts
+    QUEUED_CREATE = "queued_create"  # dead-lettered create: queued as a create again
     RECREATE = "recreate"  # its pos.config was deleted in Odoo: create it again
-    NOTHING_TO_RETRY = "nothing_to_retry"
+    RETRIED = "retried"  # backing off after a failure: due now, fresh attempts
+    NEEDS_OPERATOR = "needs_operator"  # creating in Odoo again is an operator's call
+    NOTHING_TO_RETRY = "nothing_to_retry"  # synced, or pending and not failed yet
 
 
-def retry_sync(register: PosConfig) -> str:
-    """The operator's "Retry sync now": fresh attempts, due now.
+def plan_retry(register: PosConfig, *, operator: bool) -> str:
+    """What "Retry sync now" does to this register (a RetryOutcome), without doing it.
 
-    A dead-lettered or backing-off row is queued again with its retries reset.
-    A dead-lettered create (no Odoo id) is queued as a create again; this is the
-    only path that does so, and it is the operator's. A register whose
-    pos.config was deleted in Odoo drops the stale id and is created again.
-    Anything synced, or pending and not yet failed, is left alone.
+    Only an operator re-creates a register in Odoo: a dead-lettered create (no
+    Odoo id) or one whose pos.config was deleted there. Nothing else ever puts
+    a dead-lettered create back in the queue.
     """
+    if register.sync_state == SyncState.SYNC_ERROR:
+        if register.odoo_pos_config_id is None:
+            return RetryOutcome.QUEUED_CREATE if operator else RetryOutcome.NEEDS_OPERATOR
+        if register.last_sync_error_kind == ErrorKind.MISSING:
+            return RetryOutcome.RECREATE if operator else RetryOutcome.NEEDS_OPERATOR
+        return RetryOutcome.QUEUED_UPDATE
+    if register.sync_state in PENDING_STATES and register.sync_retries > 0:
+        return RetryOutcome.RETRIED
+    return RetryOutcome.NOTHING_TO_RETRY
+
+
+def retry_sync(register: PosConfig, *, operator: bool = True) -> str:
+    """The "Retry sync now" action: fresh attempts, due now, as plan_retry says."""
     with transaction.atomic():
         row = lock_register(register.pk)
-        retrying = row.sync_state in (SyncState.PENDING_CREATE, SyncState.PENDING_UPDATE) and (
-            row.sync_retries > 0
-        )
-        if not (retrying or row.sync_state == SyncState.SYNC_ERROR):
-            return RetryOutcome.NOTHING_TO_RETRY
+        outcome = plan_retry(row, operator=operator)
+        if outcome in (RetryOutcome.NOTHING_TO_RETRY, RetryOutcome.NEEDS_OPERATOR):
+            return outcome
         fresh = {
             "sync_retries": 0,
             "next_attempt_at": timezone.now(),
             "last_sync_error": "",
             "last_sync_error_kind": "",
         }
-        if row.odoo_pos_config_id is not None and row.last_sync_error_kind == ErrorKind.MISSING:
-            to_state, outcome = SyncState.PENDING_CREATE, RetryOutcome.RECREATE
+        to_state = {
+            RetryOutcome.QUEUED_UPDATE: SyncState.PENDING_UPDATE,
+            RetryOutcome.QUEUED_CREATE: SyncState.PENDING_CREATE,
+            RetryOutcome.RECREATE: SyncState.PENDING_CREATE,
+            RetryOutcome.RETRIED: row.sync_state,
+        }[outcome]
+        if outcome == RetryOutcome.RECREATE:
             fresh["odoo_pos_config_id"] = None
-        elif row.odoo_pos_config_id is None:
-            to_state, outcome = SyncState.PENDING_CREATE, RetryOutcome.QUEUED_CREATE
-        else:
-            to_state, outcome = SyncState.PENDING_UPDATE, RetryOutcome.QUEUED_UPDATE
-        if row.sync_state == SyncState.PENDING_CREATE:
-            to_state = SyncState.PENDING_CREATE
         transition(row, to_state, action="operator_retry", detail=outcome, **fresh)
         _push_soon(row.tenant_id)
         return outcome

@@ -48,3 +48,25 @@ class MembershipFactory(factory.django.DjangoModelFactory):
 
     user = factory.SubFactory(UserFactory)
     tenant = factory.SubFactory(TenantFactory)
+
+
+class TenantStaffFactory(UserFactory):
+    """A staff user of the given tenants (`tenants=[...]`), through the same service as the admin.
+
+    They get a Membership of each tenant and the Tenant staff group's model rights.
+    """
+
+    @factory.post_generation
+    def tenants(obj, create, extracted, **kwargs):
+        if not create:
+            return
+        from cafe.services import grant_tenant_access
+
+        for tenant in extracted or []:
+            grant_tenant_access(user=obj, tenant=tenant)
+
+
+class OperatorFactory(UserFactory):
+    """A superuser: an operator of the whole service."""
+
+    is_superuser = True

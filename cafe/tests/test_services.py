@@ -93,3 +93,30 @@ def test_plain_http_odoo_url_is_rejected_when_https_is_required(settings):
 def test_unknown_plan_is_rejected():
     with pytest.raises(ValidationError):
         services.change_plan(TenantFactory(), plan="gold")
+
+
+def test_rename_tenant_strips_and_refuses_empty_names():
+    tenant = TenantFactory(name="Old")
+    assert services.rename_tenant(tenant, name="  New name ").name == "New name"
+    with pytest.raises(ValidationError) as exc:
+        services.rename_tenant(tenant, name="   ")
+    assert "name" in exc.value.message_dict
+    tenant.refresh_from_db()
+    assert tenant.name == "New name"
+
+
+def test_grant_tenant_access_makes_staff_with_the_group_and_revoke_undoes_it():
+    from cafe.tests.factories import UserFactory
+
+    user = UserFactory(is_staff=False)
+    first, second = TenantFactory(), TenantFactory()
+    membership = services.grant_tenant_access(user=user, tenant=first)
+    services.grant_tenant_access(user=user, tenant=second)
+    user.refresh_from_db()
+    assert user.is_staff
+    assert user.groups.filter(name=services.TENANT_STAFF_GROUP).exists()
+
+    services.revoke_tenant_access(membership)
+    assert user.groups.filter(name=services.TENANT_STAFF_GROUP).exists()  # still has `second`
+    services.revoke_tenant_access(user.memberships.get())
+    assert not user.groups.filter(name=services.TENANT_STAFF_GROUP).exists()

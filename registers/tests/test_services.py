@@ -232,3 +232,35 @@ def test_each_edit_and_transition_is_recorded_in_the_register_history():
     actions = list(RegisterEvent.objects.filter(register=reg).values_list("action", "to_state"))
     assert ("renamed", "") in actions
     assert ("queued_update", SyncState.PENDING_UPDATE) in actions
+
+
+# --- retry_sync (the operator's "Retry sync now") -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("traits", "operator", "outcome", "state"),
+    [
+        ({"dead_update": True}, False, "queued_update", SyncState.PENDING_UPDATE),
+        ({"dead_create": True}, False, "needs_operator", SyncState.SYNC_ERROR),
+        ({"dead_create": True}, True, "queued_create", SyncState.PENDING_CREATE),
+        ({"pending_create": True, "sync_retries": 2}, False, "retried", SyncState.PENDING_CREATE),
+        ({"pending_create": True}, True, "nothing_to_retry", SyncState.PENDING_CREATE),
+        ({"pushed": True}, True, "nothing_to_retry", SyncState.SYNCED),
+    ],
+)
+def test_retry_sync_follows_its_plan(traits, operator, outcome, state):
+    reg = PosConfigFactory(**traits)
+    assert services.plan_retry(reg, operator=operator) == outcome
+    assert services.retry_sync(reg, operator=operator) == outcome
+    reg.refresh_from_db()
+    assert reg.sync_state == state
+    if outcome not in ("needs_operator", "nothing_to_retry"):
+        assert (reg.sync_retries, reg.last_sync_error) == (0, "")
+
+
+def test_retry_of_a_register_deleted_in_odoo_drops_the_stale_id_for_operators_only():
+    reg = PosConfigFactory(dead_update=True, last_sync_error_kind="missing")
+    assert services.retry_sync(reg, operator=False) == "needs_operator"
+    assert services.retry_sync(reg, operator=True) == "recreate"
+    reg.refresh_from_db()
+    assert (reg.sync_state, reg.odoo_pos_config_id) == (SyncState.PENDING_CREATE, None)

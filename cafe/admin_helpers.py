@@ -1,0 +1,109 @@
+"""Pieces every regsync ModelAdmin shares: tenant scoping, service errors as form errors, times."""
+
+from datetime import datetime, timedelta
+
+from django.contrib import admin
+from django.contrib.admin import helpers
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.http import Http404
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+
+def add_service_errors(form, exc: ValidationError, field_map: dict | None = None) -> None:
+    """Show a service's ValidationError on the form: on its field when the form has it."""
+    field_map = field_map or {}
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc)
+        return
+    for field, errors in exc.error_dict.items():
+        field = field_map.get(field, field)
+        if field not in form.fields or field in getattr(form, "read_only_fields", ()):
+            field = NON_FIELD_ERRORS
+        form.add_error(None if field == NON_FIELD_ERRORS else field, errors)
+
+
+class TenantScopedAdmin(admin.ModelAdmin):
+    """Rows a user may not see do not exist for them: lists, change views and actions.
+
+    `scoped_queryset(user)` comes from cafe.selectors. An object outside it is
+    a 404 by URL (not the admin's redirect), whether it exists or not.
+    """
+
+    def scoped_queryset(self, user):
+        raise NotImplementedError
+
+    def get_queryset(self, request):
+        qs = self.scoped_queryset(request.user)
+        ordering = self.get_ordering(request)
+        return qs.order_by(*ordering) if ordering else qs
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404(f"No {self.opts.verbose_name} with id {object_id!r} for you.")
+        return obj
+
+    def has_delete_permission(self, request, obj=None):
+        # Nothing is deleted from the admin: there is no service for it.
+        return False
+
+
+def render_confirmation(
+    modeladmin,
+    request,
+    queryset,
+    *,
+    action: str,
+    title: str,
+    question: str,
+    submit: str,
+    rows: list[tuple] | None = None,
+    form=None,
+):
+    """The page an action shows before it acts: posts back to the changelist with `confirm`."""
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "question": question,
+        "submit_label": submit,
+        "action_name": action,
+        "queryset": queryset,
+        "rows": rows or [],
+        "form": form,
+        "opts": modeladmin.opts,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/regsync/action_confirmation.html", context)
+
+
+def humanize_until(when: datetime | None, *, now: datetime | None = None) -> str:
+    """'in 4 min', 'in 2 h 5 min', 'due now'; '' when there is no time."""
+    if when is None:
+        return ""
+    delta = when - (now or timezone.now())
+    if delta <= timedelta(0):
+        return "due now"
+    return "in " + humanize_duration(delta)
+
+
+def humanize_ago(when: datetime | None, *, now: datetime | None = None) -> str:
+    if when is None:
+        return "never"
+    delta = (now or timezone.now()) - when
+    if delta < timedelta(seconds=1):
+        return "just now"
+    return humanize_duration(delta) + " ago"
+
+
+def humanize_duration(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 60:
+        return f"{max(seconds, 1)} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{hours // 24} days"

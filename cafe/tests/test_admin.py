@@ -1,0 +1,360 @@
+"""The tenants admin: write-only API key, connection edits through services, test connection."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from cafe.models import Membership, Plan, Tenant
+from cafe.services import TENANT_STAFF_GROUP
+from cafe.tests.factories import (
+    MembershipFactory,
+    OperatorFactory,
+    TenantFactory,
+    TenantStaffFactory,
+    UserFactory,
+)
+from registers.models import SyncState
+from registers.tests.factories import PosConfigFactory
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = reverse("admin:cafe_tenant_changelist")
+ADD = reverse("admin:cafe_tenant_add")
+SECRET = "s3cr3t-key-that-must-never-show"
+
+
+@pytest.fixture(autouse=True)
+def _loopback_odoo_allowed(settings):
+    settings.ODOO_ALLOW_PRIVATE_URLS = True
+    settings.ODOO_REQUIRE_HTTPS = False
+
+
+def change_url(tenant):
+    return reverse("admin:cafe_tenant_change", args=[tenant.pk])
+
+
+def connection_test_url(tenant):
+    return reverse("admin:cafe_tenant_test_connection", args=[tenant.pk])
+
+
+def logged_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
+
+
+def operator_data(tenant, **overrides):
+    data = {
+        "name": tenant.name,
+        "plan": tenant.plan,
+        "odoo_url": tenant.odoo_url,
+        "odoo_db": tenant.odoo_db,
+        "odoo_login": tenant.odoo_login,
+        "odoo_protocol": tenant.odoo_protocol,
+        "new_api_key": "",
+        "_save": "Save",
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def operator():
+    return OperatorFactory()
+
+
+@pytest.fixture
+def tenant():
+    return TenantFactory(
+        pro=True, odoo_url="http://127.0.0.1:8069", odoo_api_key=SECRET, name="Acme"
+    )
+
+
+@pytest.fixture
+def staff(tenant):
+    return TenantStaffFactory(tenants=[tenant])
+
+
+# --- the API key is write-only ------------------------------------------------------------
+
+
+def test_change_page_shows_only_whether_a_key_is_set(operator, tenant):
+    html = logged_in(operator).get(change_url(tenant)).content.decode()
+    assert SECRET not in html
+    assert 'name="new_api_key"' in html
+    assert ">set<" in html
+
+
+def test_key_is_not_echoed_back_when_the_form_has_errors(operator, tenant):
+    response = logged_in(operator).post(
+        change_url(tenant),
+        operator_data(tenant, odoo_url="ftp://acme.example", new_api_key="brand-new-key-123"),
+    )
+    assert response.status_code == 200
+    assert b"brand-new-key-123" not in response.content
+    assert SECRET.encode() not in response.content
+
+
+def test_saving_without_a_new_key_keeps_the_current_one(operator, tenant):
+    logged_in(operator).post(change_url(tenant), operator_data(tenant, odoo_db="acme-prod"))
+    tenant.refresh_from_db()
+    assert (tenant.odoo_db, tenant.odoo_api_key) == ("acme-prod", SECRET)
+
+
+def test_key_change_leaves_no_trace_in_the_admin_log(operator, tenant):
+    from django.contrib.admin.models import LogEntry
+
+    logged_in(operator).post(change_url(tenant), operator_data(tenant, new_api_key="rotated-123"))
+    tenant.refresh_from_db()
+    assert tenant.odoo_api_key == "rotated-123"
+    entry = LogEntry.objects.get(object_id=str(tenant.pk))
+    assert "rotated-123" not in entry.change_message
+    assert SECRET not in entry.change_message
+
+
+# --- operators edit plan and connection through cafe.services ------------------------------
+
+
+def test_bad_odoo_url_is_a_form_error_from_the_url_rules(operator, tenant, settings):
+    settings.ODOO_ALLOW_PRIVATE_URLS = False
+    response = logged_in(operator).post(
+        change_url(tenant), operator_data(tenant, odoo_url="http://10.0.0.5:8069")
+    )
+    assert response.status_code == 200
+    [error] = response.context["adminform"].form.errors["odoo_url"]
+    assert "10.0.0.5" in error
+    tenant.refresh_from_db()
+    assert tenant.odoo_url == "http://127.0.0.1:8069"
+
+
+def test_editing_the_connection_lifts_a_pause(operator, tenant):
+    Tenant.objects.filter(pk=tenant.pk).update(
+        odoo_paused_at=timezone.now(), odoo_paused_reason="Odoo rejected the connection"
+    )
+    response = logged_in(operator).post(
+        change_url(tenant), operator_data(tenant, odoo_login="integration@acme.example")
+    )
+    assert response.status_code == 302
+    tenant.refresh_from_db()
+    assert tenant.odoo_login == "integration@acme.example"
+    assert (tenant.odoo_paused_at, tenant.odoo_paused_reason) == (None, "")
+
+
+def test_saving_an_unchanged_form_does_not_lift_a_pause(operator, tenant):
+    paused_at = timezone.now()
+    Tenant.objects.filter(pk=tenant.pk).update(odoo_paused_at=paused_at)
+    tenant.refresh_from_db()
+    logged_in(operator).post(change_url(tenant), operator_data(tenant))
+    tenant.refresh_from_db()
+    assert tenant.odoo_paused_at == paused_at
+
+
+def test_moving_to_pro_queues_local_registers_for_creation(operator):
+    tenant = TenantFactory(
+        plan=Plan.STARTER,
+        odoo_url="http://127.0.0.1:8069",
+        odoo_db="acme",
+        odoo_login="admin",
+        odoo_api_key=SECRET,
+    )
+    register = PosConfigFactory(tenant=tenant)
+    response = logged_in(operator).post(change_url(tenant), operator_data(tenant, plan="pro"))
+    assert response.status_code == 302
+    register.refresh_from_db()
+    assert register.sync_state == SyncState.PENDING_CREATE
+
+
+def test_operator_adds_a_tenant_through_create_tenant(operator):
+    response = logged_in(operator).post(
+        ADD,
+        {
+            "name": " Bean There ",
+            "slug": "bean-there",
+            "plan": "pro",
+            "odoo_url": "http://127.0.0.1:8069/",
+            "odoo_db": "bean",
+            "odoo_login": "admin",
+            "odoo_protocol": "auto",
+            "new_api_key": SECRET,
+            "_save": "Save",
+        },
+    )
+    assert response.status_code == 302
+    tenant = Tenant.objects.get(slug="bean-there")
+    assert (tenant.name, tenant.odoo_url, tenant.odoo_api_key) == (
+        "Bean There",
+        "http://127.0.0.1:8069",
+        SECRET,
+    )
+
+
+def test_duplicate_slug_is_a_form_error(operator, tenant):
+    response = logged_in(operator).post(
+        ADD,
+        {"name": "Copy", "slug": tenant.slug, "plan": "starter", "odoo_protocol": "auto"},
+    )
+    assert response.status_code == 200
+    assert "slug" in response.context["adminform"].form.errors
+    assert Tenant.objects.filter(slug=tenant.slug).count() == 1
+
+
+# --- tenant staff ------------------------------------------------------------------------------
+
+
+def test_staff_may_rotate_their_key_which_lifts_the_pause(staff, tenant):
+    Tenant.objects.filter(pk=tenant.pk).update(
+        odoo_paused_at=timezone.now(), odoo_paused_reason="Access Denied"
+    )
+    response = logged_in(staff).post(
+        change_url(tenant), {"new_api_key": "rotated-by-staff", "_save": "Save"}
+    )
+    assert response.status_code == 302
+    tenant.refresh_from_db()
+    assert tenant.odoo_api_key == "rotated-by-staff"
+    assert tenant.odoo_paused_at is None
+
+
+def test_staff_cannot_change_url_database_login_or_plan(staff, tenant):
+    before = (tenant.odoo_url, tenant.odoo_db, tenant.odoo_login, tenant.plan, tenant.name)
+    client = logged_in(staff)
+    page = client.get(change_url(tenant))
+    assert set(page.context["adminform"].form.fields) == {"new_api_key"}
+    client.post(
+        change_url(tenant),
+        {
+            "name": "Hijacked",
+            "plan": "starter",
+            "odoo_url": "http://127.0.0.1:9999",
+            "odoo_db": "other",
+            "odoo_login": "root",
+            "new_api_key": "",
+            "_save": "Save",
+        },
+    )
+    tenant.refresh_from_db()
+    assert (tenant.odoo_url, tenant.odoo_db, tenant.odoo_login, tenant.plan, tenant.name) == before
+
+
+def test_staff_see_only_their_tenants(staff, tenant):
+    other = TenantFactory(pro=True)
+    client = logged_in(staff)
+    assert list(client.get(CHANGELIST).context["cl"].result_list) == [tenant]
+    assert client.get(change_url(other)).status_code == 404
+    assert client.post(change_url(other), {"new_api_key": "mine-now"}).status_code == 404
+    assert client.post(connection_test_url(other)).status_code == 404
+    other.refresh_from_db()
+    assert other.odoo_api_key != "mine-now"
+
+
+def test_staff_cannot_add_tenants(staff):
+    assert logged_in(staff).get(ADD).status_code == 403
+
+
+def test_staff_cannot_manage_memberships(staff):
+    client = logged_in(staff)
+    assert client.get(reverse("admin:cafe_membership_changelist")).status_code == 403
+    assert client.get(reverse("admin:cafe_membership_add")).status_code == 403
+
+
+# --- test connection ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def connected_tenant(sandbox_tenant):
+    return sandbox_tenant
+
+
+def test_test_connection_reports_the_odoo_version(operator, connected_tenant):
+    client = logged_in(operator)
+    response = client.post(connection_test_url(connected_tenant))
+    assert response.status_code == 302
+    assert response["Location"] == change_url(connected_tenant)
+    [message] = messages_of(client.get(change_url(connected_tenant)))
+    assert message.startswith(f"{connected_tenant.name}: Connected: Odoo 17.0 over XML-RPC")
+
+
+def test_test_connection_reports_a_rejected_key_without_showing_it(
+    operator, connected_tenant, odoo_sandbox
+):
+    key = connected_tenant.odoo_api_key
+    odoo_sandbox.rotate_key()
+    client = logged_in(operator)
+    client.post(connection_test_url(connected_tenant))
+    [message] = messages_of(client.get(change_url(connected_tenant)))
+    assert "Odoo rejected the connection" in message
+    assert key not in message
+    connected_tenant.refresh_from_db()
+    assert connected_tenant.odoo_paused_at is None  # a test only reports, it never pauses
+
+
+def test_test_connection_action_on_the_list_reports_each_tenant(
+    operator, connected_tenant, odoo_unreachable_url
+):
+    down = TenantFactory(pro=True, name="Down", odoo_url=odoo_unreachable_url)
+    client = logged_in(operator)
+    response = client.post(
+        CHANGELIST,
+        {"action": "test_connection", "_selected_action": [connected_tenant.pk, down.pk]},
+    )
+    assert response.status_code == 302
+    messages = messages_of(client.get(CHANGELIST))
+    assert any(m.startswith(f"{connected_tenant.name}: Connected: Odoo 17.0") for m in messages)
+    assert any(m.startswith("Down: Could not reach Odoo") for m in messages)
+
+
+def test_test_connection_refuses_get(operator, connected_tenant, odoo_sandbox):
+    assert logged_in(operator).get(connection_test_url(connected_tenant)).status_code == 405
+    assert odoo_sandbox.call_count("common.authenticate") == 0
+
+
+def test_staff_may_test_their_own_connection(connected_tenant):
+    staff = TenantStaffFactory(tenants=[connected_tenant])
+    client = logged_in(staff)
+    client.post(connection_test_url(connected_tenant))
+    [message] = messages_of(client.get(change_url(connected_tenant)))
+    assert "Connected: Odoo 17.0" in message
+
+
+# --- memberships ---------------------------------------------------------------------------------
+
+
+def test_operator_grants_access_which_gives_the_staff_group(operator, tenant):
+    user = UserFactory(is_staff=False)
+    response = logged_in(operator).post(
+        reverse("admin:cafe_membership_add"), {"user": user.pk, "tenant": tenant.pk}
+    )
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert Membership.objects.filter(user=user, tenant=tenant).exists()
+    assert user.is_staff
+    assert user.groups.filter(name=TENANT_STAFF_GROUP).exists()
+
+
+def test_removing_the_last_membership_removes_the_group(operator, staff, tenant):
+    membership = Membership.objects.get(user=staff, tenant=tenant)
+    logged_in(operator).post(
+        reverse("admin:cafe_membership_delete", args=[membership.pk]), {"post": "yes"}
+    )
+    assert not Membership.objects.filter(pk=membership.pk).exists()
+    assert not staff.groups.filter(name=TENANT_STAFF_GROUP).exists()
+
+
+def test_tenant_staff_may_view_and_change_but_never_delete(staff):
+    assert staff.get_all_permissions() == {
+        "cafe.view_tenant",
+        "cafe.change_tenant",
+        "registers.view_posconfig",
+        "registers.add_posconfig",
+        "registers.change_posconfig",
+        "odoo_sync.view_syncattempt",
+    }
+
+
+def test_plain_membership_without_the_group_opens_no_admin_page():
+    membership = MembershipFactory()
+    assert logged_in(membership.user).get(CHANGELIST).status_code == 403

@@ -1,0 +1,93 @@
+"""The admin's "Test connection": log in to a tenant's Odoo and say what happened, never the key."""
+
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+
+from cafe.models import Tenant
+from odoo_sync.drain import client_for
+from odoo_sync.errors import (
+    OdooAuthError,
+    OdooConfigError,
+    OdooError,
+    OdooTransientError,
+    OdooUnreachableError,
+    redact,
+)
+
+PROTOCOL_LABELS = {"xmlrpc": "XML-RPC", "json2": "JSON-2"}
+
+
+@dataclass(frozen=True)
+class ConnectionReport:
+    ok: bool
+    server_version: str = ""
+    protocol: str = ""
+    message: str = ""
+
+
+def _missing_parts(tenant: Tenant) -> list[str]:
+    parts = {
+        "URL": tenant.odoo_url,
+        "database": tenant.odoo_db,
+        "login": tenant.odoo_login,
+        "API key": tenant.odoo_api_key,
+    }
+    return [label for label, value in parts.items() if not value]
+
+
+def test_odoo_connection(tenant: Tenant) -> ConnectionReport:
+    """Authenticate against the tenant's Odoo; report its version or the exact reason it failed.
+
+    Read-only: it neither pauses nor un-pauses the tenant (editing the
+    connection does that). The API key is removed from every message.
+    """
+    from cafe.services import clean_odoo_url  # cafe builds on odoo_sync's URL rules
+
+    missing = _missing_parts(tenant)
+    if missing:
+        return ConnectionReport(
+            ok=False, message="The Odoo connection is incomplete: no " + ", no ".join(missing) + "."
+        )
+    try:
+        clean_odoo_url(tenant.odoo_url)
+    except ValidationError as exc:
+        reason = " ".join(exc.message_dict.get("odoo_url", exc.messages))
+        return ConnectionReport(ok=False, message=reason)
+
+    def clean(text: str) -> str:
+        return redact(text, [tenant.odoo_api_key])
+
+    try:
+        with client_for(tenant) as client:
+            client.authenticate()
+            version = client.version()["server_version"]
+            protocol = client.protocol_in_use
+    except OdooAuthError as exc:
+        return ConnectionReport(
+            ok=False, message=clean(f"Odoo rejected the connection: {exc.message}")
+        )
+    except OdooUnreachableError as exc:
+        return ConnectionReport(ok=False, message=clean(f"Could not reach Odoo: {exc.message}"))
+    except OdooTransientError as exc:
+        return ConnectionReport(
+            ok=False, message=clean(f"Odoo refused for now (try again): {exc.message}")
+        )
+    except OdooConfigError as exc:
+        return ConnectionReport(
+            ok=False, message=clean(f"This is not an Odoo regsync can talk to: {exc.message}")
+        )
+    except OdooError as exc:
+        return ConnectionReport(
+            ok=False, message=clean(f"Odoo answered with an error: {type(exc).__name__}: {exc}")
+        )
+    label = PROTOCOL_LABELS.get(protocol, protocol)
+    return ConnectionReport(
+        ok=True,
+        server_version=str(version),
+        protocol=protocol,
+        message=f"Connected: Odoo {version} over {label}, login {tenant.odoo_login!r} accepted.",
+    )
+
+
+test_odoo_connection.__test__ = False  # a name pytest would otherwise collect where imported

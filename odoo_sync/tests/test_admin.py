@@ -1,0 +1,205 @@
+"""The sync overview page and the read-only sync history, scoped to the user's tenants."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from freezegun import freeze_time
+
+from cafe.models import Tenant
+from cafe.tests.factories import OperatorFactory, TenantFactory, TenantStaffFactory
+from odoo_sync import queue
+from odoo_sync.models import SyncAttempt
+from registers.models import SyncState
+from registers.tests.factories import PosConfigFactory
+
+pytestmark = pytest.mark.django_db
+
+OVERVIEW = reverse("admin:odoo_sync_overview")
+ATTEMPTS = reverse("admin:odoo_sync_syncattempt_changelist")
+
+
+def logged_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def operator():
+    return OperatorFactory()
+
+
+def tenant_row(response, tenant):
+    return next(r for r in response.context["overview"]["rows"] if r["tenant"] == tenant)
+
+
+def test_admin_index_links_to_the_overview(operator):
+    html = logged_in(operator).get(reverse("admin:index")).content.decode()
+    assert f'href="{OVERVIEW}"' in html
+
+
+@freeze_time("2026-03-02 10:00:00")
+def test_overview_counts_states_per_tenant_and_ages_the_oldest_due_row(operator):
+    tenant = TenantFactory(pro=True, name="Acme")
+    now = timezone.now()
+    PosConfigFactory(
+        pending_create=True, tenant=tenant, next_attempt_at=now - timedelta(minutes=17)
+    )
+    PosConfigFactory(
+        pushed=True,
+        tenant=tenant,
+        sync_state=SyncState.PENDING_UPDATE,
+        next_attempt_at=now - timedelta(minutes=3),
+    )
+    PosConfigFactory(
+        pushed=True,
+        tenant=tenant,
+        sync_state=SyncState.PENDING_UPDATE,
+        next_attempt_at=now + timedelta(hours=1),  # backing off: not due yet
+    )
+    PosConfigFactory(dead_update=True, tenant=tenant)
+    PosConfigFactory.create_batch(2, pushed=True, tenant=tenant)
+    response = logged_in(operator).get(OVERVIEW)
+    row = tenant_row(response, tenant)
+    assert {k: row["counts"][k] for k in ("pending_create", "pending_update", "sync_error")} == {
+        "pending_create": 1,
+        "pending_update": 2,
+        "sync_error": 1,
+    }
+    assert (row["counts"]["synced"], row["counts"]["total"]) == (2, 6)
+    assert row["oldest_due"] == "17 min"
+    assert "17 min" in response.content.decode()
+
+
+def test_overview_lists_dead_letters_with_their_errors_and_a_post_retry_button(operator):
+    dead = PosConfigFactory(
+        dead_update=True, name="Terrace", last_sync_error="OdooValidationError: bad name"
+    )
+    html = logged_in(operator).get(OVERVIEW).content.decode()
+    assert "Terrace" in html
+    assert "OdooValidationError: bad name" in html
+    retry = reverse("admin:registers_posconfig_retry", args=[dead.pk])
+    assert f'<form method="post" action="{retry}"' in html
+
+
+def test_retry_from_the_overview_requeues_and_comes_back(operator):
+    dead = PosConfigFactory(dead_update=True)
+    client = logged_in(operator)
+    response = client.post(
+        reverse("admin:registers_posconfig_retry", args=[dead.pk]), {"next": OVERVIEW}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == OVERVIEW
+    dead.refresh_from_db()
+    assert (dead.sync_state, dead.sync_retries) == (SyncState.PENDING_UPDATE, 0)
+    page = client.get(OVERVIEW)
+    assert [str(m) for m in page.context["messages"]] == [
+        f"Retry sync of {dead.name!r}: 1 register queued for Odoo."
+    ]
+    assert page.context["overview"]["dead_letters"] == []
+
+
+def test_overview_shows_paused_tenants_with_the_reason(operator):
+    paused = TenantFactory(pro=True, name="Paused cafe")
+    queue.pause_tenant(paused.pk, reason="Odoo rejected the connection: Access Denied")
+    html = logged_in(operator).get(OVERVIEW).content.decode()
+    assert 'id="sync-paused"' in html
+    assert "Odoo rejected the connection: Access Denied" in html
+    assert reverse("admin:cafe_tenant_change", args=[paused.pk]) in html
+
+
+def test_overview_shows_unreachable_tenants_and_since_when(operator):
+    down = TenantFactory(pro=True, name="Down cafe")
+    with freeze_time("2026-03-02 09:00:00"):
+        queue.record_tenant_unreachable(down.pk, error="connection refused")
+    with freeze_time("2026-03-02 10:30:00"):
+        html = logged_in(operator).get(OVERVIEW).content.decode()
+    assert 'id="sync-unreachable"' in html
+    assert "2026-03-02 09:00 UTC (1 h 30 min ago)" in html
+    assert "connection refused" in html
+
+
+def test_overview_says_whether_tick_and_worker_are_alive(operator, settings):
+    settings.SYNC_TICK_SECONDS = 60
+    with freeze_time("2026-03-02 10:00:00"):
+        queue.beat("tick")
+    with freeze_time("2026-03-02 09:00:00"):
+        queue.beat("worker")
+    with freeze_time("2026-03-02 10:02:00"):
+        response = logged_in(operator).get(OVERVIEW)
+    overview = response.context["overview"]
+    assert (overview["tick"]["alive"], overview["worker"]["alive"]) == (True, False)
+    html = response.content.decode()
+    assert "beat is ticking" in html
+    assert "no worker answered in the last 3 min" in html
+
+
+def test_overview_with_no_heartbeat_says_so(operator):
+    overview = logged_in(operator).get(OVERVIEW).context["overview"]
+    assert overview["tick"] == {"at": None, "ago": "never", "alive": False}
+
+
+def test_staff_overview_shows_only_their_tenants():
+    mine, theirs = TenantFactory(pro=True, name="Mine"), TenantFactory(pro=True, name="Theirs")
+    PosConfigFactory(dead_update=True, tenant=theirs, name="Their dead letter")
+    queue.pause_tenant(theirs.pk, reason="their secret trouble")
+    staff = TenantStaffFactory(tenants=[mine])
+    response = logged_in(staff).get(OVERVIEW)
+    assert [r["tenant"] for r in response.context["overview"]["rows"]] == [mine]
+    html = response.content.decode()
+    assert "Their dead letter" not in html
+    assert "their secret trouble" not in html
+
+
+def test_staff_see_dead_creates_but_no_retry_button_for_them(operator):
+    tenant = TenantFactory(pro=True)
+    dead_create = PosConfigFactory(dead_create=True, tenant=tenant)
+    staff = TenantStaffFactory(tenants=[tenant])
+    retry = reverse("admin:registers_posconfig_retry", args=[dead_create.pk])
+    staff_html = logged_in(staff).get(OVERVIEW).content.decode()
+    assert dead_create.name in staff_html
+    assert retry not in staff_html
+    assert "needs an operator" in staff_html
+    assert retry in logged_in(operator).get(OVERVIEW).content.decode()
+
+
+def test_overview_needs_a_staff_login():
+    response = Client().get(OVERVIEW)
+    assert response.status_code == 302
+    assert reverse("admin:login") in response["Location"]
+
+
+# --- sync history ------------------------------------------------------------------------------
+
+
+def make_attempt(register, **kwargs):
+    return SyncAttempt.objects.create(
+        tenant=register.tenant, register=register, action="update", outcome="synced", **kwargs
+    )
+
+
+def test_sync_history_is_read_only(operator):
+    attempt = make_attempt(PosConfigFactory(pushed=True), error="HTTP 502 from Odoo")
+    client = logged_in(operator)
+    assert b"HTTP 502 from Odoo" in client.get(ATTEMPTS).content
+    assert client.get(reverse("admin:odoo_sync_syncattempt_add")).status_code == 403
+    change = reverse("admin:odoo_sync_syncattempt_change", args=[attempt.pk])
+    client.post(change, {"outcome": "dead_lettered"})
+    attempt.refresh_from_db()
+    assert attempt.outcome == "synced"
+    delete = reverse("admin:odoo_sync_syncattempt_delete", args=[attempt.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+
+
+def test_staff_see_only_their_tenants_sync_history():
+    mine = PosConfigFactory(pushed=True)
+    theirs = make_attempt(PosConfigFactory(pushed=True))
+    own = make_attempt(mine)
+    staff = TenantStaffFactory(tenants=[Tenant.objects.get(pk=mine.tenant_id)])
+    client = logged_in(staff)
+    assert list(client.get(ATTEMPTS).context["cl"].result_list) == [own]
+    change = reverse("admin:odoo_sync_syncattempt_change", args=[theirs.pk])
+    assert client.get(change).status_code == 404

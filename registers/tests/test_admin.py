@@ -1,0 +1,506 @@
+"""The registers admin: list, change and add forms, actions, and who may touch which register."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from freezegun import freeze_time
+
+from cafe.tests.factories import OperatorFactory, TenantFactory, TenantStaffFactory
+from registers.models import ErrorKind, PosConfig, RegisterEvent, SyncState
+from registers.tests.factories import PosConfigFactory
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = reverse("admin:registers_posconfig_changelist")
+ADD = reverse("admin:registers_posconfig_add")
+
+
+def change_url(register):
+    return reverse("admin:registers_posconfig_change", args=[register.pk])
+
+
+def retry_url(register):
+    return reverse("admin:registers_posconfig_retry", args=[register.pk])
+
+
+def logged_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def operator():
+    return OperatorFactory()
+
+
+@pytest.fixture
+def pro_tenant():
+    return TenantFactory(pro=True, name="Acme Coffee")
+
+
+@pytest.fixture
+def staff(pro_tenant):
+    return TenantStaffFactory(tenants=[pro_tenant])
+
+
+def change_data(register, **overrides):
+    data = {
+        "name": register.name,
+        "sequence_prefix": register.sequence_prefix,
+        "_save": "Save",
+    }
+    if register.is_active:
+        data["is_active"] = "on"
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def action(client, action_name, registers, **extra):
+    data = {"action": action_name, "_selected_action": [r.pk for r in registers], **extra}
+    return client.post(CHANGELIST, data)
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]] if response.context else []
+
+
+# --- the list ----------------------------------------------------------------------------
+
+
+@freeze_time("2026-03-02 10:00:00")
+def test_list_shows_badge_odoo_id_retries_next_attempt_and_trimmed_error(operator):
+    register = PosConfigFactory(
+        pushed=True,
+        name="Terrace",
+        sync_state=SyncState.PENDING_UPDATE,
+        sync_retries=2,
+        next_attempt_at=timezone.now() + timedelta(minutes=4),
+        last_sync_error="OdooUnreachableError: timed out after 20 s\nTraceback line 2",
+    )
+    html = logged_in(operator).get(CHANGELIST).content.decode()
+    assert "regsync-badge--pending_update" in html
+    assert "Pending update" in html
+    assert str(register.odoo_pos_config_id) in html
+    assert "in 4 min" in html
+    assert "OdooUnreachableError: timed out after 20 s …" in html
+    assert "Traceback line 2" in html  # kept in full in the hover title
+
+
+def test_list_puts_dead_letters_first_then_rows_waiting_to_retry(operator):
+    tenant = TenantFactory(pro=True)
+    synced = PosConfigFactory(pushed=True, tenant=tenant, name="A synced")
+    retrying = PosConfigFactory(
+        pushed=True,
+        tenant=tenant,
+        name="B retrying",
+        sync_state=SyncState.PENDING_UPDATE,
+        sync_retries=1,
+        next_attempt_at=timezone.now(),
+    )
+    dead = PosConfigFactory(dead_update=True, tenant=tenant, name="C dead")
+    response = logged_in(operator).get(CHANGELIST, {"tenant__id__exact": tenant.pk})
+    shown = list(response.context["cl"].result_list)
+    assert shown == [dead, retrying, synced]
+
+
+def test_search_finds_by_name_and_exact_odoo_id(operator):
+    bar = PosConfigFactory(pushed=True, name="Bar", odoo_pos_config_id=4242)
+    terrace = PosConfigFactory(pushed=True, name="Terrace")
+    client = logged_in(operator)
+    by_name = client.get(CHANGELIST, {"q": "terr"}).context["cl"].result_list
+    by_id = client.get(CHANGELIST, {"q": "4242"}).context["cl"].result_list
+    assert list(by_name) == [terrace]
+    assert list(by_id) == [bar]
+    assert client.get(CHANGELIST, {"q": "not-a-number"}).status_code == 200
+
+
+def test_filters_by_tenant_sync_state_and_active(operator):
+    tenant = TenantFactory(pro=True)
+    dead = PosConfigFactory(dead_update=True, tenant=tenant)
+    inactive = PosConfigFactory(pushed=True, tenant=tenant, is_active=False)
+    PosConfigFactory(pushed=True)  # another tenant's
+    client = logged_in(operator)
+
+    def shown(**params):
+        return set(client.get(CHANGELIST, params).context["cl"].result_list)
+
+    assert shown(tenant__id__exact=tenant.pk) == {dead, inactive}
+    assert shown(sync_state__exact="sync_error") == {dead}
+    assert shown(is_active__exact="0") == {inactive}
+
+
+# --- the change and add forms ----------------------------------------------------------------
+
+
+def test_change_form_renames_through_the_service_and_queues_odoo(operator):
+    register = PosConfigFactory(pushed=True, name="Bar")
+    response = logged_in(operator).post(change_url(register), change_data(register, name="Bar 2"))
+    assert response.status_code == 302
+    register.refresh_from_db()
+    assert register.name == "Bar 2"
+    assert register.sync_state == SyncState.PENDING_UPDATE
+    assert register.revision == 1
+    assert RegisterEvent.objects.filter(register=register, action="renamed").exists()
+
+
+def test_change_form_ignores_posted_sync_columns(operator):
+    register = PosConfigFactory(dead_update=True)
+    data = change_data(
+        register, sync_state="synced", sync_retries="0", odoo_pos_config_id="1", last_sync_error=""
+    )
+    logged_in(operator).post(change_url(register), data)
+    register.refresh_from_db()
+    assert register.sync_state == SyncState.SYNC_ERROR
+    assert register.sync_retries == 5
+    assert register.odoo_pos_config_id != 1
+
+
+def test_change_form_shows_service_validation_as_field_error_and_saves_nothing(operator):
+    register = PosConfigFactory(pushed=True, name="Bar", sequence_prefix="BAR")
+    response = logged_in(operator).post(
+        change_url(register), change_data(register, name="Renamed", sequence_prefix="bar-1")
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "Sequence prefix must be 1 to 10 uppercase letters" in errors["sequence_prefix"][0]
+    register.refresh_from_db()
+    # One transaction: the rename that preceded the refused prefix was rolled back.
+    assert (register.name, register.sync_state) == ("Bar", SyncState.SYNCED)
+
+
+def test_change_form_refuses_a_second_active_register_with_the_same_name(operator):
+    tenant = TenantFactory(pro=True)
+    PosConfigFactory(pushed=True, tenant=tenant, name="Bar")
+    other = PosConfigFactory(pushed=True, tenant=tenant, name="Terrace")
+    response = logged_in(operator).post(change_url(other), change_data(other, name="bar"))
+    assert response.status_code == 200
+    assert "already exists" in response.context["adminform"].form.errors["name"][0]
+
+
+def test_change_form_renames_and_deactivates_in_one_save(operator):
+    register = PosConfigFactory(pushed=True, name="Terrace")
+    response = logged_in(operator).post(
+        change_url(register), change_data(register, name="Old terrace", is_active=None)
+    )
+    assert response.status_code == 302
+    register.refresh_from_db()
+    assert (register.name, register.is_active) == ("Old terrace", False)
+    assert register.sync_state == SyncState.PENDING_UPDATE
+    assert register.revision == 2
+
+
+def test_change_form_prefix_change_stays_local(operator):
+    register = PosConfigFactory(pushed=True, sequence_prefix="BAR")
+    logged_in(operator).post(change_url(register), change_data(register, sequence_prefix="BAR2"))
+    register.refresh_from_db()
+    assert register.sequence_prefix == "BAR2"
+    assert register.sync_state == SyncState.SYNCED
+
+
+def test_change_page_shows_full_last_error(operator):
+    error = "OdooValidationError: " + "x" * 200 + "\nsecond line"
+    register = PosConfigFactory(
+        dead_update=True, last_sync_error=error, last_sync_error_kind=ErrorKind.VALIDATION
+    )
+    html = logged_in(operator).get(change_url(register)).content.decode()
+    assert "x" * 200 + "\nsecond line" in html
+    assert "Rejected by Odoo" in html
+
+
+def test_add_form_adds_through_the_service_as_pending_create(operator, pro_tenant):
+    response = logged_in(operator).post(
+        ADD, {"tenant": pro_tenant.pk, "name": " Kiosk ", "sequence_prefix": "KIO", "_save": "1"}
+    )
+    assert response.status_code == 302
+    register = PosConfig.objects.get(tenant=pro_tenant)
+    assert (register.name, register.sync_state) == ("Kiosk", SyncState.PENDING_CREATE)
+    assert RegisterEvent.objects.filter(register=register, action="added").exists()
+
+
+def test_add_form_shows_bad_prefix_as_field_error(operator, pro_tenant):
+    response = logged_in(operator).post(
+        ADD, {"tenant": pro_tenant.pk, "name": "Kiosk", "sequence_prefix": "k 1", "_save": "1"}
+    )
+    assert response.status_code == 200
+    assert (
+        "uppercase letters or digits"
+        in response.context["adminform"].form.errors["sequence_prefix"][0]
+    )
+    assert not PosConfig.objects.exists()
+
+
+# --- actions ---------------------------------------------------------------------------------
+
+
+def test_deactivate_asks_first_and_changes_nothing_until_confirmed(operator):
+    register = PosConfigFactory(pushed=True)
+    response = action(logged_in(operator), "deactivate_selected", [register])
+    assert response.status_code == 200
+    assert b"Yes, deactivate" in response.content
+    assert b'name="confirm"' in response.content
+    register.refresh_from_db()
+    assert register.is_active
+
+
+def test_deactivate_selected_queues_only_registers_that_exist_in_odoo(operator):
+    tenant = TenantFactory(pro=True)
+    pushed = PosConfigFactory.create_batch(3, pushed=True, tenant=tenant)
+    local = PosConfigFactory(tenant=tenant)  # never created in Odoo
+    response = action(logged_in(operator), "deactivate_selected", [*pushed, local], confirm="yes")
+    assert response.status_code == 302
+    for register in pushed:
+        register.refresh_from_db()
+        assert (register.is_active, register.sync_state) == (False, SyncState.PENDING_UPDATE)
+    local.refresh_from_db()
+    assert (local.is_active, local.sync_state) == (False, SyncState.SYNCED)
+
+
+def test_deactivate_message_counts_queued_and_local(operator):
+    tenant = TenantFactory(pro=True)
+    pushed = PosConfigFactory.create_batch(3, pushed=True, tenant=tenant)
+    local = PosConfigFactory(tenant=tenant)
+    client = logged_in(operator)
+    client.post(
+        CHANGELIST,
+        {
+            "action": "deactivate_selected",
+            "_selected_action": [r.pk for r in [*pushed, local]],
+            "confirm": "yes",
+        },
+    )
+    text = messages_of(client.get(CHANGELIST))
+    assert text == [
+        "Deactivated: 3 registers queued for Odoo, 1 register saved here only (no Odoo id yet)."
+    ]
+
+
+def test_reactivate_leaves_a_name_clash_alone_with_the_reason(operator):
+    tenant = TenantFactory(pro=True)
+    PosConfigFactory(pushed=True, tenant=tenant, name="Bar")
+    archived = PosConfigFactory(pushed=True, tenant=tenant, name="bar", is_active=False)
+    client = logged_in(operator)
+    action(client, "reactivate_selected", [archived], confirm="yes")
+    archived.refresh_from_db()
+    assert not archived.is_active
+    [text] = messages_of(client.get(CHANGELIST))
+    assert "1 left alone: An active register named 'bar' already exists" in text
+
+
+def test_rename_action_shows_a_form_then_renames_one_register(operator):
+    register = PosConfigFactory(pushed=True, name="Bar")
+    client = logged_in(operator)
+    form_page = action(client, "rename_action", [register])
+    assert form_page.status_code == 200
+    assert b'name="name"' in form_page.content
+    register.refresh_from_db()
+    assert register.name == "Bar"
+
+    done = action(client, "rename_action", [register], confirm="yes", name="Espresso bar")
+    assert done.status_code == 302
+    register.refresh_from_db()
+    assert (register.name, register.sync_state) == ("Espresso bar", SyncState.PENDING_UPDATE)
+    assert messages_of(client.get(CHANGELIST)) == [
+        "Renamed 'Bar' to 'Espresso bar': queued for Odoo."
+    ]
+
+
+def test_rename_action_shows_service_errors_on_its_form(operator):
+    register = PosConfigFactory(pushed=True, name="Bar")
+    response = action(
+        logged_in(operator), "rename_action", [register], confirm="yes", name="Bar\tTab"
+    )
+    assert response.status_code == 200
+    assert "cannot contain line breaks or tabs" in response.context["form"].errors["name"][0]
+    register.refresh_from_db()
+    assert register.name == "Bar"
+
+
+def test_rename_action_needs_exactly_one_register(operator):
+    first, second = PosConfigFactory.create_batch(2, pushed=True)
+    client = logged_in(operator)
+    response = action(client, "rename_action", [first, second], confirm="yes", name="X")
+    assert response.status_code == 302
+    assert messages_of(client.get(CHANGELIST)) == ["Select exactly one register to rename."]
+    first.refresh_from_db()
+    assert first.name != "X"
+
+
+def test_retry_sync_requeues_dead_and_backing_off_rows_and_explains_the_rest(operator):
+    tenant = TenantFactory(pro=True)
+    dead = PosConfigFactory(dead_update=True, tenant=tenant)
+    backing_off = PosConfigFactory(
+        pushed=True,
+        tenant=tenant,
+        sync_state=SyncState.PENDING_UPDATE,
+        sync_retries=2,
+        next_attempt_at=timezone.now() + timedelta(minutes=15),
+    )
+    synced = PosConfigFactory(pushed=True, tenant=tenant)
+    client = logged_in(operator)
+    action(client, "retry_sync_now", [dead, backing_off, synced], confirm="yes")
+    for register in (dead, backing_off):
+        register.refresh_from_db()
+        assert register.sync_state == SyncState.PENDING_UPDATE
+        assert register.sync_retries == 0
+        assert register.next_attempt_at <= timezone.now()
+    assert messages_of(client.get(CHANGELIST)) == [
+        "Retry sync: 1 register queued for Odoo, 1 register tried again now with fresh "
+        "attempts, 1 left alone: already in step with Odoo."
+    ]
+
+
+def test_retry_sync_of_dead_create_is_for_operators_only(operator, pro_tenant, staff):
+    dead_create = PosConfigFactory(dead_create=True, tenant=pro_tenant)
+    staff_client = logged_in(staff)
+    action(staff_client, "retry_sync_now", [dead_create], confirm="yes")
+    dead_create.refresh_from_db()
+    assert dead_create.sync_state == SyncState.SYNC_ERROR
+    assert messages_of(staff_client.get(CHANGELIST)) == [
+        "Retry sync: 1 left alone: creating it in Odoo again needs an operator (superuser)."
+    ]
+
+    action(logged_in(operator), "retry_sync_now", [dead_create], confirm="yes")
+    dead_create.refresh_from_db()
+    assert (dead_create.sync_state, dead_create.sync_retries) == (SyncState.PENDING_CREATE, 0)
+
+
+def test_retry_of_a_register_deleted_in_odoo_creates_it_again(operator):
+    register = PosConfigFactory(dead_update=True, last_sync_error_kind=ErrorKind.MISSING)
+    client = logged_in(operator)
+    action(client, "retry_sync_now", [register], confirm="yes")
+    register.refresh_from_db()
+    assert (register.sync_state, register.odoo_pos_config_id) == (SyncState.PENDING_CREATE, None)
+    assert messages_of(client.get(CHANGELIST)) == [
+        "Retry sync: 1 register queued to be created in Odoo again (deleted there)."
+    ]
+
+
+def test_retry_button_on_change_page_posts_and_get_is_refused(operator):
+    register = PosConfigFactory(dead_update=True)
+    client = logged_in(operator)
+    assert client.get(retry_url(register)).status_code == 405
+    register.refresh_from_db()
+    assert register.sync_state == SyncState.SYNC_ERROR
+
+    page = client.get(change_url(register)).content.decode()
+    assert f'action="{retry_url(register)}"' in page
+    response = client.post(retry_url(register))
+    assert response.status_code == 302
+    assert response["Location"] == change_url(register)
+    register.refresh_from_db()
+    assert register.sync_state == SyncState.PENDING_UPDATE
+
+
+def test_retry_button_does_not_redirect_off_site(operator):
+    register = PosConfigFactory(dead_update=True)
+    response = logged_in(operator).post(retry_url(register), {"next": "https://evil.example/"})
+    assert response["Location"] == change_url(register)
+
+
+def test_actions_do_nothing_on_get(operator):
+    register = PosConfigFactory(pushed=True)
+    logged_in(operator).get(
+        CHANGELIST,
+        {"action": "deactivate_selected", "_selected_action": register.pk, "confirm": "yes"},
+    )
+    register.refresh_from_db()
+    assert register.is_active
+
+
+def test_actions_and_forms_need_a_csrf_token(operator):
+    register = PosConfigFactory(pushed=True, name="Bar")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(operator)
+    responses = [
+        client.post(
+            CHANGELIST,
+            {"action": "deactivate_selected", "_selected_action": register.pk, "confirm": "yes"},
+        ),
+        client.post(change_url(register), change_data(register, name="Changed")),
+        client.post(retry_url(register)),
+    ]
+    assert [r.status_code for r in responses] == [403, 403, 403]
+    register.refresh_from_db()
+    assert (register.name, register.is_active) == ("Bar", True)
+
+
+# --- permissions -----------------------------------------------------------------------------
+
+
+def test_staff_see_only_their_tenants_registers(staff, pro_tenant):
+    mine = PosConfigFactory(pushed=True, tenant=pro_tenant)
+    PosConfigFactory(pushed=True)  # another tenant's
+    response = logged_in(staff).get(CHANGELIST)
+    assert list(response.context["cl"].result_list) == [mine]
+
+
+def test_staff_tenant_filter_offers_only_their_tenants(pro_tenant):
+    second = TenantFactory(pro=True)
+    staff = TenantStaffFactory(tenants=[pro_tenant, second])
+    for tenant in (pro_tenant, second, TenantFactory(pro=True)):
+        PosConfigFactory(pushed=True, tenant=tenant)
+    response = logged_in(staff).get(CHANGELIST)
+    tenant_filter = next(
+        spec
+        for spec in response.context["cl"].filter_specs
+        if getattr(spec, "field_path", "") == "tenant"
+    )
+    assert {pk for pk, _ in tenant_filter.lookup_choices} == {pro_tenant.pk, second.pk}
+
+
+def test_staff_get_404_for_another_tenants_register_by_url(staff):
+    theirs = PosConfigFactory(dead_update=True, name="Theirs")
+    client = logged_in(staff)
+    assert client.get(change_url(theirs)).status_code == 404
+    assert client.post(change_url(theirs), change_data(theirs, name="Mine now")).status_code == 404
+    assert (
+        client.get(reverse("admin:registers_posconfig_history", args=[theirs.pk])).status_code
+        == 404
+    )
+    assert client.post(retry_url(theirs)).status_code == 404
+    theirs.refresh_from_db()
+    assert (theirs.name, theirs.sync_state) == ("Theirs", SyncState.SYNC_ERROR)
+
+
+def test_staff_actions_skip_another_tenants_registers(staff, pro_tenant):
+    mine = PosConfigFactory(pushed=True, tenant=pro_tenant)
+    theirs = PosConfigFactory(pushed=True)
+    action(logged_in(staff), "deactivate_selected", [mine, theirs], confirm="yes")
+    mine.refresh_from_db()
+    theirs.refresh_from_db()
+    assert (mine.is_active, theirs.is_active) == (False, True)
+
+
+def test_staff_add_form_offers_only_their_tenants(staff, pro_tenant):
+    other = TenantFactory(pro=True)
+    client = logged_in(staff)
+    choices = client.get(ADD).context["adminform"].form.fields["tenant"].queryset
+    assert list(choices) == [pro_tenant]
+    response = client.post(
+        ADD, {"tenant": other.pk, "name": "Sneaky", "sequence_prefix": "SNK", "_save": "1"}
+    )
+    assert response.status_code == 200
+    assert "tenant" in response.context["adminform"].form.errors
+    assert not PosConfig.objects.filter(tenant=other).exists()
+
+
+def test_staff_without_membership_see_no_registers():
+    lonely = TenantStaffFactory(tenants=[])
+    PosConfigFactory(pushed=True)
+    assert logged_in(lonely).get(CHANGELIST).status_code == 403
+
+
+def test_nothing_can_be_deleted_from_the_admin(operator):
+    register = PosConfigFactory(pushed=True)
+    client = logged_in(operator)
+    assert (
+        client.get(reverse("admin:registers_posconfig_delete", args=[register.pk])).status_code
+        == 403
+    )
+    action(client, "delete_selected", [register], post="yes")
+    assert PosConfig.objects.filter(pk=register.pk).exists()
+    assert messages_of(client.get(CHANGELIST)) == ["No action selected."]
