@@ -75,3 +75,11 @@ def _wait_until(predicate, *, timeout: float = 10.0, interval: float = 0.02, wha
 @pytest.fixture
 def wait_until():
     return _wait_until
+
+
+@pytest.fixture
+def operator(db):
+    """A superuser: an operator of the whole service."""
+    from cafe.tests.factories import OperatorFactory
+
+    return OperatorFactory()

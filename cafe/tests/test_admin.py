@@ -1,15 +1,14 @@
 """The tenants admin: write-only API key, connection edits through services, test connection."""
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from cafe.models import Membership, Plan, Tenant
 from cafe.services import TENANT_STAFF_GROUP
+from cafe.tests.clients import logged_in
 from cafe.tests.factories import (
     MembershipFactory,
-    OperatorFactory,
     TenantFactory,
     TenantStaffFactory,
     UserFactory,
@@ -38,12 +37,6 @@ def connection_test_url(tenant):
     return reverse("admin:cafe_tenant_test_connection", args=[tenant.pk])
 
 
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def messages_of(response) -> list[str]:
     return [str(m) for m in response.context["messages"]]
 
@@ -61,11 +54,6 @@ def operator_data(tenant, **overrides):
     }
     data.update(overrides)
     return data
-
-
-@pytest.fixture
-def operator():
-    return OperatorFactory()
 
 
 @pytest.fixture

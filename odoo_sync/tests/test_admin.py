@@ -9,7 +9,8 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from cafe.models import Tenant
-from cafe.tests.factories import OperatorFactory, TenantFactory, TenantStaffFactory
+from cafe.tests.clients import logged_in
+from cafe.tests.factories import TenantFactory, TenantStaffFactory
 from odoo_sync import queue
 from odoo_sync.models import SyncAttempt
 from registers.models import SyncState
@@ -19,17 +20,6 @@ pytestmark = pytest.mark.django_db
 
 OVERVIEW = reverse("admin:odoo_sync_overview")
 ATTEMPTS = reverse("admin:odoo_sync_syncattempt_changelist")
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def operator():
-    return OperatorFactory()
 
 
 def tenant_row(response, tenant):

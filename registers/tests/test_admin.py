@@ -8,7 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 from freezegun import freeze_time
 
-from cafe.tests.factories import OperatorFactory, TenantFactory, TenantStaffFactory
+from cafe.tests.clients import logged_in
+from cafe.tests.factories import TenantFactory, TenantStaffFactory
 from registers.models import ErrorKind, PosConfig, RegisterEvent, SyncState
 from registers.tests.factories import PosConfigFactory
 
@@ -24,17 +25,6 @@ def change_url(register):
 
 def retry_url(register):
     return reverse("admin:registers_posconfig_retry", args=[register.pk])
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def operator():
-    return OperatorFactory()
 
 
 @pytest.fixture
