@@ -43,6 +43,10 @@ if os.environ.get("REGSYNC_DOCS_SCREENSHOTS") == "1":
 
 @pytest.fixture
 def browser_page(monkeypatch, settings):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium")
+        pytest.skip("Debian's Chromium is not installed here (apt-get install chromium)")
     # Playwright's sync API runs an event loop in this thread; Django's ORM
     # calls made here in between are still plain synchronous code.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
