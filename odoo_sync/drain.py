@@ -160,7 +160,8 @@ class _Drain:
                     break
                 self.outstanding.remove(claim)
                 if not self._push(claim):
-                    self.result.status = TenantStatus.ENDED_EARLY
+                    if self.result.status == TenantStatus.OK:
+                        self.result.status = TenantStatus.ENDED_EARLY
                     return
             if self.outstanding:
                 self.result.skipped += queue.release_claims(self.outstanding)

@@ -198,3 +198,28 @@ def test_no_row_lock_or_transaction_is_held_while_odoo_is_called(
     assert (reg.name, reg.sync_state) == ("Third", SyncState.SYNCED)
     assert box["result"].updated == 2
     assert odoo_sandbox.pos_config(reg.odoo_pos_config_id)["name"] == "Third"
+
+
+def test_key_revoked_mid_drain_pauses_the_tenant_without_charging_the_rows(
+    sandbox_tenant, odoo_sandbox, wait_until
+):
+    first = services.add_register(sandbox_tenant, name="A", prefix="A")
+    second = services.add_register(sandbox_tenant, name="B", prefix="B")
+    odoo_sandbox.add_latency(0.5, method="pos.config.load")
+    drain, box = _in_thread(drain_tenant, sandbox_tenant.pk)
+    wait_until(lambda: odoo_sandbox.call_count("pos.config.load") == 1, what="first create sent")
+    odoo_sandbox.rotate_key()  # the cafe revokes the key while the drain runs
+    drain.join(timeout=30)
+    result = box["result"]
+    assert result.status == TenantStatus.PAUSED
+    assert "Access Denied" in result.error
+    sandbox_tenant.refresh_from_db()
+    assert sandbox_tenant.odoo_paused_at is not None
+    # Not the registers' fault: neither is charged an attempt or left claimed.
+    for reg in (first, second):
+        reg.refresh_from_db()
+        assert (reg.sync_state, reg.sync_retries, reg.claim_token) == (
+            SyncState.PENDING_CREATE,
+            0,
+            None,
+        )
