@@ -7,6 +7,7 @@ writes only if the claim is still its own (DESIGN properties 2-4).
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -177,73 +178,71 @@ def _still_ours(claim: Claim) -> PosConfig | None:
     return row if row.claim_token == claim.token else None
 
 
-def mark_create_pushed(
-    claim: Claim, *, odoo_id: int, pushed_name: str, duration_ms: int = 0
+def _mark_landed(
+    claim: Claim,
+    *,
+    odoo_id: int,
+    behind: Callable[[PosConfig], bool],
+    action: str,
+    duration_ms: int,
+    **changes,
 ) -> str:
-    """Store the Odoo id of a landed create; re-queue an update if the row moved on meanwhile.
+    """Record that Odoo took the claimed row: synced, or pending update if `behind(row)`.
 
-    The row is re-read under its lock in the same transaction that stores the
-    id: a name that differs from the one pushed, or an inactive register (the
-    create always makes an active pos.config), means Odoo is behind.
+    `behind` sees the row re-read under its lock in the transaction that
+    records the outcome, so an edit made while the call was in flight is
+    never marked synced.
     """
     now = timezone.now()
     with transaction.atomic():
         row = _still_ours(claim)
         if row is None:
             return _record(claim, Outcome.SUPERSEDED, odoo_id=odoo_id, duration_ms=duration_ms)
-        diverged = row.name != pushed_name or not row.is_active
+        requeue = behind(row)
         transition(
             row,
-            SyncState.PENDING_UPDATE if diverged else SyncState.SYNCED,
-            action="create_pushed",
-            detail=f"pos.config {odoo_id}" + (", changed meanwhile" if diverged else ""),
-            odoo_pos_config_id=odoo_id,
+            SyncState.PENDING_UPDATE if requeue else SyncState.SYNCED,
+            action=action,
+            detail=f"pos.config {odoo_id}" + (", changed meanwhile" if requeue else ""),
             sync_retries=0,
-            next_attempt_at=now if diverged else None,
+            next_attempt_at=now if requeue else None,
             last_sync_error="",
             last_sync_error_kind="",
             last_synced_at=now,
             **_UNCLAIM,
+            **changes,
         )
-        return _record(
-            claim,
-            Outcome.REQUEUED if diverged else Outcome.SYNCED,
-            odoo_id=odoo_id,
-            duration_ms=duration_ms,
-        )
+        outcome = Outcome.REQUEUED if requeue else Outcome.SYNCED
+        return _record(claim, outcome, odoo_id=odoo_id, duration_ms=duration_ms)
+
+
+def mark_create_pushed(
+    claim: Claim, *, odoo_id: int, pushed_name: str, duration_ms: int = 0
+) -> str:
+    """Store the Odoo id of a landed create; re-queue an update if the row moved on meanwhile.
+
+    A name that differs from the one pushed, or an inactive register (the
+    create always makes an active pos.config), means Odoo is behind.
+    """
+    return _mark_landed(
+        claim,
+        odoo_id=odoo_id,
+        behind=lambda row: row.name != pushed_name or not row.is_active,
+        action="create_pushed",
+        duration_ms=duration_ms,
+        odoo_pos_config_id=odoo_id,
+    )
 
 
 def mark_update_synced(claim: Claim, *, duration_ms: int = 0) -> str:
     """Mark a written update synced, unless the register was edited after it was read."""
-    now = timezone.now()
-    with transaction.atomic():
-        row = _still_ours(claim)
-        if row is None:
-            return _record(
-                claim,
-                Outcome.SUPERSEDED,
-                odoo_id=claim.odoo_pos_config_id,
-                duration_ms=duration_ms,
-            )
-        edited = row.revision != claim.revision
-        transition(
-            row,
-            SyncState.PENDING_UPDATE if edited else SyncState.SYNCED,
-            action="update_written",
-            detail="changed meanwhile" if edited else "",
-            sync_retries=0,
-            next_attempt_at=now if edited else None,
-            last_sync_error="",
-            last_sync_error_kind="",
-            last_synced_at=now,
-            **_UNCLAIM,
-        )
-        return _record(
-            claim,
-            Outcome.REQUEUED if edited else Outcome.SYNCED,
-            odoo_id=claim.odoo_pos_config_id,
-            duration_ms=duration_ms,
-        )
+    return _mark_landed(
+        claim,
+        odoo_id=claim.odoo_pos_config_id,
+        behind=lambda row: row.revision != claim.revision,
+        action="update_written",
+        duration_ms=duration_ms,
+    )
 
 
 def mark_failed(claim: Claim, *, error: str, kind: str, duration_ms: int = 0) -> str:
