@@ -8,6 +8,7 @@ filesystem broker), so `make run` works on a machine with no servers.
 from pathlib import Path
 
 import environ
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -29,12 +30,22 @@ if not SECRET_KEY:
 
 # Comma-separated Fernet keys; the first encrypts, all decrypt (key rotation).
 FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=[])
+_KEY_HELP = (
+    'Generate one with `python -c "from cryptography.fernet import Fernet; '
+    'print(Fernet.generate_key().decode())"` (or run `make .env` locally).'
+)
 if not FIELD_ENCRYPTION_KEY:
     raise ImproperlyConfigured(
-        "FIELD_ENCRYPTION_KEY is not set: Odoo API keys cannot be stored without it. Generate "
-        'one with `python -c "from cryptography.fernet import Fernet; '
-        'print(Fernet.generate_key().decode())"` (or run `make .env` locally).'
+        "FIELD_ENCRYPTION_KEY is not set: Odoo API keys cannot be stored without it. " + _KEY_HELP
     )
+for _n, _key in enumerate(FIELD_ENCRYPTION_KEY, start=1):
+    try:
+        Fernet(_key.encode())
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"FIELD_ENCRYPTION_KEY key #{_n} is not a Fernet key "
+            f"(32 url-safe base64-encoded bytes). {_KEY_HELP}"
+        ) from None
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 
