@@ -56,6 +56,10 @@ class Tenant(models.Model):
     odoo_next_attempt_at = models.DateTimeField(null=True, blank=True)
     odoo_last_error = models.TextField(blank=True)
     odoo_server_version = models.CharField(max_length=64, blank=True)
+    # Bumped by every edit of the connection. A drain records the tenant's
+    # health only against the revision it logged in with, so a late answer to
+    # the old credentials cannot pause (or back off) a freshly fixed tenant.
+    odoo_connection_revision = models.PositiveIntegerField(default=0, editable=False)
     # The lease a drain holds on the tenant when no Redis is configured (see
     # odoo_sync.locks); it expires by itself if the worker dies.
     drain_lock_token = models.UUIDField(null=True, blank=True, editable=False)

@@ -118,6 +118,7 @@ def update_odoo_connection(
     tenant.odoo_next_attempt_at = None
     tenant.odoo_last_error = ""
     tenant.odoo_server_version = ""  # detect again: it may be another Odoo now
+    tenant.odoo_connection_revision += 1
     tenant.save()
     _became_sync_enabled(tenant, was_enabled)
     return tenant

@@ -173,28 +173,37 @@ class _Drain:
             self.outstanding = []
 
     def _login(self) -> bool:
-        tenant_id = self.tenant.pk
+        tenant = self.tenant
+        revision = tenant.odoo_connection_revision
         try:
             self.client.authenticate()
-            version = self.tenant.odoo_server_version or self.client.version()["server_version"]
+            version = tenant.odoo_server_version or self.client.version()["server_version"]
         except OdooAuthError as exc:
-            queue.pause_tenant(tenant_id, reason=f"Odoo rejected the connection: {exc.message}")
+            # Only rejected credentials (or a database that does not exist)
+            # pause: nothing but an edit of the connection can fix those.
+            queue.pause_tenant(
+                tenant.pk,
+                connection_revision=revision,
+                reason=f"Odoo rejected the connection: {exc.message}",
+            )
             return self._stop(TenantStatus.PAUSED, exc)
-        except OdooTransientError as exc:
-            until = queue.record_tenant_unreachable(tenant_id, error=exc.message)
+        except OdooError as exc:
+            # Anything else at login is the tenant's outage, whatever its shape
+            # (refused, timeout, 5xx, a proxy's HTML page, Odoo failing to
+            # reach its own database): back off and try again by itself.
+            until = queue.record_tenant_unreachable(
+                tenant.pk, connection_revision=revision, error=f"{type(exc).__name__}: {exc}"
+            )
             log.warning(
                 "odoo_sync tenant=%s unreachable next_attempt_at=%s error=%r",
-                self.tenant.slug,
-                until.isoformat(),
+                tenant.slug,
+                until.isoformat() if until else "-",
                 exc.message,
             )
             return self._stop(TenantStatus.UNREACHABLE, exc)
-        except OdooError as exc:
-            # Not an Odoo we can talk to (wrong URL, unsupported version):
-            # retrying cannot help until someone edits the connection.
-            queue.pause_tenant(tenant_id, reason=f"{type(exc).__name__}: {exc.message}")
-            return self._stop(TenantStatus.PAUSED, exc)
-        queue.record_tenant_reachable(tenant_id, server_version=str(version))
+        queue.record_tenant_reachable(
+            tenant.pk, connection_revision=revision, server_version=str(version)
+        )
         return True
 
     def _stop(self, status: str, exc: OdooError) -> bool:
@@ -228,7 +237,11 @@ class _Drain:
         except OdooAuthError as exc:
             # The key was revoked mid-drain: not the row's fault, so not charged.
             queue.release_claims([claim])
-            queue.pause_tenant(claim.tenant_id, reason=f"Odoo rejected the connection: {exc}")
+            queue.pause_tenant(
+                claim.tenant_id,
+                connection_revision=self.tenant.odoo_connection_revision,
+                reason=f"Odoo rejected the connection: {exc}",
+            )
             self._stop(TenantStatus.PAUSED, exc)
             self._log(claim, odoo_id, "paused", started, exc.message)
             return False

@@ -301,9 +301,16 @@ def mark_failed(claim: Claim, *, error: str, kind: str, duration_ms: int = 0) ->
 # --- tenant-level health --------------------------------------------------------------
 
 
-def record_tenant_reachable(tenant_id: int, *, server_version: str = "") -> None:
+def _same_connection(tenant_id: int, connection_revision: int):
+    """The tenant row, only while its connection is the one a drain logged in with."""
+    return Tenant.objects.filter(pk=tenant_id, odoo_connection_revision=connection_revision)
+
+
+def record_tenant_reachable(
+    tenant_id: int, *, connection_revision: int, server_version: str = ""
+) -> None:
     """Odoo answered a login: end any outage backoff."""
-    Tenant.objects.filter(pk=tenant_id).filter(
+    _same_connection(tenant_id, connection_revision).filter(
         Q(odoo_unreachable_since__isnull=False)
         | Q(odoo_outage_failures__gt=0)
         | Q(odoo_next_attempt_at__isnull=False)
@@ -317,15 +324,20 @@ def record_tenant_reachable(tenant_id: int, *, server_version: str = "") -> None
     )
 
 
-def record_tenant_unreachable(tenant_id: int, *, error: str) -> datetime:
+def record_tenant_unreachable(
+    tenant_id: int, *, connection_revision: int, error: str
+) -> datetime | None:
     """Odoo could not be reached at login: the tenant backs off, its rows keep their attempts.
 
     The schedule's last step repeats for as long as the outage lasts; a tenant
-    is never dead-lettered.
+    is never dead-lettered. Returns the next attempt time, or None when the
+    connection was edited meanwhile (the edit already cleared the backoff).
     """
     now = timezone.now()
     with transaction.atomic():
-        tenant = Tenant.objects.select_for_update().get(pk=tenant_id)
+        tenant = _same_connection(tenant_id, connection_revision).select_for_update().first()
+        if tenant is None:
+            return None
         tenant.odoo_outage_failures += 1
         tenant.odoo_unreachable_since = tenant.odoo_unreachable_since or now
         tenant.odoo_next_attempt_at = now + backoff_for(
@@ -343,11 +355,16 @@ def record_tenant_unreachable(tenant_id: int, *, error: str) -> datetime:
     return tenant.odoo_next_attempt_at
 
 
-def pause_tenant(tenant_id: int, *, reason: str) -> None:
-    """Odoo rejected the connection itself: send nothing more until it is edited."""
-    Tenant.objects.filter(pk=tenant_id).update(
+def pause_tenant(tenant_id: int, *, connection_revision: int, reason: str) -> bool:
+    """Odoo rejected the credentials: send nothing more until the connection is edited.
+
+    False when the connection was edited after the drain logged in with it:
+    the rejection was of the old credentials, so nothing is paused.
+    """
+    paused = _same_connection(tenant_id, connection_revision).update(
         odoo_paused_at=timezone.now(), odoo_paused_reason=reason[:2000]
     )
+    return paused == 1
 
 
 # --- reporting -----------------------------------------------------------------------

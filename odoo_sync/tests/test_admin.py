@@ -94,7 +94,9 @@ def test_retry_from_the_overview_requeues_and_comes_back(operator):
 
 def test_overview_shows_paused_tenants_with_the_reason(operator):
     paused = TenantFactory(pro=True, name="Paused cafe")
-    queue.pause_tenant(paused.pk, reason="Odoo rejected the connection: Access Denied")
+    queue.pause_tenant(
+        paused.pk, connection_revision=0, reason="Odoo rejected the connection: Access Denied"
+    )
     html = logged_in(operator).get(OVERVIEW).content.decode()
     assert 'id="sync-paused"' in html
     assert "Odoo rejected the connection: Access Denied" in html
@@ -104,7 +106,7 @@ def test_overview_shows_paused_tenants_with_the_reason(operator):
 def test_overview_shows_unreachable_tenants_and_since_when(operator):
     down = TenantFactory(pro=True, name="Down cafe")
     with freeze_time("2026-03-02 09:00:00"):
-        queue.record_tenant_unreachable(down.pk, error="connection refused")
+        queue.record_tenant_unreachable(down.pk, connection_revision=0, error="connection refused")
     with freeze_time("2026-03-02 10:30:00"):
         html = logged_in(operator).get(OVERVIEW).content.decode()
     assert 'id="sync-unreachable"' in html
@@ -135,7 +137,7 @@ def test_overview_with_no_heartbeat_says_so(operator):
 def test_staff_overview_shows_only_their_tenants():
     mine, theirs = TenantFactory(pro=True, name="Mine"), TenantFactory(pro=True, name="Theirs")
     PosConfigFactory(dead_update=True, tenant=theirs, name="Their dead letter")
-    queue.pause_tenant(theirs.pk, reason="their secret trouble")
+    queue.pause_tenant(theirs.pk, connection_revision=0, reason="their secret trouble")
     staff = TenantStaffFactory(tenants=[mine])
     response = logged_in(staff).get(OVERVIEW)
     assert [r["tenant"] for r in response.context["overview"]["rows"]] == [mine]

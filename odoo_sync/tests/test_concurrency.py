@@ -223,3 +223,23 @@ def test_key_revoked_mid_drain_pauses_the_tenant_without_charging_the_rows(
             0,
             None,
         )
+
+
+def test_a_late_rejection_of_old_credentials_does_not_pause_a_fixed_connection(
+    sandbox_tenant, odoo_sandbox, wait_until
+):
+    from cafe.services import update_odoo_connection
+
+    services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
+    good_key = odoo_sandbox.api_key
+    update_odoo_connection(sandbox_tenant, api_key="a-wrong-key")
+    odoo_sandbox.add_latency(1.0, method="common.authenticate")
+    drain, box = _in_thread(drain_tenant, sandbox_tenant.pk)
+    wait_until(lambda: odoo_sandbox.call_count("common.authenticate") == 1, what="login sent")
+    update_odoo_connection(sandbox_tenant, api_key=good_key)  # the admin fixes the key
+    drain.join(timeout=30)
+    assert box["result"].status == TenantStatus.PAUSED  # that drain's login was rejected...
+    sandbox_tenant.refresh_from_db()
+    assert sandbox_tenant.odoo_paused_at is None  # ...but the fixed connection stays live
+    odoo_sandbox.add_latency(0)
+    assert drain_tenant(sandbox_tenant.pk).created == 1

@@ -322,6 +322,36 @@ def test_odoo_down_at_login_backs_the_tenant_off_and_rows_keep_their_attempts(
     assert _reload(reg).sync_state == SyncState.SYNCED
 
 
+@pytest.mark.parametrize(
+    "reply",
+    [
+        {"body": "<html><body>502 Bad Gateway</body></html>", "content_type": "text/html"},
+        {
+            "body": (
+                "<?xml version='1.0'?><methodResponse><fault><value><struct>"
+                "<member><name>faultCode</name><value><int>1</int></value></member>"
+                "<member><name>faultString</name><value><string>Traceback (most recent call "
+                "last):\npsycopg2.OperationalError: connection to server at "
+                '"db" failed: Connection refused</string></value></member>'
+                "</struct></value></fault></methodResponse>"
+            ),
+        },
+    ],
+    ids=["proxy-page", "odoo-cannot-reach-its-database"],
+)
+def test_odoo_failing_at_login_for_other_reasons_backs_off_instead_of_pausing(
+    sandbox_tenant, odoo_sandbox, reply
+):
+    services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
+    odoo_sandbox.reply_body_next(method="common.authenticate", **reply)
+    result = drain_tenant(sandbox_tenant.pk)
+    sandbox_tenant.refresh_from_db()
+    assert result.status == TenantStatus.UNREACHABLE
+    assert sandbox_tenant.odoo_paused_at is None
+    assert sandbox_tenant.odoo_unreachable_since is not None
+    assert sandbox_tenant.odoo_last_error
+
+
 def test_try_now_skips_the_outage_backoff_but_not_a_pause(sandbox_tenant, odoo_sandbox):
     services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
     odoo_sandbox.fail_next(status=503, count=3)

@@ -121,12 +121,14 @@ def add_backdrop(tenant) -> None:
         next_attempt_at=now - timedelta(minutes=7),
     )
     queue.record_tenant_unreachable(
-        harbour.pk, error="Could not connect to Odoo: connection refused"
+        harbour.pk, connection_revision=0, error="Could not connect to Odoo: connection refused"
     )
     corner = TenantFactory(pro=True, name="Corner Deli", slug="corner")
     PosConfigFactory(tenant=corner, name="Deli counter", sequence_prefix="DC1")
     queue.pause_tenant(
-        corner.pk, reason="Odoo rejected the connection: Access Denied (API key revoked?)"
+        corner.pk,
+        connection_revision=0,
+        reason="Odoo rejected the connection: Access Denied (API key revoked?)",
     )
     starter = TenantFactory(name="Little Bakery", slug="little-bakery")
     PosConfigFactory(tenant=starter, name="Front till", sequence_prefix="FT1")
