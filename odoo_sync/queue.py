@@ -16,9 +16,16 @@ from django.db import connection, transaction
 from django.db.models import Case, Count, IntegerField, Min, Q, Value, When
 from django.utils import timezone
 
-from cafe.models import Tenant
+from cafe.models import Plan, Tenant
 from odoo_sync.models import SyncAttempt, SyncHeartbeat
-from registers.models import PENDING_STATES, ErrorKind, PosConfig, SyncState
+from registers.models import (
+    PENDING_STATES,
+    ErrorKind,
+    PosConfig,
+    SyncState,
+    is_dead_letter,
+    is_pending,
+)
 from registers.state import lock_register, transition
 
 log = logging.getLogger("odoo_sync")
@@ -56,23 +63,30 @@ def backoff_for(failures: int, schedule: list[int]) -> timedelta:
 
 
 def _due(now: datetime) -> Q:
-    return Q(sync_state__in=PENDING_STATES, next_attempt_at__lte=now) & (
-        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    return (
+        is_pending()
+        & Q(next_attempt_at__lte=now)
+        & (Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
     )
 
 
-def tenants_with_due_work(
-    *, now: datetime | None = None, include_backing_off: bool = False
-) -> list[int]:
-    """Ids of sync-enabled tenants with due rows: one query on the partial index."""
-    now = now or timezone.now()
+def due_tenants(*, now: datetime, include_backing_off: bool = False):
+    """Sync-enabled tenants with due rows, as a queryset (one query on the partial index)."""
     due_tenant_ids = PosConfig.objects.filter(_due(now)).values("tenant_id")
     tenants = Tenant.objects.sync_enabled().filter(pk__in=due_tenant_ids)
     if not include_backing_off:
         tenants = tenants.filter(
             Q(odoo_next_attempt_at__isnull=True) | Q(odoo_next_attempt_at__lte=now)
         )
-    return list(tenants.order_by("pk").values_list("pk", flat=True))
+    return tenants.order_by("pk")
+
+
+def tenants_with_due_work(
+    *, now: datetime | None = None, include_backing_off: bool = False
+) -> list[int]:
+    """Ids of the tenants the tick drains (the command adds those backing off)."""
+    tenants = due_tenants(now=now or timezone.now(), include_backing_off=include_backing_off)
+    return list(tenants.values_list("pk", flat=True))
 
 
 def list_due_creates(tenant_id: int, *, now: datetime | None = None):
@@ -96,6 +110,21 @@ def count_due(tenant_id: int, *, now: datetime | None = None) -> int:
 # --- claiming ------------------------------------------------------------------------
 
 
+def claimable(tenant_id: int, *, now: datetime):
+    """A tenant's due, unclaimed rows in drain order: creates first, oldest due first."""
+    return (
+        PosConfig.objects.filter(_due(now), tenant_id=tenant_id)
+        .annotate(
+            create_first=Case(
+                When(sync_state=SyncState.PENDING_CREATE, then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("create_first", "next_attempt_at", "pk")
+    )
+
+
 def claim_due(tenant_id: int, *, limit: int, now: datetime | None = None) -> list[Claim]:
     """Lease up to `limit` due rows of a tenant, creates before updates.
 
@@ -108,17 +137,7 @@ def claim_due(tenant_id: int, *, limit: int, now: datetime | None = None) -> lis
     token = uuid.uuid4()
     until = now + timedelta(seconds=settings.SYNC_CLAIM_SECONDS)
     with transaction.atomic():
-        rows = (
-            PosConfig.objects.filter(_due(now), tenant_id=tenant_id)
-            .annotate(
-                create_first=Case(
-                    When(sync_state=SyncState.PENDING_CREATE, then=Value(0)),
-                    default=Value(1),
-                    output_field=IntegerField(),
-                )
-            )
-            .order_by("create_first", "next_attempt_at", "pk")
-        )
+        rows = claimable(tenant_id, now=now)
         if connection.features.has_select_for_update_skip_locked:
             rows = rows.select_for_update(skip_locked=True, of=("self",))
         rows = list(rows[:limit])
@@ -410,29 +429,67 @@ def queue_health(*, now: datetime | None = None) -> dict[int, dict]:
     return health
 
 
+def unsettled_by_tenant(*, now: datetime) -> dict[int, dict]:
+    """Per Pro tenant: pending counts, oldest due row, dead letters. O(unsettled rows).
+
+    Two queries, each on its own partial index (pending work, dead letters),
+    so the tick never reads the registers that are simply synced. Starter
+    tenants never sync, so rows they kept from a Pro past are left out.
+    """
+    blank = {"pending_create": 0, "pending_update": 0, "oldest_due_age": None, "sync_error": 0}
+    health: dict[int, dict] = {}
+    pending = (
+        PosConfig.objects.filter(is_pending())
+        .values("tenant_id")
+        .annotate(
+            pending_create=Count("pk", filter=Q(sync_state=SyncState.PENDING_CREATE)),
+            pending_update=Count("pk", filter=Q(sync_state=SyncState.PENDING_UPDATE)),
+            oldest_due=Min("next_attempt_at", filter=Q(next_attempt_at__lte=now)),
+        )
+        .order_by()
+    )
+    for row in pending:
+        oldest = row["oldest_due"]
+        health[row["tenant_id"]] = {
+            **blank,
+            "pending_create": row["pending_create"],
+            "pending_update": row["pending_update"],
+            "oldest_due_age": (now - oldest) if oldest else None,
+        }
+    dead = PosConfig.objects.filter(is_dead_letter()).values("tenant_id").annotate(n=Count("pk"))
+    for row in dead.order_by():
+        health.setdefault(row["tenant_id"], dict(blank))["sync_error"] = row["n"]
+    pro = set(
+        Tenant.objects.filter(pk__in=list(health), plan=Plan.PRO).values_list("pk", flat=True)
+    )
+    return {tenant_id: counts for tenant_id, counts in health.items() if tenant_id in pro}
+
+
 def log_queue_health(*, now: datetime | None = None) -> None:
-    """One line per tenant with due work or dead letters, so a stuck queue shows in the logs.
+    """One line per Pro tenant with due work or dead letters, so a stuck queue shows in the logs.
 
     WARNING once the oldest due row has waited longer than SYNC_STUCK_AFTER_MINUTES
-    or there are dead letters; INFO otherwise.
+    or there are dead letters; INFO otherwise. Starter tenants never sync, so
+    rows they kept from a Pro past are not reported.
     """
     now = now or timezone.now()
-    slugs = dict(Tenant.objects.values_list("pk", "slug"))
+    health = unsettled_by_tenant(now=now)
+    slugs = dict(Tenant.objects.filter(pk__in=list(health)).values_list("pk", "slug"))
     stuck_after = timedelta(minutes=settings.SYNC_STUCK_AFTER_MINUTES)
-    for tenant_id, health in queue_health(now=now).items():
-        age = health["oldest_due_age"]
-        if age is None and not health["sync_error"]:
+    for tenant_id, counts in sorted(health.items()):
+        age = counts["oldest_due_age"]
+        if age is None and not counts["sync_error"]:
             continue
-        stuck = (age is not None and age > stuck_after) or health["sync_error"] > 0
+        stuck = (age is not None and age > stuck_after) or counts["sync_error"] > 0
         log.log(
             logging.WARNING if stuck else logging.INFO,
             "odoo_sync queue tenant=%s oldest_due_age_s=%s dead_letters=%d "
             "pending_create=%d pending_update=%d",
             slugs.get(tenant_id, tenant_id),
             int(age.total_seconds()) if age is not None else "-",
-            health["sync_error"],
-            health["pending_create"],
-            health["pending_update"],
+            counts["sync_error"],
+            counts["pending_create"],
+            counts["pending_update"],
         )
 
 

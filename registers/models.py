@@ -4,6 +4,7 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 
 # Odoo's pos.config.name has no length limit; ours keeps names readable on
@@ -20,6 +21,27 @@ class SyncState(models.TextChoices):
 
 
 PENDING_STATES = (SyncState.PENDING_CREATE, SyncState.PENDING_UPDATE)
+
+# The partial indexes' predicates, spelled as literals: a planner (SQLite's
+# always, PostgreSQL's for generic plans) uses a partial index only when the
+# query's WHERE visibly implies the index's, which a bound parameter does not.
+PENDING_SQL = "sync_state IN ('pending_create', 'pending_update')"
+DEAD_LETTER_SQL = "sync_state = 'sync_error'"
+
+
+def _literal(predicate: str) -> Q:
+    # Only ever given the two constants above: nothing from outside reaches it.
+    return Q(RawSQL(predicate, (), output_field=models.BooleanField()))  # noqa: S611
+
+
+def is_pending() -> Q:
+    """Rows with sync work to do (pending create or update), matching the partial index."""
+    return _literal(PENDING_SQL)
+
+
+def is_dead_letter() -> Q:
+    """Rows in sync_error, matching the dead-letter partial index."""
+    return _literal(DEAD_LETTER_SQL)
 
 
 class ErrorKind(models.TextChoices):
@@ -82,6 +104,14 @@ class PosConfig(models.Model):
         ]
         # cafe_pos_configs_pending_push_idx (partial, on due work) is created in
         # migration 0002 with RunSQL: its name is longer than Meta.indexes allows.
+        indexes = [
+            # Dead letters, counted per tenant by every tick: O(dead letters).
+            models.Index(
+                fields=["tenant"],
+                condition=Q(sync_state=SyncState.SYNC_ERROR),
+                name="cafe_pos_configs_dead_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

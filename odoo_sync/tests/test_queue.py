@@ -149,6 +149,11 @@ def test_tick_logs_oldest_due_age_and_dead_letters_per_tenant(caplog):
         stuck = PosConfigFactory(pending_create=True, tenant__slug="stuck-cafe")
         PosConfigFactory(tenant=stuck.tenant, dead_update=True)
         quiet = PosConfigFactory(pushed=True, tenant__slug="quiet-cafe")
+        # Downgraded to Starter with a row still queued: it never syncs, so it
+        # is not a stuck queue.
+        downgraded = PosConfigFactory(pending_create=True, tenant__slug="downgraded-cafe")
+        downgraded.tenant.plan = "starter"
+        downgraded.tenant.save()
         clock.tick(timedelta(minutes=11))
         PosConfigFactory(pending_create=True, tenant__slug="fresh-cafe")
         with caplog.at_level("INFO", logger="odoo_sync"):
@@ -160,3 +165,4 @@ def test_tick_logs_oldest_due_age_and_dead_letters_per_tenant(caplog):
     assert lines["tenant=fresh-cafe"].levelname == "INFO"
     assert "oldest_due_age_s=0 dead_letters=0" in lines["tenant=fresh-cafe"].getMessage()
     assert f"tenant={quiet.tenant.slug}" not in lines
+    assert "tenant=downgraded-cafe" not in lines

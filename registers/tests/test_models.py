@@ -1,32 +1,50 @@
-"""The partial index on due work: the planner uses it, so finding work is O(pending)."""
+"""The partial indexes: the queries the tick and the drain really run use them.
+
+So finding work costs O(pending) and counting dead letters O(dead letters),
+never O(all registers).
+"""
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
 from cafe.tests.factories import TenantFactory
+from odoo_sync import queue
 from registers.models import PosConfig, SyncState
 
 pytestmark = pytest.mark.django_db
 
-DUE_WORK_SQL = (
-    "SELECT id FROM cafe_pos_configs "
-    "WHERE sync_state IN ('pending_create', 'pending_update') AND next_attempt_at <= %s"
-)
+PENDING_IDX = "cafe_pos_configs_pending_push_idx"
+DEAD_IDX = "cafe_pos_configs_dead_idx"
 
 
-def _plan(sql: str, params: list) -> str:
+def _analyze() -> None:
     with connection.cursor() as cur:
-        if connection.vendor == "postgresql":
-            cur.execute("ANALYZE cafe_pos_configs")
-            cur.execute("EXPLAIN " + sql, params)
-        else:
-            cur.execute("ANALYZE")
-            cur.execute("EXPLAIN QUERY PLAN " + sql, params)
+        cur.execute("ANALYZE cafe_pos_configs" if connection.vendor == "postgresql" else "ANALYZE")
+
+
+def _captured_sql(fn) -> list[tuple[str, tuple]]:
+    """The statements `fn` runs, with their parameters."""
+    seen = []
+
+    def wrapper(execute, sql, params, many, context):
+        seen.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        fn()
+    return seen
+
+
+def _plan(sql: str, params) -> str:
+    explain = "EXPLAIN " if connection.vendor == "postgresql" else "EXPLAIN QUERY PLAN "
+    with connection.cursor() as cur:
+        cur.execute(explain + sql, params)
         return "\n".join(str(row) for row in cur.fetchall())
 
 
-def test_due_work_query_uses_the_partial_index_on_100k_synced_rows():
+@pytest.fixture
+def hundred_thousand_synced_and_a_few_due():
     tenant = TenantFactory(pro=True)
     rows = [
         PosConfig(
@@ -49,23 +67,51 @@ def test_due_work_query_uses_the_partial_index_on_100k_synced_rows():
         )
         for n in range(20)
     ]
+    rows += [
+        PosConfig(
+            tenant=tenant,
+            name=f"Dead {n}",
+            sequence_prefix="D",
+            sync_state=SyncState.SYNC_ERROR,
+            odoo_pos_config_id=300_000 + n,
+        )
+        for n in range(5)
+    ]
     PosConfig.objects.bulk_create(rows, batch_size=5000)
-    plan = _plan(DUE_WORK_SQL, [timezone.now()])
-    assert "cafe_pos_configs_pending_push_idx" in plan, plan
+    _analyze()
+    return tenant
+
+
+def test_the_ticks_and_drains_queries_use_the_partial_indexes_on_100k_synced_rows(
+    hundred_thousand_synced_and_a_few_due,
+):
+    tenant = hundred_thousand_synced_and_a_few_due
+    now = timezone.now()
+
+    # The tick: which tenants have due work (one query).
+    [(sql, params)] = _captured_sql(lambda: queue.tenants_with_due_work(now=now))
+    assert PENDING_IDX in _plan(sql, params)
+
+    # The drain: which rows to claim next.
+    claim_qs = queue.claimable(tenant.pk, now=now)[:50]
+    sql, params = claim_qs.query.sql_with_params()
+    assert PENDING_IDX in _plan(sql, params)
+
+    # The tick's health line: pending work and dead letters, each on its index.
+    statements = _captured_sql(lambda: queue.unsettled_by_tenant(now=now))
+    plans = [_plan(sql, params) for sql, params in statements if "cafe_pos_configs" in sql]
+    assert any(PENDING_IDX in p for p in plans), plans
+    assert any(DEAD_IDX in p for p in plans), plans
+    health = queue.unsettled_by_tenant(now=now)[tenant.pk]
+    assert (health["pending_update"], health["sync_error"]) == (20, 5)
 
 
 def test_partial_index_covers_exactly_the_pending_states():
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
-            cur.execute(
-                "SELECT indexdef FROM pg_indexes WHERE indexname = %s",
-                ["cafe_pos_configs_pending_push_idx"],
-            )
+            cur.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", [PENDING_IDX])
         else:
-            cur.execute(
-                "SELECT sql FROM sqlite_master WHERE name = %s",
-                ["cafe_pos_configs_pending_push_idx"],
-            )
+            cur.execute("SELECT sql FROM sqlite_master WHERE name = %s", [PENDING_IDX])
         definition = cur.fetchone()[0]
     assert "pending_create" in definition and "pending_update" in definition
     assert "synced" not in definition and "sync_error" not in definition
