@@ -5,7 +5,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.views.decorators.debug import sensitive_post_parameters
 
 from cafe import selectors, services
 from cafe.admin_helpers import TenantScopedAdmin, humanize_ago, humanize_until
@@ -51,6 +53,11 @@ class TenantAdmin(TenantScopedAdmin):
 
     def scoped_queryset(self, user):
         return selectors.tenants_for(user)
+
+    @method_decorator(sensitive_post_parameters("new_api_key"))
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # Error reports (the debug page, admin e-mails) never show the posted key.
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="Sync")
     def sync_status(self, obj):

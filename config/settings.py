@@ -226,6 +226,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Unit tests may flip this on; integration tests and `make run` never do.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
+# Error reports (debug page, admin e-mails) leave out locals that may hold an
+# Odoo API key; see config/errors.py.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.errors.RegsyncExceptionReporterFilter"
+
 # --- Logging -------------------------------------------------------------------
 LOGGING = {
     "version": 1,
