@@ -134,11 +134,14 @@ class _Drain:
         self.client = client
         self.lock = lock
         self.outstanding: list[queue.Claim] = []
-        started = time.monotonic()
-        # Stop claiming early enough that one last call still ends inside the
+        # The most one row can take: a write may need a second call (the
+        # search_count that confirms a record deleted in Odoo).
+        self.row_budget = 2 * (settings.ODOO_CONNECT_TIMEOUT + settings.ODOO_READ_TIMEOUT)
+        # Stop claiming early enough that one last row still ends inside the
         # task's soft time limit (the claims would outlive us otherwise).
-        call_budget = settings.ODOO_CONNECT_TIMEOUT + settings.ODOO_READ_TIMEOUT
-        self.deadline = started + max(settings.SYNC_TASK_SOFT_TIME_LIMIT - call_budget - 5, 1)
+        self.deadline = time.monotonic() + max(
+            settings.SYNC_TASK_SOFT_TIME_LIMIT - self.row_budget - 5, 1
+        )
 
     def run(self) -> None:
         if not self._login():
@@ -147,14 +150,19 @@ class _Drain:
             if time.monotonic() > self.deadline:
                 self.result.status = TenantStatus.MORE
                 return
-            self.lock.extend()
+            if not self.lock.extend():
+                # Our lease ran out and another drain holds the tenant now:
+                # leave the tenant to it (property 1).
+                self.result.status = TenantStatus.BUSY
+                return
             claims = queue.claim_due(self.tenant.pk, limit=settings.SYNC_BATCH_SIZE)
             if not claims:
                 return
             self.outstanding = list(claims)
-            # A claim must not expire while its call is still in flight.
-            call_budget = settings.ODOO_CONNECT_TIMEOUT + settings.ODOO_READ_TIMEOUT
-            claims_valid_until = time.monotonic() + settings.SYNC_CLAIM_SECONDS - call_budget - 5
+            # A claim must not expire while its row is still in flight.
+            claims_valid_until = (
+                time.monotonic() + settings.SYNC_CLAIM_SECONDS - self.row_budget - 5
+            )
             for claim in claims:
                 if time.monotonic() > min(self.deadline, claims_valid_until):
                     break

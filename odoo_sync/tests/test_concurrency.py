@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import threading
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -243,3 +244,26 @@ def test_a_late_rejection_of_old_credentials_does_not_pause_a_fixed_connection(
     assert sandbox_tenant.odoo_paused_at is None  # ...but the fixed connection stays live
     odoo_sandbox.add_latency(0)
     assert drain_tenant(sandbox_tenant.pk).created == 1
+
+
+def test_a_drain_that_lost_its_tenant_lock_stops_and_gives_its_rows_back(
+    settings, sandbox_tenant, odoo_sandbox, wait_until
+):
+    from cafe.models import Tenant
+
+    settings.SYNC_LOCK_BACKEND = "db"
+    settings.SYNC_BATCH_SIZE = 1
+    for n in range(3):
+        services.add_register(sandbox_tenant, name=f"R{n}", prefix=f"R{n}")
+    odoo_sandbox.add_latency(0.5, method="pos.config.load")
+    drain, box = _in_thread(drain_tenant, sandbox_tenant.pk)
+    wait_until(lambda: odoo_sandbox.call_count("pos.config.load") == 1, what="first row sent")
+    # Its lease expired and another drain took the tenant over.
+    Tenant.objects.filter(pk=sandbox_tenant.pk).update(drain_lock_token=uuid.uuid4())
+    drain.join(timeout=30)
+    result = box["result"]
+    assert (result.status, result.created) == (TenantStatus.BUSY, 1)
+    assert odoo_sandbox.call_count("pos.config.load") == 1
+    left = PosConfig.objects.exclude(sync_state=SyncState.SYNCED)
+    assert left.count() == 2
+    assert not left.filter(claim_token__isnull=False).exists()

@@ -132,8 +132,9 @@ def test_backoff_schedule_repeats_its_last_step():
 
 
 def test_timeouts_are_ordered_so_each_layer_gives_up_before_the_next(settings):
+    one_row = 2 * (settings.ODOO_CONNECT_TIMEOUT + settings.ODOO_READ_TIMEOUT)  # write + check
     ordered = [
-        settings.ODOO_CONNECT_TIMEOUT + settings.ODOO_READ_TIMEOUT,
+        one_row,
         settings.SYNC_TASK_SOFT_TIME_LIMIT,
         settings.SYNC_TASK_TIME_LIMIT,
         settings.SYNC_CLAIM_SECONDS,
