@@ -97,3 +97,14 @@ def test_user_mistakes_get_one_clear_line_and_exit_2(child_env, args, message):
     assert len(lines) == 1, proc.stderr
     assert message in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+def test_once_exits_0_when_a_tenant_is_unreachable_but_no_register_failed(
+    sandbox_tenant, odoo_sandbox
+):
+    services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
+    odoo_sandbox.fail_next(status=503, count=3)
+    code, out = _run("--once")
+    assert code == 0
+    assert f"{sandbox_tenant.slug}: unreachable " in out
+    assert "create_failed=0" in out

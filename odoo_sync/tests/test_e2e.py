@@ -27,12 +27,15 @@ def celery_processes(child_env, tmp_path):
     celery_app.control.purge()  # nothing left over from another test's run
     env = {**child_env, "SYNC_TICK_SECONDS": "1", "SYNC_PUSH_ON_COMMIT": "false"}
     started: list[tuple[str, subprocess.Popen, Path]] = []
+    # Production's prefork pool on Redis (it enforces the task time limits);
+    # the filesystem broker of the embedded default runs a thread pool.
+    pool = "prefork" if settings.REDIS_URL else "threads"
 
     def start(*names: str):
         for name in names:
             log = tmp_path / f"{name}.log"
             args = {
-                "worker": ["worker", "--pool", "threads", "--concurrency", "2", "-n", "e2e@%h"],
+                "worker": ["worker", "--pool", pool, "--concurrency", "2", "-n", "e2e@%h"],
                 "beat": ["beat", "--schedule", str(tmp_path / "beat-schedule")],
             }[name]
             proc = subprocess.Popen(
