@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import xmlrpc.client
 from collections.abc import Iterable
 from typing import Any
@@ -191,6 +192,9 @@ class OdooClient:
     ) -> tuple[int, Any, bytes]:
         """One HTTP exchange: `(status, headers, body)`, the body read with a size bound."""
         self.calls += 1
+        # The read timeout bounds each socket read; this bounds the whole reply,
+        # so a server trickling bytes cannot hold a call open past the budget.
+        deadline = time.monotonic() + self.connect_timeout + self.read_timeout
         try:
             response = self._session.request(
                 method,
@@ -223,12 +227,13 @@ class OdooClient:
         except requests.exceptions.RequestException as exc:
             raise OdooConfigError(f"Bad request to Odoo: {self._clean(str(exc))}") from None
         try:
-            body = self._read_bounded(response)
+            body = self._read_bounded(response, deadline=deadline)
         finally:
             response.close()
         return response.status_code, response.headers, body
 
-    def _read_bounded(self, response: requests.Response) -> bytes:
+    def _read_bounded(self, response: requests.Response, *, deadline: float) -> bytes:
+        """The body, refused past `max_response_bytes` or past the call's deadline."""
         limit = self.max_response_bytes
         too_big = OdooConfigError(f"Odoo's reply is larger than {limit} bytes: refusing to read it")
         declared = response.headers.get("Content-Length")
@@ -236,16 +241,23 @@ class OdooClient:
             raise too_big
         chunks, size = [], 0
         try:
-            for chunk in response.iter_content(_READ_CHUNK):
+            while True:
+                if time.monotonic() > deadline:
+                    raise OdooUnreachableError(
+                        "Odoo's reply did not complete within "
+                        f"{self.connect_timeout + self.read_timeout:g} s",
+                        outcome_unknown=True,
+                    )
+                # read1: whatever one socket read brings, so the deadline is
+                # checked between reads however slowly the bytes come.
+                chunk = response.raw.read1(_READ_CHUNK)
+                if not chunk:
+                    break
                 size += len(chunk)
                 if size > limit:
                     raise too_big
                 chunks.append(chunk)
-        except (
-            requests.exceptions.ConnectionError,
-            requests.exceptions.ChunkedEncodingError,
-            requests.exceptions.ContentDecodingError,
-        ) as exc:
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise OdooUnreachableError(
                 f"Connection to Odoo lost while reading its reply: {self._clean(str(exc))}",
                 outcome_unknown=True,
@@ -354,7 +366,7 @@ class OdooClient:
         """`GET /web/version` (19+, no auth); None when the server has no such route."""
         status, _headers, body = self._request("GET", "/web/version")
         if status == 429 or status >= 500:
-            raise unreachable_for_status(status, self._snippet(body))
+            raise unreachable_for_status(status, self._clean(self._snippet(body)))
         if status != 200:
             return None
         try:

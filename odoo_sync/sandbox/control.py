@@ -130,8 +130,14 @@ class Sandbox:
         count: int = 1,
         method: str | None = None,
         apply: bool = False,
+        repeat: int = 1,
+        chunked: bool = False,
     ) -> None:
-        """Answer the next calls with this raw body (hostile XML, huge or HTML replies)."""
+        """Answer the next calls with this raw body (hostile XML, huge or HTML replies).
+
+        `repeat` sends the body that many times over; `chunked` sends it with no
+        Content-Length, so only the reader's own count can bound it.
+        """
         self._call(
             "fault",
             {
@@ -142,7 +148,17 @@ class Sandbox:
                 "status": status,
                 "content_type": content_type,
                 "apply": apply,
+                "repeat": repeat,
+                "chunked": chunked,
             },
+        )
+
+    def trickle_next(
+        self, interval: float = 0.5, count: int = 1, method: str | None = None
+    ) -> None:
+        """Apply the next calls, then send each reply a byte every `interval` seconds."""
+        self._call(
+            "fault", {"kind": "trickle", "count": count, "method": method, "interval": interval}
         )
 
     def clear_faults(self) -> None:

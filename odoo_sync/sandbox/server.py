@@ -338,6 +338,42 @@ class SandboxHandler(BaseHTTPRequestHandler):
         # One send per reply: headers and body written apart stall on Nagle.
         self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
 
+    def _head(self, status: int, headers: dict) -> bytes:
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "Unknown"
+        head = {"Server": f"{self.server_version} {self.sys_version}", **headers}
+        lines = [f"HTTP/1.1 {status} {phrase}"] + [f"{k}: {v}" for k, v in head.items()]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _send_chunked(self, status: int, headers: dict, body: bytes) -> None:
+        """A reply with no Content-Length (chunked), as some proxies send."""
+        self.close_connection = True
+        out = self._head(status, {**headers, "Transfer-Encoding": "chunked"})
+        for start in range(0, len(body), 8192):
+            piece = body[start : start + 8192]
+            out += f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+        try:
+            self.wfile.write(out + b"0\r\n\r\n")
+        except OSError:
+            pass  # the client gave up reading, as it should past its bound
+
+    def _send_slowly(self, status: int, headers: dict, body: bytes, *, interval, wake) -> None:
+        """Headers at once, then the body a byte at a time: each read is quick, the reply is not."""
+        self.close_connection = True
+        head = {**headers, "Content-Length": str(len(body)), "Connection": "close"}
+        try:
+            self.wfile.write(self._head(status, head))
+            self.wfile.flush()
+            for byte in body:
+                if wake.wait(interval):
+                    return  # reset: this call belongs to a past test
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+        except OSError:
+            pass  # the client hung up
+
     def _drop(self) -> None:
         """Close without a reply, as a crashed worker or a cut link does."""
         self.close_connection = True
@@ -401,11 +437,20 @@ class SandboxHandler(BaseHTTPRequestHandler):
             if rule.params.get("apply"):
                 apply()
             content_type = rule.params.get("content_type", "text/xml; charset=utf-8")
+            body = str(rule.params.get("body", "")).encode() * int(rule.params.get("repeat", 1))
+            if rule.params.get("chunked"):
+                return self._send_chunked(
+                    int(rule.params.get("status", 200)), {"Content-Type": content_type}, body
+                )
             return self._send(
-                int(rule.params.get("status", 200)),
-                {"Content-Type": content_type},
-                str(rule.params.get("body", "")).encode(),
+                int(rule.params.get("status", 200)), {"Content-Type": content_type}, body
             )
+        if "trickle" in faults:
+            reply = apply()
+            if reply is None:
+                return self._drop()
+            interval = float(faults["trickle"].params.get("interval", 0.5))
+            return self._send_slowly(*reply, interval=interval, wake=wake)
         reply = apply()
         if reply is None or "drop_after" in faults:
             return self._drop()

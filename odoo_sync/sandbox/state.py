@@ -18,7 +18,15 @@ ADMIN_UID = 2
 LOGIN_COOLDOWN_AFTER = 5  # base.login_cooldown_after
 LOGIN_COOLDOWN_SECONDS = 60.0  # base.login_cooldown_duration
 
-FAULT_KINDS = ("status", "timeout", "drop_before", "serialization", "body", "drop_after")
+FAULT_KINDS = (
+    "status",
+    "timeout",
+    "drop_before",
+    "serialization",
+    "body",
+    "trickle",
+    "drop_after",
+)
 
 
 def parse_version(version: str) -> tuple[int, str, list]:

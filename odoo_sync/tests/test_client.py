@@ -443,6 +443,26 @@ def test_response_size_is_bounded(odoo_sandbox):
             client.read_pos_configs([1], ["name"])
 
 
+def test_response_size_is_bounded_without_a_content_length(odoo_sandbox):
+    with odoo_sandbox.client(max_response_bytes=100_000) as client:
+        client.authenticate()
+        odoo_sandbox.reply_body_next("x" * 10_000, repeat=50, chunked=True)  # 500 kB, chunked
+        with pytest.raises(OdooConfigError, match="larger than 100000 bytes"):
+            client.read_pos_configs([1], ["name"])
+
+
+def test_a_reply_trickling_in_cannot_outlast_the_calls_deadline(odoo_sandbox):
+    # Each byte comes well inside the read timeout; the whole reply would take minutes.
+    with odoo_sandbox.client(connect_timeout=0.5, read_timeout=1.0) as client:
+        client.authenticate()
+        odoo_sandbox.trickle_next(interval=0.2, method="pos.config.search_count")
+        started = time.monotonic()
+        with pytest.raises(OdooUnreachableError, match=r"did not complete within 1\.5 s") as exc:
+            client.execute_kw("pos.config", "search_count", [[]])
+        assert exc.value.outcome_unknown is True
+        assert time.monotonic() - started < 5
+
+
 @pytest.mark.parametrize(
     "body",
     [
