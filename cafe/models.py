@@ -56,6 +56,10 @@ class Tenant(models.Model):
     odoo_next_attempt_at = models.DateTimeField(null=True, blank=True)
     odoo_last_error = models.TextField(blank=True)
     odoo_server_version = models.CharField(max_length=64, blank=True)
+    # The protocol that last logged in (on "auto"): later drains use it without
+    # detecting again. A password on 19.0 works over XML-RPC only, so this is
+    # what worked, not what the version alone would pick.
+    odoo_detected_protocol = models.CharField(max_length=8, blank=True)
     # Bumped by every edit of the connection. A drain records the tenant's
     # health only against the revision it logged in with, so a late answer to
     # the old credentials cannot pause (or back off) a freshly fixed tenant.

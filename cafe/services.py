@@ -6,7 +6,7 @@ from django.db import transaction
 
 from cafe.models import Membership, OdooProtocol, Plan, Tenant
 from odoo_sync.urlcheck import OdooUrlError, check_odoo_url
-from registers.services import queue_pending_creates
+from registers.services import queue_pending_creates, relink_all_to_odoo
 
 _UNSET = object()
 
@@ -91,6 +91,7 @@ def update_odoo_connection(
     """
     tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
     was_enabled = tenant.is_sync_enabled
+    was_url, was_db = tenant.odoo_url, tenant.odoo_db
     changed = []
     if url is not _UNSET:
         tenant.odoo_url = clean_odoo_url(url.strip())
@@ -118,8 +119,17 @@ def update_odoo_connection(
     tenant.odoo_next_attempt_at = None
     tenant.odoo_last_error = ""
     tenant.odoo_server_version = ""  # detect again: it may be another Odoo now
+    tenant.odoo_detected_protocol = ""
     tenant.odoo_connection_revision += 1
     tenant.save()
+    if {"odoo_url", "odoo_db"} & set(changed) and (was_url, was_db) != (
+        tenant.odoo_url,
+        tenant.odoo_db,
+    ):
+        # Another Odoo database: the ids we hold point nowhere there. Every
+        # register is upserted again by its external id (found, not duplicated,
+        # where it exists).
+        relink_all_to_odoo(tenant)
     _became_sync_enabled(tenant, was_enabled)
     return tenant
 

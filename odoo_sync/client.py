@@ -108,14 +108,6 @@ def _connection_failed_before_send(exc: requests.exceptions.ConnectionError) -> 
     return False
 
 
-def protocol_for_version(server_version: str) -> str | None:
-    """The protocol to speak to an Odoo of this version ("17.0", "saas~18.2"), if it parses."""
-    match = re.search(r"(\d+)", server_version or "")
-    if not match:
-        return None
-    return "json2" if int(match.group(1)) >= 19 else "xmlrpc"
-
-
 class OdooClient:
     """A connection to one tenant's Odoo.
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from cafe.models import Tenant
 from odoo_sync import queue
-from odoo_sync.client import OdooClient, protocol_for_version
+from odoo_sync.client import OdooClient
 from odoo_sync.errors import (
     OdooAccessError,
     OdooAuthError,
@@ -86,9 +86,9 @@ class Totals:
 
 def client_for(tenant: Tenant) -> OdooClient:
     protocol = tenant.odoo_protocol
-    if protocol == "auto" and tenant.odoo_server_version:
-        # Detected on an earlier drain: saves the version round trips on every drain.
-        protocol = protocol_for_version(tenant.odoo_server_version) or protocol
+    if protocol == "auto" and tenant.odoo_detected_protocol:
+        # What logged in last time: saves the detection round trips on every drain.
+        protocol = tenant.odoo_detected_protocol
     return OdooClient(
         tenant.odoo_url,
         tenant.odoo_db,
@@ -210,7 +210,10 @@ class _Drain:
             )
             return self._stop(TenantStatus.UNREACHABLE, exc)
         queue.record_tenant_reachable(
-            tenant.pk, connection_revision=revision, server_version=str(version)
+            tenant.pk,
+            connection_revision=revision,
+            server_version=str(version),
+            protocol=self.client.protocol_in_use if tenant.odoo_protocol == "auto" else "",
         )
         return True
 

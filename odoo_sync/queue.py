@@ -204,6 +204,7 @@ def _mark_landed(
     behind: Callable[[PosConfig], bool],
     action: str,
     duration_ms: int,
+    prepare: Callable[[], None] | None = None,
     **changes,
 ) -> str:
     """Record that Odoo took the claimed row: synced, or pending update if `behind(row)`.
@@ -217,6 +218,8 @@ def _mark_landed(
         row = _still_ours(claim)
         if row is None:
             return _record(claim, Outcome.SUPERSEDED, odoo_id=odoo_id, duration_ms=duration_ms)
+        if prepare is not None:
+            prepare()
         requeue = behind(row)
         transition(
             row,
@@ -249,8 +252,32 @@ def mark_create_pushed(
         behind=lambda row: row.name != pushed_name or not row.is_active,
         action="create_pushed",
         duration_ms=duration_ms,
+        prepare=lambda: _unlink_stale_holders(claim, odoo_id),
         odoo_pos_config_id=odoo_id,
     )
+
+
+def _unlink_stale_holders(claim: Claim, odoo_id: int) -> None:
+    """Another register of the tenant claiming this Odoo id holds a stale link.
+
+    Odoo's external id says the pos.config is this register's, so an older
+    link to the same id (the tenant's Odoo database was restored or replaced)
+    points at somebody else's record: that register is queued to be created
+    again, where the upsert finds or makes its own.
+    """
+    stale = PosConfig.objects.filter(tenant_id=claim.tenant_id, odoo_pos_config_id=odoo_id)
+    for pk in stale.exclude(pk=claim.register_id).values_list("pk", flat=True):
+        transition(
+            PosConfig(pk=pk),
+            SyncState.PENDING_CREATE,
+            action="relinked",
+            detail=f"pos.config {odoo_id} belongs to register {claim.register_id} in Odoo",
+            odoo_pos_config_id=None,
+            sync_retries=0,
+            next_attempt_at=timezone.now(),
+            last_sync_error="",
+            last_sync_error_kind="",
+        )
 
 
 def mark_update_synced(claim: Claim, *, duration_ms: int = 0) -> str:
@@ -326,20 +353,22 @@ def _same_connection(tenant_id: int, connection_revision: int):
 
 
 def record_tenant_reachable(
-    tenant_id: int, *, connection_revision: int, server_version: str = ""
+    tenant_id: int, *, connection_revision: int, server_version: str = "", protocol: str = ""
 ) -> None:
-    """Odoo answered a login: end any outage backoff."""
+    """Odoo answered a login: end any outage backoff, remember what logged in."""
     _same_connection(tenant_id, connection_revision).filter(
         Q(odoo_unreachable_since__isnull=False)
         | Q(odoo_outage_failures__gt=0)
         | Q(odoo_next_attempt_at__isnull=False)
         | ~Q(odoo_server_version=server_version)
+        | ~Q(odoo_detected_protocol=protocol)
     ).update(
         odoo_unreachable_since=None,
         odoo_outage_failures=0,
         odoo_next_attempt_at=None,
         odoo_last_error="",
         odoo_server_version=server_version,
+        odoo_detected_protocol=protocol,
     )
 
 

@@ -277,15 +277,16 @@ def retry_sync(register: PosConfig, *, operator: bool = True) -> str:
 
 
 def relink_all_to_odoo(tenant: Tenant) -> int:
-    """Forget every Odoo id of a tenant and queue all its registers for creation.
+    """Forget every Odoo id of a tenant and queue those registers for creation.
 
     For a tenant moved to another Odoo database (or the demo's sandbox Odoo,
     which starts empty): the ids it had point nowhere now. The creates are
     external-id upserts, so registers that do exist there are found, not
-    duplicated.
+    duplicated. Registers without an id are not links and are left as they are.
     """
     with transaction.atomic():
-        ids = list(PosConfig.objects.filter(tenant=tenant).values_list("pk", flat=True))
+        linked = PosConfig.objects.filter(tenant=tenant, odoo_pos_config_id__isnull=False)
+        ids = list(linked.values_list("pk", flat=True))
         now = timezone.now()
         for pk in ids:
             transition(

@@ -26,12 +26,14 @@ def test_seed_demo_is_idempotent_and_prints_the_admin_login(settings):
 
     # The sandbox Odoo starts empty on each run: a second seed re-queues the
     # demo's registers for creation instead of duplicating anything.
-    PosConfig.objects.filter(tenant=pro).update(
-        sync_state=SyncState.SYNCED, odoo_pos_config_id=None
-    )
+    for odoo_id, reg in enumerate(PosConfig.objects.filter(tenant=pro), start=1):
+        reg.sync_state, reg.odoo_pos_config_id = SyncState.SYNCED, odoo_id
+        reg.save()
     call_command("seed_demo", stdout=StringIO())
     assert Tenant.objects.count() == 2
-    assert PosConfig.objects.filter(tenant=pro, sync_state=SyncState.PENDING_CREATE).count() == 3
+    requeued = PosConfig.objects.filter(tenant=pro, sync_state=SyncState.PENDING_CREATE)
+    assert requeued.count() == 3
+    assert not requeued.filter(odoo_pos_config_id__isnull=False).exists()
     assert get_user_model().objects.get(username="admin").check_password("demo-pass")
 
 

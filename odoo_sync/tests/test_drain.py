@@ -422,3 +422,89 @@ def test_a_known_odoo_version_skips_protocol_detection_on_later_drains(
     after = odoo_sandbox.calls()
     new_calls = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
     assert new_calls == {"common.authenticate": 1, "pos.config.write": 1}
+
+
+def test_a_password_on_odoo_19_keeps_syncing_over_xml_rpc(sandbox_tenant, odoo_sandbox):
+    import json
+
+    odoo_sandbox.reset(version="19.0")
+    # A password, not an API key: JSON-2's bearer check refuses it, XML-RPC takes it.
+    refused = json.dumps(
+        {
+            "name": "werkzeug.exceptions.Unauthorized",
+            "message": "Invalid apikey",
+            "arguments": [],
+            "context": {},
+            "debug": "",
+        }
+    )
+    odoo_sandbox.reply_body_next(
+        refused,
+        status=401,
+        content_type="application/json",
+        method="res.users.context_get",
+        count=5,
+    )
+    first = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
+    assert drain_tenant(sandbox_tenant.pk).created == 1
+    sandbox_tenant.refresh_from_db()
+    assert sandbox_tenant.odoo_detected_protocol == "xmlrpc"
+
+    second = services.add_register(sandbox_tenant, name="Pub", prefix="PUB")
+    result = drain_tenant(sandbox_tenant.pk)
+    sandbox_tenant.refresh_from_db()
+    assert (result.status, result.created) == (TenantStatus.OK, 1)
+    assert sandbox_tenant.odoo_paused_at is None
+    assert odoo_sandbox.call_count("res.users.context_get") == 1  # not tried again
+    for reg in (first, second):
+        assert _reload(reg).sync_state == SyncState.SYNCED
+
+
+def test_editing_the_connection_detects_the_protocol_again(sandbox_tenant, odoo_sandbox):
+    from cafe.services import update_odoo_connection
+
+    _synced_register(sandbox_tenant)
+    sandbox_tenant.refresh_from_db()
+    assert sandbox_tenant.odoo_detected_protocol == "xmlrpc"  # a 17.0
+    odoo_sandbox.reset(version="19.0", api_key="a-new-key")  # upgraded to 19, new key
+    update_odoo_connection(sandbox_tenant, api_key="a-new-key")
+    services.add_register(sandbox_tenant, name="New", prefix="NEW")
+    drain_tenant(sandbox_tenant.pk)
+    sandbox_tenant.refresh_from_db()
+    assert (sandbox_tenant.odoo_detected_protocol, sandbox_tenant.odoo_server_version) == (
+        "json2",
+        "19.0",
+    )
+
+
+def test_a_stale_odoo_id_after_odoo_was_restored_is_relinked_not_crashed(
+    sandbox_tenant, odoo_sandbox
+):
+    old = _synced_register(sandbox_tenant, name="Old")
+    odoo_sandbox.reset()  # Odoo's database restored empty: ids start over
+    new = services.add_register(sandbox_tenant, name="New", prefix="NEW")
+    drain_tenant(sandbox_tenant.pk)  # New gets the id Old still holds
+    old, new = _reload(old), _reload(new)
+    assert new.sync_state == SyncState.SYNCED
+    assert old.sync_state == SyncState.SYNCED and old.odoo_pos_config_id != new.odoo_pos_config_id
+    # Old was re-created by its external id in the same drain, not duplicated.
+    names = sorted(c["name"] for c in odoo_sandbox.pos_configs())
+    assert names == ["New", "Old"]
+    assert odoo_sandbox.pos_config(old.odoo_pos_config_id)["name"] == "Old"
+
+
+def test_moving_a_tenant_to_another_odoo_database_relinks_every_register(
+    settings, sandbox_tenant, odoo_sandbox
+):
+    from cafe.services import update_odoo_connection
+
+    settings.ODOO_ALLOW_PRIVATE_URLS = True
+    settings.ODOO_REQUIRE_HTTPS = False
+    regs = [_synced_register(sandbox_tenant, name=n) for n in ("A", "B")]
+    odoo_sandbox.reset(db="other")
+    update_odoo_connection(sandbox_tenant, db="other")
+    assert {_reload(r).sync_state for r in regs} == {SyncState.PENDING_CREATE}
+    assert {_reload(r).odoo_pos_config_id for r in regs} == {None}
+    drain_tenant(sandbox_tenant.pk)
+    assert sorted(c["name"] for c in odoo_sandbox.pos_configs()) == ["A", "B"]
+    assert {_reload(r).sync_state for r in regs} == {SyncState.SYNCED}
