@@ -26,6 +26,7 @@ from registers.models import (
     is_dead_letter,
     is_pending,
 )
+from registers.services import requeue_create
 from registers.state import lock_register, transition
 
 log = logging.getLogger("odoo_sync")
@@ -267,16 +268,11 @@ def _unlink_stale_holders(claim: Claim, odoo_id: int) -> None:
     """
     stale = PosConfig.objects.filter(tenant_id=claim.tenant_id, odoo_pos_config_id=odoo_id)
     for pk in stale.exclude(pk=claim.register_id).values_list("pk", flat=True):
-        transition(
-            PosConfig(pk=pk),
-            SyncState.PENDING_CREATE,
+        requeue_create(
+            pk,
             action="relinked",
             detail=f"pos.config {odoo_id} belongs to register {claim.register_id} in Odoo",
-            odoo_pos_config_id=None,
-            sync_retries=0,
-            next_attempt_at=timezone.now(),
-            last_sync_error="",
-            last_sync_error_kind="",
+            forget_odoo_id=True,
         )
 
 

@@ -89,6 +89,37 @@ def _push_soon(tenant_id: int) -> None:
     transaction.on_commit(lambda: enqueue_drain(tenant_id))
 
 
+def _fresh_attempts() -> dict:
+    """The sync columns of a register queued anew: no failures, no error, due now."""
+    return {
+        "sync_retries": 0,
+        "next_attempt_at": timezone.now(),
+        "last_sync_error": "",
+        "last_sync_error_kind": "",
+    }
+
+
+def requeue_create(
+    register_id: int, *, action: str, detail: str = "", forget_odoo_id: bool = False, guard=None
+) -> PosConfig | None:
+    """Queue one register to be created in Odoo, with fresh attempts (caller's transaction).
+
+    `forget_odoo_id` drops a link that points nowhere (another database, or an
+    id Odoo gave to another register); the create is an external-id upsert,
+    so a register that does exist there is found again, not duplicated.
+    """
+    extra = {"odoo_pos_config_id": None} if forget_odoo_id else {}
+    return transition(
+        PosConfig(pk=register_id),
+        SyncState.PENDING_CREATE,
+        action=action,
+        detail=detail,
+        guard=guard,
+        **_fresh_attempts(),
+        **extra,
+    )
+
+
 # --- operations ----------------------------------------------------------------
 
 
@@ -176,14 +207,7 @@ def queue_odoo_update(register: PosConfig) -> PosConfig:
         row = lock_register(register.pk)
         if row.odoo_pos_config_id is None or row.sync_state == SyncState.PENDING_CREATE:
             return row
-        row = transition(
-            row,
-            SyncState.PENDING_UPDATE,
-            action="queued_update",
-            sync_retries=0,
-            next_attempt_at=timezone.now(),
-            last_sync_error="",
-        )
+        row = transition(row, SyncState.PENDING_UPDATE, action="queued_update", **_fresh_attempts())
         _push_soon(row.tenant_id)
         return row
 
@@ -201,20 +225,15 @@ def queue_pending_creates(tenant: Tenant) -> int:
                 tenant=tenant, odoo_pos_config_id__isnull=True, sync_state=SyncState.SYNCED
             ).values_list("pk", flat=True)
         )
-        now = timezone.now()
         queued = 0
         for pk in ids:
             queued += (
-                transition(
-                    PosConfig(pk=pk),
-                    SyncState.PENDING_CREATE,
+                requeue_create(
+                    pk,
                     action="queued_create",
                     guard=lambda r: (
                         r.odoo_pos_config_id is None and r.sync_state == SyncState.SYNCED
                     ),
-                    sync_retries=0,
-                    next_attempt_at=now,
-                    last_sync_error="",
                 )
                 is not None
             )
@@ -257,12 +276,7 @@ def retry_sync(register: PosConfig, *, operator: bool = True) -> str:
         outcome = plan_retry(row, operator=operator)
         if outcome in (RetryOutcome.NOTHING_TO_RETRY, RetryOutcome.NEEDS_OPERATOR):
             return outcome
-        fresh = {
-            "sync_retries": 0,
-            "next_attempt_at": timezone.now(),
-            "last_sync_error": "",
-            "last_sync_error_kind": "",
-        }
+        fresh = _fresh_attempts()
         to_state = {
             RetryOutcome.QUEUED_UPDATE: SyncState.PENDING_UPDATE,
             RetryOutcome.QUEUED_CREATE: SyncState.PENDING_CREATE,
@@ -287,18 +301,8 @@ def relink_all_to_odoo(tenant: Tenant) -> int:
     with transaction.atomic():
         linked = PosConfig.objects.filter(tenant=tenant, odoo_pos_config_id__isnull=False)
         ids = list(linked.values_list("pk", flat=True))
-        now = timezone.now()
         for pk in ids:
-            transition(
-                PosConfig(pk=pk),
-                SyncState.PENDING_CREATE,
-                action="relinked",
-                odoo_pos_config_id=None,
-                sync_retries=0,
-                next_attempt_at=now,
-                last_sync_error="",
-                last_sync_error_kind="",
-            )
+            requeue_create(pk, action="relinked", forget_odoo_id=True)
         if ids:
             _push_soon(tenant.pk)
         return len(ids)

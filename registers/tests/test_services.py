@@ -189,12 +189,12 @@ def test_rename_of_starter_register_without_odoo_id_is_local_only():
 
 @freeze_time(NOW)
 def test_rename_of_dead_lettered_update_requeues_with_fresh_attempts():
-    reg = PosConfigFactory(dead_update=True)
+    reg = PosConfigFactory(dead_update=True, last_sync_error_kind="exhausted")
     services.rename_register(reg, name="Renamed")
     reg.refresh_from_db()
     assert reg.sync_state == SyncState.PENDING_UPDATE
     assert reg.sync_retries == 0
-    assert reg.last_sync_error == ""
+    assert (reg.last_sync_error, reg.last_sync_error_kind) == ("", "")
     assert reg.next_attempt_at == timezone.now()
 
 
