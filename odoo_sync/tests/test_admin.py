@@ -104,8 +104,8 @@ def test_overview_shows_paused_tenants_with_the_reason(operator):
 
 
 def test_overview_shows_unreachable_tenants_and_since_when(operator):
-    down = TenantFactory(pro=True, name="Down cafe")
     with freeze_time("2026-03-02 09:00:00"):
+        down = TenantFactory(pro=True, name="Down cafe")
         queue.record_tenant_unreachable(down.pk, connection_revision=0, error="connection refused")
     with freeze_time("2026-03-02 10:30:00"):
         html = logged_in(operator).get(OVERVIEW).content.decode()

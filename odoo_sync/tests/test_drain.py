@@ -21,6 +21,10 @@ def _reload(reg: PosConfig) -> PosConfig:
     return reg
 
 
+# A fixed instant for tests that move the clock; their data is made inside it.
+NOW = "2026-11-24 10:00:00"
+
+
 def _synced_register(tenant, name="Bar"):
     reg = services.add_register(tenant, name=name, prefix="BAR")
     drain_tenant(tenant.pk)
@@ -141,12 +145,11 @@ def test_creates_are_drained_before_updates(sandbox_tenant, odoo_sandbox):
 def test_transient_failure_backs_off_on_the_schedule(
     sandbox_tenant, odoo_sandbox, failure, minutes
 ):
-    reg = _synced_register(sandbox_tenant)
-    services.rename_register(reg, name="Renamed")
-    PosConfig.objects.filter(pk=reg.pk).update(sync_retries=failure - 1)
-    odoo_sandbox.serialization_failure_next(method="pos.config.write")
-    with freeze_time("2026-11-24 10:00:00"):
-        PosConfig.objects.filter(pk=reg.pk).update(next_attempt_at=timezone.now())
+    with freeze_time(NOW):
+        reg = _synced_register(sandbox_tenant)
+        services.rename_register(reg, name="Renamed")
+        PosConfig.objects.filter(pk=reg.pk).update(sync_retries=failure - 1)
+        odoo_sandbox.serialization_failure_next(method="pos.config.write")
         result = drain_tenant(sandbox_tenant.pk)
         reg = _reload(reg)
         assert result.update_failed == 1
@@ -172,11 +175,10 @@ def test_fifth_failure_dead_letters(sandbox_tenant, odoo_sandbox):
 
 
 def test_row_backing_off_is_not_retried_before_its_time(sandbox_tenant, odoo_sandbox):
-    reg = _synced_register(sandbox_tenant)
-    services.rename_register(reg, name="Renamed")
-    odoo_sandbox.serialization_failure_next(method="pos.config.write")
-    with freeze_time("2026-11-24 10:00:00") as clock:
-        PosConfig.objects.filter(pk=reg.pk).update(next_attempt_at=timezone.now())
+    with freeze_time(NOW) as clock:
+        reg = _synced_register(sandbox_tenant)
+        services.rename_register(reg, name="Renamed")
+        odoo_sandbox.serialization_failure_next(method="pos.config.write")
         drain_tenant(sandbox_tenant.pk)
         clock.tick(timedelta(seconds=59))
         assert drain_tenant(sandbox_tenant.pk).updated == 0
@@ -297,8 +299,8 @@ def test_rejected_credentials_pause_the_tenant_and_rows_keep_their_attempts(
 def test_odoo_down_at_login_backs_the_tenant_off_and_rows_keep_their_attempts(
     sandbox_tenant, odoo_sandbox
 ):
-    reg = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
-    with freeze_time("2026-11-24 10:00:00") as clock:
+    with freeze_time(NOW) as clock:
+        reg = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
         for n, minutes in enumerate([1, 5, 15, 60, 240, 240], start=1):
             odoo_sandbox.fail_next(status=503, count=5)
             result = drain_tenant(sandbox_tenant.pk)

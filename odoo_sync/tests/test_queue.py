@@ -105,16 +105,19 @@ def test_queue_health_shows_oldest_due_age_and_dead_letters():
     assert health["pending_create"] == 1
 
 
-def test_history_older_than_retention_is_pruned():
-    reg = PosConfigFactory(pushed=True)
-    with freeze_time("2026-01-01"):
+def test_history_older_than_retention_is_pruned(settings):
+    retention = timedelta(days=settings.SYNC_ATTEMPT_RETENTION_DAYS)
+    with freeze_time(NOW) as clock:
+        reg = PosConfigFactory(pushed=True)
+        clock.move_to(timezone.now() - retention - timedelta(minutes=1))
         SyncAttempt.objects.create(
             tenant=reg.tenant, register=reg, action="create", outcome="synced"
         )
-    recent = SyncAttempt.objects.create(
-        tenant=reg.tenant, register=reg, action="update", outcome="synced"
-    )
-    assert queue.prune_attempts() == 1
+        clock.move_to(NOW)
+        recent = SyncAttempt.objects.create(
+            tenant=reg.tenant, register=reg, action="update", outcome="synced"
+        )
+        assert queue.prune_attempts() == 1
     assert list(SyncAttempt.objects.all()) == [recent]
 
 
