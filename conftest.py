@@ -7,6 +7,66 @@ from config.celery import app as celery_app
 pytest_plugins = ["odoo_sync.sandbox.pytest_plugin"]
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--shift-clock-days",
+        type=int,
+        default=0,
+        help=(
+            "run the whole session with the wall clock moved by this many days (negative: "
+            "back), ticking: a check that no test depends on today's date (docs/testing.md)"
+        ),
+    )
+
+
+# Started in every child process (worker, beat, manage.py) of a shifted session,
+# so that they and the tests agree on what time it is.
+_SHIFT_CHILD = """
+import os
+from datetime import UTC, datetime, timedelta
+
+from freezegun import freeze_time
+
+_days = int(os.environ["REGSYNC_TEST_SHIFT_CLOCK_DAYS"])
+freeze_time(datetime.now(UTC) + timedelta(days=_days), tick=True).start()
+"""
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _shifted_clock(request, tmp_path_factory):
+    days = request.config.getoption("--shift-clock-days")
+    if not days:
+        yield
+        return
+    import os
+    from datetime import UTC, datetime, timedelta
+
+    from freezegun import freeze_time
+
+    site = tmp_path_factory.mktemp("shifted-clock")
+    (site / "sitecustomize.py").write_text(_SHIFT_CHILD)
+    os.environ["REGSYNC_TEST_SHIFT_CLOCK_DAYS"] = str(days)
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(site), os.environ.get("PYTHONPATH")])
+    )
+    with freeze_time(datetime.now(UTC) + timedelta(days=days), tick=True):
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hasher(django_test_environment):
+    """Tests hash passwords with MD5: the real hasher is slow by design (~25 s a suite).
+
+    Test settings only; production keeps Django's default (PBKDF2).
+    """
+    from django.test.utils import override_settings
+
+    fast = override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
+    fast.enable()
+    yield
+    fast.disable()
+
+
 @pytest.fixture(autouse=True)
 def _unit_test_celery(settings):
     """Unit tests run tasks eagerly and do not push drains on commit.

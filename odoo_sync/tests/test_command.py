@@ -6,7 +6,7 @@ import sys
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import call_command, execute_from_command_line
 
 from odoo_sync import queue
 from registers import services
@@ -80,12 +80,27 @@ def test_once_is_a_try_now_that_skips_the_outage_backoff(sandbox_tenant, odoo_sa
     [
         (["--once", "--tenant", "no-such-cafe"], "no tenant with slug 'no-such-cafe'"),
         (["--once", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+        (["--status", "--once"], "argument --once: not allowed with argument --status"),
         ([], "one of the arguments --once --status is required"),
     ],
 )
-def test_user_mistakes_get_one_clear_line_and_exit_2(child_env, args, message):
+def test_user_mistakes_get_one_clear_line_and_exit_2(capsys, args, message):
+    # manage.py's own entry point, in this process: the argv path a user takes.
+    with pytest.raises(SystemExit) as exc:
+        execute_from_command_line(["manage.py", "odoo_sync", *args])
+    out, err = capsys.readouterr()
+    assert exc.value.code == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert message in lines[0]
+    assert "Traceback" not in err
+
+
+def test_a_mistake_through_manage_py_is_one_line_and_exit_2(child_env):
+    """The real process once: what a shell sees (exit status, one line on stderr)."""
     proc = subprocess.run(
-        [sys.executable, "manage.py", "odoo_sync", *args],
+        [sys.executable, "manage.py", "odoo_sync", "--once", "--frobnicate"],
         env=child_env,
         capture_output=True,
         text=True,
@@ -93,10 +108,7 @@ def test_user_mistakes_get_one_clear_line_and_exit_2(child_env, args, message):
     )
     assert proc.returncode == 2
     assert proc.stdout == ""
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert message in lines[0]
-    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == "odoo_sync: unrecognized arguments: --frobnicate (see --help)"
 
 
 def test_once_exits_0_when_a_tenant_is_unreachable_but_no_register_failed(

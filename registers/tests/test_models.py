@@ -5,7 +5,7 @@ never O(all registers).
 """
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from cafe.tests.factories import TenantFactory
@@ -43,8 +43,24 @@ def _plan(sql: str, params) -> str:
         return "\n".join(str(row) for row in cur.fetchall())
 
 
-@pytest.fixture
-def hundred_thousand_synced_and_a_few_due():
+@pytest.fixture(scope="module")
+def hundred_thousand_synced_and_a_few_due(django_db_setup, django_db_blocker):
+    """Built once, in a transaction that is rolled back after this module's tests.
+
+    Each test's own transaction nests inside it (a savepoint), so the rows are
+    seen here and never leak into the counts other modules assert.
+    """
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            yield _build_hundred_thousand()
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
+def _build_hundred_thousand():
     tenant = TenantFactory(pro=True)
     rows = [
         PosConfig(
