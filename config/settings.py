@@ -172,6 +172,10 @@ SYNC_TENANT_BACKOFF_MINUTES = [1, 5, 15, 60, 240]
 # How many rows one drain claims at a time, and how long sync history is kept
 # (the tick prunes older SyncAttempt rows).
 SYNC_BATCH_SIZE = 50
+# The same failure on this many rows in a row (a transient fault, or an access
+# error on every row) is the tenant's, not the rows': the drain stops, gives
+# the rows back uncharged and the tenant backs off as for an outage.
+SYNC_SAME_FAILURE_LIMIT = 3
 SYNC_ATTEMPT_RETENTION_DAYS = env.int("SYNC_ATTEMPT_RETENTION_DAYS", default=30)
 SYNC_TICK_SECONDS = env.float("SYNC_TICK_SECONDS", default=60.0)
 # A due row older than this is "stuck": the tick logs a WARNING for its tenant

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from cafe.models import Tenant
+from cafe.models import Plan, Tenant
 from odoo_sync import queue
 from odoo_sync.client import OdooClient
 from odoo_sync.errors import (
@@ -16,6 +16,7 @@ from odoo_sync.errors import (
     OdooAuthError,
     OdooError,
     OdooMissingRecordError,
+    OdooOutageError,
     OdooTransientError,
     OdooUnreachableError,
     OdooValidationError,
@@ -37,6 +38,7 @@ class TenantStatus:
     UNREACHABLE = "unreachable"  # could not log in this time; the tenant backs off
     ENDED_EARLY = "ended_early"  # a row's call lost the connection; the rest wait for next drain
     GONE = "gone"  # the tenant was deleted after the drain was queued
+    CHANGED = "changed"  # plan, pause or connection changed mid-drain: stopped, rows given back
 
 
 @dataclass
@@ -125,20 +127,44 @@ def _describe(exc: OdooError, claim: queue.Claim) -> str:
     return text
 
 
+def _deferrable(exc: OdooError) -> bool:
+    """A failure that may be the row's or the tenant's: a run of them decides which."""
+    if isinstance(exc, OdooUnreachableError):
+        return False
+    return isinstance(exc, OdooTransientError | OdooAccessError)
+
+
 class _Drain:
-    """One drain of one tenant, holding its lock and one Odoo connection."""
+    """One drain of one tenant, holding its lock and one Odoo connection.
+
+    Whose a failure is decides what it costs. Odoo's own verdict on a row
+    (validation, a record deleted in Odoo) is charged to that row at once. A
+    failure that says nothing about the row (OdooOutageError: Odoo lost its
+    database, a proxy's page; or the connection failing before any row of this
+    drain went through) is the tenant's: the row is given back uncharged, the
+    drain stops and the tenant backs off. A transient fault or access error
+    is held until the next row tells: the same failure on
+    SYNC_SAME_FAILURE_LIMIT rows in a row is the tenant's too.
+    """
 
     def __init__(self, tenant: Tenant, result: TenantResult, client: OdooClient, lock):
         self.tenant = tenant
+        self.revision = tenant.odoo_connection_revision
         self.result = result
         self.client = client
         self.lock = lock
         self.outstanding: list[queue.Claim] = []
+        # Failures of one kind in a row, not charged yet: (claim, error, duration_ms).
+        self.held: list[tuple[queue.Claim, OdooError, int]] = []
+        self.went_through = False  # a row's call succeeded in this drain
+        self.healthy_recorded = False
         # The most one row can take: a write may need a second call (the
         # search_count that confirms a record deleted in Odoo).
         self.row_budget = 2 * (settings.ODOO_CONNECT_TIMEOUT + settings.ODOO_READ_TIMEOUT)
         # Stop claiming early enough that one last row still ends inside the
-        # task's soft time limit (the claims would outlive us otherwise).
+        # task's soft time limit (the claims would outlive us otherwise). The
+        # same budget holds under `odoo_sync --once` and a thread pool, where
+        # no time limit kills the task: every call is bounded by the client.
         self.deadline = time.monotonic() + max(
             settings.SYNC_TASK_SOFT_TIME_LIMIT - self.row_budget - 5, 1
         )
@@ -149,15 +175,20 @@ class _Drain:
         while True:
             if time.monotonic() > self.deadline:
                 self.result.status = TenantStatus.MORE
-                return
+                break
             if not self.lock.extend():
                 # Our lease ran out and another drain holds the tenant now:
                 # leave the tenant to it (property 1).
                 self.result.status = TenantStatus.BUSY
+                break
+            if not self._still_eligible():
+                self.release()
                 return
-            claims = queue.claim_due(self.tenant.pk, limit=settings.SYNC_BATCH_SIZE)
+            claims = queue.claim_due(
+                self.tenant.pk, limit=settings.SYNC_BATCH_SIZE, connection_revision=self.revision
+            )
             if not claims:
-                return
+                break
             self.outstanding = list(claims)
             # A claim must not expire while its row is still in flight.
             claims_valid_until = (
@@ -168,21 +199,46 @@ class _Drain:
                     break
                 self.outstanding.remove(claim)
                 if not self._push(claim):
-                    if self.result.status == TenantStatus.OK:
-                        self.result.status = TenantStatus.ENDED_EARLY
                     return
-            if self.outstanding:
-                self.result.skipped += queue.release_claims(self.outstanding)
-                self.outstanding = []
+            self._release(self.outstanding)
+            self.outstanding = []
+        if self._settle_held(last=True):
+            self._healthy()
+
+    def _healthy(self) -> None:
+        """Odoo did the work asked of it: end any outage of the tenant (once per drain)."""
+        if not self.healthy_recorded:
+            self.healthy_recorded = True
+            queue.record_tenant_healthy(self.tenant.pk, connection_revision=self.revision)
 
     def release(self) -> None:
-        if self.outstanding:
-            self.result.skipped += queue.release_claims(self.outstanding)
-            self.outstanding = []
+        """Give back, uncharged, every row still claimed: held failures and unsent rows."""
+        self._release([c for c, _, _ in self.held] + self.outstanding)
+        self.held, self.outstanding = [], []
+
+    def _release(self, claims: list[queue.Claim]) -> None:
+        if claims:
+            self.result.skipped += queue.release_claims(claims)
+
+    def _still_eligible(self) -> bool:
+        """Plan, pause and connection are read again before each batch (property 11)."""
+        tenant = Tenant.objects.filter(pk=self.tenant.pk).first()
+        if tenant is None:
+            self.result.status = TenantStatus.GONE
+        elif tenant.odoo_paused_at is not None:
+            self.result.status = TenantStatus.PAUSED
+            self.result.error = tenant.odoo_paused_reason
+        elif not tenant.is_sync_enabled:
+            self.result.status = TenantStatus.DISABLED
+        elif tenant.odoo_connection_revision != self.revision:
+            self.result.status = TenantStatus.CHANGED
+            self.result.error = "the tenant's Odoo connection was edited during the drain"
+        else:
+            return True
+        return False
 
     def _login(self) -> bool:
         tenant = self.tenant
-        revision = tenant.odoo_connection_revision
         try:
             self.client.authenticate()
             version = tenant.odoo_server_version or self.client.version()["server_version"]
@@ -191,7 +247,7 @@ class _Drain:
             # pause: nothing but an edit of the connection can fix those.
             queue.pause_tenant(
                 tenant.pk,
-                connection_revision=revision,
+                connection_revision=self.revision,
                 reason=f"Odoo rejected the connection: {exc.message}",
             )
             return self._stop(TenantStatus.PAUSED, exc)
@@ -199,19 +255,10 @@ class _Drain:
             # Anything else at login is the tenant's outage, whatever its shape
             # (refused, timeout, 5xx, a proxy's HTML page, Odoo failing to
             # reach its own database): back off and try again by itself.
-            until = queue.record_tenant_unreachable(
-                tenant.pk, connection_revision=revision, error=f"{type(exc).__name__}: {exc}"
-            )
-            log.warning(
-                "odoo_sync tenant=%s unreachable next_attempt_at=%s error=%r",
-                tenant.slug,
-                until.isoformat() if until else "-",
-                exc.message,
-            )
-            return self._stop(TenantStatus.UNREACHABLE, exc)
+            return self._tenant_outage(exc)
         queue.record_tenant_reachable(
             tenant.pk,
-            connection_revision=revision,
+            connection_revision=self.revision,
             server_version=str(version),
             protocol=self.client.protocol_in_use if tenant.odoo_protocol == "auto" else "",
         )
@@ -220,8 +267,24 @@ class _Drain:
     def _stop(self, status: str, exc: OdooError) -> bool:
         self.result.status = status
         self.result.error = exc.message
-        self.result.skipped += queue.count_due(self.tenant.pk)
+        queue.release_claims([c for c, _, _ in self.held] + self.outstanding)
+        self.held, self.outstanding = [], []
+        self.result.skipped = queue.count_due(self.tenant.pk)
         return False
+
+    def _tenant_outage(self, exc: OdooError, *, what: str = "") -> bool:
+        """The tenant's Odoo cannot do the work now: back off, charge no row."""
+        error = what or f"{type(exc).__name__}: {exc.message}"
+        until = queue.record_tenant_unreachable(
+            self.tenant.pk, connection_revision=self.revision, error=error
+        )
+        log.warning(
+            "odoo_sync tenant=%s unreachable next_attempt_at=%s error=%r",
+            self.tenant.slug,
+            until.isoformat() if until else "-",
+            error,
+        )
+        return self._stop(TenantStatus.UNREACHABLE, exc)
 
     def _push(self, claim: queue.Claim) -> bool:
         """Send one row to Odoo and record the outcome; False ends the drain."""
@@ -233,47 +296,114 @@ class _Drain:
                 odoo_id = self.client.upsert_pos_config(
                     external_id=claim.external_id, name=payload["name"], active=payload["active"]
                 )
-                outcome = queue.mark_create_pushed(
-                    claim, odoo_id=odoo_id, pushed_name=claim.name, duration_ms=_ms(started)
-                )
-                self.result.created += outcome != queue.Outcome.SUPERSEDED
             else:
                 payload = build_pos_config_update_payload(name=claim.name, active=claim.is_active)
                 if payload:
                     self.client.write_pos_config(claim.odoo_pos_config_id, payload)
-                outcome = queue.mark_update_synced(claim, duration_ms=_ms(started))
-                self.result.updated += outcome != queue.Outcome.SUPERSEDED
-            self._log(claim, odoo_id, outcome, started)
-            return True
         except OdooAuthError as exc:
             # The key was revoked mid-drain: not the row's fault, so not charged.
-            queue.release_claims([claim])
+            self.outstanding.append(claim)
             queue.pause_tenant(
                 claim.tenant_id,
-                connection_revision=self.tenant.odoo_connection_revision,
+                connection_revision=self.revision,
                 reason=f"Odoo rejected the connection: {exc}",
             )
-            self._stop(TenantStatus.PAUSED, exc)
-            self._log(claim, odoo_id, "paused", started, exc.message)
+            self._log(claim, odoo_id, "paused", _ms(started), exc.message)
+            return self._stop(TenantStatus.PAUSED, exc)
+        except OdooUnreachableError as exc:
+            if isinstance(exc, OdooOutageError) or not self.went_through:
+                # Says nothing about this row: given back, to the back of the queue.
+                queue.release_claims([claim], to_the_back=True)
+                self._log(claim, odoo_id, "tenant_outage", _ms(started), exc.message)
+                return self._tenant_outage(exc)
+            # Odoo took other rows just now: this row's own call failed.
+            self._charge_held()
+            self._charge(claim, exc, _ms(started))
+            self.result.error = exc.message
+            self.result.status = TenantStatus.ENDED_EARLY
+            self.release()
             return False
         except OdooError as exc:
-            error = _describe(exc, claim)
-            outcome = queue.mark_failed(
-                claim, error=error, kind=_error_kind(exc), duration_ms=_ms(started)
-            )
-            if outcome != queue.Outcome.SUPERSEDED:
-                if claim.action == queue.CREATE:
-                    self.result.create_failed += 1
-                else:
-                    self.result.update_failed += 1
-                self.result.dead_lettered += outcome == queue.Outcome.DEAD_LETTERED
-            self._log(claim, odoo_id, outcome, started, error)
-            if isinstance(exc, OdooUnreachableError):
-                self.result.error = exc.message
-                return False
+            if _deferrable(exc):
+                return self._hold(claim, exc, _ms(started))
+            # Odoo's own verdict on this row.
+            self._charge_held()
+            self._charge(claim, exc, _ms(started))
             return True
+        # Odoo took it, so whatever was held was the rows' own.
+        self.went_through = True
+        self._healthy()
+        self._charge_held()
+        if claim.action == queue.CREATE:
+            outcome = queue.mark_create_pushed(
+                claim, odoo_id=odoo_id, pushed_name=claim.name, duration_ms=_ms(started)
+            )
+            self.result.created += outcome != queue.Outcome.SUPERSEDED
+        else:
+            outcome = queue.mark_update_synced(claim, duration_ms=_ms(started))
+            self.result.updated += outcome != queue.Outcome.SUPERSEDED
+        self._log(claim, odoo_id, outcome, _ms(started))
+        return True
 
-    def _log(self, claim, odoo_id, outcome, started, error="") -> None:
+    def _hold(self, claim: queue.Claim, exc: OdooError, duration_ms: int) -> bool:
+        if self.held and type(self.held[0][1]) is not type(exc):
+            self._charge_held()
+        self.held.append((claim, exc, duration_ms))
+        if len(self.held) >= settings.SYNC_SAME_FAILURE_LIMIT:
+            return self._held_is_the_tenants()
+        return True
+
+    def _settle_held(self, *, last: bool) -> bool:
+        """At the end of the drain, decide whose the failures still held are.
+
+        Two or more alike, with no row gone through in this drain, are the
+        tenant's (False): every row it tried failed the same way. Otherwise
+        they are the rows' own and are charged.
+        """
+        if last and len(self.held) >= 2 and not self.went_through:
+            return self._held_is_the_tenants()
+        self._charge_held()
+        return True
+
+    def _charge_held(self) -> None:
+        held, self.held = self.held, []
+        for claim, exc, duration_ms in held:
+            self._charge(claim, exc, duration_ms)
+
+    def _held_is_the_tenants(self) -> bool:
+        exc = self.held[-1][1]
+        rows = len(self.held)
+        for claim, held_exc, duration_ms in self.held:
+            self._log(
+                claim, claim.odoo_pos_config_id, "tenant_outage", duration_ms, held_exc.message
+            )
+        queue.release_claims([c for c, _, _ in self.held], to_the_back=True)
+        self.held = []
+        if isinstance(exc, OdooAccessError):
+            what = (
+                f"Odoo refused access on {rows} registers in a row (the integration user "
+                f"may have lost its Point of Sale rights): {exc.message}"
+            )
+        else:
+            what = f"The same failure on {rows} registers in a row: {type(exc).__name__}: {exc.message}"
+        return self._tenant_outage(exc, what=what)
+
+    def _charge(self, claim: queue.Claim, exc: OdooError, duration_ms: int) -> None:
+        error = _describe(exc, claim)
+        outcome = queue.mark_failed(
+            claim, error=error, kind=_error_kind(exc), duration_ms=duration_ms
+        )
+        if outcome != queue.Outcome.SUPERSEDED:
+            if claim.action == queue.CREATE:
+                self.result.create_failed += 1
+            else:
+                self.result.update_failed += 1
+            self.result.dead_lettered += outcome == queue.Outcome.DEAD_LETTERED
+        self._log(
+            claim, claim.odoo_pos_config_id, outcome, time.monotonic() - duration_ms / 1000, error
+        )
+
+    def _log(self, claim, odoo_id, outcome, duration_ms: int, error="") -> None:
         log.log(
             logging.WARNING if error else logging.INFO,
             "odoo_sync attempt tenant=%s register=%s odoo_id=%s action=%s outcome=%s "
@@ -283,7 +413,7 @@ class _Drain:
             odoo_id,
             claim.action,
             outcome,
-            _ms(started),
+            duration_ms,
             error,
         )
 
@@ -306,7 +436,7 @@ def drain_tenant(tenant_id: int, *, ignore_outage_backoff: bool = False) -> Tena
     if tenant is None:
         return TenantResult(tenant_id=tenant_id, status=TenantStatus.GONE)
     result = TenantResult(tenant_id=tenant.pk, tenant=tenant.slug)
-    if not (tenant.plan == "pro" and tenant.connection_complete):
+    if not (tenant.plan == Plan.PRO and tenant.connection_complete):
         result.status = TenantStatus.DISABLED
         return result
     if tenant.odoo_paused_at is not None:

@@ -95,6 +95,15 @@ class OdooUnreachableError(OdooTransientError):
         self.outcome_unknown = outcome_unknown
 
 
+class OdooOutageError(OdooUnreachableError):
+    """The reply says nothing about the row: it is the tenant's outage.
+
+    Odoo cannot reach its own database, the reply is not XML-RPC/JSON-2 at
+    all (a maintenance or captive-proxy page), or a 401/403 came from
+    something in front of Odoo rather than Odoo's API.
+    """
+
+
 class OdooPermanentError(OdooError):
     """Retrying cannot help until someone acts."""
 

@@ -7,7 +7,6 @@ writes only if the claim is still its own (DESIGN properties 2-4).
 
 import logging
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,8 +25,8 @@ from registers.models import (
     is_dead_letter,
     is_pending,
 )
-from registers.services import requeue_create
-from registers.state import lock_register, transition
+from registers.services import relink_register
+from registers.state import SYNC_ACTOR, Event, apply_event, lock_register
 
 log = logging.getLogger("odoo_sync")
 
@@ -49,6 +48,9 @@ class Claim:
     odoo_pos_config_id: int | None
     uuid: uuid.UUID
     sync_retries: int
+    # The tenant's connection the drain logged in with: an outcome is recorded
+    # only while the tenant still points at that Odoo.
+    connection_revision: int
 
     @property
     def external_id(self) -> tuple[str, str]:
@@ -126,7 +128,9 @@ def claimable(tenant_id: int, *, now: datetime):
     )
 
 
-def claim_due(tenant_id: int, *, limit: int, now: datetime | None = None) -> list[Claim]:
+def claim_due(
+    tenant_id: int, *, limit: int, connection_revision: int, now: datetime | None = None
+) -> list[Claim]:
     """Lease up to `limit` due rows of a tenant, creates before updates.
 
     Two drains never hold the same row: on PostgreSQL rows locked by another
@@ -159,25 +163,31 @@ def claim_due(tenant_id: int, *, limit: int, now: datetime | None = None) -> lis
             odoo_pos_config_id=r.odoo_pos_config_id,
             uuid=r.uuid,
             sync_retries=r.sync_retries,
+            connection_revision=connection_revision,
         )
         for r in rows
     ]
 
 
-def release_claims(claims: list[Claim]) -> int:
-    """Give rows back untouched (not charged an attempt), if the leases are still ours."""
+def release_claims(claims: list[Claim], *, to_the_back: bool = False) -> int:
+    """Give rows back uncharged (no attempt counted), if the leases are still ours.
+
+    `to_the_back`: due again, but after the rows that waited longer, so a row
+    that met a tenant outage does not come first again when Odoo is back.
+    """
     released = 0
+    back = {"next_attempt_at": timezone.now()} if to_the_back else {}
     for token in {c.token for c in claims}:
         ids = [c.register_id for c in claims if c.token == token]
         released += PosConfig.objects.filter(pk__in=ids, claim_token=token).update(
-            claim_token=None, claimed_until=None
+            claim_token=None, claimed_until=None, **back
         )
     return released
 
 
 # --- recording outcomes --------------------------------------------------------------
 
-_UNCLAIM = {"claim_token": None, "claimed_until": None}
+_CLAIMED_STATE = {CREATE: SyncState.PENDING_CREATE, UPDATE: SyncState.PENDING_UPDATE}
 
 
 def _record(claim: Claim, outcome: str, *, odoo_id=None, duration_ms=0, error="") -> str:
@@ -193,69 +203,59 @@ def _record(claim: Claim, outcome: str, *, odoo_id=None, duration_ms=0, error=""
     return outcome
 
 
-def _still_ours(claim: Claim) -> PosConfig | None:
-    row = lock_register(claim.register_id)
-    return row if row.claim_token == claim.token else None
+def _holding(claim: Claim) -> PosConfig | None:
+    """The locked row, only if the outcome of this claim may still be recorded on it.
 
-
-def _mark_landed(
-    claim: Claim,
-    *,
-    odoo_id: int,
-    behind: Callable[[PosConfig], bool],
-    action: str,
-    duration_ms: int,
-    prepare: Callable[[], None] | None = None,
-    **changes,
-) -> str:
-    """Record that Odoo took the claimed row: synced, or pending update if `behind(row)`.
-
-    `behind` sees the row re-read under its lock in the transaction that
-    records the outcome, so an edit made while the call was in flight is
-    never marked synced.
+    The claim must still be the row's (every re-queueing event ends claims),
+    the row still in the state the claim was made for, and the tenant still on
+    the connection the drain logged in with. A claim that fails only the last
+    test is given back: the row is due again, against the tenant's new Odoo.
     """
-    now = timezone.now()
-    with transaction.atomic():
-        row = _still_ours(claim)
-        if row is None:
-            return _record(claim, Outcome.SUPERSEDED, odoo_id=odoo_id, duration_ms=duration_ms)
-        if prepare is not None:
-            prepare()
-        requeue = behind(row)
-        transition(
-            row,
-            SyncState.PENDING_UPDATE if requeue else SyncState.SYNCED,
-            action=action,
-            detail=f"pos.config {odoo_id}" + (", changed meanwhile" if requeue else ""),
-            sync_retries=0,
-            next_attempt_at=now if requeue else None,
-            last_sync_error="",
-            last_sync_error_kind="",
-            last_synced_at=now,
-            **_UNCLAIM,
-            **changes,
-        )
-        outcome = Outcome.REQUEUED if requeue else Outcome.SYNCED
-        return _record(claim, outcome, odoo_id=odoo_id, duration_ms=duration_ms)
+    row = lock_register(claim.register_id)
+    if row.claim_token != claim.token or row.sync_state != _CLAIMED_STATE[claim.action]:
+        return None
+    if connection_revision_of(claim.tenant_id) != claim.connection_revision:
+        row.claim_token = row.claimed_until = None
+        row.save(update_fields=["claim_token", "claimed_until"])
+        return None
+    return row
+
+
+def connection_revision_of(tenant_id: int) -> int | None:
+    return (
+        Tenant.objects.filter(pk=tenant_id)
+        .values_list("odoo_connection_revision", flat=True)
+        .first()
+    )
 
 
 def mark_create_pushed(
     claim: Claim, *, odoo_id: int, pushed_name: str, duration_ms: int = 0
 ) -> str:
-    """Store the Odoo id of a landed create; re-queue an update if the row moved on meanwhile.
+    """Store the Odoo id of a landed create; queue an update if the row moved on meanwhile.
 
     A name that differs from the one pushed, or an inactive register (the
-    create always makes an active pos.config), means Odoo is behind.
+    create always makes an active pos.config), means Odoo is behind: the row
+    is re-read under its lock in the transaction that stores the id.
     """
-    return _mark_landed(
-        claim,
-        odoo_id=odoo_id,
-        behind=lambda row: row.name != pushed_name or not row.is_active,
-        action="create_pushed",
-        duration_ms=duration_ms,
-        prepare=lambda: _unlink_stale_holders(claim, odoo_id),
-        odoo_pos_config_id=odoo_id,
-    )
+    with transaction.atomic():
+        row = _holding(claim)
+        if row is None:
+            return _record(claim, Outcome.SUPERSEDED, odoo_id=odoo_id, duration_ms=duration_ms)
+        _unlink_stale_holders(claim, odoo_id)
+        apply_event(
+            row,
+            Event.CREATE_LANDED,
+            actor=SYNC_ACTOR,
+            detail=f"pos.config {odoo_id}",
+            odoo_id=odoo_id,
+        )
+        if row.name != pushed_name or not row.is_active:
+            apply_event(
+                row, Event.EDITED, actor=SYNC_ACTOR, detail="changed while the create was in flight"
+            )
+            return _record(claim, Outcome.REQUEUED, odoo_id=odoo_id, duration_ms=duration_ms)
+        return _record(claim, Outcome.SYNCED, odoo_id=odoo_id, duration_ms=duration_ms)
 
 
 def _unlink_stale_holders(claim: Claim, odoo_id: int) -> None:
@@ -268,74 +268,58 @@ def _unlink_stale_holders(claim: Claim, odoo_id: int) -> None:
     """
     stale = PosConfig.objects.filter(tenant_id=claim.tenant_id, odoo_pos_config_id=odoo_id)
     for pk in stale.exclude(pk=claim.register_id).values_list("pk", flat=True):
-        requeue_create(
-            pk,
-            action="relinked",
-            detail=f"pos.config {odoo_id} belongs to register {claim.register_id} in Odoo",
-            forget_odoo_id=True,
+        relink_register(
+            pk, detail=f"pos.config {odoo_id} belongs to register {claim.register_id} in Odoo"
         )
 
 
 def mark_update_synced(claim: Claim, *, duration_ms: int = 0) -> str:
-    """Mark a written update synced, unless the register was edited after it was read."""
-    return _mark_landed(
-        claim,
-        odoo_id=claim.odoo_pos_config_id,
-        behind=lambda row: row.revision != claim.revision,
-        action="update_written",
-        duration_ms=duration_ms,
-    )
+    """Mark a written update synced, if the claim still holds.
+
+    An edit made while the write was in flight ended the claim (and queued a
+    fresh update), so it is never marked synced: this records `superseded`.
+    """
+    with transaction.atomic():
+        row = _holding(claim)
+        odoo_id = claim.odoo_pos_config_id
+        if row is None:
+            return _record(claim, Outcome.SUPERSEDED, odoo_id=odoo_id, duration_ms=duration_ms)
+        apply_event(row, Event.WRITE_LANDED, actor=SYNC_ACTOR, detail=f"pos.config {odoo_id}")
+        return _record(claim, Outcome.SYNCED, odoo_id=odoo_id, duration_ms=duration_ms)
 
 
 def mark_failed(claim: Claim, *, error: str, kind: str, duration_ms: int = 0) -> str:
     """Charge the row an attempt: back off, or dead-letter at the last attempt or a permanent fault.
 
     `kind` is an ErrorKind: TRANSIENT backs off; any other kind is permanent and
-    dead-letters at once, since retrying cannot help until someone acts. An
-    update whose register was edited while it failed gets a fresh attempt for
-    the newer values instead.
+    dead-letters at once, since retrying cannot help until someone acts.
     """
     now = timezone.now()
     with transaction.atomic():
-        row = _still_ours(claim)
+        row = _holding(claim)
         if row is None:
             return _record(claim, Outcome.SUPERSEDED, duration_ms=duration_ms, error=error)
-        if claim.action == UPDATE and row.revision != claim.revision:
-            transition(
-                row,
-                SyncState.PENDING_UPDATE,
-                action="update_failed_stale",
-                detail=error[:500],
-                sync_retries=0,
-                next_attempt_at=now,
-                last_sync_error=error,
-                last_sync_error_kind=kind,
-                **_UNCLAIM,
-            )
-            return _record(claim, Outcome.RETRY, duration_ms=duration_ms, error=error)
         failures = row.sync_retries + 1
         if kind != ErrorKind.TRANSIENT or failures >= settings.SYNC_MAX_ATTEMPTS:
-            transition(
+            apply_event(
                 row,
-                SyncState.SYNC_ERROR,
-                action="dead_lettered",
+                Event.DEAD_LETTERED,
+                actor=SYNC_ACTOR,
                 detail=error[:500],
-                sync_retries=failures,
-                next_attempt_at=None,
-                last_sync_error=error,
-                last_sync_error_kind=ErrorKind.EXHAUSTED if kind == ErrorKind.TRANSIENT else kind,
-                **_UNCLAIM,
+                retries=failures,
+                error=error,
+                kind=ErrorKind.EXHAUSTED if kind == ErrorKind.TRANSIENT else kind,
             )
             return _record(claim, Outcome.DEAD_LETTERED, duration_ms=duration_ms, error=error)
-        transition(
+        apply_event(
             row,
-            row.sync_state,
-            action="attempt_failed",
-            sync_retries=failures,
+            Event.ATTEMPT_FAILED,
+            actor=SYNC_ACTOR,
+            detail=error[:500],
+            retries=failures,
+            error=error,
+            kind=kind,
             next_attempt_at=now + backoff_for(failures, settings.SYNC_BACKOFF_MINUTES),
-            last_sync_error=error,
-            last_sync_error_kind=kind,
-            **_UNCLAIM,
         )
         return _record(claim, Outcome.RETRY, duration_ms=duration_ms, error=error)
 
@@ -351,20 +335,27 @@ def _same_connection(tenant_id: int, connection_revision: int):
 def record_tenant_reachable(
     tenant_id: int, *, connection_revision: int, server_version: str = "", protocol: str = ""
 ) -> None:
-    """Odoo answered a login: end any outage backoff, remember what logged in."""
+    """Odoo answered a login: remember the version and the protocol that logged in.
+
+    An outage is not ended here: an Odoo that accepts logins but fails every
+    row is still down for this tenant (see `record_tenant_healthy`).
+    """
+    _same_connection(tenant_id, connection_revision).filter(
+        ~Q(odoo_server_version=server_version) | ~Q(odoo_detected_protocol=protocol)
+    ).update(odoo_server_version=server_version, odoo_detected_protocol=protocol)
+
+
+def record_tenant_healthy(tenant_id: int, *, connection_revision: int) -> None:
+    """Odoo did the work a drain asked of it: end any outage backoff of the tenant."""
     _same_connection(tenant_id, connection_revision).filter(
         Q(odoo_unreachable_since__isnull=False)
         | Q(odoo_outage_failures__gt=0)
         | Q(odoo_next_attempt_at__isnull=False)
-        | ~Q(odoo_server_version=server_version)
-        | ~Q(odoo_detected_protocol=protocol)
     ).update(
         odoo_unreachable_since=None,
         odoo_outage_failures=0,
         odoo_next_attempt_at=None,
         odoo_last_error="",
-        odoo_server_version=server_version,
-        odoo_detected_protocol=protocol,
     )
 
 

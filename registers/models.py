@@ -71,8 +71,8 @@ class PosConfig(models.Model):
     # retry action can tell a deleted Odoo record from an exhausted retry.
     last_sync_error_kind = models.CharField(max_length=16, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
-    # Bumped by every local edit that Odoo must see (name, active): an outcome
-    # recorded against an older revision must not mark the row synced.
+    # Bumped by every local edit (name, active, prefix): the admin's optimistic
+    # lock, so a form opened before a colleague's edit cannot silently revert it.
     revision = models.PositiveIntegerField(default=0)
     # A drain's lease on the row while it talks to Odoo; expires if the worker dies.
     claim_token = models.UUIDField(null=True, blank=True)
@@ -129,6 +129,10 @@ class RegisterEvent(models.Model):
     from_state = models.CharField(max_length=32, blank=True)
     to_state = models.CharField(max_length=32, blank=True)
     detail = models.TextField(blank=True)
+    # Who made it: the operator's or staff user's login, or "sync" for the drain.
+    actor = models.CharField(max_length=150, blank=True)
+    # The register's revision after this event: a stale form names what came since.
+    revision = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

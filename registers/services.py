@@ -5,7 +5,6 @@ import re
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -19,7 +18,14 @@ from registers.models import (
     RegisterEvent,
     SyncState,
 )
-from registers.state import lock_register, transition
+from registers.state import (
+    SYNC_ACTOR,
+    SYSTEM_ACTOR,
+    Event,
+    allows,
+    apply_event,
+    lock_register,
+)
 
 PREFIX_RE = re.compile(rf"^[A-Z0-9]{{1,{PREFIX_MAX_LENGTH}}}$")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
@@ -89,34 +95,64 @@ def _push_soon(tenant_id: int) -> None:
     transaction.on_commit(lambda: enqueue_drain(tenant_id))
 
 
-def _fresh_attempts() -> dict:
-    """The sync columns of a register queued anew: no failures, no error, due now."""
-    return {
-        "sync_retries": 0,
-        "next_attempt_at": timezone.now(),
-        "last_sync_error": "",
-        "last_sync_error_kind": "",
-    }
+def relink_register(register_id: int, *, detail: str = "", actor: str = SYNC_ACTOR) -> bool:
+    """Forget a register's Odoo id and queue it to be created again (caller's transaction).
 
-
-def requeue_create(
-    register_id: int, *, action: str, detail: str = "", forget_odoo_id: bool = False, guard=None
-) -> PosConfig | None:
-    """Queue one register to be created in Odoo, with fresh attempts (caller's transaction).
-
-    `forget_odoo_id` drops a link that points nowhere (another database, or an
-    id Odoo gave to another register); the create is an external-id upsert,
-    so a register that does exist there is found again, not duplicated.
+    For an id that points nowhere (another database, or an id Odoo gave to
+    another register); the create is an external-id upsert, so a register that
+    does exist there is found again, not duplicated. False when the row has no
+    id (nothing to forget).
     """
-    extra = {"odoo_pos_config_id": None} if forget_odoo_id else {}
-    return transition(
-        PosConfig(pk=register_id),
-        SyncState.PENDING_CREATE,
+    with transaction.atomic(savepoint=False):
+        row = lock_register(register_id)
+        if not allows(row, Event.RELINKED):
+            return False
+        apply_event(row, Event.RELINKED, actor=actor, detail=detail)
+        return True
+
+
+class StaleEdit(ValidationError):
+    """The register changed since the form was opened: nothing was written."""
+
+
+def _check_not_stale(row: PosConfig, expected_revision: int | None) -> None:
+    if expected_revision is None or row.revision == expected_revision:
+        return
+    since = list(
+        RegisterEvent.objects.filter(register=row, revision__gt=expected_revision)
+        .exclude(actor=SYNC_ACTOR)
+        .exclude(action__in=STATE_EVENTS)
+        .order_by("created_at", "id")
+    )
+    changes = "; ".join(
+        f"{_EDIT_WORDS.get(e.action, e.action)}{' ' + e.detail if e.detail else ''}"
+        f" by {e.actor or 'someone'} at {e.created_at:%Y-%m-%d %H:%M %Z}"
+        for e in since
+    )
+    raise StaleEdit(
+        f"This register was changed after you opened it ({changes or 'by someone else'}). "
+        "Nothing was saved: reload the page to see the current values, then make your "
+        "change again."
+    )
+
+
+_EDIT_WORDS = {
+    "renamed": "renamed",
+    "deactivated": "deactivated",
+    "reactivated": "reactivated",
+    "prefix_changed": "sequence prefix changed",
+}
+STATE_EVENTS = tuple(v for k, v in vars(Event).items() if k.isupper())
+
+
+def _record_edit(row: PosConfig, action: str, *, actor: str, detail: str = "") -> None:
+    RegisterEvent.objects.create(
+        register=row,
         action=action,
+        from_state=row.sync_state,
         detail=detail,
-        guard=guard,
-        **_fresh_attempts(),
-        **extra,
+        actor=actor[:150],
+        revision=row.revision,
     )
 
 
@@ -124,7 +160,9 @@ def requeue_create(
 
 
 @transaction.atomic
-def add_register(tenant: Tenant, *, name: str, prefix: str) -> PosConfig:
+def add_register(
+    tenant: Tenant, *, name: str, prefix: str, actor: str = SYSTEM_ACTOR
+) -> PosConfig:
     """Insert a register; a sync-enabled tenant's is queued for `pos.config.create`."""
     name = clean_register_name(name)
     prefix = clean_sequence_prefix(prefix)
@@ -139,80 +177,101 @@ def add_register(tenant: Tenant, *, name: str, prefix: str) -> PosConfig:
         tenant=tenant, name=name, sequence_prefix=prefix, sync_state=state, next_attempt_at=due
     )
     _save_unique(register)
-    RegisterEvent.objects.create(register=register, action="added", to_state=state)
+    RegisterEvent.objects.create(
+        register=register, action="added", to_state=state, actor=actor[:150], revision=0
+    )
     if state == SyncState.PENDING_CREATE:
         _push_soon(tenant.pk)
     return register
 
 
+_KEEP = object()
+
+
 @transaction.atomic
-def rename_register(register: PosConfig, *, name: str) -> PosConfig:
-    name = clean_register_name(name)
+def edit_register(
+    register: PosConfig,
+    *,
+    name: str | object = _KEEP,
+    active: bool | object = _KEEP,
+    prefix: str | object = _KEEP,
+    expected_revision: int | None = None,
+    actor: str = SYSTEM_ACTOR,
+) -> PosConfig:
+    """Change any of name, active and prefix at once, as one edit.
+
+    `expected_revision` is the optimistic lock of a form: when the register
+    was edited since (by anyone), StaleEdit says what changed and by whom, and
+    nothing is written. Only the values given are touched. A name or active
+    change Odoo must see queues the write-back (`queue_odoo_update`); a prefix
+    change stays local.
+    """
     row = lock_register(register.pk)
-    if row.name == name:
-        return row
-    _check_active_name_free(row.tenant_id, name, exclude_id=row.pk)
-    old = row.name
-    row.name = name
-    row.revision = F("revision") + 1
-    _save_unique(row, update_fields=["name", "revision", "updated_at"])
-    RegisterEvent.objects.create(
-        register=row, action="renamed", from_state=row.sync_state, detail=f"{old!r} -> {name!r}"
-    )
-    return queue_odoo_update(row)
+    _check_not_stale(row, expected_revision)
+    if name is not _KEEP:
+        name = clean_register_name(name)
+    if prefix is not _KEEP:
+        prefix = clean_sequence_prefix(prefix)
+    odoo_sees = False
+    if name is not _KEEP and row.name != name:
+        _check_active_name_free(row.tenant_id, name, exclude_id=row.pk)
+        old, row.name = row.name, name
+        row.revision += 1
+        _save_unique(row, update_fields=["name", "revision", "updated_at"])
+        _record_edit(row, "renamed", actor=actor, detail=f"{old!r} -> {name!r}")
+        odoo_sees = True
+    if active is not _KEEP and row.is_active != active:
+        if active:
+            _check_active_name_free(row.tenant_id, row.name, exclude_id=row.pk)
+        row.is_active = bool(active)
+        row.revision += 1
+        _save_unique(row, update_fields=["is_active", "revision", "updated_at"])
+        _record_edit(row, "reactivated" if active else "deactivated", actor=actor)
+        odoo_sees = True
+    if prefix is not _KEEP and row.sequence_prefix != prefix:
+        old, row.sequence_prefix = row.sequence_prefix, prefix
+        row.revision += 1
+        row.save(update_fields=["sequence_prefix", "revision", "updated_at"])
+        _record_edit(row, "prefix_changed", actor=actor, detail=f"{old!r} -> {prefix!r}")
+    return queue_odoo_update(row, actor=actor) if odoo_sees else row
 
 
-@transaction.atomic
-def set_register_active(register: PosConfig, *, active: bool) -> PosConfig:
-    row = lock_register(register.pk)
-    if row.is_active == active:
-        return row
-    if active:
-        _check_active_name_free(row.tenant_id, row.name, exclude_id=row.pk)
-    row.is_active = active
-    row.revision = F("revision") + 1
-    _save_unique(row, update_fields=["is_active", "revision", "updated_at"])
-    RegisterEvent.objects.create(
-        register=row,
-        action="reactivated" if active else "deactivated",
-        from_state=row.sync_state,
-    )
-    return queue_odoo_update(row)
+def rename_register(register: PosConfig, *, name: str, actor: str = SYSTEM_ACTOR) -> PosConfig:
+    return edit_register(register, name=name, actor=actor)
 
 
-@transaction.atomic
-def set_register_prefix(register: PosConfig, *, prefix: str) -> PosConfig:
+def set_register_active(
+    register: PosConfig, *, active: bool, actor: str = SYSTEM_ACTOR
+) -> PosConfig:
+    return edit_register(register, active=active, actor=actor)
+
+
+def set_register_prefix(
+    register: PosConfig, *, prefix: str, actor: str = SYSTEM_ACTOR
+) -> PosConfig:
     """Local only: Odoo's pos.config has no sequence prefix, so nothing is queued."""
-    prefix = clean_sequence_prefix(prefix)
-    row = lock_register(register.pk)
-    if row.sequence_prefix != prefix:
-        old = row.sequence_prefix
-        row.sequence_prefix = prefix
-        row.save(update_fields=["sequence_prefix", "updated_at"])
-        RegisterEvent.objects.create(
-            register=row, action="prefix_changed", detail=f"{old!r} -> {prefix!r}"
-        )
-    return row
+    return edit_register(register, prefix=prefix, actor=actor)
 
 
-def queue_odoo_update(register: PosConfig) -> PosConfig:
+def queue_odoo_update(register: PosConfig, *, actor: str = SYSTEM_ACTOR) -> PosConfig:
     """Flag a register's name/active for write-back to Odoo, within the caller's transaction.
 
     Guard rails, in order: no Odoo id -> nothing to write back to; pending
     create -> the create pushes the live name and its divergence check catches
     the rest; otherwise (synced, pending update, or a dead letter with an Odoo
-    id) -> pending update with fresh attempts, due now.
+    id) -> `edited`: pending update with fresh attempts, due now, and any
+    write in flight is superseded (its claim ends).
     """
     with transaction.atomic(savepoint=False):
         row = lock_register(register.pk)
-        if row.odoo_pos_config_id is None or row.sync_state == SyncState.PENDING_CREATE:
+        if not allows(row, Event.EDITED):
             return row
-        row = transition(row, SyncState.PENDING_UPDATE, action="queued_update", **_fresh_attempts())
+        apply_event(row, Event.EDITED, actor=actor)
         _push_soon(row.tenant_id)
         return row
 
 
-def queue_pending_creates(tenant: Tenant) -> int:
+def queue_pending_creates(tenant: Tenant, *, actor: str = SYSTEM_ACTOR) -> int:
     """Queue a newly sync-enabled tenant's local-only registers for creation in Odoo.
 
     Only rows that are `synced` with no Odoo id (kept locally while the tenant
@@ -227,16 +286,10 @@ def queue_pending_creates(tenant: Tenant) -> int:
         )
         queued = 0
         for pk in ids:
-            queued += (
-                requeue_create(
-                    pk,
-                    action="queued_create",
-                    guard=lambda r: (
-                        r.odoo_pos_config_id is None and r.sync_state == SyncState.SYNCED
-                    ),
-                )
-                is not None
-            )
+            row = lock_register(pk)
+            if allows(row, Event.SYNC_ENABLED):
+                apply_event(row, Event.SYNC_ENABLED, actor=actor)
+                queued += 1
         if queued:
             _push_soon(tenant.pk)
         return queued
@@ -269,40 +322,42 @@ def plan_retry(register: PosConfig, *, operator: bool) -> str:
     return RetryOutcome.NOTHING_TO_RETRY
 
 
-def retry_sync(register: PosConfig, *, operator: bool = True) -> str:
+_RETRY_EVENTS = {
+    RetryOutcome.QUEUED_UPDATE: Event.OPERATOR_RETRY,
+    RetryOutcome.RETRIED: Event.OPERATOR_RETRY,
+    RetryOutcome.QUEUED_CREATE: Event.OPERATOR_RECREATE,
+    RetryOutcome.RECREATE: Event.OPERATOR_RECREATE,
+}
+
+
+def retry_sync(register: PosConfig, *, operator: bool = True, actor: str = SYSTEM_ACTOR) -> str:
     """The "Retry sync now" action: fresh attempts, due now, as plan_retry says."""
     with transaction.atomic():
         row = lock_register(register.pk)
         outcome = plan_retry(row, operator=operator)
         if outcome in (RetryOutcome.NOTHING_TO_RETRY, RetryOutcome.NEEDS_OPERATOR):
             return outcome
-        fresh = _fresh_attempts()
-        to_state = {
-            RetryOutcome.QUEUED_UPDATE: SyncState.PENDING_UPDATE,
-            RetryOutcome.QUEUED_CREATE: SyncState.PENDING_CREATE,
-            RetryOutcome.RECREATE: SyncState.PENDING_CREATE,
-            RetryOutcome.RETRIED: row.sync_state,
-        }[outcome]
-        if outcome == RetryOutcome.RECREATE:
-            fresh["odoo_pos_config_id"] = None
-        transition(row, to_state, action="operator_retry", detail=outcome, **fresh)
+        apply_event(row, _RETRY_EVENTS[outcome], actor=actor, detail=outcome)
         _push_soon(row.tenant_id)
         return outcome
 
 
-def relink_all_to_odoo(tenant: Tenant) -> int:
+def relink_all_to_odoo(tenant: Tenant, *, actor: str = SYSTEM_ACTOR) -> int:
     """Forget every Odoo id of a tenant and queue those registers for creation.
 
     For a tenant moved to another Odoo database (or the demo's sandbox Odoo,
     which starts empty): the ids it had point nowhere now. The creates are
     external-id upserts, so registers that do exist there are found, not
-    duplicated. Registers without an id are not links and are left as they are.
+    duplicated. Registers without an id are not links and are left as they
+    are; a create of theirs in flight to the old Odoo is superseded by the
+    connection's new revision.
     """
     with transaction.atomic():
         linked = PosConfig.objects.filter(tenant=tenant, odoo_pos_config_id__isnull=False)
-        ids = list(linked.values_list("pk", flat=True))
-        for pk in ids:
-            requeue_create(pk, action="relinked", forget_odoo_id=True)
-        if ids:
+        relinked = sum(
+            relink_register(pk, actor=actor, detail="the tenant's Odoo database changed")
+            for pk in linked.values_list("pk", flat=True)
+        )
+        if relinked:
             _push_soon(tenant.pk)
-        return len(ids)
+        return relinked

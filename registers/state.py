@@ -1,10 +1,21 @@
-"""The register sync state machine: allowed transitions and the one function that applies them."""
+"""The register sync state machine: one table (state, event) -> state, one function applying it.
+
+Every sync-state change of a register is an event applied here to the locked
+row and recorded, with who or what caused it, in a RegisterEvent. What each
+event writes is fixed by the event, not by the caller: callers pass only the
+values the event carries (an Odoo id, an error). Every event that re-queues a
+row ends any claim on it, so a drain that was in flight records `superseded`
+instead of overwriting the newer state.
+"""
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import transaction
+from django.utils import timezone
 
-from registers.models import PosConfig, RegisterEvent, SyncState
+from registers.models import ErrorKind, PosConfig, RegisterEvent, SyncState
 
 PC, PU, OK, ERR = (
     SyncState.PENDING_CREATE,
@@ -13,28 +24,76 @@ PC, PU, OK, ERR = (
     SyncState.SYNC_ERROR,
 )
 
-ALLOWED_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
-    {
-        (PC, PC),  # create failed and backing off, or retried by the operator
-        (PC, OK),  # create landed
-        (PC, PU),  # create landed but the row changed mid-flight
-        (PC, ERR),  # create dead-lettered
-        (PU, PU),  # queued again, or write failed and backing off
-        (PU, PC),  # tenant re-linked to another Odoo database
-        (PU, OK),  # write landed
-        (PU, ERR),  # write dead-lettered
-        (OK, PU),  # renamed/deactivated, has an Odoo id
-        (OK, PC),  # tenant became sync-enabled: local-only row must be created
-        (OK, OK),  # local-only edit bookkeeping
-        (ERR, PU),  # admin edit or retry of a dead-lettered update
-        (ERR, PC),  # operator retries a dead-lettered create, or one deleted in Odoo
-        (ERR, ERR),
-    }
-)
+# Who caused an event that no person made.
+SYNC_ACTOR = "sync"
+SYSTEM_ACTOR = "system"
+
+
+class Event:
+    EDITED = "edited"  # renamed or (de)activated, and the row has an Odoo id
+    CREATE_LANDED = "create_landed"  # Odoo holds the pos.config: its id is stored
+    WRITE_LANDED = "write_landed"  # Odoo took the name/active write
+    ATTEMPT_FAILED = "attempt_failed"  # a transient failure: backing off
+    DEAD_LETTERED = "dead_lettered"  # last attempt, or Odoo's permanent verdict on the row
+    RELINKED = "relinked"  # the id points nowhere now (another database, stale): create again
+    SYNC_ENABLED = "sync_enabled"  # the tenant syncs now: a local-only row is created in Odoo
+    OPERATOR_RETRY = "operator_retry"  # "Retry sync now" of a failed row
+    OPERATOR_RECREATE = "operator_recreate"  # an operator has a dead create made in Odoo again
+    LINKED_BY_OPERATOR = "linked_by_operator"  # an operator picked the pos.config to link
+
+
+def _has_odoo_id(row: PosConfig) -> bool:
+    return row.odoo_pos_config_id is not None
+
+
+def _no_odoo_id(row: PosConfig) -> bool:
+    return row.odoo_pos_config_id is None
+
+
+def _has_failed(row: PosConfig) -> bool:
+    return row.sync_retries > 0
+
+
+def _retry_in_place(row: PosConfig) -> bool:
+    """A dead-lettered update whose record still exists in Odoo."""
+    return _has_odoo_id(row) and row.last_sync_error_kind != ErrorKind.MISSING
+
+
+def _always(row: PosConfig) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Move:
+    to: str
+    # What must be true of the locked row for the event to apply at all.
+    requires: Callable[[PosConfig], bool] = _always
+
+
+TRANSITIONS: dict[tuple[str, str], Move] = {
+    (OK, Event.EDITED): Move(PU, _has_odoo_id),
+    (PU, Event.EDITED): Move(PU, _has_odoo_id),
+    (ERR, Event.EDITED): Move(PU, _has_odoo_id),
+    (PC, Event.CREATE_LANDED): Move(OK),
+    (PU, Event.WRITE_LANDED): Move(OK, _has_odoo_id),
+    (PC, Event.ATTEMPT_FAILED): Move(PC),
+    (PU, Event.ATTEMPT_FAILED): Move(PU),
+    (PC, Event.DEAD_LETTERED): Move(ERR),
+    (PU, Event.DEAD_LETTERED): Move(ERR),
+    (OK, Event.RELINKED): Move(PC, _has_odoo_id),
+    (PU, Event.RELINKED): Move(PC, _has_odoo_id),
+    (ERR, Event.RELINKED): Move(PC, _has_odoo_id),
+    (OK, Event.SYNC_ENABLED): Move(PC, _no_odoo_id),
+    (ERR, Event.OPERATOR_RETRY): Move(PU, _retry_in_place),
+    (PC, Event.OPERATOR_RETRY): Move(PC, _has_failed),
+    (PU, Event.OPERATOR_RETRY): Move(PU, _has_failed),
+    (ERR, Event.OPERATOR_RECREATE): Move(PC),
+    (ERR, Event.LINKED_BY_OPERATOR): Move(PU, _no_odoo_id),
+}
 
 
 class InvalidTransition(Exception):
-    """A state change the state machine does not allow: a bug in the caller."""
+    """An event the state machine does not allow for the row: a bug in the caller."""
 
 
 def lock_register(register_id: int) -> PosConfig:
@@ -42,38 +101,107 @@ def lock_register(register_id: int) -> PosConfig:
     return PosConfig.objects.select_for_update().get(pk=register_id)
 
 
-def transition(
-    register: PosConfig,
-    to_state: str,
-    *,
-    action: str,
-    detail: str = "",
-    guard: Callable[[PosConfig], bool] | None = None,
-    **changes,
-) -> PosConfig | None:
-    """Lock the register, check the move is allowed, write it, and record it.
+def allows(row: PosConfig, event: str) -> bool:
+    """Whether `event` applies to the row as it is."""
+    move = TRANSITIONS.get((row.sync_state, event))
+    return move is not None and move.requires(row)
 
-    `guard` sees the freshly locked row; when it returns False nothing is
-    written and None is returned (a claim that is no longer ours, an edit that
-    raced the Odoo call). `changes` are other columns written with the state.
+
+# --- what each event writes ------------------------------------------------------------
+
+
+def _fresh(row: PosConfig, now: datetime) -> list[str]:
+    """Queued anew: no failures, no error, due now, no claim."""
+    row.sync_retries = 0
+    row.next_attempt_at = now
+    row.last_sync_error = ""
+    row.last_sync_error_kind = ""
+    return ["sync_retries", "next_attempt_at", "last_sync_error", "last_sync_error_kind"]
+
+
+def _landed(row: PosConfig, now: datetime) -> list[str]:
+    row.sync_retries = 0
+    row.next_attempt_at = None
+    row.last_sync_error = ""
+    row.last_sync_error_kind = ""
+    row.last_synced_at = now
+    return [
+        "sync_retries",
+        "next_attempt_at",
+        "last_sync_error",
+        "last_sync_error_kind",
+        "last_synced_at",
+    ]
+
+
+def _effect(row: PosConfig, event: str, now: datetime, values: dict) -> list[str]:
+    if event in (Event.EDITED, Event.SYNC_ENABLED, Event.OPERATOR_RETRY):
+        return _fresh(row, now)
+    if event in (Event.RELINKED, Event.OPERATOR_RECREATE):
+        row.odoo_pos_config_id = None
+        return [*_fresh(row, now), "odoo_pos_config_id"]
+    if event == Event.LINKED_BY_OPERATOR:
+        row.odoo_pos_config_id = values["odoo_id"]
+        return [*_fresh(row, now), "odoo_pos_config_id"]
+    if event == Event.CREATE_LANDED:
+        row.odoo_pos_config_id = values["odoo_id"]
+        return [*_landed(row, now), "odoo_pos_config_id"]
+    if event == Event.WRITE_LANDED:
+        return _landed(row, now)
+    if event in (Event.ATTEMPT_FAILED, Event.DEAD_LETTERED):
+        row.sync_retries = values["retries"]
+        row.next_attempt_at = values.get("next_attempt_at")
+        row.last_sync_error = values["error"]
+        row.last_sync_error_kind = values["kind"]
+        return ["sync_retries", "next_attempt_at", "last_sync_error", "last_sync_error_kind"]
+    raise InvalidTransition(f"no effect defined for event {event!r}")
+
+
+def apply_event(
+    row: PosConfig,
+    event: str,
+    *,
+    actor: str,
+    detail: str = "",
+    now: datetime | None = None,
+    **values,
+) -> PosConfig:
+    """Apply `event` to a row locked by the caller's transaction, write it, and record it.
+
+    `row` must come from `lock_register` in the current transaction. `values`
+    are what the event carries: `odoo_id` (create_landed, linked_by_operator),
+    `retries`, `error`, `kind` and `next_attempt_at` (attempt_failed,
+    dead_lettered). Raises InvalidTransition for an event the table does not
+    allow for the row's state, or whose precondition the row does not meet.
     """
-    with transaction.atomic(savepoint=False):
-        row = lock_register(register.pk)
-        if guard is not None and not guard(row):
-            return None
-        from_state = row.sync_state
-        if (from_state, to_state) not in ALLOWED_TRANSITIONS:
-            raise InvalidTransition(f"register {row.pk}: {from_state} -> {to_state} ({action})")
-        row.sync_state = to_state
-        for field, value in changes.items():
-            setattr(row, field, value)
-        row.save(update_fields=["sync_state", "updated_at", *changes])
-        if from_state != to_state or detail:
-            RegisterEvent.objects.create(
-                register=row,
-                action=action,
-                from_state=from_state,
-                to_state=to_state,
-                detail=detail[:2000],
-            )
+    move = TRANSITIONS.get((row.sync_state, event))
+    if move is None or not move.requires(row):
+        raise InvalidTransition(
+            f"register {row.pk}: event {event!r} does not apply in state {row.sync_state!r}"
+            + ("" if move is None else " (precondition not met)")
+        )
+    now = now or timezone.now()
+    from_state = row.sync_state
+    row.sync_state = move.to
+    row.claim_token = None
+    row.claimed_until = None
+    written = _effect(row, event, now, values)
+    row.save(
+        update_fields=["sync_state", "claim_token", "claimed_until", "updated_at", *written]
+    )
+    RegisterEvent.objects.create(
+        register=row,
+        action=event,
+        from_state=from_state,
+        to_state=move.to,
+        detail=detail[:2000],
+        actor=actor[:150],
+        revision=row.revision,
+    )
     return row
+
+
+def apply_event_to(register_id: int, event: str, *, actor: str, detail: str = "", **values):
+    """Lock the register and apply `event` (in the caller's transaction, or its own)."""
+    with transaction.atomic(savepoint=False):
+        return apply_event(lock_register(register_id), event, actor=actor, detail=detail, **values)

@@ -63,7 +63,7 @@ def test_rename_during_create_flight_is_caught_by_the_divergence_check(
     sandbox_tenant, odoo_sandbox
 ):
     reg = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
-    [claim] = queue.claim_due(sandbox_tenant.pk, limit=10)
+    [claim] = queue.claim_due(sandbox_tenant.pk, limit=10, connection_revision=0)
     with odoo_sandbox.client() as client:
         odoo_id = client.upsert_pos_config(external_id=claim.external_id, name=claim.name)
     # The admin renames while the create's reply is on its way back.
@@ -110,12 +110,14 @@ def test_rename_and_deactivate_are_written_back(sandbox_tenant, odoo_sandbox):
 def test_rename_during_an_in_flight_write_is_not_lost(sandbox_tenant, odoo_sandbox):
     reg = _synced_register(sandbox_tenant)
     services.rename_register(reg, name="Second")
-    [claim] = queue.claim_due(sandbox_tenant.pk, limit=10)
+    [claim] = queue.claim_due(sandbox_tenant.pk, limit=10, connection_revision=0)
     with odoo_sandbox.client() as client:
         client.write_pos_config(claim.odoo_pos_config_id, {"name": claim.name, "active": True})
     services.rename_register(reg, name="Third")  # lands while the write is in flight
-    assert queue.mark_update_synced(claim) == queue.Outcome.REQUEUED
-    assert _reload(reg).sync_state == SyncState.PENDING_UPDATE
+    # The edit ended the claim: the late outcome is superseded, the row stays queued.
+    assert queue.mark_update_synced(claim) == queue.Outcome.SUPERSEDED
+    reg = _reload(reg)
+    assert (reg.sync_state, reg.claim_token) == (SyncState.PENDING_UPDATE, None)
 
     drain_tenant(sandbox_tenant.pk)
     assert _reload(reg).sync_state == SyncState.SYNCED
@@ -247,31 +249,52 @@ def test_lost_reply_after_create_applied_reconciles_without_a_duplicate(
     odoo_sandbox.drop_next(when="after", method="pos.config.load")
     result = drain_tenant(sandbox_tenant.pk)
     reg = _reload(reg)
-    assert result.status == TenantStatus.ENDED_EARLY
-    assert reg.sync_state == SyncState.PENDING_CREATE
-    assert "may have reached Odoo" in reg.last_sync_error
+    # Nothing went through in this drain yet: the lost reply says nothing about
+    # the row, so the tenant backs off and the row keeps its attempts.
+    assert result.status == TenantStatus.UNREACHABLE
+    assert (reg.sync_state, reg.sync_retries) == (SyncState.PENDING_CREATE, 0)
     assert len(odoo_sandbox.pos_configs()) == 1  # it did land
 
-    PosConfig.objects.filter(pk=reg.pk).update(next_attempt_at=timezone.now())
-    drain_tenant(sandbox_tenant.pk)
+    drain_tenant(sandbox_tenant.pk, ignore_outage_backoff=True)
     reg = _reload(reg)
     assert reg.sync_state == SyncState.SYNCED
     [odoo] = odoo_sandbox.pos_configs()
     assert odoo["id"] == reg.odoo_pos_config_id
 
 
-def test_connection_failure_on_a_row_charges_it_and_ends_the_drain(sandbox_tenant, odoo_sandbox):
+def test_a_connection_failure_before_any_row_went_through_is_the_tenants_outage(
+    sandbox_tenant, odoo_sandbox
+):
     first = services.add_register(sandbox_tenant, name="A", prefix="A")
     second = services.add_register(sandbox_tenant, name="B", prefix="B")
     odoo_sandbox.fail_next(status=502, method="pos.config.load")
     result = drain_tenant(sandbox_tenant.pk)
+    sandbox_tenant.refresh_from_db()
+    assert result.status == TenantStatus.UNREACHABLE
+    assert (result.create_failed, result.skipped) == (0, 2)
+    assert sandbox_tenant.odoo_outage_failures == 1
+    rows = PosConfig.objects.filter(pk__in=[first.pk, second.pk])
+    assert {(r.sync_retries, r.claim_token) for r in rows} == {(0, None)}
+    # The row that met the outage goes to the back of the queue, so a row that
+    # always fails cannot stand first in line for ever.
+    assert rows.get(pk=first.pk).next_attempt_at > rows.get(pk=second.pk).next_attempt_at
+
+
+def test_a_connection_failure_after_a_row_went_through_charges_that_row_and_ends_the_drain(
+    sandbox_tenant, odoo_sandbox
+):
+    updated = _synced_register(sandbox_tenant, name="U")
+    services.rename_register(updated, name="U2")
+    created = services.add_register(sandbox_tenant, name="C", prefix="C")
+    odoo_sandbox.fail_next(status=502, method="pos.config.write")
+    result = drain_tenant(sandbox_tenant.pk)  # creates first: C lands, then U's write fails
     assert result.status == TenantStatus.ENDED_EARLY
-    assert (result.create_failed, result.skipped) == (1, 1)
-    charged = {
-        r.name: r.sync_retries for r in PosConfig.objects.filter(pk__in=[first.pk, second.pk])
-    }
-    assert charged == {"A": 1, "B": 0}
-    assert PosConfig.objects.get(pk=second.pk).claim_token is None  # given back
+    assert (result.created, result.update_failed) == (1, 1)
+    assert _reload(created).sync_state == SyncState.SYNCED
+    updated = _reload(updated)
+    assert (updated.sync_state, updated.sync_retries) == (SyncState.PENDING_UPDATE, 1)
+    sandbox_tenant.refresh_from_db()
+    assert sandbox_tenant.odoo_outage_failures == 0
 
 
 # --- tenant-level outcomes ------------------------------------------------------------

@@ -48,22 +48,22 @@ def test_tenants_with_due_work_is_one_query_over_sync_enabled_tenants():
 @freeze_time(NOW)
 def test_claimed_rows_are_not_due_until_the_claim_expires():
     reg = PosConfigFactory(pending_create=True)
-    [claim] = queue.claim_due(reg.tenant_id, limit=10)
-    assert queue.claim_due(reg.tenant_id, limit=10) == []
+    [claim] = queue.claim_due(reg.tenant_id, limit=10, connection_revision=0)
+    assert queue.claim_due(reg.tenant_id, limit=10, connection_revision=0) == []
     assert queue.tenants_with_due_work() == []
     with freeze_time(timezone.now() + timedelta(seconds=django_settings.SYNC_CLAIM_SECONDS + 1)):
-        [again] = queue.claim_due(reg.tenant_id, limit=10)
+        [again] = queue.claim_due(reg.tenant_id, limit=10, connection_revision=0)
     assert again.register_id == claim.register_id
     assert again.token != claim.token
 
 
 def test_release_gives_rows_back_uncharged():
     reg = PosConfigFactory(pending_create=True)
-    claims = queue.claim_due(reg.tenant_id, limit=10)
+    claims = queue.claim_due(reg.tenant_id, limit=10, connection_revision=0)
     assert queue.release_claims(claims) == 1
     reg.refresh_from_db()
     assert (reg.claim_token, reg.sync_retries) == (None, 0)
-    assert len(queue.claim_due(reg.tenant_id, limit=10)) == 1
+    assert len(queue.claim_due(reg.tenant_id, limit=10, connection_revision=0)) == 1
 
 
 def test_list_due_creates_and_updates_split_by_state():

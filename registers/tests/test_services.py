@@ -214,7 +214,7 @@ def test_prefix_change_never_flips_the_sync_state():
     reg.refresh_from_db()
     assert reg.sequence_prefix == "NEW1"
     assert reg.sync_state == SyncState.SYNCED
-    assert reg.revision == 0
+    assert reg.next_attempt_at is None
 
 
 def test_unchanged_name_or_active_is_not_queued():
@@ -231,7 +231,7 @@ def test_each_edit_and_transition_is_recorded_in_the_register_history():
     services.rename_register(reg, name="Bar North")
     actions = list(RegisterEvent.objects.filter(register=reg).values_list("action", "to_state"))
     assert ("renamed", "") in actions
-    assert ("queued_update", SyncState.PENDING_UPDATE) in actions
+    assert ("edited", SyncState.PENDING_UPDATE) in actions
 
 
 # --- retry_sync (the operator's "Retry sync now") -------------------------------------
