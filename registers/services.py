@@ -212,28 +212,40 @@ def edit_register(
         name = clean_register_name(name)
     if prefix is not _KEEP:
         prefix = clean_sequence_prefix(prefix)
+    # Deactivate before a rename and reactivate after it, so that a register
+    # going inactive may take the name of an active one, and one coming back
+    # is checked under its new name.
     odoo_sees = False
+    if active is False:
+        odoo_sees |= _set_active(row, False, actor=actor)
     if name is not _KEEP and row.name != name:
-        _check_active_name_free(row.tenant_id, name, exclude_id=row.pk)
+        if row.is_active:
+            _check_active_name_free(row.tenant_id, name, exclude_id=row.pk)
         old, row.name = row.name, name
         row.revision += 1
         _save_unique(row, update_fields=["name", "revision", "updated_at"])
         _record_edit(row, "renamed", actor=actor, detail=f"{old!r} -> {name!r}")
         odoo_sees = True
-    if active is not _KEEP and row.is_active != active:
-        if active:
-            _check_active_name_free(row.tenant_id, row.name, exclude_id=row.pk)
-        row.is_active = bool(active)
-        row.revision += 1
-        _save_unique(row, update_fields=["is_active", "revision", "updated_at"])
-        _record_edit(row, "reactivated" if active else "deactivated", actor=actor)
-        odoo_sees = True
+    if active is True:
+        odoo_sees |= _set_active(row, True, actor=actor)
     if prefix is not _KEEP and row.sequence_prefix != prefix:
         old, row.sequence_prefix = row.sequence_prefix, prefix
         row.revision += 1
         row.save(update_fields=["sequence_prefix", "revision", "updated_at"])
         _record_edit(row, "prefix_changed", actor=actor, detail=f"{old!r} -> {prefix!r}")
     return queue_odoo_update(row, actor=actor) if odoo_sees else row
+
+
+def _set_active(row: PosConfig, active: bool, *, actor: str) -> bool:
+    if row.is_active == active:
+        return False
+    if active:
+        _check_active_name_free(row.tenant_id, row.name, exclude_id=row.pk)
+    row.is_active = active
+    row.revision += 1
+    _save_unique(row, update_fields=["is_active", "revision", "updated_at"])
+    _record_edit(row, "reactivated" if active else "deactivated", actor=actor)
+    return True
 
 
 def rename_register(register: PosConfig, *, name: str, actor: str = SYSTEM_ACTOR) -> PosConfig:
