@@ -1,0 +1,229 @@
+"""The sync keeps its promises when the tenant's connection, plan or pause changes mid-drain.
+
+DESIGN properties 3 and 11: an outcome lands only while its claim, the row's
+state and the tenant's connection still hold; a running drain notices a
+changed connection, plan or pause at its next batch. Two sandbox Odoos stand
+for the tenant's old and new database, and the new one already holds an
+unrelated pos.config under the id the old one gave our register: the record
+a stale link would overwrite.
+"""
+
+import pytest
+
+from cafe import services as cafe_services
+from odoo_sync import queue
+from odoo_sync.drain import TenantStatus, drain_tenant
+from registers import services
+from registers.models import PosConfig, SyncState
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def new_odoo(odoo_sandbox_factory):
+    odoo = odoo_sandbox_factory()
+    odoo.create_pos_config("Somebody else's till")  # id 1 there, as ours is in the old one
+    return odoo
+
+
+def _move(tenant, odoo):
+    return cafe_services.update_odoo_connection(
+        tenant, url=odoo.url, db=odoo.db, login=odoo.login, api_key=odoo.api_key
+    )
+
+
+def _reload(reg):
+    reg.refresh_from_db()
+    return reg
+
+
+def test_an_update_in_flight_when_the_tenant_moves_is_superseded_and_created_in_the_new_odoo(
+    sandbox_tenant, odoo_sandbox, new_odoo
+):
+    reg = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
+    drain_tenant(sandbox_tenant.pk)
+    services.rename_register(reg, name="Bar North")
+    [claim] = queue.claim_due(sandbox_tenant.pk, limit=10, connection_revision=0)
+    with odoo_sandbox.client() as client:  # the write is on its way to the old Odoo...
+        client.write_pos_config(claim.odoo_pos_config_id, {"name": claim.name})
+    _move(sandbox_tenant, new_odoo)  # ...when the operator points the tenant elsewhere
+
+    assert queue.mark_update_synced(claim) == queue.Outcome.SUPERSEDED
+    reg = _reload(reg)
+    assert (reg.sync_state, reg.odoo_pos_config_id, reg.claim_token) == (
+        SyncState.PENDING_CREATE,
+        None,
+        None,
+    )
+    assert drain_tenant(sandbox_tenant.pk).created == 1
+    reg = _reload(reg)
+    assert reg.sync_state == SyncState.SYNCED
+    assert new_odoo.pos_config(reg.odoo_pos_config_id)["name"] == "Bar North"
+    assert new_odoo.pos_config(1)["name"] == "Somebody else's till"
+
+
+def test_a_create_that_lands_in_the_old_odoo_after_the_move_is_not_recorded(
+    sandbox_tenant, odoo_sandbox, new_odoo
+):
+    reg = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
+    [claim] = queue.claim_due(sandbox_tenant.pk, limit=10, connection_revision=0)
+    with odoo_sandbox.client() as client:
+        old_id = client.upsert_pos_config(external_id=claim.external_id, name=claim.name)
+    _move(sandbox_tenant, new_odoo)
+
+    assert queue.mark_create_pushed(claim, odoo_id=old_id, pushed_name="Bar") == (
+        queue.Outcome.SUPERSEDED
+    )
+    reg = _reload(reg)
+    # Given back, not synced without an id: due again, against the new Odoo.
+    assert (reg.sync_state, reg.odoo_pos_config_id, reg.claim_token) == (
+        SyncState.PENDING_CREATE,
+        None,
+        None,
+    )
+    drain_tenant(sandbox_tenant.pk)
+    reg = _reload(reg)
+    assert reg.sync_state == SyncState.SYNCED
+    assert new_odoo.pos_config(reg.odoo_pos_config_id)["name"] == "Bar"
+
+
+def test_a_connection_edit_stops_a_running_drain_at_its_next_batch(
+    settings, sandbox_tenant, odoo_sandbox, new_odoo, wait_until
+):
+    from odoo_sync.tests.test_concurrency import _in_thread
+
+    settings.SYNC_BATCH_SIZE = 1
+    regs = [services.add_register(sandbox_tenant, name=f"R{n}", prefix=f"R{n}") for n in range(3)]
+    odoo_sandbox.add_latency(0.3, method="pos.config.load")
+    drain, box = _in_thread(drain_tenant, sandbox_tenant.pk)
+    wait_until(lambda: odoo_sandbox.call_count("pos.config.load") == 1, what="first create sent")
+    _move(sandbox_tenant, new_odoo)
+    drain.join(timeout=30)
+
+    result = box["result"]
+    assert result.status == TenantStatus.CHANGED
+    assert result.created == 0  # the one in flight was superseded, not recorded
+    assert odoo_sandbox.call_count("pos.config.load") == 1  # nothing more to the old Odoo
+    rows = PosConfig.objects.filter(pk__in=[r.pk for r in regs])
+    assert {(r.sync_state, r.odoo_pos_config_id, r.claim_token) for r in rows} == {
+        (SyncState.PENDING_CREATE, None, None)
+    }
+
+    assert drain_tenant(sandbox_tenant.pk).created == 3
+    new_ids = {c["id"] for c in new_odoo.pos_configs()}
+    assert {r.odoo_pos_config_id for r in rows.all()} <= new_ids
+    assert new_odoo.pos_config(1)["name"] == "Somebody else's till"
+
+
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        (lambda t: cafe_services.change_plan(t, plan="starter"), TenantStatus.DISABLED),
+        (lambda t: queue.pause_tenant(t.pk, connection_revision=0, reason="x"), "paused"),
+    ],
+    ids=["downgraded_to_starter", "paused"],
+)
+def test_a_plan_change_or_pause_stops_pushes_within_one_batch(
+    settings, sandbox_tenant, odoo_sandbox, wait_until, change, status
+):
+    from odoo_sync.tests.test_concurrency import _in_thread
+
+    settings.SYNC_BATCH_SIZE = 1
+    for n in range(3):
+        services.add_register(sandbox_tenant, name=f"R{n}", prefix=f"R{n}")
+    odoo_sandbox.add_latency(0.3, method="pos.config.load")
+    drain, box = _in_thread(drain_tenant, sandbox_tenant.pk)
+    wait_until(lambda: odoo_sandbox.call_count("pos.config.load") == 1, what="first create sent")
+    change(sandbox_tenant)
+    drain.join(timeout=30)
+
+    assert box["result"].status == status
+    assert odoo_sandbox.call_count("pos.config.load") == 1
+    assert not PosConfig.objects.filter(claim_token__isnull=False).exists()
+
+
+@pytest.mark.parametrize(
+    "requeue",
+    [
+        lambda reg: services.retry_sync(reg),
+        lambda reg: services.rename_register(reg, name="Renamed"),
+        lambda reg: services.relink_register(reg.pk),
+    ],
+    ids=["operator_retry", "edited", "relinked"],
+)
+def test_requeueing_a_row_ends_any_claim_on_it(sandbox_tenant, odoo_sandbox, requeue):
+    reg = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
+    drain_tenant(sandbox_tenant.pk)
+    services.rename_register(reg, name="Bar 2")
+    PosConfig.objects.filter(pk=reg.pk).update(sync_retries=2)  # it failed before
+    [claim] = queue.claim_due(sandbox_tenant.pk, limit=1, connection_revision=0)
+    requeue(_reload(reg))
+    assert _reload(reg).claim_token is None
+    assert queue.mark_update_synced(claim) == queue.Outcome.SUPERSEDED
+    assert queue.mark_failed(claim, error="late", kind="transient") == queue.Outcome.SUPERSEDED
+    assert _reload(reg).sync_state != SyncState.SYNCED
+
+
+# --- failures after login: whose are they? ----------------------------------------------
+
+
+def test_the_same_access_error_on_every_row_is_the_tenants_not_a_dead_letter_per_register(
+    sandbox_tenant, odoo_sandbox
+):
+    for n in range(4):
+        services.add_register(sandbox_tenant, name=f"R{n}", prefix=f"R{n}")
+    odoo_sandbox.set_pos_manager(False)  # the integration user lost its PoS rights
+    result = drain_tenant(sandbox_tenant.pk)
+    sandbox_tenant.refresh_from_db()
+    assert result.status == TenantStatus.UNREACHABLE
+    assert result.dead_lettered == 0
+    assert "refused access on 3 registers in a row" in sandbox_tenant.odoo_last_error
+    assert "not allowed to create" in sandbox_tenant.odoo_last_error  # Odoo's own words
+    assert set(PosConfig.objects.values_list("sync_state", "sync_retries", "claim_token")) == {
+        (SyncState.PENDING_CREATE, 0, None)
+    }
+
+    odoo_sandbox.set_pos_manager(True)  # rights given back: the next try clears it
+    assert drain_tenant(sandbox_tenant.pk, ignore_outage_backoff=True).created == 4
+    sandbox_tenant.refresh_from_db()
+    assert (sandbox_tenant.odoo_unreachable_since, sandbox_tenant.odoo_last_error) == (None, "")
+
+
+def test_two_rows_failing_alike_with_none_gone_through_are_the_tenants_too(
+    sandbox_tenant, odoo_sandbox
+):
+    for n in range(2):
+        services.add_register(sandbox_tenant, name=f"R{n}", prefix=f"R{n}")
+    odoo_sandbox.serialization_failure_next(count=2, method="pos.config.load")
+    result = drain_tenant(sandbox_tenant.pk)
+    assert result.status == TenantStatus.UNREACHABLE
+    assert set(PosConfig.objects.values_list("sync_retries", flat=True)) == {0}
+
+
+def test_a_failure_on_one_row_among_successes_is_that_rows_own(sandbox_tenant, odoo_sandbox):
+    for n in range(3):
+        services.add_register(sandbox_tenant, name=f"R{n}", prefix=f"R{n}")
+    odoo_sandbox.serialization_failure_next(count=1, method="pos.config.load")
+    result = drain_tenant(sandbox_tenant.pk)
+    assert (result.status, result.created, result.create_failed) == (TenantStatus.OK, 2, 1)
+    assert sorted(PosConfig.objects.values_list("sync_retries", flat=True)) == [0, 0, 1]
+
+
+def test_a_long_outage_after_login_dead_letters_nothing(sandbox_tenant, odoo_sandbox):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from freezegun import freeze_time
+
+    with freeze_time("2026-11-24 10:00:00") as clock:
+        for n in range(3):
+            services.add_register(sandbox_tenant, name=f"R{n}", prefix=f"R{n}")
+        for _ in range(12):  # two days of a proxy answering 502 to every call but the login
+            odoo_sandbox.fail_next(status=502, count=3, method="pos.config.load")
+            assert drain_tenant(sandbox_tenant.pk).status == TenantStatus.UNREACHABLE
+            clock.tick(timedelta(hours=4))
+        sandbox_tenant.refresh_from_db()
+        assert sandbox_tenant.odoo_outage_failures == 12
+        assert sandbox_tenant.odoo_next_attempt_at > timezone.now() - timedelta(hours=4)
+    assert not PosConfig.objects.filter(sync_state=SyncState.SYNC_ERROR).exists()
+    assert set(PosConfig.objects.values_list("sync_retries", flat=True)) == {0}
