@@ -35,7 +35,6 @@ def _became_sync_enabled(tenant: Tenant, was_enabled: bool) -> None:
         queue_pending_creates(tenant)
 
 
-@transaction.atomic
 def create_tenant(
     *,
     name: str,
@@ -47,11 +46,29 @@ def create_tenant(
     odoo_api_key: str = "",
     odoo_protocol: str = OdooProtocol.AUTO,
 ) -> Tenant:
+    # Resolving the URL's host waits on DNS: done before any transaction opens.
+    odoo_url = clean_odoo_url(odoo_url)
+    with transaction.atomic():
+        return _create_tenant(
+            name=name,
+            slug=slug,
+            plan=plan,
+            odoo_url=odoo_url,
+            odoo_db=odoo_db,
+            odoo_login=odoo_login,
+            odoo_api_key=odoo_api_key,
+            odoo_protocol=odoo_protocol,
+        )
+
+
+def _create_tenant(
+    *, name, slug, plan, odoo_url, odoo_db, odoo_login, odoo_api_key, odoo_protocol
+) -> Tenant:
     tenant = Tenant(
         name=name.strip(),
         slug=slug,
         plan=_clean_plan(plan),
-        odoo_url=clean_odoo_url(odoo_url),
+        odoo_url=odoo_url,
         odoo_db=odoo_db.strip(),
         odoo_login=odoo_login.strip(),
         odoo_api_key=odoo_api_key.strip(),
@@ -74,7 +91,6 @@ def change_plan(tenant: Tenant, *, plan: str) -> Tenant:
     return tenant
 
 
-@transaction.atomic
 def update_odoo_connection(
     tenant: Tenant,
     *,
@@ -89,12 +105,22 @@ def update_odoo_connection(
     An empty `api_key` means "keep the current key": the admin never shows it
     back, so a blank field on save is not a request to erase it.
     """
+    # Resolving the URL's host waits on DNS: done before any transaction opens.
+    if url is not _UNSET:
+        url = clean_odoo_url(url.strip())
+    with transaction.atomic():
+        return _update_odoo_connection(
+            tenant, url=url, db=db, login=login, api_key=api_key, protocol=protocol
+        )
+
+
+def _update_odoo_connection(tenant: Tenant, *, url, db, login, api_key, protocol) -> Tenant:
     tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
     was_enabled = tenant.is_sync_enabled
     was_url, was_db = tenant.odoo_url, tenant.odoo_db
     changed = []
     if url is not _UNSET:
-        tenant.odoo_url = clean_odoo_url(url.strip())
+        tenant.odoo_url = url
         changed.append("odoo_url")
     if db is not _UNSET:
         tenant.odoo_db = db.strip()

@@ -160,9 +160,7 @@ def _record_edit(row: PosConfig, action: str, *, actor: str, detail: str = "") -
 
 
 @transaction.atomic
-def add_register(
-    tenant: Tenant, *, name: str, prefix: str, actor: str = SYSTEM_ACTOR
-) -> PosConfig:
+def add_register(tenant: Tenant, *, name: str, prefix: str, actor: str = SYSTEM_ACTOR) -> PosConfig:
     """Insert a register; a sync-enabled tenant's is queued for `pos.config.create`."""
     name = clean_register_name(name)
     prefix = clean_sequence_prefix(prefix)

@@ -186,9 +186,7 @@ def apply_event(
     row.claim_token = None
     row.claimed_until = None
     written = _effect(row, event, now, values)
-    row.save(
-        update_fields=["sync_state", "claim_token", "claimed_until", "updated_at", *written]
-    )
+    row.save(update_fields=["sync_state", "claim_token", "claimed_until", "updated_at", *written])
     RegisterEvent.objects.create(
         register=row,
         action=event,

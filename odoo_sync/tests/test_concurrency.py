@@ -68,7 +68,10 @@ def test_concurrent_claims_never_share_a_row(sandbox_tenant):
 
     def claim():
         barrier.wait()
-        return [c.register_id for c in queue.claim_due(sandbox_tenant.pk, limit=15, connection_revision=0)]
+        return [
+            c.register_id
+            for c in queue.claim_due(sandbox_tenant.pk, limit=15, connection_revision=0)
+        ]
 
     runs = [_in_thread(claim) for _ in range(4)]
     for thread, _ in runs:

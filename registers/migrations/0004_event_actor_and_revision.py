@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('registers', '0003_dead_letter_index'),
+        ("registers", "0003_dead_letter_index"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='registerevent',
-            name='actor',
+            model_name="registerevent",
+            name="actor",
             field=models.CharField(blank=True, max_length=150),
         ),
         migrations.AddField(
-            model_name='registerevent',
-            name='revision',
+            model_name="registerevent",
+            name="revision",
             field=models.PositiveIntegerField(blank=True, null=True),
         ),
     ]
