@@ -227,3 +227,28 @@ def test_a_long_outage_after_login_dead_letters_nothing(sandbox_tenant, odoo_san
         assert sandbox_tenant.odoo_next_attempt_at > timezone.now() - timedelta(hours=4)
     assert not PosConfig.objects.filter(sync_state=SyncState.SYNC_ERROR).exists()
     assert set(PosConfig.objects.values_list("sync_retries", flat=True)) == {0}
+
+
+def test_a_drain_outside_prefork_keeps_to_the_same_time_budget(
+    settings, sandbox_tenant, odoo_sandbox
+):
+    """`odoo_sync --once` and the thread pool have no task time limit: the drain keeps its own.
+
+    It stops claiming once one more row could overrun the soft limit, gives
+    the rest back, and says MORE (the task then queues the next drain).
+    """
+    import time
+
+    settings.ODOO_CONNECT_TIMEOUT, settings.ODOO_READ_TIMEOUT = 0.2, 0.5
+    row_budget = 2 * (0.2 + 0.5)
+    settings.SYNC_TASK_SOFT_TIME_LIMIT = row_budget + 5 + 1  # one second to claim in
+    for n in range(30):
+        services.add_register(sandbox_tenant, name=f"R{n}", prefix=f"R{n}")
+    odoo_sandbox.add_latency(0.2, method="pos.config.load")
+    started = time.monotonic()
+    result = drain_tenant(sandbox_tenant.pk)
+    assert time.monotonic() - started < settings.SYNC_TASK_SOFT_TIME_LIMIT
+    assert result.status == TenantStatus.MORE
+    assert 0 < result.created < 30
+    assert result.created + result.skipped == 30
+    assert not PosConfig.objects.filter(claim_token__isnull=False).exists()
