@@ -252,3 +252,17 @@ def test_a_drain_outside_prefork_keeps_to_the_same_time_budget(
     assert 0 < result.created < 30
     assert result.created + result.skipped == 30
     assert not PosConfig.objects.filter(claim_token__isnull=False).exists()
+
+
+def test_an_update_outcome_never_lands_on_a_pending_create_row(sandbox_tenant, odoo_sandbox):
+    reg = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
+    drain_tenant(sandbox_tenant.pk)
+    services.rename_register(reg, name="Bar 2")
+    [claim] = queue.claim_due(sandbox_tenant.pk, limit=1, connection_revision=0)
+    # Whatever moved the row back to pending_create, the claim alone is not enough.
+    PosConfig.objects.filter(pk=reg.pk).update(
+        sync_state=SyncState.PENDING_CREATE, odoo_pos_config_id=None
+    )
+    assert queue.mark_update_synced(claim) == queue.Outcome.SUPERSEDED
+    reg = _reload(reg)
+    assert (reg.sync_state, reg.odoo_pos_config_id) == (SyncState.PENDING_CREATE, None)
