@@ -101,11 +101,12 @@ def retry_preview(user, row: PosConfig) -> str:
 
 
 def retry_registers(user, rows) -> tuple[Counter, Counter]:
-    """Run 'Retry sync now' on each row; (done, left alone) counted by wording."""
+    """Run 'Retry sync now' on each row as `user`; (done, left alone) counted by wording."""
     done, left = Counter(), Counter()
     operator = selectors.is_operator(user)
+    actor = user.get_username()
     for row in rows:
-        outcome = services.retry_sync(row, operator=operator)
+        outcome = services.retry_sync(row, operator=operator, actor=actor)
         if outcome in RETRY_WORDS:
             done[RETRY_WORDS[outcome]] += 1
         else:
@@ -265,10 +266,11 @@ class PosConfigAdmin(TenantScopedAdmin):
             return "-"
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
                     f"{e.created_at:%Y-%m-%d %H:%M:%S}",
+                    e.actor or "-",
                     e.action,
                     f"{e.from_state} → {e.to_state}" if e.to_state else e.from_state,
                     e.detail[:300],
@@ -277,7 +279,8 @@ class PosConfigAdmin(TenantScopedAdmin):
             ),
         )
         return format_html(
-            "<table><thead><tr><th>When</th><th>What</th><th>State</th><th>Detail</th></tr>"
+            "<table><thead><tr><th>When</th><th>Who</th><th>What</th><th>State</th>"
+            "<th>Detail</th></tr>"
             "</thead><tbody>{}</tbody></table>",
             rows,
         )
@@ -296,7 +299,8 @@ class PosConfigAdmin(TenantScopedAdmin):
         return ["tenant", *self.sync_readonly]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        kwargs["form"] = RegisterChangeForm if obj is not None else RegisterAddForm
+        form = RegisterChangeForm if obj is not None else RegisterAddForm
+        kwargs["form"] = form.acting_as(request.user.get_username())
         return super().get_form(request, obj, change=change, **kwargs)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
@@ -335,7 +339,11 @@ class PosConfigAdmin(TenantScopedAdmin):
             self.message_user(request, "Select exactly one register to rename.", messages.WARNING)
             return None
         register = rows[0]
-        form = RenameForm(request.POST if "confirm" in request.POST else None, register=register)
+        form = RenameForm(
+            request.POST if "confirm" in request.POST else None,
+            register=register,
+            actor=request.user.get_username(),
+        )
         if form.is_bound and form.is_valid():
             old = register.name
             row = form.save()
@@ -390,7 +398,9 @@ class PosConfigAdmin(TenantScopedAdmin):
                 left["already active" if active else "already inactive"] += 1
                 continue
             try:
-                saved = services.set_register_active(row, active=active)
+                saved = services.set_register_active(
+                    row, active=active, actor=request.user.get_username()
+                )
             except ValidationError as exc:
                 left[" ".join(exc.messages)] += 1
                 continue

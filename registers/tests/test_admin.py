@@ -10,6 +10,7 @@ from freezegun import freeze_time
 
 from cafe.tests.clients import logged_in
 from cafe.tests.factories import TenantFactory, TenantStaffFactory
+from registers import services
 from registers.models import ErrorKind, PosConfig, RegisterEvent, SyncState
 from registers.tests.factories import PosConfigFactory
 
@@ -416,6 +417,49 @@ def test_actions_and_forms_need_a_csrf_token(operator):
     assert [r.status_code for r in responses] == [403, 403, 403]
     register.refresh_from_db()
     assert (register.name, register.is_active) == ("Bar", True)
+
+
+# --- who did it ------------------------------------------------------------------------------
+
+
+def test_every_admin_edit_and_retry_records_the_operators_login_as_the_actor(operator, pro_tenant):
+    login = operator.get_username()
+    client = logged_in(operator)
+    edited = PosConfigFactory(pushed=True, tenant=pro_tenant, sequence_prefix="BAR")
+    renamed = PosConfigFactory(pushed=True, tenant=pro_tenant, name="Terrace")
+    deactivated = PosConfigFactory(pushed=True, tenant=pro_tenant)
+    retried = PosConfigFactory(dead_update=True, tenant=pro_tenant)
+    retried_by_button = PosConfigFactory(dead_update=True, tenant=pro_tenant)
+
+    client.post(change_url(edited), change_data(edited, sequence_prefix="BAR2"))
+    action(client, "rename_action", [renamed], confirm="yes", name="Garden")
+    action(client, "deactivate_selected", [deactivated], confirm="yes")
+    action(client, "retry_sync_now", [retried], confirm="yes")
+    client.post(retry_url(retried_by_button))
+    client.post(
+        ADD, {"tenant": pro_tenant.pk, "name": "Kiosk", "sequence_prefix": "KIO", "_save": "1"}
+    )
+
+    added = PosConfig.objects.get(name="Kiosk")
+    recorded = set(RegisterEvent.objects.values_list("register_id", "action", "actor"))
+    assert recorded == {
+        (edited.pk, "prefix_changed", login),
+        (renamed.pk, "renamed", login),
+        (renamed.pk, "edited", login),
+        (deactivated.pk, "deactivated", login),
+        (deactivated.pk, "edited", login),
+        (retried.pk, "operator_retry", login),
+        (retried_by_button.pk, "operator_retry", login),
+        (added.pk, "added", login),
+    }
+
+
+def test_change_page_history_shows_who_made_each_change(operator):
+    register = PosConfigFactory(pushed=True, name="Bar")
+    services.rename_register(register, name="Espresso bar", actor="colleague")
+    html = logged_in(operator).get(change_url(register)).content.decode()
+    assert "<th>Who</th>" in html
+    assert "<td>colleague</td><td>renamed</td>" in html
 
 
 # --- permissions -----------------------------------------------------------------------------
