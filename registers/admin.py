@@ -289,7 +289,7 @@ class PosConfigAdmin(TenantScopedAdmin):
         if obj is None:
             return [(None, {"fields": ["tenant", "name", "sequence_prefix"]})]
         return [
-            (None, {"fields": ["tenant", "name", "is_active", "sequence_prefix"]}),
+            (None, {"fields": ["tenant", "name", "is_active", "sequence_prefix", "revision"]}),
             ("Odoo sync", {"fields": self.sync_readonly}),
         ]
 

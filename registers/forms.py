@@ -42,23 +42,71 @@ class RegisterAddForm(ActingForm):
         )
 
 
+# The change form's fields and the edit_register arguments they become.
+EDIT_ARGS = {"name": "name", "is_active": "active", "sequence_prefix": "prefix"}
+
+NO_REVISION = (
+    "This form does not say which version of the register it edits. Nothing was saved: "
+    "reload the page, then make your change again."
+)
+
+
 class RegisterChangeForm(ActingForm):
+    """Saves only what the user changed, and only if nobody edited the register since.
+
+    `revision` is the optimistic lock (DESIGN.md property 12): a form opened
+    before a colleague's edit is refused with what changed, by whom and when,
+    and comes back showing the register as it is now, with its new revision,
+    so the change can be made again on top of the colleague's.
+    """
+
+    revision = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+
     class Meta:
         model = PosConfig
-        fields = ["name", "is_active", "sequence_prefix"]
+        fields = ["name", "is_active", "sequence_prefix", "revision"]
+
+    stale = False
+
+    def clean(self):
+        cleaned = super().clean()
+        # The hidden field's own error would not show: say it where it is seen.
+        if self.has_error("revision"):
+            raise ValidationError(NO_REVISION)
+        return cleaned
 
     def apply(self) -> PosConfig:
         data = self.cleaned_data
-        row = self.instance
-        # Deactivate before a rename and reactivate after it, so that swapping
-        # names with an archived register does not trip the active-name rule.
-        if not data["is_active"]:
-            row = services.set_register_active(row, active=False, actor=self.who)
-        row = services.rename_register(row, name=data["name"], actor=self.who)
-        row = services.set_register_prefix(row, prefix=data["sequence_prefix"], actor=self.who)
-        if data["is_active"]:
-            row = services.set_register_active(row, active=True, actor=self.who)
-        return row
+        changes = {
+            arg: data[field] for field, arg in EDIT_ARGS.items() if field in self.changed_data
+        }
+        if not changes:
+            return self.instance
+        try:
+            return services.edit_register(
+                self.instance, **changes, expected_revision=data["revision"], actor=self.who
+            )
+        except services.StaleEdit:
+            self.stale = True
+            raise
+
+    def _post_clean(self):
+        super()._post_clean()
+        if self.stale:
+            self._show_current_values()
+
+    def _show_current_values(self) -> None:
+        """Re-bind to the register as it is now, so the page shows it, not the refused post."""
+        current = PosConfig.objects.get(pk=self.instance.pk)
+        data = self.data.copy()
+        for field in ("name", "sequence_prefix", "revision"):
+            data[self.add_prefix(field)] = str(getattr(current, field))
+        if current.is_active:
+            data[self.add_prefix("is_active")] = "on"
+        else:
+            data.pop(self.add_prefix("is_active"), None)
+        self.data = data
+        self.instance = current
 
 
 class RenameForm(forms.Form):

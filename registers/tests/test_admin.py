@@ -39,14 +39,27 @@ def staff(pro_tenant):
 
 
 def change_data(register, **overrides):
+    """The change form as the page posts it for `register` (its revision included)."""
     data = {
         "name": register.name,
         "sequence_prefix": register.sequence_prefix,
+        "revision": register.revision,
         "_save": "Save",
     }
     if register.is_active:
         data["is_active"] = "on"
     data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def form_values(response, **edits):
+    """What the change page's form posts as it was rendered, with the user's `edits`."""
+    form = response.context["adminform"].form
+    data = {name: form[name].value() for name in ("name", "sequence_prefix", "revision")}
+    if form["is_active"].value():
+        data["is_active"] = "on"
+    data["_save"] = "Save"
+    data.update(edits)
     return {k: v for k, v in data.items() if v is not None}
 
 
@@ -190,6 +203,89 @@ def test_change_form_prefix_change_stays_local(operator):
     register.refresh_from_db()
     assert register.sequence_prefix == "BAR2"
     assert register.sync_state == SyncState.SYNCED
+
+
+def test_a_stale_form_saving_only_the_prefix_does_not_revert_a_colleagues_rename(operator):
+    register = PosConfigFactory(pushed=True, name="Bar", sequence_prefix="BAR")
+    client = logged_in(operator)
+    stale = form_values(client.get(change_url(register)))
+    services.rename_register(register, name="Espresso bar", actor="colleague")
+    register.refresh_from_db()
+    after_rename = (register.revision, register.sync_state, register.next_attempt_at)
+    events = list(RegisterEvent.objects.values_list("pk", flat=True))
+
+    response = client.post(change_url(register), {**stale, "sequence_prefix": "BAR2"})
+
+    assert response.status_code == 200
+    [error] = response.context["adminform"].form.non_field_errors()
+    assert "renamed 'Bar' -> 'Espresso bar' by colleague" in error
+    assert "Nothing was saved" in error
+    assert "by colleague" in response.content.decode()
+    register.refresh_from_db()
+    assert (register.name, register.sequence_prefix) == ("Espresso bar", "BAR")
+    # Nothing written: no rename back, no prefix, no update queued, no revision.
+    assert list(RegisterEvent.objects.values_list("pk", flat=True)) == events
+    assert (register.revision, register.sync_state, register.next_attempt_at) == after_rename
+
+
+def test_after_a_stale_refusal_the_re_rendered_form_saves_the_change_made_again(operator):
+    register = PosConfigFactory(pushed=True, name="Bar", sequence_prefix="BAR")
+    client = logged_in(operator)
+    stale = form_values(client.get(change_url(register)))
+    services.rename_register(register, name="Espresso bar", actor="colleague")
+    refused = client.post(change_url(register), {**stale, "sequence_prefix": "BAR2"})
+
+    shown = form_values(refused)
+    register.refresh_from_db()
+    assert (shown["name"], shown["sequence_prefix"], int(shown["revision"])) == (
+        "Espresso bar",
+        "BAR",
+        register.revision,
+    )
+    saved = client.post(change_url(register), {**shown, "sequence_prefix": "BAR2"})
+
+    assert saved.status_code == 302
+    register.refresh_from_db()
+    assert (register.name, register.sequence_prefix) == ("Espresso bar", "BAR2")
+    assert register.revision == int(stale["revision"]) + 2
+
+
+def test_a_fresh_form_saves_only_what_changed_and_a_prefix_change_queues_nothing(operator):
+    register = PosConfigFactory(pushed=True, name="Bar", sequence_prefix="BAR")
+    client = logged_in(operator)
+    opened = form_values(client.get(change_url(register)))
+
+    response = client.post(change_url(register), {**opened, "sequence_prefix": "BAR2"})
+
+    assert response.status_code == 302
+    register.refresh_from_db()
+    assert (register.name, register.sequence_prefix) == ("Bar", "BAR2")
+    assert (register.sync_state, register.next_attempt_at) == (SyncState.SYNCED, None)
+    assert register.revision == 1
+    actions = RegisterEvent.objects.filter(register=register).values_list("action", flat=True)
+    assert list(actions) == ["prefix_changed"]
+
+
+def test_saving_the_change_form_unchanged_writes_nothing(operator):
+    register = PosConfigFactory(pushed=True, name="Bar", sequence_prefix="BAR")
+    client = logged_in(operator)
+    response = client.post(change_url(register), form_values(client.get(change_url(register))))
+    assert response.status_code == 302
+    register.refresh_from_db()
+    assert (register.revision, register.sync_state) == (0, SyncState.SYNCED)
+    assert not RegisterEvent.objects.exists()
+
+
+def test_a_change_form_posted_without_its_revision_is_refused(operator):
+    register = PosConfigFactory(pushed=True, name="Bar")
+    response = logged_in(operator).post(
+        change_url(register), change_data(register, name="Espresso bar", revision=None)
+    )
+    assert response.status_code == 200
+    [error] = response.context["adminform"].form.non_field_errors()
+    assert "does not say which version" in error
+    register.refresh_from_db()
+    assert (register.name, register.revision) == ("Bar", 0)
 
 
 def test_change_page_shows_full_last_error(operator):
