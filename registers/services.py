@@ -131,8 +131,8 @@ def _check_not_stale(row: PosConfig, expected_revision: int | None) -> None:
     )
     raise StaleEdit(
         f"This register was changed after you opened it ({changes or 'by someone else'}). "
-        "Nothing was saved: reload the page to see the current values, then make your "
-        "change again."
+        "Nothing was saved: the form now shows the current values; make your change "
+        "again if it is still needed."
     )
 
 
