@@ -121,6 +121,33 @@ class Sandbox:
         """Fault 1 (JSON-2: 500) psycopg2.errors.SerializationFailure, call not applied."""
         self._call("fault", {"kind": "serialization", "count": count, "method": method})
 
+    def database_down_next(
+        self,
+        reason: str = "refused",
+        count: int = 1,
+        method: str | None = None,
+        apply: bool = False,
+    ) -> None:
+        """Odoo cannot reach its PostgreSQL: fault 1 (JSON-2: 500) as real Odoo words it.
+
+        `reason`: `refused` (libpq 14+ "connection to server at ... failed"),
+        `could_not_connect` (older libpq), `closed` ("server closed the connection
+        unexpectedly"), `pool_full` (odoo's "The Connection Pool Is Full"),
+        `connection_closed` (psycopg2.InterfaceError "connection already closed").
+        The call is not applied, unless `apply` (Odoo lost its database after
+        committing it, as when it signals registry changes on a new cursor).
+        """
+        self._call(
+            "fault",
+            {
+                "kind": "database_down",
+                "count": count,
+                "method": method,
+                "reason": reason,
+                "apply": apply,
+            },
+        )
+
     def reply_body_next(
         self,
         body: str,

@@ -432,6 +432,12 @@ class SandboxHandler(BaseHTTPRequestHandler):
                     m.SerializationFailure("could not serialize access due to concurrent update")
                 )
             )
+        if "database_down" in faults:
+            rule = faults["database_down"]
+            if rule.params.get("apply"):
+                apply()  # lost after the commit, e.g. while signalling registry changes
+            reason = str(rule.params.get("reason", "refused"))
+            return self._send(*fault_reply(m.database_lost(reason)))
         if "body" in faults:
             rule = faults["body"]
             if rule.params.get("apply"):
@@ -551,6 +557,8 @@ def control(st: SandboxState, action: str, p: dict):
         return {"ok": True}
     if action == "fault":
         p = dict(p)
+        if p.get("kind") == "database_down":
+            m.database_lost(str(p.get("reason", "refused")))  # refuse an unknown reason now
         st.add_fault(p.pop("kind"), p.pop("count", 1), p.pop("method", None), **p)
         return {"ok": True}
     if action == "clear_faults":

@@ -389,6 +389,52 @@ def test_serialization_failure_shapes(odoo_sandbox):
     assert (status, name) == (500, "psycopg2.errors.SerializationFailure")
 
 
+@pytest.mark.parametrize(
+    ("reason", "last_line"),
+    [
+        (
+            "refused",
+            'psycopg2.OperationalError: connection to server at "127.0.0.1", port 5432 failed: '
+            "Connection refused",
+        ),
+        ("could_not_connect", "psycopg2.OperationalError: could not connect to server: "),
+        ("closed", "psycopg2.OperationalError: server closed the connection unexpectedly"),
+        ("pool_full", "psycopg2.pool.PoolError: The Connection Pool Is Full"),
+        ("connection_closed", "psycopg2.InterfaceError: connection already closed"),
+    ],
+)
+def test_database_down_shapes(odoo_sandbox, reason, last_line):
+    s = odoo_sandbox
+    s.database_down_next(reason)
+    fault = execute_kw(s, "pos.config", "search", [[]])
+    assert fault.faultCode == 1
+    assert fault.faultString.startswith("Traceback (most recent call last):")
+    assert '/odoo/sql_db.py", line ' in fault.faultString
+    assert last_line in fault.faultString
+    s.reset(version="19.0")
+    s.database_down_next(reason)
+    status, name, message = _error(json2(s, "pos.config", "search", {"domain": []}))
+    assert status == 500
+    assert f"{name}: {message}".startswith(last_line)
+
+
+def test_database_down_applies_only_when_asked(odoo_sandbox):
+    s = odoo_sandbox
+    s.database_down_next("closed", method="pos.config.create")
+    assert execute_kw(s, "pos.config", "create", [{"name": "Bar"}]).faultCode == 1
+    assert s.pos_configs() == []
+    s.database_down_next("closed", method="pos.config.create", apply=True)
+    assert execute_kw(s, "pos.config", "create", [{"name": "Bar"}]).faultCode == 1
+    assert [c["name"] for c in s.pos_configs()] == ["Bar"]
+
+
+def test_database_down_refuses_an_unknown_reason(odoo_sandbox):
+    from odoo_sync.sandbox import SandboxControlError
+
+    with pytest.raises(SandboxControlError, match="unknown reason"):
+        odoo_sandbox.database_down_next("gremlins")
+
+
 # --- HTTP behaviour and control ---------------------------------------------------------------
 
 
