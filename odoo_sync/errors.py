@@ -3,6 +3,7 @@
 Callers act on the class, never on the text: `OdooAuthError` pauses a tenant,
 `OdooTransientError` (and its connection-level child `OdooUnreachableError`)
 retries with backoff, `OdooPermanentError` dead-letters the row at once.
+`OdooOutageError` is the tenant's outage: a reply that says nothing about the row.
 """
 
 from __future__ import annotations
@@ -32,6 +33,27 @@ _MISSING_RECORD_MARKERS = (
     "One of the documents you are trying to access has been deleted",
 )
 _UNKNOWN_MODEL_RE = re.compile(r"^Object \S+ doesn't exist")
+# Odoo lost its own database: a psycopg connection error on one line of a fault 1
+# traceback (or a JSON-2 500 `name: message`). The class must be named with the
+# marker so a row's own error that merely quotes such words is not mistaken for it.
+_DATABASE_LOST_RE = re.compile(
+    r"\b(?:OperationalError|InterfaceError|PoolError)\b[^\n]*?(?:"
+    r"connection to server (?:at|on socket) [^\n]*failed"
+    r"|could not connect to server"
+    r"|server closed the connection unexpectedly"
+    r"|terminating connection due to administrator command"
+    r"|no connection to the server"
+    r"|connection already closed"
+    r"|the connection is closed"
+    r"|the database system is (?:starting up|shutting down|in recovery mode|not yet accepting)"
+    r"|too many clients already"
+    r"|remaining connection slots are reserved"
+    r"|password authentication failed for user"
+    r"|SSL SYSCALL error"
+    r"|SSL connection has been closed unexpectedly"
+    r"|The Connection Pool Is Full"
+    r")"
+)
 
 
 class OdooError(Exception):
@@ -95,6 +117,17 @@ class OdooUnreachableError(OdooTransientError):
         self.outcome_unknown = outcome_unknown
 
 
+class OdooOutageError(OdooUnreachableError):
+    """The reply says nothing about the row: the tenant's outage, never the row's failure.
+
+    Odoo cannot reach its own database, the reply is not XML-RPC/JSON-2 at all
+    (a maintenance or captive-proxy HTML page, even with status 200), or a
+    401/403 from something in front of Odoo that is not Odoo's API (a WAF).
+    The row is given back uncharged and the tenant backs off, as when Odoo
+    is unreachable.
+    """
+
+
 class OdooPermanentError(OdooError):
     """Retrying cannot help until someone acts."""
 
@@ -138,6 +171,11 @@ def is_transient_text(text: str) -> bool:
     return any(marker in text for marker in _TRANSIENT_MARKERS)
 
 
+def is_database_lost(text: str) -> bool:
+    """True when Odoo's text says Odoo itself cannot reach (or lost) its PostgreSQL."""
+    return bool(_DATABASE_LOST_RE.search(text))
+
+
 def is_open_session_refusal(text: str) -> bool:
     return bool(_OPEN_SESSION_RE.search(text))
 
@@ -151,8 +189,13 @@ def error_from_fault(fault_code: int | str, fault_string: str) -> OdooError:
     text = fault_string or ""
     kw = {"fault_code": fault_code, "http_status": 200}
     if fault_code == 1:
+        # First: a wrong database name also reads as a failed connection.
         if _MISSING_DB_RE.search(text):
             return OdooAuthError(last_line(text), **kw)
+        if is_database_lost(text):
+            # Odoo can lose its database after committing the call (it opens
+            # another cursor to signal registry changes), so it may have landed.
+            return OdooOutageError(text, outcome_unknown=True, **kw)
         if is_transient_text(text):
             return OdooTransientError(text, **kw)
         if last_line(text) == "KeyError: 'name'":
@@ -185,6 +228,8 @@ def error_from_json2(status: int, body: dict | None, raw_text: str = "") -> Odoo
 
     if status in (502, 503, 504, 429) or (status >= 500 and body is None):
         return unreachable_for_status(status, message)
+    if body is not None and is_database_lost(f"{name}: {message}"):
+        return OdooOutageError(message or name, outcome_unknown=True, **kw)
     if status == 401:
         return OdooAuthError(message or "Unauthorized", **kw)
     if status == 404 and body is None and "No database is selected" in raw_text:

@@ -13,6 +13,7 @@ from odoo_sync.errors import (
     OdooConfigError,
     OdooError,
     OdooMissingRecordError,
+    OdooOutageError,
     OdooPermanentError,
     OdooTransientError,
     OdooUnreachableError,
@@ -390,6 +391,68 @@ def test_xmlrpc_unknown_model_and_load_column(odoo_sandbox):
         with pytest.raises(OdooPermanentError) as e:
             client.execute_kw("pos.config", "load", [["id", "bogus"], [["regsync.x", "1"]]])
         assert e.value.fault_code == 1 and type(e.value) is OdooPermanentError
+
+
+# --- failures that are the tenant's, not the row's ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "reason", ["refused", "could_not_connect", "closed", "pool_full", "connection_closed"]
+)
+@pytest.mark.parametrize("version", ["17.0", "19.0"])
+def test_odoo_losing_its_own_database_is_the_tenants_outage(odoo_sandbox, version, reason):
+    odoo_sandbox.reset(version=version)
+    with odoo_sandbox.client() as client:
+        client.authenticate()
+        odoo_sandbox.database_down_next(reason, method="pos.config.load")
+        with pytest.raises(OdooOutageError) as exc:
+            client.upsert_pos_config(external_id=XID, name="Bar")
+    assert not isinstance(exc.value, OdooPermanentError)
+    # Odoo may lose it after committing (signalling registry changes): reconcile.
+    assert exc.value.outcome_unknown is True
+    if version == "17.0":
+        assert (exc.value.fault_code, exc.value.http_status) == (1, 200)
+        assert exc.value.message.startswith("Traceback")  # Odoo's own text, as for any fault
+    else:
+        assert exc.value.http_status == 500
+        assert exc.value.fault_code.startswith("psycopg2.")
+    assert odoo_sandbox.pos_configs() == []
+
+
+def test_odoo_losing_its_database_at_login_is_the_tenants_outage(odoo_sandbox):
+    odoo_sandbox.database_down_next("refused", method="common.authenticate")
+    with odoo_sandbox.client() as client, pytest.raises(OdooOutageError) as exc:
+        client.authenticate()
+    assert "port 5432 failed: Connection refused" in exc.value.message
+
+
+def test_a_wrong_database_name_is_still_an_auth_error_not_an_outage(odoo_sandbox):
+    # Its traceback also says "connection to server ... failed": the name rule comes first.
+    with OdooClient(odoo_sandbox.url, "nodb", "admin", odoo_sandbox.api_key) as client:
+        with pytest.raises(OdooAuthError) as exc:
+            client.authenticate()
+    assert not isinstance(exc.value, OdooOutageError)
+
+
+def test_serialization_failure_is_transient_not_an_outage(odoo_sandbox):
+    with odoo_sandbox.client() as client:
+        client.authenticate()
+        odoo_sandbox.serialization_failure_next(method="pos.config.load")
+        with pytest.raises(OdooTransientError) as exc:
+            client.upsert_pos_config(external_id=XID, name="Bar")
+    assert not isinstance(exc.value, OdooUnreachableError)
+
+
+def test_a_row_error_quoting_database_words_is_not_an_outage(odoo_sandbox):
+    text = (
+        "Traceback (most recent call last):\n"
+        "ValueError: could not connect to server named in the register's name"
+    )
+    with odoo_sandbox.client() as client:
+        client.authenticate()
+        odoo_sandbox.reply_body_next(fault_body(1, text))
+        with pytest.raises(OdooPermanentError):
+            client.read_pos_configs([1], ["name"])
 
 
 # --- timeouts, reuse, bounds ----------------------------------------------------------
