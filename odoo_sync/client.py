@@ -32,9 +32,12 @@ from .errors import (
     OdooUnreachableError,
     OdooValidationError,
     error_from_fault,
+    error_from_foreign_reply,
     error_from_json2,
+    is_odoo_json_error,
     is_open_session_refusal,
     is_transient_text,
+    looks_like_html,
     redact,
     unreachable_for_status,
 )
@@ -256,9 +259,18 @@ class OdooClient:
             ) from None
         return b"".join(chunks)
 
-    @staticmethod
-    def _snippet(body: bytes) -> str:
-        return body[:300].decode("utf-8", errors="replace").strip()
+    def _foreign(self, status: int, headers, body: bytes, protocol: str) -> OdooError:
+        """The error for a reply that carries no Odoo answer or Odoo error (see errors.py)."""
+        return error_from_foreign_reply(
+            status,
+            body,
+            protocol=protocol,
+            content_type=headers.get("Content-Type") or "",
+            location=headers.get("Location") or "",
+            url=self.url,
+            db=self.db,
+            secrets=self._secrets(),
+        )
 
     def _xmlrpc(self, service: str, method: str, params: list) -> Any:
         payload = xmlrpc.client.dumps(tuple(params), method, encoding="utf-8", allow_none=False)
@@ -269,7 +281,13 @@ class OdooClient:
             headers={"Content-Type": "text/xml; charset=utf-8"},
         )
         if status != 200:
-            raise self._status_error(status, headers, body, "XML-RPC")
+            # Odoo's XML-RPC says everything, faults included, with a 200: any
+            # other status comes from a proxy, a firewall or the wrong server.
+            raise self._foreign(status, headers, body, "XML-RPC")
+        if looks_like_html(headers.get("Content-Type") or "", body):
+            # A maintenance or proxy page: its <!DOCTYPE html> is not hostile XML,
+            # and it is never parsed as XML at all.
+            raise self._foreign(status, headers, body, "XML-RPC")
         try:
             return parse_xmlrpc_response(body)
         except xmlrpc.client.Fault as fault:
@@ -279,31 +297,7 @@ class OdooClient:
                 f"Odoo's reply contains forbidden XML ({type(exc).__name__}): refused"
             ) from None
         except (ExpatError, xmlrpc.client.ResponseError, ValueError, TypeError, IndexError):
-            raise OdooConfigError(
-                "The server's reply is not XML-RPC (is the URL an Odoo server?): "
-                + self._clean(self._snippet(body))
-            ) from None
-
-    def _status_error(self, status: int, headers, body: bytes, what: str) -> OdooError:
-        text = self._clean(self._snippet(body))
-        if status == 429 or status >= 500:
-            return unreachable_for_status(status, text)
-        if 300 <= status < 400:
-            location = headers.get("Location", "")
-            hint = " and the Odoo version (JSON-2 needs 19+)" if what == "JSON-2" else ""
-            return OdooConfigError(
-                f"{what} request redirected (HTTP {status}) to {location!r}: "
-                f"check the URL (https, no path){hint}",
-                http_status=status,
-            )
-        if status == 404:
-            return OdooConfigError(
-                f"No {what} endpoint at {self.url} (HTTP 404): is this an Odoo server?",
-                http_status=status,
-            )
-        return OdooConfigError(
-            f"{what} request failed with HTTP {status}: {text}", http_status=status
-        )
+            raise self._foreign(status, headers, body, "XML-RPC") from None
 
     def _json2(self, model: str, method: str, payload: dict) -> Any:
         headers = {
@@ -325,20 +319,12 @@ class OdooClient:
                 decoded = None
         if status == 200:
             if not is_json or (decoded is None and body.strip() != b"null"):
-                raise OdooConfigError(
-                    "The server's reply is not JSON (is the URL an Odoo 19+ server?): "
-                    + self._clean(self._snippet(body))
-                )
+                raise self._foreign(status, response_headers, body, "JSON-2")
             return decoded
-        not_odoo_404 = status == 404 and decoded is None and b"No database" not in body
-        if 300 <= status < 400 or not_odoo_404:
-            raise self._status_error(status, response_headers, body, "JSON-2")
-        if isinstance(decoded, dict):
-            decoded = {k: self._clean(v) if isinstance(v, str) else v for k, v in decoded.items()}
-        else:
-            decoded = None
-        text = body[:4000].decode("utf-8", errors="replace").strip()
-        raise error_from_json2(status, decoded, self._clean(text))
+        if 300 <= status < 400 or not is_odoo_json_error(decoded):
+            raise self._foreign(status, response_headers, body, "JSON-2")
+        cleaned = {k: self._clean(v) if isinstance(v, str) else v for k, v in decoded.items()}
+        raise error_from_json2(status, cleaned)
 
     # --- version and protocol ------------------------------------------------------
     def version(self) -> dict:
@@ -358,7 +344,7 @@ class OdooClient:
         """`GET /web/version` (19+, no auth); None when the server has no such route."""
         status, _headers, body = self._request("GET", "/web/version")
         if status == 429 or status >= 500:
-            raise unreachable_for_status(status, self._clean(self._snippet(body)))
+            raise unreachable_for_status(status, body, secrets=self._secrets())
         if status != 200:
             return None
         try:

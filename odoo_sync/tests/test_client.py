@@ -395,6 +395,17 @@ def test_xmlrpc_unknown_model_and_load_column(odoo_sandbox):
 
 # --- failures that are the tenant's, not the row's ------------------------------------
 
+MAINTENANCE_PAGE = (
+    "<!DOCTYPE html><html><head><title>\n  Site under   maintenance\n</title>"
+    '<script src="https://cdn.example/tracker.js?token=abc123"></script></head>'
+    "<body><h1>Back soon</h1><p>Internal host db-7.internal (10.0.3.7)</p></body></html>"
+)
+
+
+def _assert_no_body_bytes(message: str) -> None:
+    for leak in ("tracker", "abc123", "Back soon", "db-7", "10.0.3.7", "<", ">"):
+        assert leak not in message
+
 
 @pytest.mark.parametrize(
     "reason", ["refused", "could_not_connect", "closed", "pool_full", "connection_closed"]
@@ -453,6 +464,180 @@ def test_a_row_error_quoting_database_words_is_not_an_outage(odoo_sandbox):
         odoo_sandbox.reply_body_next(fault_body(1, text))
         with pytest.raises(OdooPermanentError):
             client.read_pos_configs([1], ["name"])
+
+
+@pytest.mark.parametrize("protocol", ["xmlrpc", "json2"])
+def test_a_maintenance_page_with_status_200_is_the_tenants_outage(odoo_sandbox, protocol):
+    odoo_sandbox.reset(version="19.0")
+    wire = client_wire(protocol)
+    with odoo_sandbox.client(protocol=protocol) as client:
+        client.authenticate()
+        odoo_sandbox.reply_body_next(
+            MAINTENANCE_PAGE, content_type="text/html; charset=utf-8", method="pos.config.read"
+        )
+        with pytest.raises(OdooOutageError) as exc:
+            client.read_pos_configs([1], ["name"])
+    assert exc.value.message == (
+        f'Odoo\'s server answered with an HTML page (HTTP 200), not {wire}: "Site under maintenance"'
+    )
+    assert exc.value.http_status == 200
+    assert exc.value.outcome_unknown is True  # a success status: we cannot tell what ran behind it
+    _assert_no_body_bytes(exc.value.message)
+
+
+def test_plain_text_instead_of_json2_is_the_tenants_outage(odoo_sandbox):
+    odoo_sandbox.reset(version="19.0")
+    with odoo_sandbox.client() as client:
+        client.authenticate()
+        odoo_sandbox.reply_body_next(
+            "upstream connect error db-7 10.0.3.7", content_type="text/plain", method="read"
+        )
+        with pytest.raises(OdooOutageError) as exc:
+            client.read_pos_configs([1], ["name"])
+    assert exc.value.message == "Odoo's server answered with a text reply (HTTP 200), not JSON-2"
+
+
+def test_a_page_title_is_cleaned_before_it_is_shown(odoo_sandbox):
+    key = odoo_sandbox.api_key
+    title = "  Blocked\x1b[31m \u202eevil\n\t" + key + " &amp; " + "x" * 300
+    page = f"<html><head><title>{title}</title></head><body>secret</body></html>"
+    with odoo_sandbox.client(protocol="xmlrpc") as client:
+        odoo_sandbox.reply_body_next(page, content_type="text/html", method="common.version")
+        with pytest.raises(OdooOutageError) as exc:
+            client.version()
+    quoted = exc.value.message.split(": ", 1)[1]
+    assert quoted.startswith('"Blocked[31m evil [redacted] & xxx')
+    assert len(quoted) <= 120 + 2
+    assert key not in exc.value.message
+    assert not any(ord(c) < 32 or c == "\u202e" for c in exc.value.message)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (MAINTENANCE_PAGE.replace("Site under   maintenance", "Attention Required!"), "text/html"),
+        ("Forbidden by policy 10.0.3.7", "text/plain"),
+        ("", "text/html"),
+    ],
+    ids=["html", "text", "empty"],
+)
+def test_xmlrpc_401_403_always_come_from_in_front_of_odoo(odoo_sandbox, status, body, content_type):
+    # Odoo's XML-RPC answers every refusal as a fault with status 200 (fault 3, fault 4).
+    with odoo_sandbox.client() as client:
+        client.authenticate()
+        odoo_sandbox.reply_body_next(body, status=status, content_type=content_type)
+        with pytest.raises(OdooOutageError) as exc:
+            client.read_pos_configs([1], ["name"])
+    assert not isinstance(exc.value, OdooAuthError | OdooAccessError)
+    assert exc.value.http_status == status
+    assert exc.value.outcome_unknown is False  # refused before it reached Odoo
+    assert f"(HTTP {status}), not XML-RPC" in exc.value.message
+    _assert_no_body_bytes(exc.value.message)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (MAINTENANCE_PAGE.replace("Site under   maintenance", "Access denied"), "text/html"),
+        ("Forbidden by policy 10.0.3.7", "text/plain"),
+        (json.dumps({"error": "blocked", "rule": "10.0.3.7"}), "application/json"),
+        (json.dumps({"name": "Forbidden", "message": "10.0.3.7"}), "application/json"),
+    ],
+    ids=["html", "text", "foreign-json", "json-without-odoos-shape"],
+)
+def test_json2_401_403_without_odoos_error_body_are_the_tenants_outage(
+    odoo_sandbox, status, body, content_type
+):
+    # Was OdooAccessError (403, dead-lettering the row) or OdooAuthError (401, pausing).
+    odoo_sandbox.reset(version="19.0")
+    with odoo_sandbox.client() as client:
+        client.authenticate()
+        odoo_sandbox.reply_body_next(
+            body, status=status, content_type=content_type, method="pos.config.read"
+        )
+        with pytest.raises(OdooOutageError) as exc:
+            client.read_pos_configs([1], ["name"])
+    assert exc.value.http_status == status
+    assert exc.value.outcome_unknown is False
+    assert f"(HTTP {status}), not JSON-2" in exc.value.message
+    _assert_no_body_bytes(exc.value.message)
+
+
+@pytest.mark.parametrize("status", [400, 405, 413])
+@pytest.mark.parametrize("protocol", ["xmlrpc", "json2"])
+def test_any_other_page_is_the_tenants_outage_never_the_rows(odoo_sandbox, protocol, status):
+    # JSON-2 used to make these OdooPermanentError: a proxy's page dead-lettered the row.
+    odoo_sandbox.reset(version="19.0")
+    page = MAINTENANCE_PAGE.replace("Site under   maintenance", "Request refused")
+    with odoo_sandbox.client(protocol=protocol) as client:
+        client.authenticate()
+        odoo_sandbox.reply_body_next(page, status=status, content_type="text/html")
+        with pytest.raises(OdooOutageError) as exc:
+            client.read_pos_configs([1], ["name"])
+    assert exc.value.outcome_unknown is False
+    assert exc.value.message.endswith(
+        f'(HTTP {status}), not {client_wire(protocol)}: "Request refused"'
+    )
+    _assert_no_body_bytes(exc.value.message)
+
+
+def client_wire(protocol: str) -> str:
+    return {"xmlrpc": "XML-RPC", "json2": "JSON-2"}[protocol]
+
+
+@pytest.mark.parametrize(
+    ("status", "name", "expected"),
+    [
+        (401, "werkzeug.exceptions.Unauthorized", OdooAuthError),
+        (403, "odoo.exceptions.AccessDenied", OdooAuthError),
+        (403, "odoo.exceptions.AccessError", OdooAccessError),
+    ],
+)
+def test_json2_401_403_with_odoos_error_body_keep_their_meaning(
+    odoo_sandbox, status, name, expected
+):
+    odoo_sandbox.reset(version="19.0")
+    body = {"name": name, "message": "Odoo says no", "arguments": [], "context": {}, "debug": ""}
+    with odoo_sandbox.client() as client:
+        client.authenticate()
+        odoo_sandbox.reply_body_next(
+            json.dumps(body), status=status, content_type="application/json", method="read"
+        )
+        with pytest.raises(expected) as exc:
+            client.read_pos_configs([1], ["name"])
+    assert not isinstance(exc.value, OdooUnreachableError)
+    assert exc.value.message == "Odoo says no"
+
+
+@pytest.mark.parametrize("protocol", ["xmlrpc", "json2"])
+def test_a_proxy_error_page_keeps_only_its_title(odoo_sandbox, protocol):
+    odoo_sandbox.reset(version="19.0")
+    with odoo_sandbox.client(protocol=protocol) as client:
+        client.authenticate()
+        odoo_sandbox.fail_next(502, method="pos.config.read")
+        with pytest.raises(OdooUnreachableError) as exc:
+            client.read_pos_configs([1], ["name"])
+        assert exc.value.message == 'HTTP 502 from Odoo: "502 Bad Gateway"'
+        odoo_sandbox.reply_body_next(
+            "upstream db-7 10.0.3.7 refused", status=503, content_type="text/plain"
+        )
+        with pytest.raises(OdooUnreachableError) as exc:
+            client.read_pos_configs([1], ["name"])
+        assert exc.value.message == "HTTP 503 from Odoo"
+    assert not isinstance(exc.value, OdooOutageError)
+
+
+def test_json2_wrong_database_page_is_named_without_its_html(odoo_sandbox):
+    odoo_sandbox.reset(version="19.0")
+    with OdooClient(odoo_sandbox.url, "nodb", "admin", odoo_sandbox.api_key) as client:
+        with pytest.raises(OdooAuthError) as exc:
+            client.authenticate()
+    assert exc.value.message == (
+        "No database is selected: this Odoo has no database 'nodb' "
+        "(HTTP 404 to the X-Odoo-Database header)"
+    )
 
 
 # --- timeouts, reuse, bounds ----------------------------------------------------------
@@ -553,12 +738,15 @@ def test_hostile_xml_is_refused(odoo_sandbox, body):
             client.version()
 
 
-def test_a_non_odoo_server_is_a_config_error(odoo_sandbox):
+def test_a_page_instead_of_xmlrpc_is_the_tenants_outage_not_a_config_error(odoo_sandbox):
+    # Was OdooConfigError (pausing the tenant): a proxy's page says nothing about the URL.
     page = "<html><body>Welcome to nginx!</body></html>"
     with odoo_sandbox.client(protocol="xmlrpc") as client:
         odoo_sandbox.reply_body_next(page, content_type="text/html", method="common.version")
-        with pytest.raises(OdooConfigError, match="not XML-RPC"):
+        with pytest.raises(OdooOutageError) as exc:
             client.version()
+    assert exc.value.message == "Odoo's server answered with an HTML page (HTTP 200), not XML-RPC"
+    assert "nginx" not in exc.value.message
 
 
 def test_wrong_path_is_a_config_error(odoo_sandbox):
