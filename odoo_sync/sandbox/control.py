@@ -181,11 +181,26 @@ class Sandbox:
         )
 
     def trickle_next(
-        self, interval: float = 0.5, count: int = 1, method: str | None = None
+        self,
+        interval: float = 0.5,
+        count: int = 1,
+        method: str | None = None,
+        headers: bool = False,
     ) -> None:
-        """Apply the next calls, then send each reply a byte every `interval` seconds."""
+        """Apply the next calls, then send each reply a byte every `interval` seconds.
+
+        `headers=True` trickles the status line and headers too, so that a client
+        bounding only the body read is held for as long as the server likes.
+        """
         self._call(
-            "fault", {"kind": "trickle", "count": count, "method": method, "interval": interval}
+            "fault",
+            {
+                "kind": "trickle",
+                "count": count,
+                "method": method,
+                "interval": interval,
+                "headers": headers,
+            },
         )
 
     def clear_faults(self) -> None:

@@ -359,14 +359,23 @@ class SandboxHandler(BaseHTTPRequestHandler):
         except OSError:
             pass  # the client gave up reading, as it should past its bound
 
-    def _send_slowly(self, status: int, headers: dict, body: bytes, *, interval, wake) -> None:
-        """Headers at once, then the body a byte at a time: each read is quick, the reply is not."""
+    def _send_slowly(
+        self, status: int, headers: dict, body: bytes, *, interval, wake, head_too: bool = False
+    ) -> None:
+        """The body a byte at a time (`head_too`: the status line and headers as well).
+
+        Each read is quick, the reply is not: only a bound on the whole exchange ends it.
+        """
         self.close_connection = True
-        head = {**headers, "Content-Length": str(len(body)), "Connection": "close"}
+        head = self._head(
+            status, {**headers, "Content-Length": str(len(body)), "Connection": "close"}
+        )
+        slow = head + body if head_too else body
         try:
-            self.wfile.write(self._head(status, head))
-            self.wfile.flush()
-            for byte in body:
+            if not head_too:
+                self.wfile.write(head)
+                self.wfile.flush()
+            for byte in slow:
                 if wake.wait(interval):
                     return  # reset: this call belongs to a past test
                 self.wfile.write(bytes([byte]))
@@ -455,8 +464,11 @@ class SandboxHandler(BaseHTTPRequestHandler):
             reply = apply()
             if reply is None:
                 return self._drop()
-            interval = float(faults["trickle"].params.get("interval", 0.5))
-            return self._send_slowly(*reply, interval=interval, wake=wake)
+            rule = faults["trickle"]
+            interval = float(rule.params.get("interval", 0.5))
+            return self._send_slowly(
+                *reply, interval=interval, wake=wake, head_too=bool(rule.params.get("headers"))
+            )
         reply = apply()
         if reply is None or "drop_after" in faults:
             return self._drop()

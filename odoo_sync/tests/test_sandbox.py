@@ -3,6 +3,7 @@
 import http.client
 import json
 import logging
+import socket
 import subprocess
 import sys
 import time
@@ -492,6 +493,27 @@ def test_reset_wakes_a_call_parked_on_a_delay(odoo_sandbox):
         conn.getresponse()
     assert time.monotonic() - started < 2.0
     conn.close()
+
+
+def test_trickle_with_headers_sends_the_status_line_a_byte_at_a_time(odoo_sandbox):
+    s = odoo_sandbox
+    s.trickle_next(interval=0.03, method="common.version", headers=True)
+    parts = urlsplit(s.url)
+    body = xmlrpc.client.dumps((), "version").encode()
+    request = (
+        f"POST /xmlrpc/2/common HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((parts.hostname, parts.port), timeout=5) as sock:
+        sock.sendall(request + body)
+        started = time.monotonic()
+        received = b""
+        while not received.endswith(b"\r\n"):
+            received += sock.recv(64)
+        elapsed = time.monotonic() - started
+    assert received == b"HTTP/1.1 200 OK\r\n"
+    # 17 bytes, the first after one interval: the server paced even the status line.
+    assert elapsed >= 16 * 0.03
+    s.reset()  # wakes the handler still trickling the rest
 
 
 def test_unknown_control_action_is_an_error(odoo_sandbox):
