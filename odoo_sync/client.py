@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import threading
 import time
+import weakref
 import xmlrpc.client
 from collections.abc import Iterable
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit
 from xml.parsers.expat import ExpatError
 
 import requests
+import urllib3.connection
+import urllib3.connectionpool
 import urllib3.exceptions
 from defusedxml import DefusedXmlException
 from defusedxml.xmlrpc import DefusedExpatParser
@@ -111,6 +117,171 @@ def _connection_failed_before_send(exc: requests.exceptions.ConnectionError) -> 
     return False
 
 
+class _Exchange:
+    """One HTTP exchange and its deadline.
+
+    Socket timeouts bound each read, not their sum: a server sending a byte
+    now and then (status line and headers included) would hold a call for as
+    long as it likes. A watchdog calls `expire()` at the deadline, which shuts
+    down every socket the exchange uses, so whatever read or write is blocked
+    on it returns at once. Each socket is followed through a duplicate of its
+    descriptor: shutdown acts on the connection behind any of them, that
+    works while TLS is wrapping (and detaching) the raw socket, and the number
+    cannot be reused by another socket before `finish()` closes it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done = False
+        self._expired = False
+        self._watches: list[socket.socket] = []
+        self.connections: list[urllib3.connection.HTTPConnection] = []
+
+    def watch(self, conn: urllib3.connection.HTTPConnection, sock: socket.socket) -> None:
+        with self._lock:
+            if self._done or any(known is conn for known in self.connections):
+                return
+            self.connections.append(conn)
+            watch = socket.fromfd(sock.fileno(), sock.family, sock.type)
+            self._watches.append(watch)
+            if self._expired:  # connected after the deadline (a slow DNS answer)
+                _shut(watch)
+
+    def expire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self._expired = True
+            for watch in self._watches:
+                _shut(watch)
+
+    def finish(self) -> bool:
+        """End the exchange (idempotent); True when the deadline passed before it ended."""
+        with self._lock:
+            if not self._done:
+                self._done = True
+                for watch in self._watches:
+                    watch.close()
+                self._watches.clear()
+            return self._expired
+
+
+class _Watchdog:
+    """One thread per client that expires the exchange in progress at its deadline.
+
+    Started with the client's first call and joined by `stop()` (the client's
+    `close()`, or its garbage collection): a thread per call would cost more
+    to start and join than a fast Odoo call takes.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._armed: tuple[float, _Exchange] | None = None
+        self._waiting_until: float | None = None
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+
+    def arm(self, exchange: _Exchange, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        with self._cond:
+            if self._stopped:
+                raise RuntimeError("this OdooClient is closed")
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="odoo-call-deadline", daemon=True
+                )
+                self._thread.start()
+            self._armed = (deadline, exchange)
+            # A thread already waiting until an earlier moment re-reads it then.
+            if self._waiting_until is None or self._waiting_until > deadline:
+                self._cond.notify()
+
+    def disarm(self) -> None:
+        with self._cond:
+            self._armed = None
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._armed = None
+            self._cond.notify()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def _run(self) -> None:
+        with self._cond:
+            while not self._stopped:
+                if self._armed is None:
+                    self._waiting_until = None
+                    self._cond.wait()
+                    continue
+                deadline, exchange = self._armed
+                remaining = deadline - time.monotonic()
+                if remaining > 0:
+                    self._waiting_until = deadline
+                    self._cond.wait(remaining)
+                    continue
+                self._armed = None
+                exchange.expire()
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed by the peer
+
+
+# The exchange in progress in this thread (a client is used by one thread at a time).
+_EXCHANGE: ContextVar[_Exchange | None] = ContextVar("odoo_exchange", default=None)
+
+
+class _WatchedConnection:
+    """Hands every socket of an exchange to it: when it is made, and when it is reused."""
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        exchange = _EXCHANGE.get()
+        if exchange is not None:
+            try:
+                exchange.watch(self, sock)
+            except BaseException:
+                sock.close()
+                raise
+        return sock
+
+    def request(self, *args, **kwargs) -> None:
+        exchange = _EXCHANGE.get()
+        if exchange is not None and self.sock is not None:  # a kept-alive connection
+            exchange.watch(self, self.sock)
+        return super().request(*args, **kwargs)
+
+
+class _HTTPConnection(_WatchedConnection, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_WatchedConnection, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _HTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+class _Adapter(HTTPAdapter):
+    """requests' adapter, with connections that report their sockets to the exchange."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
 class OdooClient:
     """A connection to one tenant's Odoo.
 
@@ -151,10 +322,13 @@ class OdooClient:
         self._uid: int | None = None
         self._version: dict | None = None
 
+        self._watchdog = _Watchdog()
+        # An unclosed client must not leave its watchdog thread behind either.
+        self._finalizer = weakref.finalize(self, self._watchdog.stop)
         self._session = requests.Session()
         # No .netrc, no proxy variables: what is sent goes where the URL says.
         self._session.trust_env = False
-        adapter = HTTPAdapter(max_retries=0, pool_connections=1, pool_maxsize=2)
+        adapter = _Adapter(max_retries=0, pool_connections=1, pool_maxsize=2)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
@@ -168,6 +342,7 @@ class OdooClient:
     # --- lifecycle -------------------------------------------------------------
     def close(self) -> None:
         self._session.close()
+        self._finalizer()  # stops and joins the watchdog thread, once
 
     def __enter__(self) -> OdooClient:
         return self
@@ -185,11 +360,36 @@ class OdooClient:
     def _request(
         self, method: str, path: str, *, data: bytes | None = None, headers: dict | None = None
     ) -> tuple[int, Any, bytes]:
-        """One HTTP exchange: `(status, headers, body)`, the body read with a size bound."""
+        """One HTTP exchange: `(status, headers, body)`, the body read with a size bound.
+
+        The whole exchange (connect, send, status line, headers, body) ends
+        within connect + read timeout: the client's watchdog thread shuts its
+        socket down then.
+        """
         self.calls += 1
-        # The read timeout bounds each socket read; this bounds the whole reply,
-        # so a server trickling bytes cannot hold a call open past the budget.
-        deadline = time.monotonic() + self.connect_timeout + self.read_timeout
+        exchange = _Exchange()
+        self._watchdog.arm(exchange, self.connect_timeout + self.read_timeout)
+        token = _EXCHANGE.set(exchange)
+        try:
+            return self._exchange(method, path, data, headers, exchange)
+        finally:
+            _EXCHANGE.reset(token)
+            self._watchdog.disarm()
+            expired = exchange.finish()
+            if expired:
+                # Shut down under the pool's feet: it must never be handed out again.
+                for conn in exchange.connections:
+                    conn.close()
+
+    def _deadline_passed(self) -> OdooUnreachableError:
+        return OdooUnreachableError(
+            f"Odoo's reply did not complete within {self.connect_timeout + self.read_timeout:g} s",
+            outcome_unknown=True,
+        )
+
+    def _exchange(
+        self, method: str, path: str, data: bytes | None, headers: dict | None, exchange: _Exchange
+    ) -> tuple[int, Any, bytes]:
         try:
             response = self._session.request(
                 method,
@@ -200,63 +400,64 @@ class OdooClient:
                 stream=True,
                 allow_redirects=False,
             )
-        except requests.exceptions.ConnectTimeout:
-            raise OdooUnreachableError(
-                f"Timed out connecting to Odoo after {self.connect_timeout:g} s",
-                outcome_unknown=False,
-            ) from None
-        except requests.exceptions.ReadTimeout:
-            raise OdooUnreachableError(
-                f"Odoo did not answer within {self.read_timeout:g} s", outcome_unknown=True
-            ) from None
-        except requests.exceptions.SSLError as exc:
-            raise OdooUnreachableError(
-                f"TLS error talking to Odoo: {self._clean(str(exc))}", outcome_unknown=False
-            ) from None
-        except requests.exceptions.ConnectionError as exc:
-            before = _connection_failed_before_send(exc)
-            what = "Cannot connect to Odoo" if before else "Connection to Odoo lost"
-            raise OdooUnreachableError(
-                f"{what}: {self._clean(str(exc))}", outcome_unknown=not before
-            ) from None
         except requests.exceptions.RequestException as exc:
-            raise OdooConfigError(f"Bad request to Odoo: {self._clean(str(exc))}") from None
+            if exchange.finish():
+                raise self._deadline_passed() from None
+            raise self._transport_error(exc) from None
         try:
-            body = self._read_bounded(response, deadline=deadline)
+            body = self._read_bounded(response)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            if exchange.finish():
+                raise self._deadline_passed() from None
+            raise OdooUnreachableError(
+                f"Connection to Odoo lost while reading its reply: {self._clean(str(exc))}",
+                outcome_unknown=True,
+            ) from None
         finally:
             response.close()
+        if exchange.finish():
+            # A body "ending" at the shutdown may be cut short, as may the headers.
+            raise self._deadline_passed()
         return response.status_code, response.headers, body
 
-    def _read_bounded(self, response: requests.Response, *, deadline: float) -> bytes:
-        """The body, refused past `max_response_bytes` or past the call's deadline."""
+    def _transport_error(self, exc: requests.exceptions.RequestException) -> OdooError:
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return OdooUnreachableError(
+                f"Timed out connecting to Odoo after {self.connect_timeout:g} s",
+                outcome_unknown=False,
+            )
+        if isinstance(exc, requests.exceptions.ReadTimeout):
+            return OdooUnreachableError(
+                f"Odoo did not answer within {self.read_timeout:g} s", outcome_unknown=True
+            )
+        if isinstance(exc, requests.exceptions.SSLError):
+            return OdooUnreachableError(
+                f"TLS error talking to Odoo: {self._clean(str(exc))}", outcome_unknown=False
+            )
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            before = _connection_failed_before_send(exc)
+            what = "Cannot connect to Odoo" if before else "Connection to Odoo lost"
+            return OdooUnreachableError(
+                f"{what}: {self._clean(str(exc))}", outcome_unknown=not before
+            )
+        return OdooConfigError(f"Bad request to Odoo: {self._clean(str(exc))}")
+
+    def _read_bounded(self, response: requests.Response) -> bytes:
+        """The body, refused past `max_response_bytes` (the exchange's deadline bounds its time)."""
         limit = self.max_response_bytes
         too_big = OdooConfigError(f"Odoo's reply is larger than {limit} bytes: refusing to read it")
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise too_big
         chunks, size = [], 0
-        try:
-            while True:
-                if time.monotonic() > deadline:
-                    raise OdooUnreachableError(
-                        "Odoo's reply did not complete within "
-                        f"{self.connect_timeout + self.read_timeout:g} s",
-                        outcome_unknown=True,
-                    )
-                # read1: whatever one socket read brings, so the deadline is
-                # checked between reads however slowly the bytes come.
-                chunk = response.raw.read1(_READ_CHUNK)
-                if not chunk:
-                    break
-                size += len(chunk)
-                if size > limit:
-                    raise too_big
-                chunks.append(chunk)
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise OdooUnreachableError(
-                f"Connection to Odoo lost while reading its reply: {self._clean(str(exc))}",
-                outcome_unknown=True,
-            ) from None
+        while True:
+            chunk = response.raw.read1(_READ_CHUNK)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > limit:
+                raise too_big
+            chunks.append(chunk)
         return b"".join(chunks)
 
     def _foreign(self, status: int, headers, body: bytes, protocol: str) -> OdooError:

@@ -1,6 +1,8 @@
 """OdooClient against the sandbox Odoo, over real HTTP: errors, timeouts, reuse, idempotence."""
 
+import gc
 import json
+import socket
 import threading
 import time
 
@@ -709,6 +711,167 @@ def test_a_reply_trickling_in_cannot_outlast_the_calls_deadline(odoo_sandbox):
             client.execute_kw("pos.config", "search_count", [[]])
         assert exc.value.outcome_unknown is True
         assert time.monotonic() - started < 5
+
+
+def _deadline_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "odoo-call-deadline"}
+
+
+def test_status_line_and_headers_trickling_in_cannot_outlast_the_calls_deadline(odoo_sandbox):
+    # Every byte, the status line's included, comes well inside the read timeout.
+    threads_before = _deadline_threads()
+    with odoo_sandbox.client(connect_timeout=0.5, read_timeout=1.0) as client:
+        client.authenticate()
+        odoo_sandbox.trickle_next(interval=0.2, method="pos.config.search_count", headers=True)
+        started = time.monotonic()
+        with pytest.raises(OdooUnreachableError, match=r"did not complete within 1\.5 s") as exc:
+            client.execute_kw("pos.config", "search_count", [[]])
+        elapsed = time.monotonic() - started
+        assert exc.value.outcome_unknown is True
+        assert 1.5 <= elapsed < 1.5 + 0.5
+        # The same client goes on, on a new connection: the shut one is not reused.
+        connections = odoo_sandbox.connections()
+        assert client.execute_kw("pos.config", "search_count", [[]]) == 0
+        assert odoo_sandbox.connections() == connections + 1
+        assert len(_deadline_threads() - threads_before) == 1  # one watchdog per client
+    assert _deadline_threads() - threads_before == set()  # joined by close()
+
+
+def test_the_watchdog_is_one_thread_per_client_and_joined_when_it_closes(odoo_sandbox):
+    threads_before = _deadline_threads()
+    client = odoo_sandbox.client()
+    assert _deadline_threads() == threads_before  # started by the first call, not before
+    for n in range(20):
+        client.upsert_pos_config(external_id=XID, name=f"Bar {n}")
+    assert len(_deadline_threads() - threads_before) == 1
+    client.close()
+    assert _deadline_threads() - threads_before == set()
+    assert odoo_sandbox.connections() == 1  # watching each call leaves connection reuse alone
+    with pytest.raises(RuntimeError, match="closed"):
+        client.read_pos_configs([1], ["name"])
+
+
+def test_an_unclosed_client_does_not_leave_its_watchdog_behind(odoo_sandbox):
+    threads_before = _deadline_threads()
+    client = odoo_sandbox.client()
+    client.version()
+    del client  # no close(): collecting the client stops and joins its watchdog
+    gc.collect()
+    assert _deadline_threads() - threads_before == set()
+
+
+@pytest.fixture
+def tls_certificate(tmp_path):
+    """A self-signed certificate for 127.0.0.1: (certificate file, key file)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_file), str(key_file)
+
+
+@pytest.fixture
+def slow_tls_server(tls_certificate):
+    """A TLS server (127.0.0.1) whose handler `mode` trickles a byte every 0.1 s.
+
+    `handshake`: answers the ClientHello with a record it never finishes;
+    `headers`: completes TLS, then sends its status line and headers slowly.
+    """
+    import ssl
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*tls_certificate)
+    stop = threading.Event()
+    threads = []
+
+    def serve(mode: str) -> None:
+        conn, _ = listener.accept()
+        try:
+            if mode == "handshake":
+                conn.recv(4096)  # the ClientHello
+                conn.sendall(b"\x16\x03\x03\x40\x00")  # a 16 kB handshake record...
+                slow = b"\x00" * 16384  # ...that never ends in time
+            else:
+                conn = context.wrap_socket(conn, server_side=True)
+                conn.recv(65536)  # the request
+                slow = b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 0\r\n\r\n"
+            for byte in slow:
+                if stop.wait(0.1):
+                    return
+                conn.sendall(bytes([byte]))
+        except OSError:
+            return  # the client hung up, as it must at its deadline
+        finally:
+            conn.close()
+
+    def start(mode: str) -> str:
+        thread = threading.Thread(target=serve, args=(mode,), daemon=True)
+        thread.start()
+        threads.append(thread)
+        return f"https://127.0.0.1:{listener.getsockname()[1]}"
+
+    yield start
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=5)
+        assert not thread.is_alive()
+    listener.close()
+
+
+def test_a_tls_handshake_trickling_in_cannot_outlast_the_calls_deadline(slow_tls_server):
+    url = slow_tls_server("handshake")
+    with OdooClient(url, "db", "admin", "key-abcdef", connect_timeout=0.5, read_timeout=1.0) as c:
+        started = time.monotonic()
+        with pytest.raises(OdooUnreachableError) as exc:
+            c.version()
+        assert time.monotonic() - started < 1.5 + 0.5
+    assert exc.value.outcome_unknown is True
+
+
+def test_https_headers_trickling_in_cannot_outlast_the_calls_deadline(
+    slow_tls_server, tls_certificate
+):
+    url = slow_tls_server("headers")
+    with OdooClient(
+        url, "db", "admin", "key-abcdef", protocol="xmlrpc", connect_timeout=0.5, read_timeout=1.0
+    ) as client:
+        client._session.verify = tls_certificate[0]  # trust the test's own certificate
+        started = time.monotonic()
+        with pytest.raises(OdooUnreachableError, match=r"did not complete within 1\.5 s"):
+            client.version()
+        assert 1.5 <= time.monotonic() - started < 1.5 + 0.5
 
 
 @pytest.mark.parametrize(
