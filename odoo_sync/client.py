@@ -7,6 +7,7 @@ its connection; a client is not meant to be shared between threads.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import socket
@@ -47,6 +48,7 @@ from .errors import (
     redact,
     unreachable_for_status,
 )
+from .urlcheck import is_ip_literal, not_public_message, why_not_public
 
 PROTOCOLS = ("auto", "xmlrpc", "json2")
 USER_AGENT = "regsync-odoo-client/1.0"
@@ -130,12 +132,19 @@ class _Exchange:
     cannot be reused by another socket before `finish()` closes it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, allow_private_addresses: bool = True) -> None:
+        self.allow_private_addresses = allow_private_addresses
         self._lock = threading.Lock()
         self._done = False
         self._expired = False
         self._watches: list[socket.socket] = []
         self.connections: list[urllib3.connection.HTTPConnection] = []
+
+    def admit(self, conn: urllib3.connection.HTTPConnection, sock: socket.socket) -> None:
+        """A new connection: refuse a non-public peer (before any byte), then watch it."""
+        if not self.allow_private_addresses:
+            _check_peer_is_public(conn.host, sock)
+        self.watch(conn, sock)
 
     def watch(self, conn: urllib3.connection.HTTPConnection, sock: socket.socket) -> None:
         with self._lock:
@@ -226,6 +235,21 @@ class _Watchdog:
                 exchange.expire()
 
 
+def _check_peer_is_public(host: str, sock: socket.socket) -> None:
+    """Refuse a connected socket whose peer is not a public address (`OdooConfigError`).
+
+    The URL's host was checked when it was saved, but a name can resolve
+    elsewhere later (DNS rebinding to 127.0.0.1, 10.x, 169.254.169.254): the
+    address judged is the one this connection actually reached.
+    """
+    peer = str(sock.getpeername()[0])
+    why = why_not_public(peer)
+    if why:
+        ip = ipaddress.ip_address(peer.split("%", 1)[0])
+        literal = is_ip_literal(host)
+        raise OdooConfigError(not_public_message(host, ip, why, resolved=not literal, now=True))
+
+
 def _shut(sock: socket.socket) -> None:
     try:
         sock.shutdown(socket.SHUT_RDWR)
@@ -238,14 +262,15 @@ _EXCHANGE: ContextVar[_Exchange | None] = ContextVar("odoo_exchange", default=No
 
 
 class _WatchedConnection:
-    """Hands every socket of an exchange to it: when it is made, and when it is reused."""
+    """Hands every socket of an exchange to it: when it is made (for the peer check,
+    before TLS or the request sends a byte), and when it is reused."""
 
     def _new_conn(self) -> socket.socket:
         sock = super()._new_conn()
         exchange = _EXCHANGE.get()
         if exchange is not None:
             try:
-                exchange.watch(self, sock)
+                exchange.admit(self, sock)
             except BaseException:
                 sock.close()
                 raise
@@ -301,6 +326,7 @@ class OdooClient:
         connect_timeout: float = 5.0,
         read_timeout: float = 20.0,
         max_response_bytes: int = 10 * 1024 * 1024,
+        allow_private_addresses: bool = True,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, not {protocol!r}")
@@ -318,6 +344,9 @@ class OdooClient:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.max_response_bytes = max_response_bytes
+        # False: every new connection must reach a public address (the Django
+        # side passes settings.ODOO_ALLOW_PRIVATE_URLS).
+        self.allow_private_addresses = allow_private_addresses
         self.calls = 0
         self._uid: int | None = None
         self._version: dict | None = None
@@ -367,7 +396,7 @@ class OdooClient:
         socket down then.
         """
         self.calls += 1
-        exchange = _Exchange()
+        exchange = _Exchange(allow_private_addresses=self.allow_private_addresses)
         self._watchdog.arm(exchange, self.connect_timeout + self.read_timeout)
         token = _EXCHANGE.set(exchange)
         try:

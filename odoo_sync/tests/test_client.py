@@ -918,6 +918,83 @@ def test_wrong_path_is_a_config_error(odoo_sandbox):
             client.version()
 
 
+# --- where a connection may go ------------------------------------------------------------
+
+
+def test_a_private_peer_is_refused_before_anything_is_sent(odoo_sandbox):
+    with odoo_sandbox.client(allow_private_addresses=False) as client:
+        with pytest.raises(OdooConfigError) as exc:
+            client.authenticate()
+    assert exc.value.message == (
+        "The Odoo URL host '127.0.0.1' is a loopback address; only public addresses are allowed."
+    )
+    assert odoo_sandbox.calls() == {}
+    assert odoo_sandbox.state()["requests"] == 0
+
+
+def test_a_name_that_now_resolves_to_a_private_address_is_refused(odoo_sandbox):
+    # The save-time check resolved it once; what counts is where each connection goes.
+    url = odoo_sandbox.url.replace("127.0.0.1", "localhost")
+    with OdooClient(
+        url,
+        odoo_sandbox.db,
+        odoo_sandbox.login,
+        odoo_sandbox.api_key,
+        allow_private_addresses=False,
+    ) as client:
+        with pytest.raises(OdooConfigError) as exc:
+            client.version()
+    assert exc.value.message == (
+        "The Odoo URL host 'localhost' now resolves to 127.0.0.1, a loopback address; "
+        "only public addresses are allowed."
+    )
+    assert odoo_sandbox.calls() == {}
+
+
+def test_private_addresses_are_allowed_by_default_and_when_asked(odoo_sandbox):
+    url = odoo_sandbox.url.replace("127.0.0.1", "localhost")
+    with odoo_sandbox.client() as client:
+        assert client.authenticate() == 2
+    with OdooClient(
+        url,
+        odoo_sandbox.db,
+        odoo_sandbox.login,
+        odoo_sandbox.api_key,
+        allow_private_addresses=True,
+    ) as client:
+        assert client.authenticate() == 2
+
+
+@pytest.fixture
+def byte_counting_server():
+    """A TCP listener that records every byte a client sends before hanging up."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    received = bytearray()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            while chunk := conn.recv(4096):
+                received.extend(chunk)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1], received, thread
+    listener.close()
+
+
+def test_https_to_a_private_peer_is_refused_before_the_tls_handshake(byte_counting_server):
+    port, received, thread = byte_counting_server
+    with OdooClient(
+        f"https://127.0.0.1:{port}", "db", "admin", "key-abcdef", allow_private_addresses=False
+    ) as client:
+        with pytest.raises(OdooConfigError, match="is a loopback address"):
+            client.version()
+    thread.join(timeout=5)  # the refused connection was closed: the server saw its end
+    assert not thread.is_alive()
+    assert bytes(received) == b""  # not even a ClientHello
+
+
 # --- secrets ------------------------------------------------------------------------------
 
 
