@@ -7,16 +7,23 @@ its connection; a client is not meant to be shared between threads.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
+import socket
+import threading
 import time
+import weakref
 import xmlrpc.client
 from collections.abc import Iterable
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit
 from xml.parsers.expat import ExpatError
 
 import requests
+import urllib3.connection
+import urllib3.connectionpool
 import urllib3.exceptions
 from defusedxml import DefusedXmlException
 from defusedxml.xmlrpc import DefusedExpatParser
@@ -32,12 +39,16 @@ from .errors import (
     OdooUnreachableError,
     OdooValidationError,
     error_from_fault,
+    error_from_foreign_reply,
     error_from_json2,
+    is_odoo_json_error,
     is_open_session_refusal,
     is_transient_text,
+    looks_like_html,
     redact,
     unreachable_for_status,
 )
+from .urlcheck import is_ip_literal, not_public_message, why_not_public
 
 PROTOCOLS = ("auto", "xmlrpc", "json2")
 USER_AGENT = "regsync-odoo-client/1.0"
@@ -108,6 +119,194 @@ def _connection_failed_before_send(exc: requests.exceptions.ConnectionError) -> 
     return False
 
 
+class _Exchange:
+    """One HTTP exchange and its deadline.
+
+    Socket timeouts bound each read, not their sum: a server sending a byte
+    now and then (status line and headers included) would hold a call for as
+    long as it likes. A watchdog calls `expire()` at the deadline, which shuts
+    down every socket the exchange uses, so whatever read or write is blocked
+    on it returns at once. Each socket is followed through a duplicate of its
+    descriptor: shutdown acts on the connection behind any of them, that
+    works while TLS is wrapping (and detaching) the raw socket, and the number
+    cannot be reused by another socket before `finish()` closes it.
+    """
+
+    def __init__(self, *, allow_private_addresses: bool = True) -> None:
+        self.allow_private_addresses = allow_private_addresses
+        self._lock = threading.Lock()
+        self._done = False
+        self._expired = False
+        self._watches: list[socket.socket] = []
+        self.connections: list[urllib3.connection.HTTPConnection] = []
+
+    def admit(self, conn: urllib3.connection.HTTPConnection, sock: socket.socket) -> None:
+        """A new connection: refuse a non-public peer (before any byte), then watch it."""
+        if not self.allow_private_addresses:
+            _check_peer_is_public(conn.host, sock)
+        self.watch(conn, sock)
+
+    def watch(self, conn: urllib3.connection.HTTPConnection, sock: socket.socket) -> None:
+        with self._lock:
+            if self._done or any(known is conn for known in self.connections):
+                return
+            self.connections.append(conn)
+            watch = socket.fromfd(sock.fileno(), sock.family, sock.type)
+            self._watches.append(watch)
+            if self._expired:  # connected after the deadline (a slow DNS answer)
+                _shut(watch)
+
+    def expire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self._expired = True
+            for watch in self._watches:
+                _shut(watch)
+
+    def finish(self) -> bool:
+        """End the exchange (idempotent); True when the deadline passed before it ended."""
+        with self._lock:
+            if not self._done:
+                self._done = True
+                for watch in self._watches:
+                    watch.close()
+                self._watches.clear()
+            return self._expired
+
+
+class _Watchdog:
+    """One thread per client that expires the exchange in progress at its deadline.
+
+    Started with the client's first call and joined by `stop()` (the client's
+    `close()`, or its garbage collection): a thread per call would cost more
+    to start and join than a fast Odoo call takes.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._armed: tuple[float, _Exchange] | None = None
+        self._waiting_until: float | None = None
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+
+    def arm(self, exchange: _Exchange, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        with self._cond:
+            if self._stopped:
+                raise RuntimeError("this OdooClient is closed")
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="odoo-call-deadline", daemon=True
+                )
+                self._thread.start()
+            self._armed = (deadline, exchange)
+            # A thread already waiting until an earlier moment re-reads it then.
+            if self._waiting_until is None or self._waiting_until > deadline:
+                self._cond.notify()
+
+    def disarm(self) -> None:
+        with self._cond:
+            self._armed = None
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._armed = None
+            self._cond.notify()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def _run(self) -> None:
+        with self._cond:
+            while not self._stopped:
+                if self._armed is None:
+                    self._waiting_until = None
+                    self._cond.wait()
+                    continue
+                deadline, exchange = self._armed
+                remaining = deadline - time.monotonic()
+                if remaining > 0:
+                    self._waiting_until = deadline
+                    self._cond.wait(remaining)
+                    continue
+                self._armed = None
+                exchange.expire()
+
+
+def _check_peer_is_public(host: str, sock: socket.socket) -> None:
+    """Refuse a connected socket whose peer is not a public address (`OdooConfigError`).
+
+    The URL's host was checked when it was saved, but a name can resolve
+    elsewhere later (DNS rebinding to 127.0.0.1, 10.x, 169.254.169.254): the
+    address judged is the one this connection actually reached.
+    """
+    peer = str(sock.getpeername()[0])
+    why = why_not_public(peer)
+    if why:
+        ip = ipaddress.ip_address(peer.split("%", 1)[0])
+        literal = is_ip_literal(host)
+        raise OdooConfigError(not_public_message(host, ip, why, resolved=not literal, now=True))
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed by the peer
+
+
+# The exchange in progress in this thread (a client is used by one thread at a time).
+_EXCHANGE: ContextVar[_Exchange | None] = ContextVar("odoo_exchange", default=None)
+
+
+class _WatchedConnection:
+    """Hands every socket of an exchange to it: when it is made (for the peer check,
+    before TLS or the request sends a byte), and when it is reused."""
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        exchange = _EXCHANGE.get()
+        if exchange is not None:
+            try:
+                exchange.admit(self, sock)
+            except BaseException:
+                sock.close()
+                raise
+        return sock
+
+    def request(self, *args, **kwargs) -> None:
+        exchange = _EXCHANGE.get()
+        if exchange is not None and self.sock is not None:  # a kept-alive connection
+            exchange.watch(self, self.sock)
+        return super().request(*args, **kwargs)
+
+
+class _HTTPConnection(_WatchedConnection, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_WatchedConnection, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _HTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+class _Adapter(HTTPAdapter):
+    """requests' adapter, with connections that report their sockets to the exchange."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
 class OdooClient:
     """A connection to one tenant's Odoo.
 
@@ -127,6 +326,7 @@ class OdooClient:
         connect_timeout: float = 5.0,
         read_timeout: float = 20.0,
         max_response_bytes: int = 10 * 1024 * 1024,
+        allow_private_addresses: bool = True,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, not {protocol!r}")
@@ -144,14 +344,20 @@ class OdooClient:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.max_response_bytes = max_response_bytes
+        # False: every new connection must reach a public address (the Django
+        # side passes settings.ODOO_ALLOW_PRIVATE_URLS).
+        self.allow_private_addresses = allow_private_addresses
         self.calls = 0
         self._uid: int | None = None
         self._version: dict | None = None
 
+        self._watchdog = _Watchdog()
+        # An unclosed client must not leave its watchdog thread behind either.
+        self._finalizer = weakref.finalize(self, self._watchdog.stop)
         self._session = requests.Session()
         # No .netrc, no proxy variables: what is sent goes where the URL says.
         self._session.trust_env = False
-        adapter = HTTPAdapter(max_retries=0, pool_connections=1, pool_maxsize=2)
+        adapter = _Adapter(max_retries=0, pool_connections=1, pool_maxsize=2)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
@@ -165,6 +371,7 @@ class OdooClient:
     # --- lifecycle -------------------------------------------------------------
     def close(self) -> None:
         self._session.close()
+        self._finalizer()  # stops and joins the watchdog thread, once
 
     def __enter__(self) -> OdooClient:
         return self
@@ -182,11 +389,36 @@ class OdooClient:
     def _request(
         self, method: str, path: str, *, data: bytes | None = None, headers: dict | None = None
     ) -> tuple[int, Any, bytes]:
-        """One HTTP exchange: `(status, headers, body)`, the body read with a size bound."""
+        """One HTTP exchange: `(status, headers, body)`, the body read with a size bound.
+
+        The whole exchange (connect, send, status line, headers, body) ends
+        within connect + read timeout: the client's watchdog thread shuts its
+        socket down then.
+        """
         self.calls += 1
-        # The read timeout bounds each socket read; this bounds the whole reply,
-        # so a server trickling bytes cannot hold a call open past the budget.
-        deadline = time.monotonic() + self.connect_timeout + self.read_timeout
+        exchange = _Exchange(allow_private_addresses=self.allow_private_addresses)
+        self._watchdog.arm(exchange, self.connect_timeout + self.read_timeout)
+        token = _EXCHANGE.set(exchange)
+        try:
+            return self._exchange(method, path, data, headers, exchange)
+        finally:
+            _EXCHANGE.reset(token)
+            self._watchdog.disarm()
+            expired = exchange.finish()
+            if expired:
+                # Shut down under the pool's feet: it must never be handed out again.
+                for conn in exchange.connections:
+                    conn.close()
+
+    def _deadline_passed(self) -> OdooUnreachableError:
+        return OdooUnreachableError(
+            f"Odoo's reply did not complete within {self.connect_timeout + self.read_timeout:g} s",
+            outcome_unknown=True,
+        )
+
+    def _exchange(
+        self, method: str, path: str, data: bytes | None, headers: dict | None, exchange: _Exchange
+    ) -> tuple[int, Any, bytes]:
         try:
             response = self._session.request(
                 method,
@@ -197,68 +429,78 @@ class OdooClient:
                 stream=True,
                 allow_redirects=False,
             )
-        except requests.exceptions.ConnectTimeout:
-            raise OdooUnreachableError(
-                f"Timed out connecting to Odoo after {self.connect_timeout:g} s",
-                outcome_unknown=False,
-            ) from None
-        except requests.exceptions.ReadTimeout:
-            raise OdooUnreachableError(
-                f"Odoo did not answer within {self.read_timeout:g} s", outcome_unknown=True
-            ) from None
-        except requests.exceptions.SSLError as exc:
-            raise OdooUnreachableError(
-                f"TLS error talking to Odoo: {self._clean(str(exc))}", outcome_unknown=False
-            ) from None
-        except requests.exceptions.ConnectionError as exc:
-            before = _connection_failed_before_send(exc)
-            what = "Cannot connect to Odoo" if before else "Connection to Odoo lost"
-            raise OdooUnreachableError(
-                f"{what}: {self._clean(str(exc))}", outcome_unknown=not before
-            ) from None
         except requests.exceptions.RequestException as exc:
-            raise OdooConfigError(f"Bad request to Odoo: {self._clean(str(exc))}") from None
+            if exchange.finish():
+                raise self._deadline_passed() from None
+            raise self._transport_error(exc) from None
         try:
-            body = self._read_bounded(response, deadline=deadline)
+            body = self._read_bounded(response)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            if exchange.finish():
+                raise self._deadline_passed() from None
+            raise OdooUnreachableError(
+                f"Connection to Odoo lost while reading its reply: {self._clean(str(exc))}",
+                outcome_unknown=True,
+            ) from None
         finally:
             response.close()
+        if exchange.finish():
+            # A body "ending" at the shutdown may be cut short, as may the headers.
+            raise self._deadline_passed()
         return response.status_code, response.headers, body
 
-    def _read_bounded(self, response: requests.Response, *, deadline: float) -> bytes:
-        """The body, refused past `max_response_bytes` or past the call's deadline."""
+    def _transport_error(self, exc: requests.exceptions.RequestException) -> OdooError:
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return OdooUnreachableError(
+                f"Timed out connecting to Odoo after {self.connect_timeout:g} s",
+                outcome_unknown=False,
+            )
+        if isinstance(exc, requests.exceptions.ReadTimeout):
+            return OdooUnreachableError(
+                f"Odoo did not answer within {self.read_timeout:g} s", outcome_unknown=True
+            )
+        if isinstance(exc, requests.exceptions.SSLError):
+            return OdooUnreachableError(
+                f"TLS error talking to Odoo: {self._clean(str(exc))}", outcome_unknown=False
+            )
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            before = _connection_failed_before_send(exc)
+            what = "Cannot connect to Odoo" if before else "Connection to Odoo lost"
+            return OdooUnreachableError(
+                f"{what}: {self._clean(str(exc))}", outcome_unknown=not before
+            )
+        return OdooConfigError(f"Bad request to Odoo: {self._clean(str(exc))}")
+
+    def _read_bounded(self, response: requests.Response) -> bytes:
+        """The body, refused past `max_response_bytes` (the exchange's deadline bounds its time)."""
         limit = self.max_response_bytes
         too_big = OdooConfigError(f"Odoo's reply is larger than {limit} bytes: refusing to read it")
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise too_big
         chunks, size = [], 0
-        try:
-            while True:
-                if time.monotonic() > deadline:
-                    raise OdooUnreachableError(
-                        "Odoo's reply did not complete within "
-                        f"{self.connect_timeout + self.read_timeout:g} s",
-                        outcome_unknown=True,
-                    )
-                # read1: whatever one socket read brings, so the deadline is
-                # checked between reads however slowly the bytes come.
-                chunk = response.raw.read1(_READ_CHUNK)
-                if not chunk:
-                    break
-                size += len(chunk)
-                if size > limit:
-                    raise too_big
-                chunks.append(chunk)
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise OdooUnreachableError(
-                f"Connection to Odoo lost while reading its reply: {self._clean(str(exc))}",
-                outcome_unknown=True,
-            ) from None
+        while True:
+            chunk = response.raw.read1(_READ_CHUNK)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > limit:
+                raise too_big
+            chunks.append(chunk)
         return b"".join(chunks)
 
-    @staticmethod
-    def _snippet(body: bytes) -> str:
-        return body[:300].decode("utf-8", errors="replace").strip()
+    def _foreign(self, status: int, headers, body: bytes, protocol: str) -> OdooError:
+        """The error for a reply that carries no Odoo answer or Odoo error (see errors.py)."""
+        return error_from_foreign_reply(
+            status,
+            body,
+            protocol=protocol,
+            content_type=headers.get("Content-Type") or "",
+            location=headers.get("Location") or "",
+            url=self.url,
+            db=self.db,
+            secrets=self._secrets(),
+        )
 
     def _xmlrpc(self, service: str, method: str, params: list) -> Any:
         payload = xmlrpc.client.dumps(tuple(params), method, encoding="utf-8", allow_none=False)
@@ -269,7 +511,13 @@ class OdooClient:
             headers={"Content-Type": "text/xml; charset=utf-8"},
         )
         if status != 200:
-            raise self._status_error(status, headers, body, "XML-RPC")
+            # Odoo's XML-RPC says everything, faults included, with a 200: any
+            # other status comes from a proxy, a firewall or the wrong server.
+            raise self._foreign(status, headers, body, "XML-RPC")
+        if looks_like_html(headers.get("Content-Type") or "", body):
+            # A maintenance or proxy page: its <!DOCTYPE html> is not hostile XML,
+            # and it is never parsed as XML at all.
+            raise self._foreign(status, headers, body, "XML-RPC")
         try:
             return parse_xmlrpc_response(body)
         except xmlrpc.client.Fault as fault:
@@ -279,31 +527,7 @@ class OdooClient:
                 f"Odoo's reply contains forbidden XML ({type(exc).__name__}): refused"
             ) from None
         except (ExpatError, xmlrpc.client.ResponseError, ValueError, TypeError, IndexError):
-            raise OdooConfigError(
-                "The server's reply is not XML-RPC (is the URL an Odoo server?): "
-                + self._clean(self._snippet(body))
-            ) from None
-
-    def _status_error(self, status: int, headers, body: bytes, what: str) -> OdooError:
-        text = self._clean(self._snippet(body))
-        if status == 429 or status >= 500:
-            return unreachable_for_status(status, text)
-        if 300 <= status < 400:
-            location = headers.get("Location", "")
-            hint = " and the Odoo version (JSON-2 needs 19+)" if what == "JSON-2" else ""
-            return OdooConfigError(
-                f"{what} request redirected (HTTP {status}) to {location!r}: "
-                f"check the URL (https, no path){hint}",
-                http_status=status,
-            )
-        if status == 404:
-            return OdooConfigError(
-                f"No {what} endpoint at {self.url} (HTTP 404): is this an Odoo server?",
-                http_status=status,
-            )
-        return OdooConfigError(
-            f"{what} request failed with HTTP {status}: {text}", http_status=status
-        )
+            raise self._foreign(status, headers, body, "XML-RPC") from None
 
     def _json2(self, model: str, method: str, payload: dict) -> Any:
         headers = {
@@ -325,20 +549,12 @@ class OdooClient:
                 decoded = None
         if status == 200:
             if not is_json or (decoded is None and body.strip() != b"null"):
-                raise OdooConfigError(
-                    "The server's reply is not JSON (is the URL an Odoo 19+ server?): "
-                    + self._clean(self._snippet(body))
-                )
+                raise self._foreign(status, response_headers, body, "JSON-2")
             return decoded
-        not_odoo_404 = status == 404 and decoded is None and b"No database" not in body
-        if 300 <= status < 400 or not_odoo_404:
-            raise self._status_error(status, response_headers, body, "JSON-2")
-        if isinstance(decoded, dict):
-            decoded = {k: self._clean(v) if isinstance(v, str) else v for k, v in decoded.items()}
-        else:
-            decoded = None
-        text = body[:4000].decode("utf-8", errors="replace").strip()
-        raise error_from_json2(status, decoded, self._clean(text))
+        if 300 <= status < 400 or not is_odoo_json_error(decoded):
+            raise self._foreign(status, response_headers, body, "JSON-2")
+        cleaned = {k: self._clean(v) if isinstance(v, str) else v for k, v in decoded.items()}
+        raise error_from_json2(status, cleaned)
 
     # --- version and protocol ------------------------------------------------------
     def version(self) -> dict:
@@ -358,7 +574,7 @@ class OdooClient:
         """`GET /web/version` (19+, no auth); None when the server has no such route."""
         status, _headers, body = self._request("GET", "/web/version")
         if status == 429 or status >= 500:
-            raise unreachable_for_status(status, self._clean(self._snippet(body)))
+            raise unreachable_for_status(status, body, secrets=self._secrets())
         if status != 200:
             return None
         try:

@@ -3,11 +3,14 @@
 Callers act on the class, never on the text: `OdooAuthError` pauses a tenant,
 `OdooTransientError` (and its connection-level child `OdooUnreachableError`)
 retries with backoff, `OdooPermanentError` dead-letters the row at once.
+`OdooOutageError` is the tenant's outage: a reply that says nothing about the row.
 """
 
 from __future__ import annotations
 
+import html
 import re
+import unicodedata
 from collections.abc import Iterable
 
 MAX_MESSAGE_CHARS = 2000
@@ -32,6 +35,30 @@ _MISSING_RECORD_MARKERS = (
     "One of the documents you are trying to access has been deleted",
 )
 _UNKNOWN_MODEL_RE = re.compile(r"^Object \S+ doesn't exist")
+# Odoo lost its own database: a psycopg connection error on one line of a fault 1
+# traceback (or a JSON-2 500 `name: message`). The class must be named with the
+# marker so a row's own error that merely quotes such words is not mistaken for it.
+_DATABASE_LOST_RE = re.compile(
+    r"\b(?:OperationalError|InterfaceError|PoolError)\b[^\n]*?(?:"
+    r"connection to server (?:at|on socket) [^\n]*failed"
+    r"|could not connect to server"
+    r"|server closed the connection unexpectedly"
+    r"|terminating connection due to administrator command"
+    r"|no connection to the server"
+    r"|connection already closed"
+    r"|the connection is closed"
+    r"|the database system is (?:starting up|shutting down|in recovery mode|not yet accepting)"
+    r"|too many clients already"
+    r"|remaining connection slots are reserved"
+    r"|password authentication failed for user"
+    r"|SSL SYSCALL error"
+    r"|SSL connection has been closed unexpectedly"
+    r"|The Connection Pool Is Full"
+    r")"
+)
+_TITLE_RE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+TITLE_MAX_CHARS = 120
+_TITLE_SCAN_BYTES = 64 * 1024
 
 
 class OdooError(Exception):
@@ -96,11 +123,13 @@ class OdooUnreachableError(OdooTransientError):
 
 
 class OdooOutageError(OdooUnreachableError):
-    """The reply says nothing about the row: it is the tenant's outage.
+    """The reply says nothing about the row: the tenant's outage, never the row's failure.
 
-    Odoo cannot reach its own database, the reply is not XML-RPC/JSON-2 at
-    all (a maintenance or captive-proxy page), or a 401/403 came from
-    something in front of Odoo rather than Odoo's API.
+    Odoo cannot reach its own database, the reply is not XML-RPC/JSON-2 at all
+    (a maintenance or captive-proxy HTML page, even with status 200), or a
+    401/403 from something in front of Odoo that is not Odoo's API (a WAF).
+    The row is given back uncharged and the tenant backs off, as when Odoo
+    is unreachable.
     """
 
 
@@ -147,6 +176,11 @@ def is_transient_text(text: str) -> bool:
     return any(marker in text for marker in _TRANSIENT_MARKERS)
 
 
+def is_database_lost(text: str) -> bool:
+    """True when Odoo's text says Odoo itself cannot reach (or lost) its PostgreSQL."""
+    return bool(_DATABASE_LOST_RE.search(text))
+
+
 def is_open_session_refusal(text: str) -> bool:
     return bool(_OPEN_SESSION_RE.search(text))
 
@@ -155,13 +189,91 @@ def looks_like_missing_record(text: str) -> bool:
     return any(marker in text for marker in _MISSING_RECORD_MARKERS)
 
 
+def is_odoo_json_error(body: object) -> bool:
+    """True for Odoo's JSON-2 error shape: `{"name": "module.Class", "message": "..."}`."""
+    if not isinstance(body, dict):
+        return False
+    name, message = body.get("name"), body.get("message")
+    return (
+        isinstance(name, str)
+        and bool(re.fullmatch(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+", name))
+        and isinstance(message, str)
+    )
+
+
+def display_text(text: str, limit: int, *, secrets: Iterable[str] = ()) -> str:
+    """`text` made safe to show in one line: control characters removed, whitespace
+    collapsed, secrets redacted, at most `limit` characters."""
+    spaced = " ".join(text.split())  # newlines and tabs become spaces first
+    kept = "".join(c for c in spaced if unicodedata.category(c) not in ("Cc", "Cf"))
+    kept = redact(" ".join(kept.split()), secrets)
+    return kept if len(kept) <= limit else kept[: limit - 3] + "..."
+
+
+def page_title(body: bytes | str, *, secrets: Iterable[str] = ()) -> str:
+    """The `<title>` of an HTML page, made safe to show (see `display_text`), or ""."""
+    raw = body.encode("utf-8", errors="replace") if isinstance(body, str) else body
+    match = _TITLE_RE.search(raw[:_TITLE_SCAN_BYTES])
+    if not match:
+        return ""
+    title = html.unescape(match.group(1).decode("utf-8", errors="replace"))
+    return display_text(title, TITLE_MAX_CHARS, secrets=secrets)
+
+
+def looks_like_html(content_type: str, body: bytes) -> bool:
+    """An HTML page (by its Content-Type or its first tag), never a protocol reply."""
+    head = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:64].lower()
+    return "html" in content_type.lower() or head.startswith((b"<!doctype html", b"<html"))
+
+
+def _reply_kind(content_type: str, body: bytes) -> str:
+    content_type = content_type.lower()
+    head = body.lstrip()[:64].lower()
+    if not head:
+        return "an empty reply"
+    if looks_like_html(content_type, body):
+        return "an HTML page"
+    if "json" in content_type:
+        return "a JSON reply"
+    if "xml" in content_type or head.startswith(b"<?xml"):
+        return "an XML document"
+    if content_type.startswith("text/"):
+        return "a text reply"
+    return "a reply"
+
+
+def describe_reply(
+    status: int,
+    body: bytes | str,
+    *,
+    protocol: str,
+    content_type: str = "",
+    secrets: Iterable[str] = (),
+) -> str:
+    """What came back instead of `protocol`, in our words plus at most the page's title.
+
+    Never the body itself: a proxy's page can hold anything (addresses, tokens,
+    markup) and this text ends up in the admin and the logs.
+    """
+    raw = body.encode("utf-8", errors="replace") if isinstance(body, str) else body
+    kind = _reply_kind(content_type, raw)
+    title = page_title(raw, secrets=secrets)
+    text = f"Odoo's server answered with {kind} (HTTP {status}), not {protocol}"
+    return text + (f': "{title}"' if title else "")
+
+
 def error_from_fault(fault_code: int | str, fault_string: str) -> OdooError:
     """Classify an XML-RPC fault from `/xmlrpc/2/` (integer codes, see docs/odoo.md)."""
     text = fault_string or ""
     kw = {"fault_code": fault_code, "http_status": 200}
     if fault_code == 1:
+        # First: a wrong database name also reads as a failed connection.
         if _MISSING_DB_RE.search(text):
             return OdooAuthError(last_line(text), **kw)
+        if is_database_lost(text):
+            # Odoo can lose its database after committing the call (it opens
+            # another cursor to signal registry changes), so it may have landed.
+            return OdooOutageError(text, outcome_unknown=True, **kw)
         if is_transient_text(text):
             return OdooTransientError(text, **kw)
         if last_line(text) == "KeyError: 'name'":
@@ -182,22 +294,79 @@ def error_from_fault(fault_code: int | str, fault_string: str) -> OdooError:
     return OdooPermanentError(text or str(fault_code), **kw)
 
 
+def error_from_foreign_reply(
+    status: int,
+    body: bytes | str,
+    *,
+    protocol: str,
+    content_type: str = "",
+    location: str = "",
+    url: str = "",
+    db: str = "",
+    secrets: Iterable[str] = (),
+) -> OdooError:
+    """A reply with no Odoo answer or Odoo error in it (`protocol`: "XML-RPC" or "JSON-2").
+
+    A redirect or a 404 is a wrong URL (Test connection says so); JSON-2's 404
+    "No database is selected" page is Odoo's own, for a wrong database name.
+    Everything else says nothing about the row: a 5xx/429 is Odoo or its proxy
+    unreachable, and any other page (a maintenance or captive-proxy page even
+    with status 200, a WAF's 401/403) is the tenant's outage.
+    """
+    raw = body.encode("utf-8", errors="replace") if isinstance(body, str) else body
+    if status == 429 or status >= 500:
+        return unreachable_for_status(status, raw, secrets=secrets)
+    if 300 <= status < 400:
+        hint = " and the Odoo version (JSON-2 needs 19+)" if protocol == "JSON-2" else ""
+        shown = display_text(location, 200, secrets=secrets)
+        return OdooConfigError(
+            f"{protocol} request redirected (HTTP {status}) to {shown!r}: "
+            f"check the URL (https, no path){hint}",
+            http_status=status,
+        )
+    if status == 404:
+        if protocol == "JSON-2" and b"No database is selected" in raw:
+            return OdooAuthError(
+                f"No database is selected: this Odoo has no database {db!r} "
+                "(HTTP 404 to the X-Odoo-Database header)",
+                http_status=status,
+            )
+        where = f" at {url}" if url else ""
+        return OdooConfigError(
+            f"No {protocol} endpoint{where} (HTTP 404): is this an Odoo server?",
+            http_status=status,
+        )
+    # A success status over a page we cannot read: whatever is behind it may
+    # have run the call. A 4xx page is a refusal before the call reached Odoo.
+    return OdooOutageError(
+        describe_reply(status, raw, protocol=protocol, content_type=content_type, secrets=secrets),
+        outcome_unknown=status < 400,
+        http_status=status,
+    )
+
+
 def error_from_json2(status: int, body: dict | None, raw_text: str = "") -> OdooError:
-    """Classify a JSON-2 error reply (`status` >= 400, `body` the decoded JSON or None)."""
-    if body is not None:
-        name = str(body.get("name") or "")
-        message = str(body.get("message") or "") or raw_text
-    else:
-        name, message = "", raw_text
-    kw = {"fault_code": name or None, "http_status": status}
+    """Classify a JSON-2 error reply (`status` >= 400, `body` the decoded JSON or None).
+
+    Only a body in Odoo's error shape (`is_odoo_json_error`) is Odoo's verdict;
+    anything else is classified from the status alone, and of `raw_text` (the
+    body as text) at most the page's title is kept.
+    """
+    if not is_odoo_json_error(body):
+        return error_from_foreign_reply(status, raw_text, protocol="JSON-2")
+    name = str(body["name"])
+    message = str(body["message"])
+    kw = {"fault_code": name, "http_status": status}
     short = name.rsplit(".", 1)[-1]
 
-    if status in (502, 503, 504, 429) or (status >= 500 and body is None):
-        return unreachable_for_status(status, message)
+    if status in (502, 503, 504, 429):
+        return unreachable_for_status(status, message=message)
+    if _MISSING_DB_RE.search(message):
+        return OdooAuthError(last_line(message), **kw)
+    if is_database_lost(f"{name}: {message}"):
+        return OdooOutageError(message or name, outcome_unknown=True, **kw)
     if status == 401:
         return OdooAuthError(message or "Unauthorized", **kw)
-    if status == 404 and body is None and "No database is selected" in raw_text:
-        return OdooAuthError(message, **kw)
     if status == 409 or is_transient_text(name) or is_transient_text(message):
         return OdooTransientError(message, **kw)
     if status == 403:
@@ -208,18 +377,28 @@ def error_from_json2(status: int, body: dict | None, raw_text: str = "") -> Odoo
         if is_open_session_refusal(message):
             return OdooTransientError(message, **kw)
         return OdooValidationError(message, **kw)
-    if status == 404 and body is None:
-        return OdooConfigError(
-            f"HTTP 404 from the JSON-2 endpoint (not an Odoo 19+ server?): {message}", **kw
-        )
     return OdooPermanentError(message or f"HTTP {status}", **kw)
 
 
-def unreachable_for_status(status: int, text: str = "") -> OdooUnreachableError:
-    """A non-Odoo HTTP error status (proxy or server overloaded)."""
+def unreachable_for_status(
+    status: int,
+    body: bytes | str = b"",
+    *,
+    message: str = "",
+    secrets: Iterable[str] = (),
+) -> OdooUnreachableError:
+    """A 5xx/429: Odoo or the proxy in front of it is down or overloaded.
+
+    `message` is Odoo's own error text (JSON-2) and is kept; of `body`, a page
+    from a proxy, at most its title is.
+    """
     # 503 and 429 are refusals before the call ran; a 502/504 gateway may have
     # forwarded it and given up waiting, so the call may have landed.
     outcome_unknown = status not in (503, 429)
-    detail = last_line(text)[:200] if text and "<" not in text[:1] else ""
-    message = f"HTTP {status} from Odoo" + (f": {detail}" if detail else "")
-    return OdooUnreachableError(message, outcome_unknown=outcome_unknown, http_status=status)
+    if message:
+        detail = display_text(last_line(message), 200, secrets=secrets)
+    else:
+        title = page_title(body, secrets=secrets)
+        detail = f'"{title}"' if title else ""
+    text = f"HTTP {status} from Odoo" + (f": {detail}" if detail else "")
+    return OdooUnreachableError(text, outcome_unknown=outcome_unknown, http_status=status)

@@ -128,11 +128,18 @@ def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
     return None
 
 
-def _kind(ip: IPAddress) -> str | None:
-    """Why `ip` is not a public address, or None when it is."""
+def why_not_public(ip: IPAddress | str) -> str | None:
+    """Why `ip` is not a public address ("loopback", "private", ...), or None when it is.
+
+    The client asks it again of the address each connection actually reached,
+    since a name that resolved to a public address when the URL was saved can
+    resolve elsewhere later (DNS rebinding).
+    """
+    if isinstance(ip, str):
+        ip = ipaddress.ip_address(ip.split("%", 1)[0])  # an IPv6 zone is not part of it
     inner = _embedded_ipv4(ip)
     if inner is not None:
-        why = _kind(inner)
+        why = why_not_public(inner)
         return f"{why} (embedded in {ip})" if why else None
     checks = (
         ("unspecified", ip.is_unspecified),
@@ -149,13 +156,25 @@ def _kind(ip: IPAddress) -> str | None:
     return None
 
 
+def not_public_message(
+    host: str, ip: IPAddress, why: str, *, resolved: bool, now: bool = False
+) -> str:
+    """Why `host` is refused: it is, or (`now`) resolves to, `ip`, not a public address."""
+    where = f"{'now ' if now else ''}resolves to {ip}, " if resolved else "is "
+    article = "an" if why[0] in "aeiou" else "a"
+    return (
+        f"The Odoo URL host {host!r} {where}{article} {why} address; "
+        "only public addresses are allowed."
+    )
+
+
+def is_ip_literal(host: str) -> bool:
+    """True when `host` is an IP address written out (any form the resolver accepts)."""
+    return _parse_ip_literal(host.strip("[]")) is not None
+
+
 def _check_public(host: str, addresses: list[IPAddress], *, resolved: bool) -> None:
     for ip in addresses:
-        why = _kind(ip)
+        why = why_not_public(ip)
         if why:
-            where = f"resolves to {ip}, " if resolved else "is "
-            article = "an" if why[0] in "aeiou" else "a"
-            raise OdooUrlError(
-                f"The Odoo URL host {host!r} {where}{article} {why} address; "
-                "only public addresses are allowed."
-            )
+            raise OdooUrlError(not_public_message(host, ip, why, resolved=resolved))

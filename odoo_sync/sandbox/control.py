@@ -121,6 +121,33 @@ class Sandbox:
         """Fault 1 (JSON-2: 500) psycopg2.errors.SerializationFailure, call not applied."""
         self._call("fault", {"kind": "serialization", "count": count, "method": method})
 
+    def database_down_next(
+        self,
+        reason: str = "refused",
+        count: int = 1,
+        method: str | None = None,
+        apply: bool = False,
+    ) -> None:
+        """Odoo cannot reach its PostgreSQL: fault 1 (JSON-2: 500) as real Odoo words it.
+
+        `reason`: `refused` (libpq 14+ "connection to server at ... failed"),
+        `could_not_connect` (older libpq), `closed` ("server closed the connection
+        unexpectedly"), `pool_full` (odoo's "The Connection Pool Is Full"),
+        `connection_closed` (psycopg2.InterfaceError "connection already closed").
+        The call is not applied, unless `apply` (Odoo lost its database after
+        committing it, as when it signals registry changes on a new cursor).
+        """
+        self._call(
+            "fault",
+            {
+                "kind": "database_down",
+                "count": count,
+                "method": method,
+                "reason": reason,
+                "apply": apply,
+            },
+        )
+
     def reply_body_next(
         self,
         body: str,
@@ -154,11 +181,26 @@ class Sandbox:
         )
 
     def trickle_next(
-        self, interval: float = 0.5, count: int = 1, method: str | None = None
+        self,
+        interval: float = 0.5,
+        count: int = 1,
+        method: str | None = None,
+        headers: bool = False,
     ) -> None:
-        """Apply the next calls, then send each reply a byte every `interval` seconds."""
+        """Apply the next calls, then send each reply a byte every `interval` seconds.
+
+        `headers=True` trickles the status line and headers too, so that a client
+        bounding only the body read is held for as long as the server likes.
+        """
         self._call(
-            "fault", {"kind": "trickle", "count": count, "method": method, "interval": interval}
+            "fault",
+            {
+                "kind": "trickle",
+                "count": count,
+                "method": method,
+                "interval": interval,
+                "headers": headers,
+            },
         )
 
     def clear_faults(self) -> None:

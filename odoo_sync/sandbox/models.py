@@ -54,6 +54,81 @@ class OperationalError(Exception):
     __module__ = "psycopg2"
 
 
+class InterfaceError(Exception):
+    __module__ = "psycopg2"
+
+
+class PoolError(Exception):
+    __module__ = "psycopg2.pool"
+
+
+# How Odoo fails when it cannot reach (or loses) its PostgreSQL: the exception
+# and the frames of the traceback it sends as fault 1 (JSON-2: a 500 naming it).
+# Texts are libpq's and odoo/sql_db.py's; the first, libpq 14+, the second older.
+_SQL_DB = "/usr/lib/python3/dist-packages/odoo/sql_db.py"
+_PSYCOPG2 = "/usr/lib/python3/dist-packages/psycopg2/__init__.py"
+_BORROW_FRAMES = (
+    (_SQL_DB, 267, "__init__", "self._cnx = pool.borrow(dsn)"),
+    (_SQL_DB, 676, "_locked", "return fun(self, *args, **kwargs)"),
+)
+_CONNECT_FRAMES = (
+    *_BORROW_FRAMES,
+    (_SQL_DB, 744, "borrow", "result = psycopg2.connect("),
+    (
+        _PSYCOPG2,
+        122,
+        "connect",
+        "conn = _connect(dsn, connection_factory=connection_factory, **kwasync)",
+    ),
+)
+DATABASE_LOST = {
+    "refused": (
+        OperationalError,
+        'connection to server at "127.0.0.1", port 5432 failed: Connection refused\n'
+        "\tIs the server running on that host and accepting TCP/IP connections?\n",
+        _CONNECT_FRAMES,
+    ),
+    "could_not_connect": (
+        OperationalError,
+        "could not connect to server: Connection refused\n"
+        '\tIs the server running on host "localhost" (127.0.0.1) and accepting\n'
+        "\tTCP/IP connections on port 5432?\n",
+        _CONNECT_FRAMES,
+    ),
+    "closed": (
+        OperationalError,
+        "server closed the connection unexpectedly\n"
+        "\tThis probably means the server terminated abnormally\n"
+        "\tbefore or while processing the request.\n",
+        ((_SQL_DB, 332, "execute", "res = self._obj.execute(query, params)"),),
+    ),
+    "pool_full": (
+        PoolError,
+        "The Connection Pool Is Full",
+        (
+            *_BORROW_FRAMES,
+            (_SQL_DB, 725, "borrow", "raise PoolError('The Connection Pool Is Full')"),
+        ),
+    ),
+    "connection_closed": (
+        InterfaceError,
+        "connection already closed",
+        ((_SQL_DB, 496, "rollback", "result = self._cnx.rollback()"),),
+    ),
+}
+
+
+def database_lost(reason: str) -> Exception:
+    """The exception Odoo raises when its database is gone, carrying its traceback frames."""
+    try:
+        cls, text, frames = DATABASE_LOST[reason]
+    except KeyError:
+        raise ValueError(f"unknown reason {reason!r}; one of {sorted(DATABASE_LOST)}") from None
+    exc = cls(text)
+    exc.odoo_frames = frames
+    return exc
+
+
 class HTTPError(Exception):
     """A werkzeug.exceptions.HTTPException look-alike."""
 
@@ -101,6 +176,7 @@ def odoo_traceback(exc: BaseException, where: str = "odoo/service/model.py") -> 
         (f"{base}/service/model.py", 156, "retrying", "result = func()"),
         (f"{base}/{where}", 128, "call", "return method(*args, **kwargs)"),
     ]
+    frames += list(getattr(exc, "odoo_frames", ()))
     lines = ["Traceback (most recent call last):"]
     for path, lineno, func, code in frames:
         lines.append(f'  File "{path}", line {lineno}, in {func}')

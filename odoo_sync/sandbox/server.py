@@ -359,14 +359,23 @@ class SandboxHandler(BaseHTTPRequestHandler):
         except OSError:
             pass  # the client gave up reading, as it should past its bound
 
-    def _send_slowly(self, status: int, headers: dict, body: bytes, *, interval, wake) -> None:
-        """Headers at once, then the body a byte at a time: each read is quick, the reply is not."""
+    def _send_slowly(
+        self, status: int, headers: dict, body: bytes, *, interval, wake, head_too: bool = False
+    ) -> None:
+        """The body a byte at a time (`head_too`: the status line and headers as well).
+
+        Each read is quick, the reply is not: only a bound on the whole exchange ends it.
+        """
         self.close_connection = True
-        head = {**headers, "Content-Length": str(len(body)), "Connection": "close"}
+        head = self._head(
+            status, {**headers, "Content-Length": str(len(body)), "Connection": "close"}
+        )
+        slow = head + body if head_too else body
         try:
-            self.wfile.write(self._head(status, head))
-            self.wfile.flush()
-            for byte in body:
+            if not head_too:
+                self.wfile.write(head)
+                self.wfile.flush()
+            for byte in slow:
                 if wake.wait(interval):
                     return  # reset: this call belongs to a past test
                 self.wfile.write(bytes([byte]))
@@ -432,6 +441,12 @@ class SandboxHandler(BaseHTTPRequestHandler):
                     m.SerializationFailure("could not serialize access due to concurrent update")
                 )
             )
+        if "database_down" in faults:
+            rule = faults["database_down"]
+            if rule.params.get("apply"):
+                apply()  # lost after the commit, e.g. while signalling registry changes
+            reason = str(rule.params.get("reason", "refused"))
+            return self._send(*fault_reply(m.database_lost(reason)))
         if "body" in faults:
             rule = faults["body"]
             if rule.params.get("apply"):
@@ -449,8 +464,11 @@ class SandboxHandler(BaseHTTPRequestHandler):
             reply = apply()
             if reply is None:
                 return self._drop()
-            interval = float(faults["trickle"].params.get("interval", 0.5))
-            return self._send_slowly(*reply, interval=interval, wake=wake)
+            rule = faults["trickle"]
+            interval = float(rule.params.get("interval", 0.5))
+            return self._send_slowly(
+                *reply, interval=interval, wake=wake, head_too=bool(rule.params.get("headers"))
+            )
         reply = apply()
         if reply is None or "drop_after" in faults:
             return self._drop()
@@ -551,6 +569,8 @@ def control(st: SandboxState, action: str, p: dict):
         return {"ok": True}
     if action == "fault":
         p = dict(p)
+        if p.get("kind") == "database_down":
+            m.database_lost(str(p.get("reason", "refused")))  # refuse an unknown reason now
         st.add_fault(p.pop("kind"), p.pop("count", 1), p.pop("method", None), **p)
         return {"ok": True}
     if action == "clear_faults":

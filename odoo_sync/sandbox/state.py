@@ -23,6 +23,7 @@ FAULT_KINDS = (
     "timeout",
     "drop_before",
     "serialization",
+    "database_down",
     "body",
     "trickle",
     "drop_after",

@@ -1,6 +1,8 @@
 """OdooClient against the sandbox Odoo, over real HTTP: errors, timeouts, reuse, idempotence."""
 
+import gc
 import json
+import socket
 import threading
 import time
 
@@ -13,6 +15,7 @@ from odoo_sync.errors import (
     OdooConfigError,
     OdooError,
     OdooMissingRecordError,
+    OdooOutageError,
     OdooPermanentError,
     OdooTransientError,
     OdooUnreachableError,
@@ -392,6 +395,253 @@ def test_xmlrpc_unknown_model_and_load_column(odoo_sandbox):
         assert e.value.fault_code == 1 and type(e.value) is OdooPermanentError
 
 
+# --- failures that are the tenant's, not the row's ------------------------------------
+
+MAINTENANCE_PAGE = (
+    "<!DOCTYPE html><html><head><title>\n  Site under   maintenance\n</title>"
+    '<script src="https://cdn.example/tracker.js?token=abc123"></script></head>'
+    "<body><h1>Back soon</h1><p>Internal host db-7.internal (10.0.3.7)</p></body></html>"
+)
+
+
+def _assert_no_body_bytes(message: str) -> None:
+    for leak in ("tracker", "abc123", "Back soon", "db-7", "10.0.3.7", "<", ">"):
+        assert leak not in message
+
+
+@pytest.mark.parametrize(
+    "reason", ["refused", "could_not_connect", "closed", "pool_full", "connection_closed"]
+)
+@pytest.mark.parametrize("version", ["17.0", "19.0"])
+def test_odoo_losing_its_own_database_is_the_tenants_outage(odoo_sandbox, version, reason):
+    odoo_sandbox.reset(version=version)
+    with odoo_sandbox.client() as client:
+        client.authenticate()
+        odoo_sandbox.database_down_next(reason, method="pos.config.load")
+        with pytest.raises(OdooOutageError) as exc:
+            client.upsert_pos_config(external_id=XID, name="Bar")
+    assert not isinstance(exc.value, OdooPermanentError)
+    # Odoo may lose it after committing (signalling registry changes): reconcile.
+    assert exc.value.outcome_unknown is True
+    if version == "17.0":
+        assert (exc.value.fault_code, exc.value.http_status) == (1, 200)
+        assert exc.value.message.startswith("Traceback")  # Odoo's own text, as for any fault
+    else:
+        assert exc.value.http_status == 500
+        assert exc.value.fault_code.startswith("psycopg2.")
+    assert odoo_sandbox.pos_configs() == []
+
+
+def test_odoo_losing_its_database_at_login_is_the_tenants_outage(odoo_sandbox):
+    odoo_sandbox.database_down_next("refused", method="common.authenticate")
+    with odoo_sandbox.client() as client, pytest.raises(OdooOutageError) as exc:
+        client.authenticate()
+    assert "port 5432 failed: Connection refused" in exc.value.message
+
+
+def test_a_wrong_database_name_is_still_an_auth_error_not_an_outage(odoo_sandbox):
+    # Its traceback also says "connection to server ... failed": the name rule comes first.
+    with OdooClient(odoo_sandbox.url, "nodb", "admin", odoo_sandbox.api_key) as client:
+        with pytest.raises(OdooAuthError) as exc:
+            client.authenticate()
+    assert not isinstance(exc.value, OdooOutageError)
+
+
+def test_serialization_failure_is_transient_not_an_outage(odoo_sandbox):
+    with odoo_sandbox.client() as client:
+        client.authenticate()
+        odoo_sandbox.serialization_failure_next(method="pos.config.load")
+        with pytest.raises(OdooTransientError) as exc:
+            client.upsert_pos_config(external_id=XID, name="Bar")
+    assert not isinstance(exc.value, OdooUnreachableError)
+
+
+def test_a_row_error_quoting_database_words_is_not_an_outage(odoo_sandbox):
+    text = (
+        "Traceback (most recent call last):\n"
+        "ValueError: could not connect to server named in the register's name"
+    )
+    with odoo_sandbox.client() as client:
+        client.authenticate()
+        odoo_sandbox.reply_body_next(fault_body(1, text))
+        with pytest.raises(OdooPermanentError):
+            client.read_pos_configs([1], ["name"])
+
+
+@pytest.mark.parametrize("protocol", ["xmlrpc", "json2"])
+def test_a_maintenance_page_with_status_200_is_the_tenants_outage(odoo_sandbox, protocol):
+    odoo_sandbox.reset(version="19.0")
+    wire = client_wire(protocol)
+    with odoo_sandbox.client(protocol=protocol) as client:
+        client.authenticate()
+        odoo_sandbox.reply_body_next(
+            MAINTENANCE_PAGE, content_type="text/html; charset=utf-8", method="pos.config.read"
+        )
+        with pytest.raises(OdooOutageError) as exc:
+            client.read_pos_configs([1], ["name"])
+    assert exc.value.message == (
+        f'Odoo\'s server answered with an HTML page (HTTP 200), not {wire}: "Site under maintenance"'
+    )
+    assert exc.value.http_status == 200
+    assert exc.value.outcome_unknown is True  # a success status: we cannot tell what ran behind it
+    _assert_no_body_bytes(exc.value.message)
+
+
+def test_plain_text_instead_of_json2_is_the_tenants_outage(odoo_sandbox):
+    odoo_sandbox.reset(version="19.0")
+    with odoo_sandbox.client() as client:
+        client.authenticate()
+        odoo_sandbox.reply_body_next(
+            "upstream connect error db-7 10.0.3.7", content_type="text/plain", method="read"
+        )
+        with pytest.raises(OdooOutageError) as exc:
+            client.read_pos_configs([1], ["name"])
+    assert exc.value.message == "Odoo's server answered with a text reply (HTTP 200), not JSON-2"
+
+
+def test_a_page_title_is_cleaned_before_it_is_shown(odoo_sandbox):
+    key = odoo_sandbox.api_key
+    title = "  Blocked\x1b[31m \u202eevil\n\t" + key + " &amp; " + "x" * 300
+    page = f"<html><head><title>{title}</title></head><body>secret</body></html>"
+    with odoo_sandbox.client(protocol="xmlrpc") as client:
+        odoo_sandbox.reply_body_next(page, content_type="text/html", method="common.version")
+        with pytest.raises(OdooOutageError) as exc:
+            client.version()
+    quoted = exc.value.message.split(": ", 1)[1]
+    assert quoted.startswith('"Blocked[31m evil [redacted] & xxx')
+    assert len(quoted) <= 120 + 2
+    assert key not in exc.value.message
+    assert not any(ord(c) < 32 or c == "\u202e" for c in exc.value.message)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (MAINTENANCE_PAGE.replace("Site under   maintenance", "Attention Required!"), "text/html"),
+        ("Forbidden by policy 10.0.3.7", "text/plain"),
+        ("", "text/html"),
+    ],
+    ids=["html", "text", "empty"],
+)
+def test_xmlrpc_401_403_always_come_from_in_front_of_odoo(odoo_sandbox, status, body, content_type):
+    # Odoo's XML-RPC answers every refusal as a fault with status 200 (fault 3, fault 4).
+    with odoo_sandbox.client() as client:
+        client.authenticate()
+        odoo_sandbox.reply_body_next(body, status=status, content_type=content_type)
+        with pytest.raises(OdooOutageError) as exc:
+            client.read_pos_configs([1], ["name"])
+    assert not isinstance(exc.value, OdooAuthError | OdooAccessError)
+    assert exc.value.http_status == status
+    assert exc.value.outcome_unknown is False  # refused before it reached Odoo
+    assert f"(HTTP {status}), not XML-RPC" in exc.value.message
+    _assert_no_body_bytes(exc.value.message)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (MAINTENANCE_PAGE.replace("Site under   maintenance", "Access denied"), "text/html"),
+        ("Forbidden by policy 10.0.3.7", "text/plain"),
+        (json.dumps({"error": "blocked", "rule": "10.0.3.7"}), "application/json"),
+        (json.dumps({"name": "Forbidden", "message": "10.0.3.7"}), "application/json"),
+    ],
+    ids=["html", "text", "foreign-json", "json-without-odoos-shape"],
+)
+def test_json2_401_403_without_odoos_error_body_are_the_tenants_outage(
+    odoo_sandbox, status, body, content_type
+):
+    # Was OdooAccessError (403, dead-lettering the row) or OdooAuthError (401, pausing).
+    odoo_sandbox.reset(version="19.0")
+    with odoo_sandbox.client() as client:
+        client.authenticate()
+        odoo_sandbox.reply_body_next(
+            body, status=status, content_type=content_type, method="pos.config.read"
+        )
+        with pytest.raises(OdooOutageError) as exc:
+            client.read_pos_configs([1], ["name"])
+    assert exc.value.http_status == status
+    assert exc.value.outcome_unknown is False
+    assert f"(HTTP {status}), not JSON-2" in exc.value.message
+    _assert_no_body_bytes(exc.value.message)
+
+
+@pytest.mark.parametrize("status", [400, 405, 413])
+@pytest.mark.parametrize("protocol", ["xmlrpc", "json2"])
+def test_any_other_page_is_the_tenants_outage_never_the_rows(odoo_sandbox, protocol, status):
+    # JSON-2 used to make these OdooPermanentError: a proxy's page dead-lettered the row.
+    odoo_sandbox.reset(version="19.0")
+    page = MAINTENANCE_PAGE.replace("Site under   maintenance", "Request refused")
+    with odoo_sandbox.client(protocol=protocol) as client:
+        client.authenticate()
+        odoo_sandbox.reply_body_next(page, status=status, content_type="text/html")
+        with pytest.raises(OdooOutageError) as exc:
+            client.read_pos_configs([1], ["name"])
+    assert exc.value.outcome_unknown is False
+    assert exc.value.message.endswith(
+        f'(HTTP {status}), not {client_wire(protocol)}: "Request refused"'
+    )
+    _assert_no_body_bytes(exc.value.message)
+
+
+def client_wire(protocol: str) -> str:
+    return {"xmlrpc": "XML-RPC", "json2": "JSON-2"}[protocol]
+
+
+@pytest.mark.parametrize(
+    ("status", "name", "expected"),
+    [
+        (401, "werkzeug.exceptions.Unauthorized", OdooAuthError),
+        (403, "odoo.exceptions.AccessDenied", OdooAuthError),
+        (403, "odoo.exceptions.AccessError", OdooAccessError),
+    ],
+)
+def test_json2_401_403_with_odoos_error_body_keep_their_meaning(
+    odoo_sandbox, status, name, expected
+):
+    odoo_sandbox.reset(version="19.0")
+    body = {"name": name, "message": "Odoo says no", "arguments": [], "context": {}, "debug": ""}
+    with odoo_sandbox.client() as client:
+        client.authenticate()
+        odoo_sandbox.reply_body_next(
+            json.dumps(body), status=status, content_type="application/json", method="read"
+        )
+        with pytest.raises(expected) as exc:
+            client.read_pos_configs([1], ["name"])
+    assert not isinstance(exc.value, OdooUnreachableError)
+    assert exc.value.message == "Odoo says no"
+
+
+@pytest.mark.parametrize("protocol", ["xmlrpc", "json2"])
+def test_a_proxy_error_page_keeps_only_its_title(odoo_sandbox, protocol):
+    odoo_sandbox.reset(version="19.0")
+    with odoo_sandbox.client(protocol=protocol) as client:
+        client.authenticate()
+        odoo_sandbox.fail_next(502, method="pos.config.read")
+        with pytest.raises(OdooUnreachableError) as exc:
+            client.read_pos_configs([1], ["name"])
+        assert exc.value.message == 'HTTP 502 from Odoo: "502 Bad Gateway"'
+        odoo_sandbox.reply_body_next(
+            "upstream db-7 10.0.3.7 refused", status=503, content_type="text/plain"
+        )
+        with pytest.raises(OdooUnreachableError) as exc:
+            client.read_pos_configs([1], ["name"])
+        assert exc.value.message == "HTTP 503 from Odoo"
+    assert not isinstance(exc.value, OdooOutageError)
+
+
+def test_json2_wrong_database_page_is_named_without_its_html(odoo_sandbox):
+    odoo_sandbox.reset(version="19.0")
+    with OdooClient(odoo_sandbox.url, "nodb", "admin", odoo_sandbox.api_key) as client:
+        with pytest.raises(OdooAuthError) as exc:
+            client.authenticate()
+    assert exc.value.message == (
+        "No database is selected: this Odoo has no database 'nodb' "
+        "(HTTP 404 to the X-Odoo-Database header)"
+    )
+
+
 # --- timeouts, reuse, bounds ----------------------------------------------------------
 
 
@@ -463,6 +713,167 @@ def test_a_reply_trickling_in_cannot_outlast_the_calls_deadline(odoo_sandbox):
         assert time.monotonic() - started < 5
 
 
+def _deadline_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "odoo-call-deadline"}
+
+
+def test_status_line_and_headers_trickling_in_cannot_outlast_the_calls_deadline(odoo_sandbox):
+    # Every byte, the status line's included, comes well inside the read timeout.
+    threads_before = _deadline_threads()
+    with odoo_sandbox.client(connect_timeout=0.5, read_timeout=1.0) as client:
+        client.authenticate()
+        odoo_sandbox.trickle_next(interval=0.2, method="pos.config.search_count", headers=True)
+        started = time.monotonic()
+        with pytest.raises(OdooUnreachableError, match=r"did not complete within 1\.5 s") as exc:
+            client.execute_kw("pos.config", "search_count", [[]])
+        elapsed = time.monotonic() - started
+        assert exc.value.outcome_unknown is True
+        assert 1.5 <= elapsed < 1.5 + 0.5
+        # The same client goes on, on a new connection: the shut one is not reused.
+        connections = odoo_sandbox.connections()
+        assert client.execute_kw("pos.config", "search_count", [[]]) == 0
+        assert odoo_sandbox.connections() == connections + 1
+        assert len(_deadline_threads() - threads_before) == 1  # one watchdog per client
+    assert _deadline_threads() - threads_before == set()  # joined by close()
+
+
+def test_the_watchdog_is_one_thread_per_client_and_joined_when_it_closes(odoo_sandbox):
+    threads_before = _deadline_threads()
+    client = odoo_sandbox.client()
+    assert _deadline_threads() == threads_before  # started by the first call, not before
+    for n in range(20):
+        client.upsert_pos_config(external_id=XID, name=f"Bar {n}")
+    assert len(_deadline_threads() - threads_before) == 1
+    client.close()
+    assert _deadline_threads() - threads_before == set()
+    assert odoo_sandbox.connections() == 1  # watching each call leaves connection reuse alone
+    with pytest.raises(RuntimeError, match="closed"):
+        client.read_pos_configs([1], ["name"])
+
+
+def test_an_unclosed_client_does_not_leave_its_watchdog_behind(odoo_sandbox):
+    threads_before = _deadline_threads()
+    client = odoo_sandbox.client()
+    client.version()
+    del client  # no close(): collecting the client stops and joins its watchdog
+    gc.collect()
+    assert _deadline_threads() - threads_before == set()
+
+
+@pytest.fixture
+def tls_certificate(tmp_path):
+    """A self-signed certificate for 127.0.0.1: (certificate file, key file)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_file), str(key_file)
+
+
+@pytest.fixture
+def slow_tls_server(tls_certificate):
+    """A TLS server (127.0.0.1) whose handler `mode` trickles a byte every 0.1 s.
+
+    `handshake`: answers the ClientHello with a record it never finishes;
+    `headers`: completes TLS, then sends its status line and headers slowly.
+    """
+    import ssl
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*tls_certificate)
+    stop = threading.Event()
+    threads = []
+
+    def serve(mode: str) -> None:
+        conn, _ = listener.accept()
+        try:
+            if mode == "handshake":
+                conn.recv(4096)  # the ClientHello
+                conn.sendall(b"\x16\x03\x03\x40\x00")  # a 16 kB handshake record...
+                slow = b"\x00" * 16384  # ...that never ends in time
+            else:
+                conn = context.wrap_socket(conn, server_side=True)
+                conn.recv(65536)  # the request
+                slow = b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 0\r\n\r\n"
+            for byte in slow:
+                if stop.wait(0.1):
+                    return
+                conn.sendall(bytes([byte]))
+        except OSError:
+            return  # the client hung up, as it must at its deadline
+        finally:
+            conn.close()
+
+    def start(mode: str) -> str:
+        thread = threading.Thread(target=serve, args=(mode,), daemon=True)
+        thread.start()
+        threads.append(thread)
+        return f"https://127.0.0.1:{listener.getsockname()[1]}"
+
+    yield start
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=5)
+        assert not thread.is_alive()
+    listener.close()
+
+
+def test_a_tls_handshake_trickling_in_cannot_outlast_the_calls_deadline(slow_tls_server):
+    url = slow_tls_server("handshake")
+    with OdooClient(url, "db", "admin", "key-abcdef", connect_timeout=0.5, read_timeout=1.0) as c:
+        started = time.monotonic()
+        with pytest.raises(OdooUnreachableError) as exc:
+            c.version()
+        assert time.monotonic() - started < 1.5 + 0.5
+    assert exc.value.outcome_unknown is True
+
+
+def test_https_headers_trickling_in_cannot_outlast_the_calls_deadline(
+    slow_tls_server, tls_certificate
+):
+    url = slow_tls_server("headers")
+    with OdooClient(
+        url, "db", "admin", "key-abcdef", protocol="xmlrpc", connect_timeout=0.5, read_timeout=1.0
+    ) as client:
+        client._session.verify = tls_certificate[0]  # trust the test's own certificate
+        started = time.monotonic()
+        with pytest.raises(OdooUnreachableError, match=r"did not complete within 1\.5 s"):
+            client.version()
+        assert 1.5 <= time.monotonic() - started < 1.5 + 0.5
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -490,18 +901,98 @@ def test_hostile_xml_is_refused(odoo_sandbox, body):
             client.version()
 
 
-def test_a_non_odoo_server_is_a_config_error(odoo_sandbox):
+def test_a_page_instead_of_xmlrpc_is_the_tenants_outage_not_a_config_error(odoo_sandbox):
+    # Was OdooConfigError (pausing the tenant): a proxy's page says nothing about the URL.
     page = "<html><body>Welcome to nginx!</body></html>"
     with odoo_sandbox.client(protocol="xmlrpc") as client:
         odoo_sandbox.reply_body_next(page, content_type="text/html", method="common.version")
-        with pytest.raises(OdooConfigError, match="not XML-RPC"):
+        with pytest.raises(OdooOutageError) as exc:
             client.version()
+    assert exc.value.message == "Odoo's server answered with an HTML page (HTTP 200), not XML-RPC"
+    assert "nginx" not in exc.value.message
 
 
 def test_wrong_path_is_a_config_error(odoo_sandbox):
     with OdooClient(odoo_sandbox.url + "/odoo", "db", "admin", "key", protocol="xmlrpc") as client:
         with pytest.raises(OdooConfigError, match="HTTP 404"):
             client.version()
+
+
+# --- where a connection may go ------------------------------------------------------------
+
+
+def test_a_private_peer_is_refused_before_anything_is_sent(odoo_sandbox):
+    with odoo_sandbox.client(allow_private_addresses=False) as client:
+        with pytest.raises(OdooConfigError) as exc:
+            client.authenticate()
+    assert exc.value.message == (
+        "The Odoo URL host '127.0.0.1' is a loopback address; only public addresses are allowed."
+    )
+    assert odoo_sandbox.calls() == {}
+    assert odoo_sandbox.state()["requests"] == 0
+
+
+def test_a_name_that_now_resolves_to_a_private_address_is_refused(odoo_sandbox):
+    # The save-time check resolved it once; what counts is where each connection goes.
+    url = odoo_sandbox.url.replace("127.0.0.1", "localhost")
+    with OdooClient(
+        url,
+        odoo_sandbox.db,
+        odoo_sandbox.login,
+        odoo_sandbox.api_key,
+        allow_private_addresses=False,
+    ) as client:
+        with pytest.raises(OdooConfigError) as exc:
+            client.version()
+    assert exc.value.message == (
+        "The Odoo URL host 'localhost' now resolves to 127.0.0.1, a loopback address; "
+        "only public addresses are allowed."
+    )
+    assert odoo_sandbox.calls() == {}
+
+
+def test_private_addresses_are_allowed_by_default_and_when_asked(odoo_sandbox):
+    url = odoo_sandbox.url.replace("127.0.0.1", "localhost")
+    with odoo_sandbox.client() as client:
+        assert client.authenticate() == 2
+    with OdooClient(
+        url,
+        odoo_sandbox.db,
+        odoo_sandbox.login,
+        odoo_sandbox.api_key,
+        allow_private_addresses=True,
+    ) as client:
+        assert client.authenticate() == 2
+
+
+@pytest.fixture
+def byte_counting_server():
+    """A TCP listener that records every byte a client sends before hanging up."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    received = bytearray()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            while chunk := conn.recv(4096):
+                received.extend(chunk)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1], received, thread
+    listener.close()
+
+
+def test_https_to_a_private_peer_is_refused_before_the_tls_handshake(byte_counting_server):
+    port, received, thread = byte_counting_server
+    with OdooClient(
+        f"https://127.0.0.1:{port}", "db", "admin", "key-abcdef", allow_private_addresses=False
+    ) as client:
+        with pytest.raises(OdooConfigError, match="is a loopback address"):
+            client.version()
+    thread.join(timeout=5)  # the refused connection was closed: the server saw its end
+    assert not thread.is_alive()
+    assert bytes(received) == b""  # not even a ClientHello
 
 
 # --- secrets ------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 import http.client
 import json
 import logging
+import socket
 import subprocess
 import sys
 import time
@@ -389,6 +390,52 @@ def test_serialization_failure_shapes(odoo_sandbox):
     assert (status, name) == (500, "psycopg2.errors.SerializationFailure")
 
 
+@pytest.mark.parametrize(
+    ("reason", "last_line"),
+    [
+        (
+            "refused",
+            'psycopg2.OperationalError: connection to server at "127.0.0.1", port 5432 failed: '
+            "Connection refused",
+        ),
+        ("could_not_connect", "psycopg2.OperationalError: could not connect to server: "),
+        ("closed", "psycopg2.OperationalError: server closed the connection unexpectedly"),
+        ("pool_full", "psycopg2.pool.PoolError: The Connection Pool Is Full"),
+        ("connection_closed", "psycopg2.InterfaceError: connection already closed"),
+    ],
+)
+def test_database_down_shapes(odoo_sandbox, reason, last_line):
+    s = odoo_sandbox
+    s.database_down_next(reason)
+    fault = execute_kw(s, "pos.config", "search", [[]])
+    assert fault.faultCode == 1
+    assert fault.faultString.startswith("Traceback (most recent call last):")
+    assert '/odoo/sql_db.py", line ' in fault.faultString
+    assert last_line in fault.faultString
+    s.reset(version="19.0")
+    s.database_down_next(reason)
+    status, name, message = _error(json2(s, "pos.config", "search", {"domain": []}))
+    assert status == 500
+    assert f"{name}: {message}".startswith(last_line)
+
+
+def test_database_down_applies_only_when_asked(odoo_sandbox):
+    s = odoo_sandbox
+    s.database_down_next("closed", method="pos.config.create")
+    assert execute_kw(s, "pos.config", "create", [{"name": "Bar"}]).faultCode == 1
+    assert s.pos_configs() == []
+    s.database_down_next("closed", method="pos.config.create", apply=True)
+    assert execute_kw(s, "pos.config", "create", [{"name": "Bar"}]).faultCode == 1
+    assert [c["name"] for c in s.pos_configs()] == ["Bar"]
+
+
+def test_database_down_refuses_an_unknown_reason(odoo_sandbox):
+    from odoo_sync.sandbox import SandboxControlError
+
+    with pytest.raises(SandboxControlError, match="unknown reason"):
+        odoo_sandbox.database_down_next("gremlins")
+
+
 # --- HTTP behaviour and control ---------------------------------------------------------------
 
 
@@ -446,6 +493,27 @@ def test_reset_wakes_a_call_parked_on_a_delay(odoo_sandbox):
         conn.getresponse()
     assert time.monotonic() - started < 2.0
     conn.close()
+
+
+def test_trickle_with_headers_sends_the_status_line_a_byte_at_a_time(odoo_sandbox):
+    s = odoo_sandbox
+    s.trickle_next(interval=0.03, method="common.version", headers=True)
+    parts = urlsplit(s.url)
+    body = xmlrpc.client.dumps((), "version").encode()
+    request = (
+        f"POST /xmlrpc/2/common HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((parts.hostname, parts.port), timeout=5) as sock:
+        sock.sendall(request + body)
+        started = time.monotonic()
+        received = b""
+        while not received.endswith(b"\r\n"):
+            received += sock.recv(64)
+        elapsed = time.monotonic() - started
+    assert received == b"HTTP/1.1 200 OK\r\n"
+    # 17 bytes, the first after one interval: the server paced even the status line.
+    assert elapsed >= 16 * 0.03
+    s.reset()  # wakes the handler still trickling the rest
 
 
 def test_unknown_control_action_is_an_error(odoo_sandbox):

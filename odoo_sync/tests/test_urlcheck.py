@@ -120,3 +120,22 @@ def test_default_resolver_really_resolves_localhost():
 
 def test_error_is_a_value_error():
     assert issubclass(OdooUrlError, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("address", "why"),
+    [
+        ("34.90.10.1", None),
+        ("2001:4860:4860::8888", None),
+        ("127.0.0.1", "loopback"),
+        ("::1", "loopback"),
+        ("169.254.169.254", "link-local"),
+        ("10.0.3.7", "private"),
+        ("fe80::1%eth0", "link-local"),
+        ("::ffff:127.0.0.1", "loopback (embedded in ::ffff:7f00:1)"),
+    ],
+)
+def test_why_not_public_judges_the_address_a_connection_reached(address, why):
+    from odoo_sync.urlcheck import why_not_public
+
+    assert why_not_public(address) == why
