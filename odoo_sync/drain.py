@@ -99,6 +99,9 @@ def client_for(tenant: Tenant) -> OdooClient:
         protocol=protocol,
         connect_timeout=settings.ODOO_CONNECT_TIMEOUT,
         read_timeout=settings.ODOO_READ_TIMEOUT,
+        # The address is checked again at every connect: a name that resolved
+        # to a public address when saved may point inside the network now.
+        allow_private_addresses=settings.ODOO_ALLOW_PRIVATE_URLS,
     )
 
 

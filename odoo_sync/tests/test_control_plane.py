@@ -266,3 +266,62 @@ def test_an_update_outcome_never_lands_on_a_pending_create_row(sandbox_tenant, o
     assert queue.mark_update_synced(claim) == queue.Outcome.SUPERSEDED
     reg = _reload(reg)
     assert (reg.sync_state, reg.odoo_pos_config_id) == (SyncState.PENDING_CREATE, None)
+
+
+# --- replies that say nothing about the row ---------------------------------------------
+
+MAINTENANCE_PAGE = (
+    "<!DOCTYPE html><html><head><title>Site under maintenance</title></head>"
+    "<body><p>Back soon. Internal ref 10.0.3.7:5432</p></body></html>"
+)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        lambda odoo, m: odoo.database_down_next(method=m),
+        lambda odoo, m: odoo.reply_body_next(
+            MAINTENANCE_PAGE, status=200, content_type="text/html", method=m
+        ),
+        lambda odoo, m: odoo.reply_body_next(
+            "<html><title>Request blocked</title></html>",
+            status=403,
+            content_type="text/html",
+            method=m,
+        ),
+    ],
+    ids=["odoo_lost_its_database", "html_page_with_200", "waf_403"],
+)
+def test_a_reply_that_says_nothing_about_the_row_is_the_tenants_outage_even_after_a_success(
+    sandbox_tenant, odoo_sandbox, fault
+):
+    updated = services.add_register(sandbox_tenant, name="U", prefix="U")
+    drain_tenant(sandbox_tenant.pk)
+    services.rename_register(updated, name="U2")
+    created = services.add_register(sandbox_tenant, name="C", prefix="C")
+    fault(odoo_sandbox, "pos.config.write")
+    result = drain_tenant(sandbox_tenant.pk)  # C's create lands first, then U's write meets it
+    assert result.status == TenantStatus.UNREACHABLE
+    assert (result.created, result.update_failed, result.dead_lettered) == (1, 0, 0)
+    assert _reload(created).sync_state == SyncState.SYNCED
+    updated = _reload(updated)
+    assert (updated.sync_state, updated.sync_retries, updated.last_sync_error) == (
+        SyncState.PENDING_UPDATE,
+        0,
+        "",
+    )
+    sandbox_tenant.refresh_from_db()
+    assert sandbox_tenant.odoo_outage_failures == 1
+    assert "<" not in sandbox_tenant.odoo_last_error  # Odoo's words or a page title, no markup
+    assert "10.0.3.7" not in sandbox_tenant.odoo_last_error
+
+
+def test_a_tenant_url_that_now_points_inside_the_network_is_refused_at_connect(
+    settings, sandbox_tenant, odoo_sandbox
+):
+    services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
+    settings.ODOO_ALLOW_PRIVATE_URLS = False  # production: the URL passed when it was saved
+    result = drain_tenant(sandbox_tenant.pk)
+    assert result.status == TenantStatus.UNREACHABLE
+    assert "loopback address" in result.error
+    assert sum(odoo_sandbox.calls().values()) == 0  # not one byte reached it
