@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 
 from cafe.models import Tenant
+from odoo_sync import queue
 from odoo_sync.drain import client_for
 from odoo_sync.errors import (
     OdooAuthError,
@@ -39,8 +40,8 @@ def _missing_parts(tenant: Tenant) -> list[str]:
 def test_odoo_connection(tenant: Tenant) -> ConnectionReport:
     """Authenticate against the tenant's Odoo; report its version or the exact reason it failed.
 
-    Read-only: it neither pauses nor un-pauses the tenant (editing the
-    connection does that). The API key is removed from every message.
+    It neither pauses nor un-pauses the tenant (editing the connection does
+    that); a success ends the wait of a tenant backing off after an outage. The API key is removed from every message.
     """
     from cafe.services import clean_odoo_url  # cafe builds on odoo_sync's URL rules
 
@@ -81,6 +82,10 @@ def test_odoo_connection(tenant: Tenant) -> ConnectionReport:
         return ConnectionReport(
             ok=False, message=clean(f"Odoo answered with an error: {type(exc).__name__}: {exc}")
         )
+    # Odoo answers again: a tenant backing off after an outage (or after every
+    # row was refused access) tries at the next tick instead of waiting out
+    # its backoff. Whether the outage is over is for that drain to show.
+    queue.try_tenant_now(tenant.pk, connection_revision=tenant.odoo_connection_revision)
     label = PROTOCOL_LABELS.get(protocol, protocol)
     return ConnectionReport(
         ok=True,

@@ -390,6 +390,15 @@ def record_tenant_unreachable(
     return tenant.odoo_next_attempt_at
 
 
+def try_tenant_now(tenant_id: int, *, connection_revision: int) -> bool:
+    """End a tenant's outage wait: its next drain may run at once (the outage stays shown)."""
+    return bool(
+        _same_connection(tenant_id, connection_revision)
+        .filter(odoo_next_attempt_at__isnull=False)
+        .update(odoo_next_attempt_at=None)
+    )
+
+
 def pause_tenant(tenant_id: int, *, connection_revision: int, reason: str) -> bool:
     """Odoo rejected the credentials: send nothing more until the connection is edited.
 

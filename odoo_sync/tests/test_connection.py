@@ -63,3 +63,16 @@ def test_private_address_is_refused_before_anything_is_sent(settings, odoo_sandb
     assert not report.ok
     assert "127.0.0.1" in report.message
     assert odoo_sandbox.calls() == {}
+
+
+def test_a_successful_test_ends_the_outage_wait_but_not_the_outage(sandbox_tenant):
+    from odoo_sync import queue
+    from registers.tests.factories import PosConfigFactory
+
+    PosConfigFactory(tenant=sandbox_tenant, pending_create=True)
+    queue.record_tenant_unreachable(sandbox_tenant.pk, connection_revision=0, error="down")
+    assert check_connection(sandbox_tenant).ok
+    sandbox_tenant.refresh_from_db()
+    assert sandbox_tenant.odoo_next_attempt_at is None  # the tick drains it at once
+    assert sandbox_tenant.odoo_unreachable_since is not None  # until a row goes through
+    assert queue.tenants_with_due_work() == [sandbox_tenant.pk]
