@@ -205,7 +205,7 @@ class _Drain:
                     return
             self._release(self.outstanding)
             self.outstanding = []
-        if self._settle_held(last=True):
+        if self._settle_held():
             self._healthy()
 
     def _healthy(self) -> None:
@@ -356,14 +356,14 @@ class _Drain:
             return self._held_is_the_tenants()
         return True
 
-    def _settle_held(self, *, last: bool) -> bool:
+    def _settle_held(self) -> bool:
         """At the end of the drain, decide whose the failures still held are.
 
         Two or more alike, with no row gone through in this drain, are the
         tenant's (False): every row it tried failed the same way. Otherwise
         they are the rows' own and are charged.
         """
-        if last and len(self.held) >= 2 and not self.went_through:
+        if len(self.held) >= 2 and not self.went_through:
             return self._held_is_the_tenants()
         self._charge_held()
         return True
