@@ -41,6 +41,8 @@ def _shifted_clock(request, tmp_path_factory):
     import os
     from datetime import UTC, datetime, timedelta
 
+    import freezegun
+    import freezegun.config
     from freezegun import freeze_time
 
     site = tmp_path_factory.mktemp("shifted-clock")
@@ -49,8 +51,18 @@ def _shifted_clock(request, tmp_path_factory):
     os.environ["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(site), os.environ.get("PYTHONPATH")])
     )
-    with freeze_time(datetime.now(UTC) + timedelta(days=days), tick=True):
-        yield
+    # freezegun gives real time to calls made "from" threading, judged by the
+    # few frames nearest the call, so one drain in a thread would read the real
+    # clock in one place and the shifted one in another. Under a shift every
+    # thread reads the shifted clock.
+    freezegun.configure(
+        default_ignore_list=[m for m in freezegun.config.DEFAULT_IGNORE_LIST if m != "threading"]
+    )
+    try:
+        with freeze_time(datetime.now(UTC) + timedelta(days=days), tick=True):
+            yield
+    finally:
+        freezegun.configure(default_ignore_list=freezegun.config.DEFAULT_IGNORE_LIST)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -100,6 +100,7 @@ def test_a_connection_edit_stops_a_running_drain_at_its_next_batch(
     _move(sandbox_tenant, new_odoo)
     drain.join(timeout=30)
 
+    assert "error" not in box, box.get("error")
     result = box["result"]
     assert result.status == TenantStatus.CHANGED
     assert result.created == 0  # the one in flight was superseded, not recorded
@@ -137,6 +138,7 @@ def test_a_plan_change_or_pause_stops_pushes_within_one_batch(
     change(sandbox_tenant)
     drain.join(timeout=30)
 
+    assert "error" not in box, box.get("error")
     assert box["result"].status == status
     assert odoo_sandbox.call_count("pos.config.load") == 1
     assert not PosConfig.objects.filter(claim_token__isnull=False).exists()
