@@ -23,7 +23,12 @@ def pytest_addoption(parser):
 # so that they and the tests agree on what time it is.
 _SHIFT_CHILD = """
 import os
+import warnings
 from datetime import UTC, datetime, timedelta
+
+# freezegun swaps datetime's classes before C extensions (psycopg) import it;
+# they notice the size and warn, harmlessly, on stderr that tests read.
+warnings.filterwarnings("ignore", message=r"datetime\\.\\w+ size changed")
 
 from freezegun import freeze_time
 

@@ -773,15 +773,17 @@ def tls_certificate(tmp_path):
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
+    # Valid whatever today's date is (OpenSSL checks it against the real clock,
+    # which a shifted test clock does not move).
+    utc = datetime.UTC
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
+        .not_valid_before(datetime.datetime(2000, 1, 1, tzinfo=utc))
+        .not_valid_after(datetime.datetime(9999, 12, 31, tzinfo=utc))
         .add_extension(
             x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
             critical=False,
