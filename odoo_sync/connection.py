@@ -5,9 +5,8 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 
 from cafe.models import Tenant
-from odoo_sync import queue
-from odoo_sync.drain import client_for
-from odoo_sync.errors import (
+from cafe.services import clean_odoo_url
+from odoo_client.errors import (
     OdooAuthError,
     OdooConfigError,
     OdooError,
@@ -15,6 +14,8 @@ from odoo_sync.errors import (
     OdooUnreachableError,
     redact,
 )
+from odoo_sync import queue
+from odoo_sync.drain import client_for
 
 PROTOCOL_LABELS = {"xmlrpc": "XML-RPC", "json2": "JSON-2"}
 
@@ -43,8 +44,6 @@ def test_odoo_connection(tenant: Tenant) -> ConnectionReport:
     It neither pauses nor un-pauses the tenant (editing the connection does
     that); a success ends the wait of a tenant backing off after an outage. The API key is removed from every message.
     """
-    from cafe.services import clean_odoo_url  # cafe builds on odoo_sync's URL rules
-
     missing = _missing_parts(tenant)
     if missing:
         return ConnectionReport(

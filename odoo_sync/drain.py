@@ -9,9 +9,8 @@ from django.db import connection
 from django.utils import timezone
 
 from cafe.models import Plan, Tenant
-from odoo_sync import queue
-from odoo_sync.client import OdooClient
-from odoo_sync.errors import (
+from odoo_client.client import OdooClient
+from odoo_client.errors import (
     OdooAccessError,
     OdooAuthError,
     OdooError,
@@ -21,6 +20,7 @@ from odoo_sync.errors import (
     OdooUnreachableError,
     OdooValidationError,
 )
+from odoo_sync import queue
 from odoo_sync.locks import tenant_lock
 from odoo_sync.payloads import build_pos_config_create_payload, build_pos_config_update_payload
 from registers.models import ErrorKind

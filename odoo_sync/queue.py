@@ -24,6 +24,7 @@ from registers.models import (
     SyncState,
     is_dead_letter,
     is_pending,
+    odoo_external_id,
 )
 from registers.services import relink_register
 from registers.state import SYNC_ACTOR, Event, apply_event, lock_register
@@ -54,7 +55,7 @@ class Claim:
 
     @property
     def external_id(self) -> tuple[str, str]:
-        return ("regsync", f"register_{self.uuid.hex}")
+        return odoo_external_id(self.uuid)
 
 
 def backoff_for(failures: int, schedule: list[int]) -> timedelta:
@@ -90,20 +91,6 @@ def tenants_with_due_work(
     """Ids of the tenants the tick drains (the command adds those backing off)."""
     tenants = due_tenants(now=now or timezone.now(), include_backing_off=include_backing_off)
     return list(tenants.values_list("pk", flat=True))
-
-
-def list_due_creates(tenant_id: int, *, now: datetime | None = None):
-    now = now or timezone.now()
-    return PosConfig.objects.filter(
-        _due(now), tenant_id=tenant_id, sync_state=SyncState.PENDING_CREATE
-    ).order_by("next_attempt_at", "pk")
-
-
-def list_due_updates(tenant_id: int, *, now: datetime | None = None):
-    now = now or timezone.now()
-    return PosConfig.objects.filter(
-        _due(now), tenant_id=tenant_id, sync_state=SyncState.PENDING_UPDATE
-    ).order_by("next_attempt_at", "pk")
 
 
 def count_due(tenant_id: int, *, now: datetime | None = None) -> int:

@@ -57,3 +57,9 @@ def enqueue_drain(tenant_id: int) -> bool:
         log.warning("odoo_sync could not enqueue drain of tenant %s: %s", tenant_id, exc)
         return False
     return True
+
+
+def push_soon(sender, *, tenant_id: int, **kwargs) -> None:
+    """Receiver of `registers.signals.registers_queued`: the on-commit push of an edit."""
+    if settings.SYNC_PUSH_ON_COMMIT:
+        enqueue_drain(tenant_id)

@@ -11,9 +11,10 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from cafe import selectors
-from cafe.admin_helpers import TenantScopedAdmin, humanize_until, render_confirmation
+from cafe import access
+from cafe.admin_base import TenantScopedAdmin, humanize_until, render_confirmation
 from registers import services
+from registers.access import registers_for
 from registers.forms import RegisterAddForm, RegisterChangeForm, RenameForm
 from registers.models import ErrorKind, PosConfig, SyncState
 
@@ -94,7 +95,7 @@ def left_alone_reason(row: PosConfig, outcome: str) -> str:
 
 
 def retry_preview(user, row: PosConfig) -> str:
-    outcome = services.plan_retry(row, operator=selectors.is_operator(user))
+    outcome = services.plan_retry(row, operator=access.is_operator(user))
     if outcome in RETRY_WORDS:
         return RETRY_WORDS[outcome]
     return "left alone: " + left_alone_reason(row, outcome)
@@ -103,7 +104,7 @@ def retry_preview(user, row: PosConfig) -> str:
 def retry_registers(user, rows) -> tuple[Counter, Counter]:
     """Run 'Retry sync now' on each row as `user`; (done, left alone) counted by wording."""
     done, left = Counter(), Counter()
-    operator = selectors.is_operator(user)
+    operator = access.is_operator(user)
     actor = user.get_username()
     for row in rows:
         outcome = services.retry_sync(row, operator=operator, actor=actor)
@@ -173,7 +174,7 @@ class PosConfigAdmin(TenantScopedAdmin):
     ]
 
     def scoped_queryset(self, user):
-        return selectors.registers_for(user).annotate(
+        return registers_for(user).annotate(
             state_rank=Case(
                 When(sync_state=SyncState.SYNC_ERROR, then=Value(0)),
                 When(
@@ -305,12 +306,12 @@ class PosConfigAdmin(TenantScopedAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "tenant":
-            kwargs["queryset"] = selectors.tenants_for(request.user)
+            kwargs["queryset"] = access.tenants_for(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
-        tenants = list(selectors.tenants_for(request.user)[:2])
+        tenants = list(access.tenants_for(request.user)[:2])
         if len(tenants) == 1:
             initial.setdefault("tenant", tenants[0].pk)
         return initial
@@ -325,10 +326,10 @@ class PosConfigAdmin(TenantScopedAdmin):
     def has_change_permission(self, request, obj=None):
         if not super().has_change_permission(request, obj):
             return False
-        return obj is None or selectors.can_access_tenant(request.user, obj.tenant_id)
+        return obj is None or access.can_access_tenant(request.user, obj.tenant_id)
 
     def has_add_permission(self, request):
-        return super().has_add_permission(request) and selectors.tenants_for(request.user).exists()
+        return super().has_add_permission(request) and access.tenants_for(request.user).exists()
 
     # --- actions -----------------------------------------------------------------------
 

@@ -240,7 +240,7 @@ def test_key_revoked_mid_drain_pauses_the_tenant_without_charging_the_rows(
 def test_a_late_rejection_of_old_credentials_does_not_pause_a_fixed_connection(
     sandbox_tenant, odoo_sandbox, wait_until
 ):
-    from cafe.services import update_odoo_connection
+    from odoo_sync.tenants import update_odoo_connection
 
     services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
     good_key = odoo_sandbox.api_key

@@ -10,8 +10,7 @@ a stale link would overwrite.
 
 import pytest
 
-from cafe import services as cafe_services
-from odoo_sync import queue
+from odoo_sync import queue, tenants
 from odoo_sync.drain import TenantStatus, drain_tenant
 from registers import services
 from registers.models import PosConfig, SyncState
@@ -27,7 +26,7 @@ def new_odoo(odoo_sandbox_factory):
 
 
 def _move(tenant, odoo):
-    return cafe_services.update_odoo_connection(
+    return tenants.update_odoo_connection(
         tenant, url=odoo.url, db=odoo.db, login=odoo.login, api_key=odoo.api_key
     )
 
@@ -119,7 +118,7 @@ def test_a_connection_edit_stops_a_running_drain_at_its_next_batch(
 @pytest.mark.parametrize(
     ("change", "status"),
     [
-        (lambda t: cafe_services.change_plan(t, plan="starter"), TenantStatus.DISABLED),
+        (lambda t: tenants.change_plan(t, plan="starter"), TenantStatus.DISABLED),
         (lambda t: queue.pause_tenant(t.pk, connection_revision=0, reason="x"), "paused"),
     ],
     ids=["downgraded_to_starter", "paused"],

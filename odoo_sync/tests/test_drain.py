@@ -486,7 +486,7 @@ def test_a_password_on_odoo_19_keeps_syncing_over_xml_rpc(sandbox_tenant, odoo_s
 
 
 def test_editing_the_connection_detects_the_protocol_again(sandbox_tenant, odoo_sandbox):
-    from cafe.services import update_odoo_connection
+    from odoo_sync.tenants import update_odoo_connection
 
     _synced_register(sandbox_tenant)
     sandbox_tenant.refresh_from_db()
@@ -521,7 +521,7 @@ def test_a_stale_odoo_id_after_odoo_was_restored_is_relinked_not_crashed(
 def test_moving_a_tenant_to_another_odoo_database_relinks_every_register(
     settings, sandbox_tenant, odoo_sandbox
 ):
-    from cafe.services import update_odoo_connection
+    from odoo_sync.tenants import update_odoo_connection
 
     settings.ODOO_ALLOW_PRIVATE_URLS = True
     settings.ODOO_REQUIRE_HTTPS = False

@@ -12,7 +12,6 @@ from freezegun import freeze_time
 from cafe.tests.factories import TenantFactory
 from odoo_sync import queue
 from odoo_sync.models import SyncAttempt
-from registers.models import SyncState
 from registers.tests.factories import PosConfigFactory
 
 pytestmark = pytest.mark.django_db
@@ -64,19 +63,6 @@ def test_release_gives_rows_back_uncharged():
     reg.refresh_from_db()
     assert (reg.claim_token, reg.sync_retries) == (None, 0)
     assert len(queue.claim_due(reg.tenant_id, limit=10, connection_revision=0)) == 1
-
-
-def test_list_due_creates_and_updates_split_by_state():
-    tenant = TenantFactory(pro=True)
-    create = PosConfigFactory(tenant=tenant, pending_create=True)
-    update = PosConfigFactory(
-        tenant=tenant,
-        pushed=True,
-        sync_state=SyncState.PENDING_UPDATE,
-        next_attempt_at=timezone.now(),
-    )
-    assert list(queue.list_due_creates(tenant.pk)) == [create]
-    assert list(queue.list_due_updates(tenant.pk)) == [update]
 
 
 def test_status_counts_per_state_and_per_tenant():

@@ -560,7 +560,7 @@ def test_runs_as_a_module_on_a_free_port():
         assert [c["name"] for c in sandbox.pos_configs()] == ["Shop", "Bar"]
         with sandbox.client() as client:
             assert client.protocol_in_use == "json2"
-            assert len(client.read_pos_configs([1, 2], ["name"])) == 2
+            assert len(client.execute_kw("pos.config", "read", [[1, 2], ["name"]])) == 2
     finally:
         process.terminate()
         process.wait(timeout=5)

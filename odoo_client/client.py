@@ -707,17 +707,6 @@ class OdooClient:
             raise OdooValidationError(text, fault_code="load")
         return int(ids[0])
 
-    def find_pos_config_by_external_id(self, *, external_id: tuple[str, str]) -> int | None:
-        """The pos.config id recorded under `external_id`, or None."""
-        module, xml_name = external_id
-        rows = self.execute_kw(
-            "ir.model.data",
-            "search_read",
-            [[("module", "=", module), ("name", "=", xml_name), ("model", "=", "pos.config")]],
-            {"fields": ["res_id"], "limit": 1},
-        )
-        return int(rows[0]["res_id"]) if rows else None
-
     def write_pos_config(self, odoo_id: int, vals: dict) -> None:
         """Write `vals` on one pos.config; `OdooMissingRecordError` if it was deleted in Odoo."""
         if not vals:
@@ -742,7 +731,3 @@ class OdooClient:
             {"context": {"active_test": False}},
         )
         return bool(count)
-
-    def read_pos_configs(self, ids: list[int], fields: list[str]) -> list[dict]:
-        """Read fields of these pos.configs (archived included; deleted ids are absent)."""
-        return self.execute_kw("pos.config", "read", [list(ids), list(fields)])
