@@ -137,8 +137,27 @@ def _deferrable(exc: OdooError) -> bool:
     return isinstance(exc, OdooTransientError | OdooAccessError)
 
 
-class _Drain:
-    """One drain of one tenant, holding its lock and one Odoo connection.
+@dataclass(frozen=True)
+class CallOutcome:
+    """What Odoo did with one row: its pos.config id, or the error; and how long it took."""
+
+    odoo_id: int | None
+    error: OdooError | None
+    duration_ms: int
+
+
+class Drain:
+    """One drain of one tenant, holding its lock and one Odoo connection, run step by step.
+
+    `open_drain` makes one; `drain_tenant` runs its steps in order (login,
+    then per batch: claim_batch, next_claim / call / record per row,
+    end_batch; then finish; close always). A test may interleave anything
+    between two steps: an edit between a row's call and its record, a second
+    drain or a connection edit between two batches.
+
+    Only `call` talks to Odoo, and it touches no database; every other step
+    is short DB work. Once a step ends the drain (`over`), the steps after it
+    do nothing and `claim_batch` returns False.
 
     Whose a failure is decides what it costs. Odoo's own verdict on a row
     (validation, a record deleted in Odoo) is charged to that row at once. A
@@ -156,7 +175,9 @@ class _Drain:
         self.result = result
         self.client = client
         self.lock = lock
-        self.outstanding: list[queue.Claim] = []
+        self.over = False  # ended: nothing more is claimed or sent
+        self.closed = False
+        self.outstanding: list[queue.Claim] = []  # claimed in this batch, not sent yet
         # Failures of one kind in a row, not charged yet: (claim, error, duration_ms).
         self.held: list[tuple[queue.Claim, OdooError, int]] = []
         self.went_through = False  # a row's call succeeded in this drain
@@ -171,42 +192,182 @@ class _Drain:
         self.deadline = time.monotonic() + max(
             settings.SYNC_TASK_SOFT_TIME_LIMIT - self.row_budget - 5, 1
         )
+        self.claims_valid_until = self.deadline
 
-    def run(self) -> None:
-        if not self._login():
+    def __enter__(self) -> "Drain":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # --- the steps ---------------------------------------------------------------------
+
+    def login(self) -> bool:
+        """Log in to the tenant's Odoo; False ends the drain (paused, or the tenant's outage)."""
+        tenant = self.tenant
+        try:
+            self.client.authenticate()
+            version = tenant.odoo_server_version or self.client.version()["server_version"]
+        except OdooAuthError as exc:
+            # Only rejected credentials (or a database that does not exist)
+            # pause: nothing but an edit of the connection can fix those.
+            queue.pause_tenant(
+                tenant.pk,
+                connection_revision=self.revision,
+                reason=f"Odoo rejected the connection: {exc.message}",
+            )
+            return self._stop(TenantStatus.PAUSED, exc)
+        except OdooError as exc:
+            # Anything else at login is the tenant's outage, whatever its shape
+            # (refused, timeout, 5xx, a proxy's HTML page, Odoo failing to
+            # reach its own database): back off and try again by itself.
+            return self._tenant_outage(exc)
+        queue.record_tenant_reachable(
+            tenant.pk,
+            connection_revision=self.revision,
+            server_version=str(version),
+            protocol=self.client.protocol_in_use if tenant.odoo_protocol == "auto" else "",
+        )
+        return True
+
+    def claim_batch(self) -> bool:
+        """Claim the next batch of due rows; False when there is none to claim (then `finish`).
+
+        Plan, pause and connection are read again before each batch (property
+        11); a change ends the drain with every row given back.
+        """
+        if self.over:
+            return False
+        if time.monotonic() > self.deadline:
+            self.result.status = TenantStatus.MORE
+            return False
+        if not self.lock.extend():
+            # Our lease ran out and another drain holds the tenant now:
+            # leave the tenant to it (property 1).
+            self.result.status = TenantStatus.BUSY
+            return False
+        if not self._still_eligible():
+            self.over = True
+            self.release()
+            return False
+        claims = queue.claim_due(
+            self.tenant.pk, limit=settings.SYNC_BATCH_SIZE, connection_revision=self.revision
+        )
+        self.outstanding = list(claims)
+        # A claim must not expire while its row is still in flight.
+        self.claims_valid_until = (
+            time.monotonic() + settings.SYNC_CLAIM_SECONDS - self.row_budget - 5
+        )
+        return bool(claims)
+
+    def next_claim(self) -> queue.Claim | None:
+        """The batch's next row to send, or None: the batch is done or its time ran out."""
+        if self.over or not self.outstanding:
+            return None
+        if time.monotonic() > min(self.deadline, self.claims_valid_until):
+            return None
+        return self.outstanding.pop(0)
+
+    def call(self, claim: queue.Claim) -> CallOutcome:
+        """Send one row to Odoo. No database work: the outcome is recorded by `record`."""
+        started = time.monotonic()
+        try:
+            if claim.action == queue.CREATE:
+                payload = build_pos_config_create_payload(name=claim.name)
+                odoo_id = self.client.upsert_pos_config(
+                    external_id=claim.external_id, name=payload["name"], active=payload["active"]
+                )
+            else:
+                odoo_id = claim.odoo_pos_config_id
+                payload = build_pos_config_update_payload(name=claim.name, active=claim.is_active)
+                if payload:
+                    self.client.write_pos_config(odoo_id, payload)
+        except OdooError as exc:
+            return CallOutcome(claim.odoo_pos_config_id, exc, _ms(started))
+        return CallOutcome(odoo_id, None, _ms(started))
+
+    def record(self, claim: queue.Claim, outcome: CallOutcome) -> bool:
+        """Record what Odoo did with the row, charged to whom it is due; False ends the drain."""
+        exc, duration_ms = outcome.error, outcome.duration_ms
+        if exc is None:
+            return self._landed(claim, outcome)
+        if isinstance(exc, OdooAuthError):
+            # The key was revoked mid-drain: not the row's fault, so not charged.
+            self.outstanding.append(claim)
+            queue.pause_tenant(
+                claim.tenant_id,
+                connection_revision=self.revision,
+                reason=f"Odoo rejected the connection: {exc}",
+            )
+            self._log(claim, outcome.odoo_id, "paused", duration_ms, exc.message)
+            return self._stop(TenantStatus.PAUSED, exc)
+        if isinstance(exc, OdooUnreachableError):
+            if isinstance(exc, OdooOutageError) or not self.went_through:
+                # Says nothing about this row: given back, to the back of the queue.
+                queue.release_claims([claim], to_the_back=True)
+                self._log(claim, outcome.odoo_id, "tenant_outage", duration_ms, exc.message)
+                return self._tenant_outage(exc)
+            # Odoo took other rows just now: this row's own call failed.
+            self._charge_held()
+            self._charge(claim, exc, duration_ms)
+            self.result.error = exc.message
+            self.result.status = TenantStatus.ENDED_EARLY
+            self.over = True
+            self.release()
+            return False
+        if _deferrable(exc):
+            return self._hold(claim, exc, duration_ms)
+        # Odoo's own verdict on this row.
+        self._charge_held()
+        self._charge(claim, exc, duration_ms)
+        return True
+
+    def end_batch(self) -> None:
+        """Give back, uncharged, the batch's rows that were not sent."""
+        self._release(self.outstanding)
+        self.outstanding = []
+
+    def finish(self) -> None:
+        """Decide whose the failures still held are; a drain that did its work ends any outage."""
+        if self.over:
             return
-        while True:
-            if time.monotonic() > self.deadline:
-                self.result.status = TenantStatus.MORE
-                break
-            if not self.lock.extend():
-                # Our lease ran out and another drain holds the tenant now:
-                # leave the tenant to it (property 1).
-                self.result.status = TenantStatus.BUSY
-                break
-            if not self._still_eligible():
-                self.release()
-                return
-            claims = queue.claim_due(
-                self.tenant.pk, limit=settings.SYNC_BATCH_SIZE, connection_revision=self.revision
-            )
-            if not claims:
-                break
-            self.outstanding = list(claims)
-            # A claim must not expire while its row is still in flight.
-            claims_valid_until = (
-                time.monotonic() + settings.SYNC_CLAIM_SECONDS - self.row_budget - 5
-            )
-            for claim in claims:
-                if time.monotonic() > min(self.deadline, claims_valid_until):
-                    break
-                self.outstanding.remove(claim)
-                if not self._push(claim):
-                    return
-            self._release(self.outstanding)
-            self.outstanding = []
+        self.over = True
         if self._settle_held():
             self._healthy()
+
+    def close(self) -> None:
+        """Give back every row still claimed, close the connection, release the lock (idempotent)."""
+        if self.closed:
+            return
+        self.closed = self.over = True
+        try:
+            self.release()
+        finally:
+            try:
+                self.client.close()
+            finally:
+                self.lock.release()
+
+    # --- what the steps share ----------------------------------------------------------
+
+    def _landed(self, claim: queue.Claim, outcome: CallOutcome) -> bool:
+        # Odoo took it, so whatever was held was the rows' own.
+        self.went_through = True
+        self._healthy()
+        self._charge_held()
+        if claim.action == queue.CREATE:
+            recorded = queue.mark_create_pushed(
+                claim,
+                odoo_id=outcome.odoo_id,
+                pushed_name=claim.name,
+                duration_ms=outcome.duration_ms,
+            )
+            self.result.created += recorded != queue.Outcome.SUPERSEDED
+        else:
+            recorded = queue.mark_update_synced(claim, duration_ms=outcome.duration_ms)
+            self.result.updated += recorded != queue.Outcome.SUPERSEDED
+        self._log(claim, outcome.odoo_id, recorded, outcome.duration_ms)
+        return True
 
     def _healthy(self) -> None:
         """Odoo did the work asked of it: end any outage of the tenant (once per drain)."""
@@ -240,34 +401,8 @@ class _Drain:
             return True
         return False
 
-    def _login(self) -> bool:
-        tenant = self.tenant
-        try:
-            self.client.authenticate()
-            version = tenant.odoo_server_version or self.client.version()["server_version"]
-        except OdooAuthError as exc:
-            # Only rejected credentials (or a database that does not exist)
-            # pause: nothing but an edit of the connection can fix those.
-            queue.pause_tenant(
-                tenant.pk,
-                connection_revision=self.revision,
-                reason=f"Odoo rejected the connection: {exc.message}",
-            )
-            return self._stop(TenantStatus.PAUSED, exc)
-        except OdooError as exc:
-            # Anything else at login is the tenant's outage, whatever its shape
-            # (refused, timeout, 5xx, a proxy's HTML page, Odoo failing to
-            # reach its own database): back off and try again by itself.
-            return self._tenant_outage(exc)
-        queue.record_tenant_reachable(
-            tenant.pk,
-            connection_revision=self.revision,
-            server_version=str(version),
-            protocol=self.client.protocol_in_use if tenant.odoo_protocol == "auto" else "",
-        )
-        return True
-
     def _stop(self, status: str, exc: OdooError) -> bool:
+        self.over = True
         self.result.status = status
         self.result.error = exc.message
         queue.release_claims([c for c, _, _ in self.held] + self.outstanding)
@@ -288,65 +423,6 @@ class _Drain:
             error,
         )
         return self._stop(TenantStatus.UNREACHABLE, exc)
-
-    def _push(self, claim: queue.Claim) -> bool:
-        """Send one row to Odoo and record the outcome; False ends the drain."""
-        started = time.monotonic()
-        odoo_id = claim.odoo_pos_config_id
-        try:
-            if claim.action == queue.CREATE:
-                payload = build_pos_config_create_payload(name=claim.name)
-                odoo_id = self.client.upsert_pos_config(
-                    external_id=claim.external_id, name=payload["name"], active=payload["active"]
-                )
-            else:
-                payload = build_pos_config_update_payload(name=claim.name, active=claim.is_active)
-                if payload:
-                    self.client.write_pos_config(claim.odoo_pos_config_id, payload)
-        except OdooAuthError as exc:
-            # The key was revoked mid-drain: not the row's fault, so not charged.
-            self.outstanding.append(claim)
-            queue.pause_tenant(
-                claim.tenant_id,
-                connection_revision=self.revision,
-                reason=f"Odoo rejected the connection: {exc}",
-            )
-            self._log(claim, odoo_id, "paused", _ms(started), exc.message)
-            return self._stop(TenantStatus.PAUSED, exc)
-        except OdooUnreachableError as exc:
-            if isinstance(exc, OdooOutageError) or not self.went_through:
-                # Says nothing about this row: given back, to the back of the queue.
-                queue.release_claims([claim], to_the_back=True)
-                self._log(claim, odoo_id, "tenant_outage", _ms(started), exc.message)
-                return self._tenant_outage(exc)
-            # Odoo took other rows just now: this row's own call failed.
-            self._charge_held()
-            self._charge(claim, exc, _ms(started))
-            self.result.error = exc.message
-            self.result.status = TenantStatus.ENDED_EARLY
-            self.release()
-            return False
-        except OdooError as exc:
-            if _deferrable(exc):
-                return self._hold(claim, exc, _ms(started))
-            # Odoo's own verdict on this row.
-            self._charge_held()
-            self._charge(claim, exc, _ms(started))
-            return True
-        # Odoo took it, so whatever was held was the rows' own.
-        self.went_through = True
-        self._healthy()
-        self._charge_held()
-        if claim.action == queue.CREATE:
-            outcome = queue.mark_create_pushed(
-                claim, odoo_id=odoo_id, pushed_name=claim.name, duration_ms=_ms(started)
-            )
-            self.result.created += outcome != queue.Outcome.SUPERSEDED
-        else:
-            outcome = queue.mark_update_synced(claim, duration_ms=_ms(started))
-            self.result.updated += outcome != queue.Outcome.SUPERSEDED
-        self._log(claim, odoo_id, outcome, _ms(started))
-        return True
 
     def _hold(self, claim: queue.Claim, exc: OdooError, duration_ms: int) -> bool:
         if self.held and type(self.held[0][1]) is not type(exc):
@@ -402,9 +478,7 @@ class _Drain:
             else:
                 self.result.update_failed += 1
             self.result.dead_lettered += outcome == queue.Outcome.DEAD_LETTERED
-        self._log(
-            claim, claim.odoo_pos_config_id, outcome, time.monotonic() - duration_ms / 1000, error
-        )
+        self._log(claim, claim.odoo_pos_config_id, outcome, duration_ms, error)
 
     def _log(self, claim, odoo_id, outcome, duration_ms: int, error="") -> None:
         log.log(
@@ -425,13 +499,13 @@ def _ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
-def drain_tenant(tenant_id: int, *, ignore_outage_backoff: bool = False) -> TenantResult:
-    """Push one tenant's due creates, then updates, to its Odoo.
+def open_drain(tenant_id: int, *, ignore_outage_backoff: bool = False) -> Drain | TenantResult:
+    """Take the tenant's drain lock and open its Odoo connection, if a drain may run now.
 
-    Holds the tenant's drain lock throughout (a second drain returns BUSY at
-    once) and never a DB transaction while Odoo is called. `ignore_outage_backoff`
-    is the operator's "try now": it skips the tenant's outage wait, never a
-    credentials pause nor the rows' own backoff.
+    A TenantResult says why not (gone, disabled, paused, backing off, busy).
+    A Drain must be closed (`with drain:`), which releases the lock.
+    `ignore_outage_backoff` is the operator's "try now": it skips the tenant's
+    outage wait, never a credentials pause nor the rows' own backoff.
     """
     if connection.in_atomic_block:
         raise RuntimeError("drain_tenant waits on Odoo and must not run inside a transaction")
@@ -458,15 +532,31 @@ def drain_tenant(tenant_id: int, *, ignore_outage_backoff: bool = False) -> Tena
         result.status = TenantStatus.BUSY
         return result
     try:
-        with client_for(tenant) as client:
-            drain = _Drain(tenant, result, client, lock)
-            try:
-                drain.run()
-            finally:
-                drain.release()
-    finally:
+        client = client_for(tenant)
+    except BaseException:
         lock.release()
-    return result
+        raise
+    return Drain(tenant, result, client, lock)
+
+
+def drain_tenant(tenant_id: int, *, ignore_outage_backoff: bool = False) -> TenantResult:
+    """Push one tenant's due creates, then updates, to its Odoo: the Drain's steps in order.
+
+    Holds the tenant's drain lock throughout (a second drain returns BUSY at
+    once) and never a DB transaction while Odoo is called.
+    """
+    drain = open_drain(tenant_id, ignore_outage_backoff=ignore_outage_backoff)
+    if isinstance(drain, TenantResult):
+        return drain
+    with drain:
+        if drain.login():
+            while drain.claim_batch():
+                while (claim := drain.next_claim()) is not None:
+                    if not drain.record(claim, drain.call(claim)):
+                        break
+                drain.end_batch()
+            drain.finish()
+    return drain.result
 
 
 def drain_all(

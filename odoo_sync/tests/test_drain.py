@@ -212,6 +212,19 @@ def test_record_deleted_in_odoo_dead_letters_at_once_with_a_useful_message(
     assert odoo_sandbox.pos_config(reg.odoo_pos_config_id)["name"] == "Renamed"
 
 
+def test_a_charged_failure_logs_the_calls_duration(sandbox_tenant, odoo_sandbox, caplog):
+    reg = _synced_register(sandbox_tenant)
+    odoo_sandbox.delete_pos_config(reg.odoo_pos_config_id)
+    odoo_sandbox.add_latency(0.05, method="pos.config.write")
+    services.rename_register(reg, name="Renamed")
+    with caplog.at_level("INFO", logger="odoo_sync"):
+        drain_tenant(sandbox_tenant.pk)
+    attempt = SyncAttempt.objects.get(register=reg, outcome=SyncAttempt.Outcome.DEAD_LETTERED)
+    [line] = [r.getMessage() for r in caplog.records if "outcome=dead_lettered" in r.getMessage()]
+    assert attempt.duration_ms >= 50
+    assert f"duration_ms={attempt.duration_ms} " in line
+
+
 def test_access_error_dead_letters_at_once_with_odoos_message(sandbox_tenant, odoo_sandbox):
     reg = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
     odoo_sandbox.set_pos_manager(False)
