@@ -12,7 +12,7 @@ from django.utils.html import format_html
 
 from cafe import access
 from cafe.admin_base import TenantScopedAdmin, humanize_ago, humanize_duration
-from odoo_sync import queue
+from odoo_sync import housekeeping, reporting
 from odoo_sync.access import sync_attempts_for
 from odoo_sync.models import SyncAttempt
 from odoo_sync.tenant_admin import tenant_sync_status
@@ -27,7 +27,7 @@ ALIVE_TICK_PERIODS = 3
 
 
 def heartbeat_status(name: str, *, now: datetime) -> dict:
-    at = queue.last_beat(name)
+    at = housekeeping.last_beat(name)
     window = timedelta(seconds=settings.SYNC_TICK_SECONDS * ALIVE_TICK_PERIODS)
     return {
         "at": at,
@@ -40,7 +40,7 @@ def sync_overview(user, *, now: datetime | None = None) -> dict:
     """Everything the overview page shows, limited to the tenants `user` may see."""
     now = now or timezone.now()
     tenants = list(access.tenants_for(user).order_by("name"))
-    health = queue.queue_health(now=now)
+    health = reporting.queue_health(now=now)
     empty = {"total": 0, "pending_create": 0, "pending_update": 0, "sync_error": 0, "synced": 0}
     rows, totals = [], dict(empty)
     for tenant in tenants:

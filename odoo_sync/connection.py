@@ -14,7 +14,7 @@ from odoo_client.errors import (
     OdooUnreachableError,
     redact,
 )
-from odoo_sync import queue
+from odoo_sync import tenant_health
 from odoo_sync.drain import client_for
 
 PROTOCOL_LABELS = {"xmlrpc": "XML-RPC", "json2": "JSON-2"}
@@ -84,7 +84,7 @@ def test_odoo_connection(tenant: Tenant) -> ConnectionReport:
     # Odoo answers again: a tenant backing off after an outage (or after every
     # row was refused access) tries at the next tick instead of waiting out
     # its backoff. Whether the outage is over is for that drain to show.
-    queue.try_tenant_now(tenant.pk, connection_revision=tenant.odoo_connection_revision)
+    tenant_health.try_tenant_now(tenant.pk, connection_revision=tenant.odoo_connection_revision)
     label = PROTOCOL_LABELS.get(protocol, protocol)
     return ConnectionReport(
         ok=True,

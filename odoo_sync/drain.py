@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from cafe.models import Plan, Tenant
+from cafe.models import Tenant
 from odoo_client.client import OdooClient
 from odoo_client.errors import (
     OdooAccessError,
@@ -20,7 +20,7 @@ from odoo_client.errors import (
     OdooUnreachableError,
     OdooValidationError,
 )
-from odoo_sync import queue
+from odoo_sync import claims, due, outcomes, tenant_health
 from odoo_sync.locks import tenant_lock
 from odoo_sync.payloads import build_pos_config_create_payload, build_pos_config_update_payload
 from registers.models import ErrorKind
@@ -117,7 +117,7 @@ def _error_kind(exc: OdooError) -> str:
     return ErrorKind.PERMANENT
 
 
-def _describe(exc: OdooError, claim: queue.Claim) -> str:
+def _describe(exc: OdooError, claim: claims.Claim) -> str:
     text = f"{type(exc).__name__}: {exc.message}"
     if isinstance(exc, OdooMissingRecordError):
         text = (
@@ -177,9 +177,9 @@ class Drain:
         self.lock = lock
         self.over = False  # ended: nothing more is claimed or sent
         self.closed = False
-        self.outstanding: list[queue.Claim] = []  # claimed in this batch, not sent yet
+        self.outstanding: list[claims.Claim] = []  # claimed in this batch, not sent yet
         # Failures of one kind in a row, not charged yet: (claim, error, duration_ms).
-        self.held: list[tuple[queue.Claim, OdooError, int]] = []
+        self.held: list[tuple[claims.Claim, OdooError, int]] = []
         self.went_through = False  # a row's call succeeded in this drain
         self.healthy_recorded = False
         # The most one row can take: a write may need a second call (the
@@ -211,7 +211,7 @@ class Drain:
         except OdooAuthError as exc:
             # Only rejected credentials (or a database that does not exist)
             # pause: nothing but an edit of the connection can fix those.
-            queue.pause_tenant(
+            tenant_health.pause_tenant(
                 tenant.pk,
                 connection_revision=self.revision,
                 reason=f"Odoo rejected the connection: {exc.message}",
@@ -222,7 +222,7 @@ class Drain:
             # (refused, timeout, 5xx, a proxy's HTML page, Odoo failing to
             # reach its own database): back off and try again by itself.
             return self._tenant_outage(exc)
-        queue.record_tenant_reachable(
+        tenant_health.record_tenant_reachable(
             tenant.pk,
             connection_revision=self.revision,
             server_version=str(version),
@@ -250,17 +250,17 @@ class Drain:
             self.over = True
             self.release()
             return False
-        claims = queue.claim_due(
+        batch = claims.claim_due(
             self.tenant.pk, limit=settings.SYNC_BATCH_SIZE, connection_revision=self.revision
         )
-        self.outstanding = list(claims)
+        self.outstanding = list(batch)
         # A claim must not expire while its row is still in flight.
         self.claims_valid_until = (
             time.monotonic() + settings.SYNC_CLAIM_SECONDS - self.row_budget - 5
         )
-        return bool(claims)
+        return bool(batch)
 
-    def next_claim(self) -> queue.Claim | None:
+    def next_claim(self) -> claims.Claim | None:
         """The batch's next row to send, or None: the batch is done or its time ran out."""
         if self.over or not self.outstanding:
             return None
@@ -268,11 +268,11 @@ class Drain:
             return None
         return self.outstanding.pop(0)
 
-    def call(self, claim: queue.Claim) -> CallOutcome:
+    def call(self, claim: claims.Claim) -> CallOutcome:
         """Send one row to Odoo. No database work: the outcome is recorded by `record`."""
         started = time.monotonic()
         try:
-            if claim.action == queue.CREATE:
+            if claim.action == claims.CREATE:
                 payload = build_pos_config_create_payload(name=claim.name)
                 odoo_id = self.client.upsert_pos_config(
                     external_id=claim.external_id, name=payload["name"], active=payload["active"]
@@ -286,7 +286,7 @@ class Drain:
             return CallOutcome(claim.odoo_pos_config_id, exc, _ms(started))
         return CallOutcome(odoo_id, None, _ms(started))
 
-    def record(self, claim: queue.Claim, outcome: CallOutcome) -> bool:
+    def record(self, claim: claims.Claim, outcome: CallOutcome) -> bool:
         """Record what Odoo did with the row, charged to whom it is due; False ends the drain."""
         exc, duration_ms = outcome.error, outcome.duration_ms
         if exc is None:
@@ -294,7 +294,7 @@ class Drain:
         if isinstance(exc, OdooAuthError):
             # The key was revoked mid-drain: not the row's fault, so not charged.
             self.outstanding.append(claim)
-            queue.pause_tenant(
+            tenant_health.pause_tenant(
                 claim.tenant_id,
                 connection_revision=self.revision,
                 reason=f"Odoo rejected the connection: {exc}",
@@ -304,7 +304,7 @@ class Drain:
         if isinstance(exc, OdooUnreachableError):
             if isinstance(exc, OdooOutageError) or not self.went_through:
                 # Says nothing about this row: given back, to the back of the queue.
-                queue.release_claims([claim], to_the_back=True)
+                claims.release_claims([claim], to_the_back=True)
                 self._log(claim, outcome.odoo_id, "tenant_outage", duration_ms, exc.message)
                 return self._tenant_outage(exc)
             # Odoo took other rows just now: this row's own call failed.
@@ -350,22 +350,22 @@ class Drain:
 
     # --- what the steps share ----------------------------------------------------------
 
-    def _landed(self, claim: queue.Claim, outcome: CallOutcome) -> bool:
+    def _landed(self, claim: claims.Claim, outcome: CallOutcome) -> bool:
         # Odoo took it, so whatever was held was the rows' own.
         self.went_through = True
         self._healthy()
         self._charge_held()
-        if claim.action == queue.CREATE:
-            recorded = queue.mark_create_pushed(
+        if claim.action == claims.CREATE:
+            recorded = outcomes.mark_create_pushed(
                 claim,
                 odoo_id=outcome.odoo_id,
                 pushed_name=claim.name,
                 duration_ms=outcome.duration_ms,
             )
-            self.result.created += recorded != queue.Outcome.SUPERSEDED
+            self.result.created += recorded != outcomes.Outcome.SUPERSEDED
         else:
-            recorded = queue.mark_update_synced(claim, duration_ms=outcome.duration_ms)
-            self.result.updated += recorded != queue.Outcome.SUPERSEDED
+            recorded = outcomes.mark_update_synced(claim, duration_ms=outcome.duration_ms)
+            self.result.updated += recorded != outcomes.Outcome.SUPERSEDED
         self._log(claim, outcome.odoo_id, recorded, outcome.duration_ms)
         return True
 
@@ -373,16 +373,16 @@ class Drain:
         """Odoo did the work asked of it: end any outage of the tenant (once per drain)."""
         if not self.healthy_recorded:
             self.healthy_recorded = True
-            queue.record_tenant_healthy(self.tenant.pk, connection_revision=self.revision)
+            tenant_health.record_tenant_healthy(self.tenant.pk, connection_revision=self.revision)
 
     def release(self) -> None:
         """Give back, uncharged, every row still claimed: held failures and unsent rows."""
         self._release([c for c, _, _ in self.held] + self.outstanding)
         self.held, self.outstanding = [], []
 
-    def _release(self, claims: list[queue.Claim]) -> None:
-        if claims:
-            self.result.skipped += queue.release_claims(claims)
+    def _release(self, taken: list[claims.Claim]) -> None:
+        if taken:
+            self.result.skipped += claims.release_claims(taken)
 
     def _still_eligible(self) -> bool:
         """Plan, pause and connection are read again before each batch (property 11)."""
@@ -405,15 +405,15 @@ class Drain:
         self.over = True
         self.result.status = status
         self.result.error = exc.message
-        queue.release_claims([c for c, _, _ in self.held] + self.outstanding)
+        claims.release_claims([c for c, _, _ in self.held] + self.outstanding)
         self.held, self.outstanding = [], []
-        self.result.skipped = queue.count_due(self.tenant.pk)
+        self.result.skipped = due.count_due(self.tenant.pk)
         return False
 
     def _tenant_outage(self, exc: OdooError, *, what: str = "") -> bool:
         """The tenant's Odoo cannot do the work now: back off, charge no row."""
         error = what or f"{type(exc).__name__}: {exc.message}"
-        until = queue.record_tenant_unreachable(
+        until = tenant_health.record_tenant_unreachable(
             self.tenant.pk, connection_revision=self.revision, error=error
         )
         log.warning(
@@ -424,7 +424,7 @@ class Drain:
         )
         return self._stop(TenantStatus.UNREACHABLE, exc)
 
-    def _hold(self, claim: queue.Claim, exc: OdooError, duration_ms: int) -> bool:
+    def _hold(self, claim: claims.Claim, exc: OdooError, duration_ms: int) -> bool:
         if self.held and type(self.held[0][1]) is not type(exc):
             self._charge_held()
         self.held.append((claim, exc, duration_ms))
@@ -456,7 +456,7 @@ class Drain:
             self._log(
                 claim, claim.odoo_pos_config_id, "tenant_outage", duration_ms, held_exc.message
             )
-        queue.release_claims([c for c, _, _ in self.held], to_the_back=True)
+        claims.release_claims([c for c, _, _ in self.held], to_the_back=True)
         self.held = []
         if isinstance(exc, OdooAccessError):
             what = (
@@ -467,17 +467,17 @@ class Drain:
             what = f"The same failure on {rows} registers in a row: {type(exc).__name__}: {exc.message}"
         return self._tenant_outage(exc, what=what)
 
-    def _charge(self, claim: queue.Claim, exc: OdooError, duration_ms: int) -> None:
+    def _charge(self, claim: claims.Claim, exc: OdooError, duration_ms: int) -> None:
         error = _describe(exc, claim)
-        outcome = queue.mark_failed(
+        outcome = outcomes.mark_failed(
             claim, error=error, kind=_error_kind(exc), duration_ms=duration_ms
         )
-        if outcome != queue.Outcome.SUPERSEDED:
-            if claim.action == queue.CREATE:
+        if outcome != outcomes.Outcome.SUPERSEDED:
+            if claim.action == claims.CREATE:
                 self.result.create_failed += 1
             else:
                 self.result.update_failed += 1
-            self.result.dead_lettered += outcome == queue.Outcome.DEAD_LETTERED
+            self.result.dead_lettered += outcome == outcomes.Outcome.DEAD_LETTERED
         self._log(claim, claim.odoo_pos_config_id, outcome, duration_ms, error)
 
     def _log(self, claim, odoo_id, outcome, duration_ms: int, error="") -> None:
@@ -513,19 +513,19 @@ def open_drain(tenant_id: int, *, ignore_outage_backoff: bool = False) -> Drain 
     if tenant is None:
         return TenantResult(tenant_id=tenant_id, status=TenantStatus.GONE)
     result = TenantResult(tenant_id=tenant.pk, tenant=tenant.slug)
-    if not (tenant.plan == Plan.PRO and tenant.connection_complete):
+    if not tenant.has_odoo:
         result.status = TenantStatus.DISABLED
         return result
     if tenant.odoo_paused_at is not None:
         result.status = TenantStatus.PAUSED
         result.error = tenant.odoo_paused_reason
-        result.skipped = queue.count_due(tenant.pk)
+        result.skipped = due.count_due(tenant.pk)
         return result
     if not ignore_outage_backoff and tenant.odoo_next_attempt_at:
         if tenant.odoo_next_attempt_at > timezone.now():
             result.status = TenantStatus.BACKING_OFF
             result.error = tenant.odoo_last_error
-            result.skipped = queue.count_due(tenant.pk)
+            result.skipped = due.count_due(tenant.pk)
             return result
     lock = tenant_lock(tenant.pk)
     if not lock.acquire():
@@ -567,7 +567,7 @@ def drain_all(
     One tenant's failure is logged and never stops the others.
     """
     if tenant_ids is None:
-        tenant_ids = queue.tenants_with_due_work(include_backing_off=ignore_outage_backoff)
+        tenant_ids = due.tenants_with_due_work(include_backing_off=ignore_outage_backoff)
     results = []
     for tenant_id in tenant_ids:
         try:

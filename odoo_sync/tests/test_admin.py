@@ -11,7 +11,7 @@ from freezegun import freeze_time
 from cafe.models import Tenant
 from cafe.tests.clients import logged_in
 from cafe.tests.factories import TenantFactory, TenantStaffFactory
-from odoo_sync import queue
+from odoo_sync import housekeeping, tenant_health
 from odoo_sync.models import SyncAttempt
 from registers.models import SyncState
 from registers.tests.factories import PosConfigFactory
@@ -94,7 +94,7 @@ def test_retry_from_the_overview_requeues_and_comes_back(operator):
 
 def test_overview_shows_paused_tenants_with_the_reason(operator):
     paused = TenantFactory(pro=True, name="Paused cafe")
-    queue.pause_tenant(
+    tenant_health.pause_tenant(
         paused.pk, connection_revision=0, reason="Odoo rejected the connection: Access Denied"
     )
     html = logged_in(operator).get(OVERVIEW).content.decode()
@@ -106,7 +106,9 @@ def test_overview_shows_paused_tenants_with_the_reason(operator):
 def test_overview_shows_unreachable_tenants_and_since_when(operator):
     with freeze_time("2026-03-02 09:00:00"):
         down = TenantFactory(pro=True, name="Down cafe")
-        queue.record_tenant_unreachable(down.pk, connection_revision=0, error="connection refused")
+        tenant_health.record_tenant_unreachable(
+            down.pk, connection_revision=0, error="connection refused"
+        )
     with freeze_time("2026-03-02 10:30:00"):
         html = logged_in(operator).get(OVERVIEW).content.decode()
     assert 'id="sync-unreachable"' in html
@@ -117,9 +119,9 @@ def test_overview_shows_unreachable_tenants_and_since_when(operator):
 def test_overview_says_whether_tick_and_worker_are_alive(operator, settings):
     settings.SYNC_TICK_SECONDS = 60
     with freeze_time("2026-03-02 10:00:00"):
-        queue.beat("tick")
+        housekeeping.beat("tick")
     with freeze_time("2026-03-02 09:00:00"):
-        queue.beat("worker")
+        housekeeping.beat("worker")
     with freeze_time("2026-03-02 10:02:00"):
         response = logged_in(operator).get(OVERVIEW)
     overview = response.context["overview"]
@@ -137,7 +139,7 @@ def test_overview_with_no_heartbeat_says_so(operator):
 def test_staff_overview_shows_only_their_tenants():
     mine, theirs = TenantFactory(pro=True, name="Mine"), TenantFactory(pro=True, name="Theirs")
     PosConfigFactory(dead_update=True, tenant=theirs, name="Their dead letter")
-    queue.pause_tenant(theirs.pk, connection_revision=0, reason="their secret trouble")
+    tenant_health.pause_tenant(theirs.pk, connection_revision=0, reason="their secret trouble")
     staff = TenantStaffFactory(tenants=[mine])
     response = logged_in(staff).get(OVERVIEW)
     assert [r["tenant"] for r in response.context["overview"]["rows"]] == [mine]

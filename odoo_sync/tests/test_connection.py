@@ -66,13 +66,13 @@ def test_private_address_is_refused_before_anything_is_sent(settings, odoo_sandb
 
 
 def test_a_successful_test_ends_the_outage_wait_but_not_the_outage(sandbox_tenant):
-    from odoo_sync import queue
+    from odoo_sync import due, tenant_health
     from registers.tests.factories import PosConfigFactory
 
     PosConfigFactory(tenant=sandbox_tenant, pending_create=True)
-    queue.record_tenant_unreachable(sandbox_tenant.pk, connection_revision=0, error="down")
+    tenant_health.record_tenant_unreachable(sandbox_tenant.pk, connection_revision=0, error="down")
     assert check_connection(sandbox_tenant).ok
     sandbox_tenant.refresh_from_db()
     assert sandbox_tenant.odoo_next_attempt_at is None  # the tick drains it at once
     assert sandbox_tenant.odoo_unreachable_since is not None  # until a row goes through
-    assert queue.tenants_with_due_work() == [sandbox_tenant.pk]
+    assert due.tenants_with_due_work() == [sandbox_tenant.pk]

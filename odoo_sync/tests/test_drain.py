@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 from freezegun import freeze_time
 
-from odoo_sync import queue
+from odoo_sync import claims, due, outcomes
 from odoo_sync.drain import TenantStatus, drain_all, drain_tenant
 from odoo_sync.models import SyncAttempt
 from registers import services
@@ -63,13 +63,13 @@ def test_rename_during_create_flight_is_caught_by_the_divergence_check(
     sandbox_tenant, odoo_sandbox
 ):
     reg = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
-    [claim] = queue.claim_due(sandbox_tenant.pk, limit=10, connection_revision=0)
+    [claim] = claims.claim_due(sandbox_tenant.pk, limit=10, connection_revision=0)
     with odoo_sandbox.client() as client:
         odoo_id = client.upsert_pos_config(external_id=claim.external_id, name=claim.name)
     # The admin renames while the create's reply is on its way back.
     services.rename_register(reg, name="Bar North")
     assert _reload(reg).sync_state == SyncState.PENDING_CREATE  # create signal untouched
-    queue.mark_create_pushed(claim, odoo_id=odoo_id, pushed_name=claim.name)
+    outcomes.mark_create_pushed(claim, odoo_id=odoo_id, pushed_name=claim.name)
     reg = _reload(reg)
     assert reg.sync_state == SyncState.PENDING_UPDATE
     assert reg.odoo_pos_config_id == odoo_id
@@ -89,8 +89,8 @@ def test_deactivate_before_create_lands_ends_archived_in_odoo(sandbox_tenant, od
     assert (result.created, result.updated) == (1, 1)
     assert reg.sync_state == SyncState.SYNCED
     assert odoo_sandbox.pos_config(reg.odoo_pos_config_id)["active"] is False
-    outcomes = list(reg.sync_attempts.order_by("id").values_list("action", "outcome"))
-    assert outcomes == [("create", "requeued"), ("update", "synced")]
+    history = list(reg.sync_attempts.order_by("id").values_list("action", "outcome"))
+    assert history == [("create", "requeued"), ("update", "synced")]
 
 
 # --- update half --------------------------------------------------------------------
@@ -110,12 +110,12 @@ def test_rename_and_deactivate_are_written_back(sandbox_tenant, odoo_sandbox):
 def test_rename_during_an_in_flight_write_is_not_lost(sandbox_tenant, odoo_sandbox):
     reg = _synced_register(sandbox_tenant)
     services.rename_register(reg, name="Second")
-    [claim] = queue.claim_due(sandbox_tenant.pk, limit=10, connection_revision=0)
+    [claim] = claims.claim_due(sandbox_tenant.pk, limit=10, connection_revision=0)
     with odoo_sandbox.client() as client:
         client.write_pos_config(claim.odoo_pos_config_id, {"name": claim.name, "active": True})
     services.rename_register(reg, name="Third")  # lands while the write is in flight
     # The edit ended the claim: the late outcome is superseded, the row stays queued.
-    assert queue.mark_update_synced(claim) == queue.Outcome.SUPERSEDED
+    assert outcomes.mark_update_synced(claim) == outcomes.Outcome.SUPERSEDED
     reg = _reload(reg)
     assert (reg.sync_state, reg.claim_token) == (SyncState.PENDING_UPDATE, None)
 
@@ -328,7 +328,7 @@ def test_rejected_credentials_pause_the_tenant_and_rows_keep_their_attempts(
 
     calls_before = sum(odoo_sandbox.calls().values())
     assert drain_tenant(sandbox_tenant.pk).status == TenantStatus.PAUSED
-    assert queue.tenants_with_due_work() == []
+    assert due.tenants_with_due_work() == []
     assert sum(odoo_sandbox.calls().values()) == calls_before  # nothing more sent
 
 

@@ -5,7 +5,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from cafe.models import Tenant
-from odoo_sync import drain, queue
+from odoo_sync import drain, reporting
 
 
 class Command(BaseCommand):
@@ -45,7 +45,7 @@ class Command(BaseCommand):
         self._once(tenant_obj, as_json=json)
 
     def _status(self, tenant, *, as_json: bool) -> None:
-        counts = queue.status_counts(tenant_id=tenant.pk if tenant else None)
+        counts = reporting.status_counts(tenant_id=tenant.pk if tenant else None)
         if as_json:
             self.stdout.write(_dumps({"tenant": tenant.slug if tenant else None, **counts}))
             return
