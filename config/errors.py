@@ -8,8 +8,10 @@ SECRET_BEARING_MODULES = (
     "odoo_client.client",
     "odoo_sync.connection",
     "odoo_sync.drain",
+    "odoo_sync.forms",
+    "odoo_sync.tenants",
+    "odoo_sync.tenant_admin",
     "cafe.services",
-    "cafe.forms",
     "cafe.fields",
 )
 

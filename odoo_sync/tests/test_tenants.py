@@ -10,6 +10,9 @@ from registers.tests.factories import PosConfigFactory
 
 pytestmark = pytest.mark.django_db
 
+# A module global, not a test's local: error reports show locals only.
+NEW_KEY = "fresh-key-that-must-not-show-" + "7f3a" * 4
+
 
 def test_upgrade_to_pro_with_complete_connection_queues_local_registers_for_create(settings):
     settings.ODOO_ALLOW_PRIVATE_URLS = True
@@ -55,3 +58,19 @@ def test_a_new_key_for_the_same_odoo_keeps_the_links():
     tenants.update_odoo_connection(tenant, api_key="rotated")
     linked.refresh_from_db()
     assert (linked.sync_state, linked.odoo_pos_config_id) == (SyncState.SYNCED, 7)
+
+
+def test_an_error_report_from_a_connection_edit_never_shows_the_new_key():
+    import sys
+
+    from django.core.exceptions import ValidationError
+    from django.views.debug import ExceptionReporter
+
+    tenant = TenantFactory(pro=True)
+    try:
+        tenants.update_odoo_connection(tenant, url="ftp://odoo.example.com", api_key=NEW_KEY)
+    except ValidationError:
+        exc_info = sys.exc_info()
+    html = ExceptionReporter(None, *exc_info).get_traceback_html()
+    assert "odoo_sync/tenants.py" in html  # the frame holding the key is in the report...
+    assert NEW_KEY not in html  # ...without its variables
