@@ -115,6 +115,13 @@ def humanize_until(when: datetime | None, *, now: datetime | None = None) -> str
     return "in " + humanize_duration(delta)
 
 
+def local_time(when: datetime | None) -> str:
+    """The one date format of the admin: the operator's time zone, with the zone shown."""
+    if when is None:
+        return ""
+    return timezone.localtime(when).strftime("%Y-%m-%d %H:%M %Z")
+
+
 def humanize_ago(when: datetime | None, *, now: datetime | None = None) -> str:
     if when is None:
         return "never"

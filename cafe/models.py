@@ -60,6 +60,9 @@ class Tenant(models.Model):
     odoo_next_attempt_at = models.DateTimeField(null=True, blank=True)
     odoo_last_error = models.TextField(blank=True)
     odoo_server_version = models.CharField(max_length=64, blank=True)
+    # The last time Odoo accepted a login of this connection (a drain or Test
+    # connection); None until then, and again after the connection is edited.
+    odoo_last_contact_at = models.DateTimeField("Last contact with Odoo", null=True, blank=True)
     # The protocol that last logged in (on "auto"): later drains use it without
     # detecting again. A password on 19.0 works over XML-RPC only, so this is
     # what worked, not what the version alone would pick.

@@ -152,6 +152,7 @@ def _set_odoo_connection(
     tenant.odoo_next_attempt_at = None
     tenant.odoo_last_error = ""
     tenant.odoo_server_version = ""  # detect again: it may be another Odoo now
+    tenant.odoo_last_contact_at = None
     tenant.odoo_detected_protocol = ""
     tenant.odoo_connection_revision += 1
     tenant.save()

@@ -21,6 +21,7 @@ from odoo_client.errors import (
     OdooValidationError,
 )
 from odoo_sync import claims, due, outcomes, tenant_health
+from odoo_sync.explain import explain
 from odoo_sync.locks import tenant_lock
 from odoo_sync.payloads import build_pos_config_create_payload, build_pos_config_update_payload
 from registers.models import ErrorKind
@@ -214,7 +215,7 @@ class Drain:
             tenant_health.pause_tenant(
                 tenant.pk,
                 connection_revision=self.revision,
-                reason=f"Odoo rejected the connection: {exc.message}",
+                reason=explain(exc, tenant).text,
             )
             return self._stop(TenantStatus.PAUSED, exc)
         except OdooError as exc:
@@ -297,7 +298,7 @@ class Drain:
             tenant_health.pause_tenant(
                 claim.tenant_id,
                 connection_revision=self.revision,
-                reason=f"Odoo rejected the connection: {exc}",
+                reason=explain(exc, self.tenant).text,
             )
             self._log(claim, outcome.odoo_id, "paused", duration_ms, exc.message)
             return self._stop(TenantStatus.PAUSED, exc)

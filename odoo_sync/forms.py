@@ -71,10 +71,12 @@ class TenantForm(ServiceForm):
         }
         if data.get("new_api_key"):
             connection["api_key"] = data["new_api_key"]
+        edited = bool(connection) or "plan" in self.changed_data
         if connection:
             tenant = tenants.update_odoo_connection(tenant, **connection)
         if "plan" in self.fields and "plan" in self.changed_data:
             tenant = tenants.change_plan(tenant, plan=data["plan"])
+        tenant._connection_edited = edited  # the admin tests a connection it just saved
         return tenant
 
 
@@ -92,4 +94,6 @@ class TenantKeyForm(ServiceForm):
         key = self.cleaned_data.get("new_api_key")
         if not key:
             return self.instance
-        return tenants.update_odoo_connection(self.instance, api_key=key)
+        tenant = tenants.update_odoo_connection(self.instance, api_key=key)
+        tenant._connection_edited = True  # the admin tests a connection it just saved
+        return tenant

@@ -1,4 +1,6 @@
-"""The tenants admin: plan, Odoo connection (key write-only), test connection."""
+"""The tenants admin: plan, Odoo connection (key write-only), test connection, sync health."""
+
+from dataclasses import dataclass
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -6,18 +8,26 @@ from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.debug import sensitive_post_parameters
 
 from cafe import access
-from cafe.admin_base import TenantScopedAdmin, humanize_ago, humanize_until
+from cafe.admin_base import (
+    TenantScopedAdmin,
+    humanize_ago,
+    humanize_duration,
+    humanize_until,
+    local_time,
+)
 from cafe.models import Plan, Tenant
 from odoo_sync.connection import test_odoo_connection
 from odoo_sync.forms import TenantForm, TenantKeyForm
 
+INCIDENTS_SHOWN = 20
 CONNECTION_FIELDS = ["odoo_url", "odoo_db", "odoo_login", "odoo_protocol"]
 HEALTH_FIELDS = [
     "sync_status",
+    "odoo_last_contact_at",
     "odoo_server_version",
     "odoo_paused_at",
     "odoo_paused_reason",
@@ -27,21 +37,39 @@ HEALTH_FIELDS = [
 ]
 
 
-def tenant_sync_status(tenant: Tenant) -> str:
-    """One line on whether the tenant's registers reach Odoo, and if not, why."""
+@dataclass(frozen=True)
+class SyncStatus:
+    """One line on whether the tenant's registers reach Odoo, and if not, why; `tone` colours it."""
+
+    text: str
+    tone: str = ""  # "ok" (green), "bad" (red), "" (neutral)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def tenant_sync_status(tenant: Tenant) -> SyncStatus:
+    """What is true now, never a hopeful "Syncing" before Odoo has answered."""
     if tenant.plan != Plan.PRO:
-        return "Starter plan: registers stay local"
+        return SyncStatus("Local only (Starter plan): registers are not sent to Odoo")
     if not tenant.connection_complete:
-        return "Odoo connection incomplete: nothing is sent"
+        return SyncStatus("Not set up: the Odoo connection is incomplete", "bad")
     if tenant.odoo_paused_at:
-        return f"Paused since {tenant.odoo_paused_at:%Y-%m-%d %H:%M} UTC: edit the connection"
-    if tenant.odoo_unreachable_since:
-        return (
-            f"Odoo unreachable since {tenant.odoo_unreachable_since:%Y-%m-%d %H:%M} UTC "
-            f"({humanize_ago(tenant.odoo_unreachable_since)}); "
-            f"next try {humanize_until(tenant.odoo_next_attempt_at) or 'soon'}"
+        return SyncStatus(
+            f"Paused since {local_time(tenant.odoo_paused_at)}: "
+            f"{tenant.odoo_paused_reason or 'Odoo refused the connection'}",
+            "bad",
         )
-    return "Syncing"
+    if tenant.odoo_unreachable_since:
+        return SyncStatus(
+            f"Odoo unreachable since {local_time(tenant.odoo_unreachable_since)} "
+            f"({humanize_ago(tenant.odoo_unreachable_since)}); "
+            f"next try {humanize_until(tenant.odoo_next_attempt_at) or 'at the next tick'}",
+            "bad",
+        )
+    if tenant.odoo_last_contact_at is None:
+        return SyncStatus("Not connected yet: Odoo has not been reached with this connection")
+    return SyncStatus(f"Syncing (last contact {humanize_ago(tenant.odoo_last_contact_at)})", "ok")
 
 
 @admin.register(Tenant)
@@ -61,11 +89,36 @@ class TenantAdmin(TenantScopedAdmin):
 
     @admin.display(description="Sync")
     def sync_status(self, obj):
-        text = tenant_sync_status(obj)
-        css = "regsync-ok" if text == "Syncing" else "regsync-bad"
-        if obj.plan != Plan.PRO:
-            css = ""
-        return format_html('<span class="{}">{}</span>', css, text)
+        status = tenant_sync_status(obj)
+        css = {"ok": "regsync-ok", "bad": "regsync-bad"}.get(status.tone, "")
+        return format_html('<span class="{}">{}</span>', css, status.text)
+
+    @admin.display(description="Pauses and outages")
+    def incident_history(self, obj):
+        incidents = list(obj.incidents.all()[:INCIDENTS_SHOWN])
+        if not incidents:
+            return "None so far."
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    local_time(incident.started_at),
+                    incident.get_kind_display(),
+                    humanize_duration(incident.ended_at - incident.started_at)
+                    if incident.ended_at
+                    else "ongoing",
+                    incident.ended_by,
+                    incident.reason,
+                )
+                for incident in incidents
+            ),
+        )
+        return format_html(
+            '<table class="regsync-incidents"><thead><tr><th>Began</th><th>What</th>'
+            "<th>Lasted</th><th>Ended by</th><th>Why</th></tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
 
     @admin.display(description="Odoo API key")
     def api_key_status(self, obj):
@@ -94,13 +147,13 @@ class TenantAdmin(TenantScopedAdmin):
                     "pause and an outage backoff: the next drain tries at once.",
                 },
             ),
-            ("Sync health", {"fields": HEALTH_FIELDS}),
+            ("Sync health", {"fields": [*HEALTH_FIELDS, "incident_history"]}),
         ]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        readonly = ["slug", "api_key_status", *HEALTH_FIELDS]
+        readonly = ["slug", "api_key_status", *HEALTH_FIELDS, "incident_history"]
         if not access.is_operator(request.user):
             readonly = ["name", "plan", *CONNECTION_FIELDS, *readonly]
         return readonly
@@ -122,10 +175,32 @@ class TenantAdmin(TenantScopedAdmin):
 
     # --- test connection --------------------------------------------------------------
 
-    def _report_connection(self, request, tenant: Tenant) -> None:
+    def _report_connection(self, request, tenant: Tenant, *, after_save: bool = False) -> None:
         report = test_odoo_connection(tenant)
-        level = messages.SUCCESS if report.ok else messages.ERROR
-        self.message_user(request, f"{tenant.name}: {report.message}", level)
+        if report.ok:
+            self.message_user(request, f"{tenant.name}: {report.message}", messages.SUCCESS)
+            return
+        lead = "Saved, but the connection does not work yet. " if after_save else ""
+        text = format_html(
+            '{}: {}{} <details class="regsync-detail"><summary>Technical detail for support'
+            "</summary><code>{}</code></details>",
+            tenant.name,
+            lead,
+            report.message,
+            report.detail or "-",
+        )
+        self.message_user(request, text, messages.WARNING if after_save else messages.ERROR)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if obj.has_odoo:
+            self._report_connection(request, obj, after_save=True)
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request, obj):
+        # Saving a connection tests it; the save stands whatever Odoo says.
+        if getattr(obj, "_connection_edited", False) and obj.has_odoo:
+            self._report_connection(request, obj, after_save=True)
+        return super().response_change(request, obj)
 
     @admin.action(description="Test Odoo connection", permissions=["view"])
     def test_connection(self, request, queryset):

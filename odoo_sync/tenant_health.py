@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from cafe.models import Tenant
 from odoo_sync.due import backoff_for
+from odoo_sync.models import TenantIncident
 
 log = logging.getLogger("odoo_sync")
 
@@ -26,28 +27,62 @@ def _same_connection(tenant_id: int, connection_revision: int):
 def record_tenant_reachable(
     tenant_id: int, *, connection_revision: int, server_version: str = "", protocol: str = ""
 ) -> None:
-    """Odoo answered a login: remember the version and the protocol that logged in.
+    """Odoo accepted a login: remember when, the version and the protocol that logged in.
 
     An outage is not ended here: an Odoo that accepts logins but fails every
     row is still down for this tenant (see `record_tenant_healthy`).
     """
-    _same_connection(tenant_id, connection_revision).filter(
-        ~Q(odoo_server_version=server_version) | ~Q(odoo_detected_protocol=protocol)
-    ).update(odoo_server_version=server_version, odoo_detected_protocol=protocol)
+    _same_connection(tenant_id, connection_revision).update(
+        odoo_server_version=server_version,
+        odoo_detected_protocol=protocol,
+        odoo_last_contact_at=timezone.now(),
+    )
 
 
 def record_tenant_healthy(tenant_id: int, *, connection_revision: int) -> None:
     """Odoo did the work a drain asked of it: end any outage backoff of the tenant."""
-    _same_connection(tenant_id, connection_revision).filter(
-        Q(odoo_unreachable_since__isnull=False)
-        | Q(odoo_outage_failures__gt=0)
-        | Q(odoo_next_attempt_at__isnull=False)
-    ).update(
-        odoo_unreachable_since=None,
-        odoo_outage_failures=0,
-        odoo_next_attempt_at=None,
-        odoo_last_error="",
+    with transaction.atomic():
+        ended = (
+            _same_connection(tenant_id, connection_revision)
+            .filter(
+                Q(odoo_unreachable_since__isnull=False)
+                | Q(odoo_outage_failures__gt=0)
+                | Q(odoo_next_attempt_at__isnull=False)
+            )
+            .update(
+                odoo_unreachable_since=None,
+                odoo_outage_failures=0,
+                odoo_next_attempt_at=None,
+                odoo_last_error="",
+            )
+        )
+        if ended:
+            _end_incidents(tenant_id, TenantIncident.Kind.UNREACHABLE, "Odoo took work again")
+
+
+def _open_incident(tenant_id: int, kind: str, reason: str, *, since) -> None:
+    """Start an incident of this kind, or keep the open one (its reason becomes the latest)."""
+    updated = TenantIncident.objects.filter(
+        tenant_id=tenant_id, kind=kind, ended_at__isnull=True
+    ).update(reason=reason[:2000])
+    if not updated:
+        TenantIncident.objects.create(
+            tenant_id=tenant_id, kind=kind, reason=reason[:2000], started_at=since
+        )
+
+
+def _end_incidents(tenant_id: int, kind: str, ended_by: str) -> None:
+    TenantIncident.objects.filter(tenant_id=tenant_id, kind=kind, ended_at__isnull=True).update(
+        ended_at=timezone.now(), ended_by=ended_by[:200]
     )
+
+
+def end_incidents_that_are_over(tenant: Tenant, *, ended_by: str) -> None:
+    """Close the open incidents the tenant's row no longer shows (after a connection edit)."""
+    if tenant.odoo_paused_at is None:
+        _end_incidents(tenant.pk, TenantIncident.Kind.PAUSED, ended_by)
+    if tenant.odoo_unreachable_since is None:
+        _end_incidents(tenant.pk, TenantIncident.Kind.UNREACHABLE, ended_by)
 
 
 def record_tenant_unreachable(
@@ -78,6 +113,9 @@ def record_tenant_unreachable(
                 "odoo_last_error",
             ]
         )
+        _open_incident(
+            tenant_id, TenantIncident.Kind.UNREACHABLE, error, since=tenant.odoo_unreachable_since
+        )
     return tenant.odoo_next_attempt_at
 
 
@@ -96,7 +134,11 @@ def pause_tenant(tenant_id: int, *, connection_revision: int, reason: str) -> bo
     False when the connection was edited after the drain logged in with it:
     the rejection was of the old credentials, so nothing is paused.
     """
-    paused = _same_connection(tenant_id, connection_revision).update(
-        odoo_paused_at=timezone.now(), odoo_paused_reason=reason[:2000]
-    )
+    now = timezone.now()
+    with transaction.atomic():
+        paused = _same_connection(tenant_id, connection_revision).update(
+            odoo_paused_at=now, odoo_paused_reason=reason[:2000]
+        )
+        if paused:
+            _open_incident(tenant_id, TenantIncident.Kind.PAUSED, reason, since=now)
     return paused == 1

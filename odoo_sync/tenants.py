@@ -13,11 +13,15 @@ from django.db import transaction
 from cafe import services as tenant_services
 from cafe.models import Tenant
 from cafe.services import TenantChange
+from odoo_sync import tenant_health
 from registers import services as register_services
 from registers.state import SYSTEM_ACTOR
 
 
 def _follow(change: TenantChange, actor: str) -> Tenant:
+    tenant_health.end_incidents_that_are_over(
+        change.tenant, ended_by=f"connection edited by {actor}"
+    )
     if change.moved_odoo:
         register_services.relink_all_to_odoo(change.tenant, actor=actor)
     if change.became_sync_enabled:

@@ -12,7 +12,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from cafe import access
-from cafe.admin_base import TenantScopedAdmin, humanize_until, render_confirmation
+from cafe.admin_base import TenantScopedAdmin, humanize_until, local_time, render_confirmation
 from registers import services
 from registers.access import registers_for
 from registers.forms import RegisterAddForm, RegisterChangeForm, RenameForm
@@ -136,6 +136,32 @@ class RetryingFilter(admin.SimpleListFilter):
         return queryset
 
 
+def tenant_banners(user) -> list[dict]:
+    """The tenants this user sees whose registers are not reaching Odoo now, and why."""
+    troubled = (
+        access.tenants_for(user)
+        .with_odoo()
+        .filter(Q(odoo_paused_at__isnull=False) | Q(odoo_unreachable_since__isnull=False))
+        .order_by("name")
+    )
+    banners = []
+    for tenant in troubled:
+        if tenant.odoo_paused_at:
+            text = (
+                f"{tenant.name}: paused since {local_time(tenant.odoo_paused_at)}. "
+                f"{tenant.odoo_paused_reason} Nothing is sent to its Odoo until the connection "
+                "is fixed."
+            )
+        else:
+            text = (
+                f"{tenant.name}: Odoo unreachable since {local_time(tenant.odoo_unreachable_since)}"
+                f"; next try {humanize_until(tenant.odoo_next_attempt_at) or 'at the next tick'}. "
+                "Its registers wait, uncharged."
+            )
+        banners.append({"text": text, "url": reverse("admin:cafe_tenant_change", args=[tenant.pk])})
+    return banners
+
+
 @admin.register(PosConfig)
 class PosConfigAdmin(TenantScopedAdmin):
     list_display = [
@@ -172,6 +198,10 @@ class PosConfigAdmin(TenantScopedAdmin):
         "external_id",
         "history",
     ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "tenant_banners": tenant_banners(request.user)}
+        return super().changelist_view(request, extra_context)
 
     def scoped_queryset(self, user):
         return registers_for(user).annotate(

@@ -31,6 +31,48 @@ def test_admin_index_links_to_the_overview(operator):
     assert f'href="{OVERVIEW}"' in html
 
 
+def test_the_overview_is_one_entry_of_the_sync_app_in_the_index_and_the_sidebar(operator):
+    client = logged_in(operator)
+    index = client.get(reverse("admin:index"))
+    [sync_app] = [a for a in index.context["app_list"] if a["app_label"] == "odoo_sync"]
+    assert [m["name"] for m in sync_app["models"]][0] == "Sync overview"
+    html = index.content.decode()
+    assert html.count(">Odoo sync<") == 1  # the app once, not twice
+    # The sidebar of any other admin page lists it too.
+    sidebar = client.get(ATTEMPTS).content.decode()
+    assert 'id="nav-sidebar"' in sidebar and f'href="{OVERVIEW}"' in sidebar
+
+
+def test_view_site_opens_the_overview_and_every_page_has_a_favicon(operator):
+    html = logged_in(operator).get(reverse("admin:index")).content.decode()
+    assert f'<a href="{OVERVIEW}">View site</a>' in html
+    assert 'rel="icon"' in html
+
+
+def test_the_registers_list_says_which_tenants_are_paused_or_unreachable(operator):
+    paused = TenantFactory(pro=True, name="Paused Cafe")
+    tenant_health.pause_tenant(
+        paused.pk, connection_revision=0, reason="Odoo refused the login 'sync'."
+    )
+    down = TenantFactory(pro=True, name="Down Cafe")
+    tenant_health.record_tenant_unreachable(down.pk, connection_revision=0, error="HTTP 502")
+    TenantFactory(pro=True, name="Fine Cafe")
+    html = logged_in(operator).get(reverse("admin:registers_posconfig_changelist")).content
+    html = html.decode()
+    assert "Paused Cafe: paused since" in html and "Odoo refused the login" in html
+    assert "Down Cafe: Odoo unreachable since" in html
+    assert "Fine Cafe:" not in html
+    assert reverse("admin:cafe_tenant_change", args=[paused.pk]) in html
+
+
+def test_staff_see_banners_only_for_their_own_tenants():
+    staff = TenantStaffFactory()
+    other = TenantFactory(pro=True, name="Other Cafe")
+    tenant_health.pause_tenant(other.pk, connection_revision=0, reason="refused")
+    html = logged_in(staff).get(reverse("admin:registers_posconfig_changelist")).content
+    assert b"Other Cafe" not in html
+
+
 @freeze_time("2026-03-02 10:00:00")
 def test_overview_counts_states_per_tenant_and_ages_the_oldest_due_row(operator):
     tenant = TenantFactory(pro=True, name="Acme")

@@ -322,7 +322,8 @@ def test_rejected_credentials_pause_the_tenant_and_rows_keep_their_attempts(
     sandbox_tenant.refresh_from_db()
     assert result.status == TenantStatus.PAUSED
     assert sandbox_tenant.odoo_paused_at is not None
-    assert "rejected" in sandbox_tenant.odoo_paused_reason
+    assert "refused the login" in sandbox_tenant.odoo_paused_reason
+    assert "API key" in sandbox_tenant.odoo_paused_reason  # what to do, in words
     reg = _reload(reg)
     assert (reg.sync_state, reg.sync_retries) == (SyncState.PENDING_CREATE, 0)
 
