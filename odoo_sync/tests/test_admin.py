@@ -35,7 +35,7 @@ def test_the_overview_is_one_entry_of_the_sync_app_in_the_index_and_the_sidebar(
     client = logged_in(operator)
     index = client.get(reverse("admin:index"))
     [sync_app] = [a for a in index.context["app_list"] if a["app_label"] == "odoo_sync"]
-    assert [m["name"] for m in sync_app["models"]][0] == "Sync overview"
+    assert sync_app["models"][0]["name"] == "Sync overview"
     html = index.content.decode()
     assert html.count(">Odoo sync<") == 1  # the app once, not twice
     # The sidebar of any other admin page lists it too.
