@@ -14,4 +14,3 @@ class OdooSyncConfig(AppConfig):
 
         # An edit that queues a register pushes on commit; the tick is the net.
         registers_queued.connect(push_soon, dispatch_uid="odoo_sync.push_soon")
-
