@@ -22,8 +22,11 @@ from cafe.admin_base import (
 from cafe.models import Plan, Tenant
 from odoo_sync.connection import test_odoo_connection
 from odoo_sync.forms import TenantForm, TenantKeyForm
+from odoo_sync.tenants import sync_now
+from registers.admin import register_badge_html
 
 INCIDENTS_SHOWN = 20
+REGISTERS_SHOWN = 50
 CONNECTION_FIELDS = ["odoo_url", "odoo_db", "odoo_login", "odoo_protocol"]
 HEALTH_FIELDS = [
     "sync_status",
@@ -93,6 +96,35 @@ class TenantAdmin(TenantScopedAdmin):
         css = {"ok": "regsync-ok", "bad": "regsync-bad"}.get(status.tone, "")
         return format_html('<span class="{}">{}</span>', css, status.text)
 
+    @admin.display(description="Registers")
+    def register_list(self, obj):
+        registers = list(obj.registers.order_by("name", "pk")[: REGISTERS_SHOWN + 1])
+        if not registers:
+            return "No registers yet."
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:registers_posconfig_change", args=[register.pk]),
+                    register.name,
+                    "active" if register.is_active else "inactive",
+                    register_badge_html(register),
+                    register.odoo_pos_config_id or "",
+                )
+                for register in registers[:REGISTERS_SHOWN]
+            ),
+        )
+        every = reverse("admin:registers_posconfig_changelist") + f"?tenant__id__exact={obj.pk}"
+        return format_html(
+            '<table class="regsync-incidents"><thead><tr><th>Name</th><th>Active</th>'
+            "<th>Sync</th><th>Odoo id</th></tr></thead><tbody>{}</tbody></table>"
+            '<p><a href="{}">All registers of {}</a></p>',
+            rows,
+            every,
+            obj.name,
+        )
+
     @admin.display(description="Pauses and outages")
     def incident_history(self, obj):
         incidents = list(obj.incidents.all()[:INCIDENTS_SHOWN])
@@ -148,12 +180,17 @@ class TenantAdmin(TenantScopedAdmin):
                 },
             ),
             ("Sync health", {"fields": [*HEALTH_FIELDS, "incident_history"]}),
+            ("Registers", {"fields": ["register_list"]}),
         ]
+
+    def get_prepopulated_fields(self, request, obj=None):
+        # The slug is typed once, on the add form (it is read-only afterwards).
+        return {"slug": ["name"]} if obj is None else {}
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        readonly = ["slug", "api_key_status", *HEALTH_FIELDS, "incident_history"]
+        readonly = ["slug", "api_key_status", *HEALTH_FIELDS, "incident_history", "register_list"]
         if not access.is_operator(request.user):
             readonly = ["name", "plan", *CONNECTION_FIELDS, *readonly]
         return readonly
@@ -207,8 +244,24 @@ class TenantAdmin(TenantScopedAdmin):
         for tenant in queryset:
             self._report_connection(request, tenant)
 
+    def sync_now_view(self, request, object_id):
+        """Push the tenant's due registers now (and skip an outage's wait), from its page."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        tenant = get_object_or_404(self.get_queryset(request), pk=object_id)
+        if not self.has_change_permission(request, tenant):
+            raise PermissionDenied
+        started, text = sync_now(tenant)
+        self.message_user(request, text, messages.SUCCESS if started else messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:cafe_tenant_change", args=[tenant.pk]))
+
     def get_urls(self):
         return [
+            path(
+                "<path:object_id>/sync-now/",
+                self.admin_site.admin_view(self.sync_now_view),
+                name="cafe_tenant_sync_now",
+            ),
             path(
                 "<path:object_id>/test-connection/",
                 self.admin_site.admin_view(self.test_connection_view),
@@ -229,5 +282,10 @@ class TenantAdmin(TenantScopedAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context["test_connection_url"] = (
             reverse("admin:cafe_tenant_test_connection", args=[obj.pk]) if obj is not None else ""
+        )
+        context["sync_now_url"] = (
+            reverse("admin:cafe_tenant_sync_now", args=[obj.pk])
+            if obj is not None and obj.has_odoo and self.has_change_permission(request, obj)
+            else ""
         )
         return super().render_change_form(request, context, add, change, form_url, obj)

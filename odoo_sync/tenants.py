@@ -13,7 +13,7 @@ from django.db import transaction
 from cafe import services as tenant_services
 from cafe.models import Tenant
 from cafe.services import TenantChange
-from odoo_sync import tenant_health
+from odoo_sync import tasks, tenant_health
 from registers import services as register_services
 from registers.state import SYSTEM_ACTOR
 
@@ -41,3 +41,27 @@ def update_odoo_connection(tenant: Tenant, *, actor: str = SYSTEM_ACTOR, **field
     edit = tenant_services.clean_connection_edit(**fields)
     with transaction.atomic():
         return _follow(tenant_services.set_odoo_connection(tenant, edit), actor)
+
+
+def sync_now(tenant: Tenant) -> tuple[bool, str]:
+    """The operator's "Sync now": a drain of the tenant at once, past an outage's wait.
+
+    Never past a credentials pause (only an edit of the connection lifts it)
+    nor a register's own backoff. Returns whether a drain was queued and what
+    to tell the operator.
+    """
+    tenant = Tenant.objects.get(pk=tenant.pk)
+    if not tenant.has_odoo:
+        return (
+            False,
+            f"{tenant.name} does not sync to Odoo: it needs the Pro plan and a connection.",
+        )
+    if tenant.odoo_paused_at is not None:
+        return False, (
+            f"{tenant.name} is paused because Odoo refused its connection: fix the connection "
+            "first (saving it lifts the pause)."
+        )
+    tenant_health.try_tenant_now(tenant.pk, connection_revision=tenant.odoo_connection_revision)
+    if not tasks.enqueue_drain(tenant.pk):
+        return False, "The sync queue cannot be reached right now: the next tick will try again."
+    return True, f"A sync of {tenant.name} has started: its registers show the result shortly."

@@ -27,8 +27,26 @@ BADGE_COLOURS = {
 ERROR_TRIM = 80
 
 
+LOCAL_ONLY = "local_only"
+LOCAL_ONLY_TITLE = "Its tenant does not sync to Odoo (Starter plan or no Odoo connection)"
+
+
+def register_badge_html(register: PosConfig):
+    """The register's badge: its sync state, or "Local only" when its tenant has no Odoo."""
+    if not register.tenant.has_odoo and register.odoo_pos_config_id is None:
+        return sync_badge_html(LOCAL_ONLY)
+    return sync_badge_html(register.sync_state)
+
+
 def sync_badge_html(state: str):
     fg, bg = BADGE_COLOURS.get(state, ("#374151", "#f3f4f6"))
+    if state == LOCAL_ONLY:
+        return format_html(
+            '<span class="regsync-badge regsync-badge--local" title="{}" style="color:#374151;'
+            "background:#f3f4f6;padding:2px 8px;border-radius:10px;font-weight:600;"
+            'white-space:nowrap">Local only</span>',
+            LOCAL_ONLY_TITLE,
+        )
     label = SyncState(state).label if state in SyncState.values else state
     return format_html(
         '<span class="regsync-badge regsync-badge--{}" style="color:{};background:{};'
@@ -243,7 +261,7 @@ class PosConfigAdmin(TenantScopedAdmin):
 
     @admin.display(description="Sync state", ordering="state_rank")
     def sync_badge(self, obj):
-        return sync_badge_html(obj.sync_state)
+        return register_badge_html(obj)
 
     @admin.display(description="Next attempt", ordering="next_attempt_at")
     def next_attempt(self, obj):

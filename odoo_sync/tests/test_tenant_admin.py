@@ -416,3 +416,63 @@ def test_the_tenant_page_keeps_the_history_of_pauses_and_outages(operator, tenan
     assert "Odoo refused the login" in html
     assert f"connection edited by {operator.username}" in html
     assert "ongoing" not in html
+
+
+def test_the_tenant_page_lists_its_registers_with_their_sync_state(operator, tenant):
+    PosConfigFactory(tenant=tenant, name="Front counter", pushed=True)
+    html = logged_in(operator).get(change_url(tenant)).content.decode()
+    assert "Front counter" in html and "Synced" in html
+    assert f"?tenant__id__exact={tenant.pk}" in html
+
+
+def test_a_starter_tenants_register_is_local_only_never_a_green_synced(operator):
+    starter = TenantFactory(name="Kiosk Co")
+    PosConfigFactory(tenant=starter, name="Kiosk")
+    client = logged_in(operator)
+    listing = client.get(reverse("admin:registers_posconfig_changelist")).content.decode()
+    assert "Local only" in listing and "regsync-badge--synced" not in listing
+    assert "Local only" in client.get(change_url(starter)).content.decode()
+
+
+@pytest.mark.django_db(transaction=True)  # the drain refuses to run inside a transaction
+def test_sync_now_pushes_the_tenants_registers_past_an_outage_wait(
+    operator, connected_tenant, odoo_sandbox
+):
+    from odoo_sync import tenant_health
+    from registers import services as register_services
+
+    register = register_services.add_register(connected_tenant, name="Bar", prefix="BAR")
+    tenant_health.record_tenant_unreachable(
+        connected_tenant.pk, connection_revision=0, error="HTTP 502"
+    )
+    client = logged_in(operator)
+    page = client.get(change_url(connected_tenant)).content.decode()
+    assert 'id="regsync-sync-now"' in page
+    response = client.post(reverse("admin:cafe_tenant_sync_now", args=[connected_tenant.pk]))
+    assert response.status_code == 302
+    [message] = messages_of(client.get(change_url(connected_tenant)))
+    assert message.startswith(f"A sync of {connected_tenant.name} has started")
+    register.refresh_from_db()
+    assert register.sync_state == SyncState.SYNCED  # the drain ran (eager in unit tests)
+    assert [c["name"] for c in odoo_sandbox.pos_configs()] == ["Bar"]
+
+
+def test_sync_now_refuses_a_paused_tenant_and_says_what_to_do(operator, connected_tenant):
+    from odoo_sync import tenant_health
+
+    tenant_health.pause_tenant(connected_tenant.pk, connection_revision=0, reason="refused")
+    client = logged_in(operator)
+    client.post(reverse("admin:cafe_tenant_sync_now", args=[connected_tenant.pk]))
+    [message] = messages_of(client.get(change_url(connected_tenant)))
+    assert "fix the connection first" in message
+
+
+def test_sync_now_is_post_only_and_scoped(connected_tenant):
+    other_staff = TenantStaffFactory()
+    url = reverse("admin:cafe_tenant_sync_now", args=[connected_tenant.pk])
+    assert logged_in(other_staff).post(url).status_code == 404
+
+
+def test_the_add_form_fills_the_slug_from_the_name(operator):
+    response = logged_in(operator).get(ADD)
+    assert '"id": "#id_slug"' in response.content.decode().replace("&quot;", '"')
