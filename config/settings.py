@@ -250,6 +250,20 @@ LOGGING = {
 # Odoo hears of it in seconds; the beat tick is the safety net.
 SYNC_PUSH_ON_COMMIT = env.bool("SYNC_PUSH_ON_COMMIT", default=True)
 
+# Mail to the operators (active superusers with an address, and ADMINS) when a
+# tenant pauses or a register dead-letters: at most one per tenant per period.
+# Django's EMAIL_* settings say how it is sent (EMAIL_URL, e.g. smtp://host:25).
+OPERATOR_ALERTS = env.bool("OPERATOR_ALERTS", default=True)
+OPERATOR_ALERT_INTERVAL_MINUTES = env.int("OPERATOR_ALERT_INTERVAL_MINUTES", default=60)
+globals().update(
+    {k: v for k, v in env.email_url("EMAIL_URL", default="consolemail://").items() if v}
+)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="regsync@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+ADMINS = [("Operator", address) for address in env.list("OPERATOR_EMAILS", default=[])]
+# The admin's address in alert mails (optional): e.g. https://regsync.example.com
+REGSYNC_BASE_URL = env.str("REGSYNC_BASE_URL", default="")
+
 # --- Demo (`make run`) -------------------------------------------------------------
 DEMO_ADMIN_PASSWORD = env.str("DEMO_ADMIN_PASSWORD", default="")
 DEMO_ODOO_API_KEY = env.str("DEMO_ODOO_API_KEY", default="demo-odoo-api-key")

@@ -75,3 +75,17 @@ class TenantIncident(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} from {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class OperatorAlert(models.Model):
+    """A mail sent to the operators about a tenant: the history, and the hourly limit per tenant."""
+
+    tenant = models.ForeignKey("cafe.Tenant", on_delete=models.CASCADE, related_name="+")
+    subject = models.CharField(max_length=300)
+    sent_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.subject

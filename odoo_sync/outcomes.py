@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cafe.models import Tenant
+from odoo_sync import alerts
 from odoo_sync.claims import CREATE, UPDATE, Claim
 from odoo_sync.due import backoff_for
 from odoo_sync.models import SyncAttempt
@@ -146,6 +147,12 @@ def mark_failed(claim: Claim, *, error: str, kind: str, duration_ms: int = 0) ->
                 retries=failures,
                 error=error,
                 kind=ErrorKind.EXHAUSTED if kind == ErrorKind.TRANSIENT else kind,
+            )
+            alerts.raise_alert(
+                claim.tenant_id,
+                subject=f"Register {row.name!r} of {row.tenant.name} could not be synced",
+                body=f"regsync gave up sending register {row.name!r} to Odoo after "
+                f"{failures} attempt(s); it waits for an operator.\n\n{error}",
             )
             return _record(claim, Outcome.DEAD_LETTERED, duration_ms=duration_ms, error=error)
         apply_event(

@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from cafe.models import Tenant
+from odoo_sync import alerts
 from odoo_sync.due import backoff_for
 from odoo_sync.models import TenantIncident
 
@@ -141,4 +142,11 @@ def pause_tenant(tenant_id: int, *, connection_revision: int, reason: str) -> bo
         )
         if paused:
             _open_incident(tenant_id, TenantIncident.Kind.PAUSED, reason, since=now)
+            name = Tenant.objects.filter(pk=tenant_id).values_list("name", flat=True).first()
+            alerts.raise_alert(
+                tenant_id,
+                subject=f"{name} is paused: Odoo refused its connection",
+                body=f"Nothing is sent to the Odoo of {name} until its connection is fixed.\n\n"
+                f"{reason}",
+            )
     return paused == 1
