@@ -46,9 +46,12 @@ def check_odoo_url(
 
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        shown = f"'{parts.scheme}'" if parts.scheme else "none"
+        allowed = "https://" if require_https else "https:// (or http:// on a local network)"
+        example = "https://yourcafe.odoo.com"
+        if not parts.scheme or "." in parts.scheme:  # "acme.odoo.com" or "acme.odoo.com:8069"
+            raise OdooUrlError(f"Start the Odoo URL with {allowed}, e.g. {example}.")
         raise OdooUrlError(
-            f"The Odoo URL must start with https:// (scheme {shown} is not supported)."
+            f"The Odoo URL must start with {allowed}, not {parts.scheme}://; e.g. {example}."
         )
     if scheme == "http" and require_https:
         raise OdooUrlError("The Odoo URL must use https://, not http://.")

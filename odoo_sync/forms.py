@@ -7,6 +7,13 @@ from cafe.admin_base import ServiceForm
 from cafe.models import Tenant
 from odoo_sync import tenants
 
+KEEP_KEY_HELP = "Leave empty to keep the current key. Saving a key lifts a pause."
+FIRST_KEY_HELP = "The API key of the Odoo login above (Odoo: Preferences > Account Security)."
+KEY_NOT_KEPT = (
+    "Type the API key again: a key is never sent back to the browser, so it was not kept "
+    "when the form came back with errors."
+)
+
 
 def api_key_field() -> forms.CharField:
     # Write-only: the current key is never put in the page, not even masked.
@@ -15,8 +22,23 @@ def api_key_field() -> forms.CharField:
         required=False,
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Leave empty to keep the current key. Saving a key lifts a pause.",
+        help_text=KEEP_KEY_HELP,
     )
+
+
+class ApiKeyForm(ServiceForm):
+    """A form with the write-only key: its help fits the tenant, and a lost key is said."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "new_api_key" in self.fields and not self.instance.odoo_api_key:
+            self.fields["new_api_key"].help_text = FIRST_KEY_HELP
+
+    def _post_clean(self):
+        super()._post_clean()
+        typed = self.data.get(self.add_prefix("new_api_key"))
+        if self.errors and typed and "new_api_key" not in self.errors:
+            self.add_error("new_api_key", KEY_NOT_KEPT)
 
 
 CONNECTION_ARGS = {
@@ -27,7 +49,7 @@ CONNECTION_ARGS = {
 }
 
 
-class TenantForm(ServiceForm):
+class TenantForm(ApiKeyForm):
     """An operator's tenant form: plan and the whole connection."""
 
     odoo_url = forms.CharField(
@@ -80,7 +102,7 @@ class TenantForm(ServiceForm):
         return tenant
 
 
-class TenantKeyForm(ServiceForm):
+class TenantKeyForm(ApiKeyForm):
     """Tenant staff: they may only rotate their tenant's API key."""
 
     new_api_key = api_key_field()

@@ -13,7 +13,7 @@ class SyncAttempt(models.Model):
         REQUEUED = "requeued", "Synced, changed meanwhile"
         RETRY = "retry", "Failed, will retry"
         DEAD_LETTERED = "dead_lettered", "Failed, dead-lettered"
-        SUPERSEDED = "superseded", "Claim lost to another drain"
+        SUPERSEDED = "superseded", "Not recorded: the register changed meanwhile"
 
     tenant = models.ForeignKey("cafe.Tenant", on_delete=models.CASCADE, related_name="+")
     register = models.ForeignKey(
@@ -22,7 +22,7 @@ class SyncAttempt(models.Model):
     action = models.CharField(max_length=16, choices=Action.choices)
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     odoo_pos_config_id = models.PositiveIntegerField(null=True, blank=True)
-    duration_ms = models.PositiveIntegerField(default=0)
+    duration_ms = models.PositiveIntegerField("Odoo took (ms)", default=0)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

@@ -17,6 +17,7 @@ from registers import services
 from registers.access import registers_for
 from registers.forms import RegisterAddForm, RegisterChangeForm, RenameForm
 from registers.models import ErrorKind, PosConfig, SyncState
+from registers.state import Event
 
 BADGE_COLOURS = {
     SyncState.PENDING_CREATE: ("#1d4ed8", "#dbeafe"),
@@ -56,6 +57,40 @@ def sync_badge_html(state: str):
         bg,
         label,
     )
+
+
+# What each history entry means, in an operator's words (the technical name in a tooltip).
+EVENT_WORDS = {
+    "added": "Added",
+    "renamed": "Renamed",
+    "deactivated": "Deactivated",
+    "reactivated": "Reactivated",
+    "prefix_changed": "Sequence prefix changed (stays local)",
+    Event.EDITED: "Change queued for Odoo",
+    Event.CREATE_LANDED: "Created in Odoo",
+    Event.WRITE_LANDED: "Change written to Odoo",
+    Event.ATTEMPT_FAILED: "Odoo failed; will try again",
+    Event.DEAD_LETTERED: "Gave up: needs an operator",
+    Event.RELINKED: "To be created again in Odoo (its Odoo record points nowhere)",
+    Event.SYNC_ENABLED: "Queued: its tenant now syncs to Odoo",
+    Event.OPERATOR_RETRY: "Retried by hand",
+    Event.OPERATOR_RECREATE: "To be created again in Odoo, by hand",
+    Event.LINKED_BY_OPERATOR: "Linked to an Odoo record by hand",
+}
+STATE_WORDS = {
+    SyncState.PENDING_CREATE: "waiting to be created in Odoo",
+    SyncState.PENDING_UPDATE: "change waiting for Odoo",
+    SyncState.SYNCED: "in step with Odoo",
+    SyncState.SYNC_ERROR: "gave up",
+}
+
+
+def event_words(event) -> str:
+    """A history entry as an operator reads it: what happened, and the state it left."""
+    words = EVENT_WORDS.get(event.action, event.action.replace("_", " ").capitalize())
+    if event.to_state and event.to_state != event.from_state:
+        words += f" ({STATE_WORDS.get(event.to_state, event.to_state)})"
+    return words
 
 
 def trim_error(text: str, limit: int = ERROR_TRIM) -> str:
@@ -315,20 +350,20 @@ class PosConfigAdmin(TenantScopedAdmin):
             return "-"
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            '<tr><td>{}</td><td>{}</td><td title="{}">{}</td><td>{}</td></tr>',
             (
                 (
-                    f"{e.created_at:%Y-%m-%d %H:%M:%S}",
+                    local_time(e.created_at),
                     e.actor or "-",
-                    e.action,
-                    f"{e.from_state} → {e.to_state}" if e.to_state else e.from_state,
+                    f"{e.action}: {e.from_state} -> {e.to_state or e.from_state}",
+                    event_words(e),
                     e.detail[:300],
                 )
                 for e in events
             ),
         )
         return format_html(
-            "<table><thead><tr><th>When</th><th>Who</th><th>What</th><th>State</th>"
+            "<table><thead><tr><th>When</th><th>Who</th><th>What happened</th>"
             "<th>Detail</th></tr>"
             "</thead><tbody>{}</tbody></table>",
             rows,

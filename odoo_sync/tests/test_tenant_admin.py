@@ -89,6 +89,17 @@ def test_key_is_not_echoed_back_when_the_form_has_errors(operator, tenant):
     assert response.status_code == 200
     assert b"brand-new-key-123" not in response.content
     assert SECRET.encode() not in response.content
+    # ...and says so, instead of clearing it silently.
+    assert "Type the API key again" in response.content.decode()
+
+
+def test_the_key_help_fits_a_tenant_with_and_without_a_key(operator, tenant):
+    client = logged_in(operator)
+    assert "Leave empty to keep the current key" in client.get(change_url(tenant)).content.decode()
+    keyless = TenantFactory(pro=True, odoo_api_key="")
+    page = client.get(change_url(keyless)).content.decode()
+    assert "Leave empty to keep the current key" not in page
+    assert "Account Security" in page
 
 
 def test_saving_without_a_new_key_keeps_the_current_one(operator, tenant):

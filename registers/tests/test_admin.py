@@ -555,7 +555,10 @@ def test_change_page_history_shows_who_made_each_change(operator):
     services.rename_register(register, name="Espresso bar", actor="colleague")
     html = logged_in(operator).get(change_url(register)).content.decode()
     assert "<th>Who</th>" in html
-    assert "<td>colleague</td><td>renamed</td>" in html
+    assert '<td>colleague</td><td title="renamed: synced -&gt; synced">Renamed</td>' in html
+    # The sync's own step in the operator's words, its technical name in the tooltip.
+    assert 'title="edited: synced -&gt; pending_update">Change queued for Odoo (change ' in html
+    assert "→" not in html and "pending_update →" not in html
 
 
 # --- permissions -----------------------------------------------------------------------------
