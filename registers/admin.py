@@ -507,17 +507,25 @@ class PosConfigAdmin(TenantScopedAdmin):
     def retry_sync_now(self, request, queryset):
         rows = list(queryset.select_related("tenant"))
         if "confirm" not in request.POST:
+            operator = access.is_operator(request.user)
+            would_retry = [
+                row for row in rows if services.plan_retry(row, operator=operator) in RETRY_WORDS
+            ]
+            question = (
+                f"Retry {plural(len(would_retry))} now, with fresh attempts? Dead letters "
+                "and registers waiting to retry are queued; the others are left alone."
+                if would_retry
+                else "Nothing to retry: none of these registers is failed or waiting to retry."
+            )
             return render_confirmation(
                 self,
                 request,
                 queryset,
                 action="retry_sync_now",
                 title="Retry sync now",
-                question=(
-                    f"Retry {plural(len(rows))} now, with fresh attempts? Dead letters "
-                    "and registers waiting to retry are queued; the others are left alone."
-                ),
-                submit="Yes, retry now",
+                question=question,
+                # Not offered when it would do nothing.
+                submit="Yes, retry now" if would_retry else "",
                 rows=[(row, row.tenant, retry_preview(request.user, row)) for row in rows],
             )
         done, left = retry_registers(request.user, rows)

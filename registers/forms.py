@@ -29,10 +29,19 @@ class ActingForm(ServiceForm):
         return self.actor
 
 
+HELP_TEXTS = {
+    "sequence_prefix": (
+        "Starts this register's receipt numbers (e.g. BAR1). It stays here: Odoo is never sent it."
+    ),
+    "name": "Sent to Odoo as the Point of Sale's name (for a tenant that syncs).",
+}
+
+
 class RegisterAddForm(ActingForm):
     class Meta:
         model = PosConfig
         fields = ["tenant", "name", "sequence_prefix"]
+        help_texts = HELP_TEXTS
 
     def apply(self) -> PosConfig:
         data = self.cleaned_data
@@ -64,6 +73,7 @@ class RegisterChangeForm(ActingForm):
     class Meta:
         model = PosConfig
         fields = ["name", "is_active", "sequence_prefix", "revision"]
+        help_texts = HELP_TEXTS
 
     stale = False
 

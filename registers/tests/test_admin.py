@@ -637,3 +637,20 @@ def test_nothing_can_be_deleted_from_the_admin(operator):
     action(client, "delete_selected", [register], post="yes")
     assert PosConfig.objects.filter(pk=register.pk).exists()
     assert messages_of(client.get(CHANGELIST)) == ["No action selected."]
+
+
+def test_the_prefix_field_says_it_stays_local(operator):
+    register = PosConfigFactory(pushed=True)
+    html = logged_in(operator).get(change_url(register)).content.decode()
+    assert "It stays here: Odoo is never sent it." in html
+
+
+def test_retry_is_not_offered_when_nothing_would_be_retried(operator):
+    register = PosConfigFactory(pushed=True)  # synced: nothing to retry
+    response = logged_in(operator).post(
+        reverse("admin:registers_posconfig_changelist"),
+        {"action": "retry_sync_now", "_selected_action": [register.pk]},
+    )
+    html = response.content.decode()
+    assert "Nothing to retry" in html
+    assert 'value="Yes, retry now"' not in html
