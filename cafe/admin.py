@@ -1,9 +1,11 @@
 """The tenants admin: plan, Odoo connection (key write-only), test connection, memberships."""
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
@@ -11,7 +13,14 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from cafe import selectors, services
 from cafe.admin_helpers import TenantScopedAdmin, humanize_ago, humanize_until
-from cafe.forms import MembershipForm, TenantForm, TenantKeyForm
+from cafe.forms import (
+    GroupForm,
+    MembershipForm,
+    StaffUserChangeForm,
+    StaffUserCreationForm,
+    TenantForm,
+    TenantKeyForm,
+)
 from cafe.models import Membership, Tenant
 from odoo_sync.connection import test_odoo_connection
 
@@ -145,7 +154,7 @@ class TenantAdmin(TenantScopedAdmin):
     def test_connection_view(self, request, object_id):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        tenant = get_object_or_404(self.get_queryset(request), pk=object_id)
+        tenant = self.get_object(request, object_id)  # a 404 for any id not theirs
         if not self.has_view_permission(request, tenant):
             raise PermissionDenied
         self._report_connection(request, tenant)
@@ -195,3 +204,21 @@ class MembershipAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for membership in queryset:
             services.revoke_tenant_access(membership)
+
+
+# --- staff users and groups: Django's admin, with regsync's name rules ---------------------
+
+
+class StaffUserAdmin(UserAdmin):
+    form = StaffUserChangeForm
+    add_form = StaffUserCreationForm
+
+
+class StaffGroupAdmin(GroupAdmin):
+    form = GroupForm
+
+
+for model, model_admin in [(get_user_model(), StaffUserAdmin), (Group, StaffGroupAdmin)]:
+    if admin.site.is_registered(model):
+        admin.site.unregister(model)
+    admin.site.register(model, model_admin)
