@@ -36,7 +36,8 @@ def _describe(ch: str) -> str:
 
 def check_characters(value: str, *, field: str, what: str) -> None:
     """Refuse characters that cannot be seen or were not text: the first offender is named."""
-    if _REPLACEMENT in value:
+    # U+FFFD is what a form decoder leaves, a surrogate what a shell's argv leaves.
+    if _REPLACEMENT in value or any(unicodedata.category(ch) == "Cs" for ch in value):
         _refuse(field, f"{what} has characters that could not be read (not valid UTF-8).")
     for ch in value:
         if unicodedata.category(ch) in _INVISIBLE:
