@@ -327,3 +327,38 @@ def test_every_admin_form_refuses_hostile_values_with_a_message_and_writes_nothi
     assert not walk.failures, walk.report()
     assert forms_walked >= (7 if who == "operator" else 3)
     print(f"{who}: {forms_walked} forms, {fields_walked} fields, {walk.requests} requests")
+
+
+# --- the pages a refused request gets ------------------------------------------------------------
+
+
+def test_a_10_mb_form_gets_a_413_page_saying_nothing_was_saved(world):
+    add = reverse(url_name(world.main_bar.__class__, "add"))
+    data = {"tenant": world.acme.pk, "name": "x" * HUGE, "sequence_prefix": "NT"}
+    response = client_for(world.operator).post(add, data)
+    page = response.content.decode()
+    assert response.status_code == 413
+    assert "This form was too large" in page
+    assert "Nothing was saved" in page
+    assert "2.5\xa0MB" in page
+
+
+def test_a_form_body_that_is_not_utf8_gets_a_400_page_not_latin1_mojibake(world):
+    change = reverse(url_name(world.main_bar.__class__, "change"), args=[world.main_bar.pk])
+    body = b"name=Caf\xe9&sequence_prefix=MB&revision=0&is_active=on"
+    response = client_for(world.operator).post(
+        change, body, content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 400
+    assert "The form was not sent as UTF-8." in response.content.decode()
+    world.main_bar.refresh_from_db()
+    assert world.main_bar.name == "Main bar"
+
+
+def test_sync_attempt_page_is_a_read_only_log_for_staff(world):
+    attempt = world.terrace.sync_attempts.get()
+    url = reverse("admin:odoo_sync_syncattempt_change", args=[attempt.pk])
+    response = client_for(world.staff).get(url)
+    assert response.status_code == 200
+    assert not response.context["adminform"].form.fields
+    assert "Odoo unreachable" in response.content.decode()
