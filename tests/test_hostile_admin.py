@@ -14,6 +14,7 @@ from tests.walk import (
     BODY_KINDS,
     HOSTILE_IDS,
     HUGE,
+    admin_request,
     bad_utf8_body,
     browser_data,
     changelist,
@@ -81,9 +82,8 @@ def valid_add(world, label: str) -> dict:
 
 def existing_name(world, label: str, field_name: str, obj) -> str:
     """A value another row already has, to post a look-alike of."""
-    if label == "registers.PosConfig" or (field_name == "name" and obj is None):
-        others = [r for r in (world.main_bar, world.terrace) if r != obj]
-        return others[0].name if label == "registers.PosConfig" else world.acme.name
+    if label == "registers.PosConfig":
+        return next(r.name for r in (world.main_bar, world.terrace) if r != obj)
     if label == "cafe.Tenant" and field_name == "name":
         return world.bean.name if obj == world.acme else world.acme.name
     if field_name == "username":
@@ -146,8 +146,6 @@ def test_every_admin_page_of_every_model_opens_without_a_500(world, who):
         listing = changelist(model)
         response = walk.get(client, listing)
         obj = visible_object(model_admin, user)
-        from tests.walk import admin_request
-
         request = admin_request(user)
         if model_admin.has_view_or_change_permission(request) and response.status_code != 200:
             walk.fail(f"{label} changelist -> {response.status_code} for {who}")
@@ -223,8 +221,6 @@ def action_forms(world, user):
         obj = visible_object(model_admin, user)
         if obj is None:
             continue
-        from tests.walk import admin_request
-
         for action in model_admin.get_actions(admin_request(user)):
             data = {"action": action, "_selected_action": [str(obj.pk)]}
             response = client.post(changelist(model), data)
