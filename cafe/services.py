@@ -1,4 +1,11 @@
-"""Business operations on tenants: plan changes and the Odoo connection."""
+"""Business operations on tenants: creation, plan, the Odoo connection, staff access.
+
+Only the tenant's own row: what a plan or connection change does to its
+registers is the sync layer's (`odoo_sync.tenants`), which calls these inside
+its transaction and reads the returned `TenantChange`.
+"""
+
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -6,8 +13,7 @@ from django.db import transaction
 
 from cafe import text
 from cafe.models import Membership, OdooProtocol, Plan, Tenant
-from odoo_sync.urlcheck import OdooUrlError, check_odoo_url
-from registers.services import queue_pending_creates, relink_all_to_odoo
+from odoo_client.urlcheck import OdooUrlError, check_odoo_url
 
 _UNSET = object()
 # Odoo API keys are 40 characters; a password may stand in for one (XML-RPC).
@@ -61,9 +67,14 @@ def _clean_plan(plan: str) -> str:
     return plan
 
 
-def _became_sync_enabled(tenant: Tenant, was_enabled: bool) -> None:
-    if tenant.is_sync_enabled and not was_enabled:
-        queue_pending_creates(tenant)
+@dataclass(frozen=True)
+class TenantChange:
+    """A tenant after a plan or connection edit, and what the edit means for its registers."""
+
+    tenant: Tenant
+    became_sync_enabled: bool = False
+    # Another Odoo (URL or database): the Odoo ids its registers hold point nowhere there.
+    moved_odoo: bool = False
 
 
 def create_tenant(
@@ -110,45 +121,41 @@ def _create_tenant(
     return tenant
 
 
-@transaction.atomic
-def change_plan(tenant: Tenant, *, plan: str) -> Tenant:
-    """Move a tenant between plans; becoming sync-enabled queues its local-only registers."""
+def set_plan(tenant: Tenant, *, plan: str) -> TenantChange:
+    """Move a tenant between plans (in the caller's transaction, if any)."""
     plan = _clean_plan(plan)
-    tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
-    was_enabled = tenant.is_sync_enabled
-    tenant.plan = plan
-    tenant.save(update_fields=["plan", "updated_at"])
-    _became_sync_enabled(tenant, was_enabled)
-    return tenant
-
-
-def update_odoo_connection(
-    tenant: Tenant,
-    *,
-    url: str = _UNSET,
-    db: str = _UNSET,
-    login: str = _UNSET,
-    api_key: str = _UNSET,
-    protocol: str = _UNSET,
-) -> Tenant:
-    """Edit the Odoo connection. Any edit lifts a credentials pause and an outage backoff.
-
-    An empty `api_key` means "keep the current key": the admin never shows it
-    back, so a blank field on save is not a request to erase it.
-    """
-    # Resolving the URL's host waits on DNS: done before any transaction opens.
-    if url is not _UNSET:
-        url = clean_odoo_url(url.strip())
     with transaction.atomic():
-        return _update_odoo_connection(
-            tenant, url=url, db=db, login=login, api_key=api_key, protocol=protocol
-        )
+        tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        was_enabled = tenant.is_sync_enabled
+        tenant.plan = plan
+        tenant.save(update_fields=["plan", "updated_at"])
+        return TenantChange(tenant, became_sync_enabled=tenant.is_sync_enabled and not was_enabled)
 
 
-def _update_odoo_connection(tenant: Tenant, *, url, db, login, api_key, protocol) -> Tenant:
+def clean_connection_edit(*, url: str = _UNSET, **fields) -> dict:
+    """The edit's fields, with the URL checked; waits on DNS, so call it outside a transaction."""
+    if url is not _UNSET:
+        fields["url"] = clean_odoo_url(url.strip())
+    return {name: value for name, value in fields.items() if value is not _UNSET}
+
+
+def set_odoo_connection(tenant: Tenant, edit: dict) -> TenantChange:
+    """Apply a `clean_connection_edit` (in the caller's transaction, if any).
+
+    Any edit lifts a credentials pause and an outage backoff. An empty
+    `api_key` means "keep the current key": the admin never shows it back, so
+    a blank field on save is not a request to erase it.
+    """
+    with transaction.atomic():
+        return _set_odoo_connection(tenant, **edit)
+
+
+def _set_odoo_connection(
+    tenant: Tenant, *, url=_UNSET, db=_UNSET, login=_UNSET, api_key=_UNSET, protocol=_UNSET
+) -> TenantChange:
     tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
     was_enabled = tenant.is_sync_enabled
-    was_url, was_db = tenant.odoo_url, tenant.odoo_db
+    was_odoo = (tenant.odoo_url, tenant.odoo_db)
     changed = []
     if url is not _UNSET:
         tenant.odoo_url = url
@@ -168,7 +175,7 @@ def _update_odoo_connection(tenant: Tenant, *, url, db, login, api_key, protocol
         tenant.odoo_protocol = protocol
         changed.append("odoo_protocol")
     if not changed:
-        return tenant
+        return TenantChange(tenant)
     tenant.odoo_paused_at = None
     tenant.odoo_paused_reason = ""
     tenant.odoo_unreachable_since = None
@@ -176,25 +183,21 @@ def _update_odoo_connection(tenant: Tenant, *, url, db, login, api_key, protocol
     tenant.odoo_next_attempt_at = None
     tenant.odoo_last_error = ""
     tenant.odoo_server_version = ""  # detect again: it may be another Odoo now
+    tenant.odoo_last_contact_at = None
     tenant.odoo_detected_protocol = ""
     tenant.odoo_connection_revision += 1
     tenant.save()
-    if {"odoo_url", "odoo_db"} & set(changed) and (was_url, was_db) != (
-        tenant.odoo_url,
-        tenant.odoo_db,
-    ):
-        # Another Odoo database: the ids we hold point nowhere there. Every
-        # register is upserted again by its external id (found, not duplicated,
-        # where it exists).
-        relink_all_to_odoo(tenant)
-    _became_sync_enabled(tenant, was_enabled)
-    return tenant
+    return TenantChange(
+        tenant,
+        became_sync_enabled=tenant.is_sync_enabled and not was_enabled,
+        moved_odoo=(tenant.odoo_url, tenant.odoo_db) != was_odoo,
+    )
 
 
 # --- admin support -------------------------------------------------------------
 
 # Holds the model permissions tenant staff need to see the admin (created by
-# migration cafe 0002); which rows they see is scoped by cafe.selectors.
+# migration cafe 0002); which rows they see is scoped by cafe.access.
 TENANT_STAFF_GROUP = "Tenant staff"
 TENANT_STAFF_PERMISSIONS = [
     ("cafe", "view_tenant"),

@@ -56,7 +56,7 @@ ODOO_ALLOW_PRIVATE_URLS = env.bool("ODOO_ALLOW_PRIVATE_URLS", default=False)
 ODOO_REQUIRE_HTTPS = env.bool("ODOO_REQUIRE_HTTPS", default=not DEBUG)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "odoo_sync.admin_site.RegsyncAdminConfig",  # django.contrib.admin on regsync's admin site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -10,12 +10,14 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from cafe import selectors
-from cafe.admin import tenant_sync_status
-from cafe.admin_helpers import TenantScopedAdmin, humanize_ago, humanize_duration
-from odoo_sync import queue
+from cafe import access
+from cafe.admin_base import TenantScopedAdmin, humanize_ago, humanize_duration
+from odoo_sync import housekeeping, reporting
+from odoo_sync.access import sync_attempts_for
 from odoo_sync.models import SyncAttempt
+from odoo_sync.tenant_admin import tenant_sync_status
 from registers import services as register_services
+from registers.access import dead_letters_for
 from registers.admin import sync_badge_html, trim_error
 from registers.models import ErrorKind
 
@@ -25,7 +27,7 @@ ALIVE_TICK_PERIODS = 3
 
 
 def heartbeat_status(name: str, *, now: datetime) -> dict:
-    at = queue.last_beat(name)
+    at = housekeeping.last_beat(name)
     window = timedelta(seconds=settings.SYNC_TICK_SECONDS * ALIVE_TICK_PERIODS)
     return {
         "at": at,
@@ -37,8 +39,8 @@ def heartbeat_status(name: str, *, now: datetime) -> dict:
 def sync_overview(user, *, now: datetime | None = None) -> dict:
     """Everything the overview page shows, limited to the tenants `user` may see."""
     now = now or timezone.now()
-    tenants = list(selectors.tenants_for(user).order_by("name"))
-    health = queue.queue_health(now=now)
+    tenants = list(access.tenants_for(user).order_by("name"))
+    health = reporting.queue_health(now=now)
     empty = {"total": 0, "pending_create": 0, "pending_update": 0, "sync_error": 0, "synced": 0}
     rows, totals = [], dict(empty)
     for tenant in tenants:
@@ -54,7 +56,7 @@ def sync_overview(user, *, now: datetime | None = None) -> dict:
                 "status": tenant_sync_status(tenant),
             }
         )
-    dead_letters = list(selectors.dead_letters_for(user)[: DEAD_LETTERS_SHOWN + 1])
+    dead_letters = list(dead_letters_for(user)[: DEAD_LETTERS_SHOWN + 1])
     return {
         "now": now,
         "tick": heartbeat_status("tick", now=now),
@@ -105,7 +107,7 @@ class SyncAttemptAdmin(TenantScopedAdmin):
     readonly_fields = fields
 
     def scoped_queryset(self, user):
-        return selectors.sync_attempts_for(user)
+        return sync_attempts_for(user)
 
     @admin.display(description="Error")
     def error_short(self, obj):
@@ -136,7 +138,7 @@ class SyncAttemptAdmin(TenantScopedAdmin):
             raise PermissionDenied
         data = sync_overview(request.user)
         can_retry = request.user.has_perm("registers.change_posconfig")
-        operator = selectors.is_operator(request.user)
+        operator = access.is_operator(request.user)
         for register in data["dead_letters"]:
             register.badge = sync_badge_html(register.sync_state)
             register.kind_label = (

@@ -8,10 +8,9 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from cafe.models import Plan, Tenant
-from odoo_sync import queue
-from odoo_sync.client import OdooClient
-from odoo_sync.errors import (
+from cafe.models import Tenant
+from odoo_client.client import OdooClient
+from odoo_client.errors import (
     OdooAccessError,
     OdooAuthError,
     OdooError,
@@ -21,6 +20,8 @@ from odoo_sync.errors import (
     OdooUnreachableError,
     OdooValidationError,
 )
+from odoo_sync import claims, due, outcomes, tenant_health
+from odoo_sync.explain import explain
 from odoo_sync.locks import tenant_lock
 from odoo_sync.payloads import build_pos_config_create_payload, build_pos_config_update_payload
 from registers.models import ErrorKind
@@ -117,7 +118,7 @@ def _error_kind(exc: OdooError) -> str:
     return ErrorKind.PERMANENT
 
 
-def _describe(exc: OdooError, claim: queue.Claim) -> str:
+def _describe(exc: OdooError, claim: claims.Claim) -> str:
     text = f"{type(exc).__name__}: {exc.message}"
     if isinstance(exc, OdooMissingRecordError):
         text = (
@@ -137,8 +138,27 @@ def _deferrable(exc: OdooError) -> bool:
     return isinstance(exc, OdooTransientError | OdooAccessError)
 
 
-class _Drain:
-    """One drain of one tenant, holding its lock and one Odoo connection.
+@dataclass(frozen=True)
+class CallOutcome:
+    """What Odoo did with one row: its pos.config id, or the error; and how long it took."""
+
+    odoo_id: int | None
+    error: OdooError | None
+    duration_ms: int
+
+
+class Drain:
+    """One drain of one tenant, holding its lock and one Odoo connection, run step by step.
+
+    `open_drain` makes one; `drain_tenant` runs its steps in order (login,
+    then per batch: claim_batch, next_claim / call / record per row,
+    end_batch; then finish; close always). A test may interleave anything
+    between two steps: an edit between a row's call and its record, a second
+    drain or a connection edit between two batches.
+
+    Only `call` talks to Odoo, and it touches no database; every other step
+    is short DB work. Once a step ends the drain (`over`), the steps after it
+    do nothing and `claim_batch` returns False.
 
     Whose a failure is decides what it costs. Odoo's own verdict on a row
     (validation, a record deleted in Odoo) is charged to that row at once. A
@@ -156,9 +176,11 @@ class _Drain:
         self.result = result
         self.client = client
         self.lock = lock
-        self.outstanding: list[queue.Claim] = []
+        self.over = False  # ended: nothing more is claimed or sent
+        self.closed = False
+        self.outstanding: list[claims.Claim] = []  # claimed in this batch, not sent yet
         # Failures of one kind in a row, not charged yet: (claim, error, duration_ms).
-        self.held: list[tuple[queue.Claim, OdooError, int]] = []
+        self.held: list[tuple[claims.Claim, OdooError, int]] = []
         self.went_through = False  # a row's call succeeded in this drain
         self.healthy_recorded = False
         # The most one row can take: a write may need a second call (the
@@ -171,57 +193,197 @@ class _Drain:
         self.deadline = time.monotonic() + max(
             settings.SYNC_TASK_SOFT_TIME_LIMIT - self.row_budget - 5, 1
         )
+        self.claims_valid_until = self.deadline
 
-    def run(self) -> None:
-        if not self._login():
+    def __enter__(self) -> "Drain":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # --- the steps ---------------------------------------------------------------------
+
+    def login(self) -> bool:
+        """Log in to the tenant's Odoo; False ends the drain (paused, or the tenant's outage)."""
+        tenant = self.tenant
+        try:
+            self.client.authenticate()
+            version = tenant.odoo_server_version or self.client.version()["server_version"]
+        except OdooAuthError as exc:
+            # Only rejected credentials (or a database that does not exist)
+            # pause: nothing but an edit of the connection can fix those.
+            tenant_health.pause_tenant(
+                tenant.pk,
+                connection_revision=self.revision,
+                reason=explain(exc, tenant).text,
+            )
+            return self._stop(TenantStatus.PAUSED, exc)
+        except OdooError as exc:
+            # Anything else at login is the tenant's outage, whatever its shape
+            # (refused, timeout, 5xx, a proxy's HTML page, Odoo failing to
+            # reach its own database): back off and try again by itself.
+            return self._tenant_outage(exc)
+        tenant_health.record_tenant_reachable(
+            tenant.pk,
+            connection_revision=self.revision,
+            server_version=str(version),
+            protocol=self.client.protocol_in_use if tenant.odoo_protocol == "auto" else "",
+        )
+        return True
+
+    def claim_batch(self) -> bool:
+        """Claim the next batch of due rows; False when there is none to claim (then `finish`).
+
+        Plan, pause and connection are read again before each batch (property
+        11); a change ends the drain with every row given back.
+        """
+        if self.over:
+            return False
+        if time.monotonic() > self.deadline:
+            self.result.status = TenantStatus.MORE
+            return False
+        if not self.lock.extend():
+            # Our lease ran out and another drain holds the tenant now:
+            # leave the tenant to it (property 1).
+            self.result.status = TenantStatus.BUSY
+            return False
+        if not self._still_eligible():
+            self.over = True
+            self.release()
+            return False
+        batch = claims.claim_due(
+            self.tenant.pk, limit=settings.SYNC_BATCH_SIZE, connection_revision=self.revision
+        )
+        self.outstanding = list(batch)
+        # A claim must not expire while its row is still in flight.
+        self.claims_valid_until = (
+            time.monotonic() + settings.SYNC_CLAIM_SECONDS - self.row_budget - 5
+        )
+        return bool(batch)
+
+    def next_claim(self) -> claims.Claim | None:
+        """The batch's next row to send, or None: the batch is done or its time ran out."""
+        if self.over or not self.outstanding:
+            return None
+        if time.monotonic() > min(self.deadline, self.claims_valid_until):
+            return None
+        return self.outstanding.pop(0)
+
+    def call(self, claim: claims.Claim) -> CallOutcome:
+        """Send one row to Odoo. No database work: the outcome is recorded by `record`."""
+        started = time.monotonic()
+        try:
+            if claim.action == claims.CREATE:
+                payload = build_pos_config_create_payload(name=claim.name)
+                odoo_id = self.client.upsert_pos_config(
+                    external_id=claim.external_id, name=payload["name"], active=payload["active"]
+                )
+            else:
+                odoo_id = claim.odoo_pos_config_id
+                payload = build_pos_config_update_payload(name=claim.name, active=claim.is_active)
+                if payload:
+                    self.client.write_pos_config(odoo_id, payload)
+        except OdooError as exc:
+            return CallOutcome(claim.odoo_pos_config_id, exc, _ms(started))
+        return CallOutcome(odoo_id, None, _ms(started))
+
+    def record(self, claim: claims.Claim, outcome: CallOutcome) -> bool:
+        """Record what Odoo did with the row, charged to whom it is due; False ends the drain."""
+        exc, duration_ms = outcome.error, outcome.duration_ms
+        if exc is None:
+            return self._landed(claim, outcome)
+        if isinstance(exc, OdooAuthError):
+            # The key was revoked mid-drain: not the row's fault, so not charged.
+            self.outstanding.append(claim)
+            tenant_health.pause_tenant(
+                claim.tenant_id,
+                connection_revision=self.revision,
+                reason=explain(exc, self.tenant).text,
+            )
+            self._log(claim, outcome.odoo_id, "paused", duration_ms, exc.message)
+            return self._stop(TenantStatus.PAUSED, exc)
+        if isinstance(exc, OdooUnreachableError):
+            if isinstance(exc, OdooOutageError) or not self.went_through:
+                # Says nothing about this row: given back, to the back of the queue.
+                claims.release_claims([claim], to_the_back=True)
+                self._log(claim, outcome.odoo_id, "tenant_outage", duration_ms, exc.message)
+                return self._tenant_outage(exc)
+            # Odoo took other rows just now: this row's own call failed.
+            self._charge_held()
+            self._charge(claim, exc, duration_ms)
+            self.result.error = exc.message
+            self.result.status = TenantStatus.ENDED_EARLY
+            self.over = True
+            self.release()
+            return False
+        if _deferrable(exc):
+            return self._hold(claim, exc, duration_ms)
+        # Odoo's own verdict on this row.
+        self._charge_held()
+        self._charge(claim, exc, duration_ms)
+        return True
+
+    def end_batch(self) -> None:
+        """Give back, uncharged, the batch's rows that were not sent."""
+        self._release(self.outstanding)
+        self.outstanding = []
+
+    def finish(self) -> None:
+        """Decide whose the failures still held are; a drain that did its work ends any outage."""
+        if self.over:
             return
-        while True:
-            if time.monotonic() > self.deadline:
-                self.result.status = TenantStatus.MORE
-                break
-            if not self.lock.extend():
-                # Our lease ran out and another drain holds the tenant now:
-                # leave the tenant to it (property 1).
-                self.result.status = TenantStatus.BUSY
-                break
-            if not self._still_eligible():
-                self.release()
-                return
-            claims = queue.claim_due(
-                self.tenant.pk, limit=settings.SYNC_BATCH_SIZE, connection_revision=self.revision
-            )
-            if not claims:
-                break
-            self.outstanding = list(claims)
-            # A claim must not expire while its row is still in flight.
-            claims_valid_until = (
-                time.monotonic() + settings.SYNC_CLAIM_SECONDS - self.row_budget - 5
-            )
-            for claim in claims:
-                if time.monotonic() > min(self.deadline, claims_valid_until):
-                    break
-                self.outstanding.remove(claim)
-                if not self._push(claim):
-                    return
-            self._release(self.outstanding)
-            self.outstanding = []
+        self.over = True
         if self._settle_held():
             self._healthy()
+
+    def close(self) -> None:
+        """Give back every row still claimed, close the connection, release the lock (idempotent)."""
+        if self.closed:
+            return
+        self.closed = self.over = True
+        try:
+            self.release()
+        finally:
+            try:
+                self.client.close()
+            finally:
+                self.lock.release()
+
+    # --- what the steps share ----------------------------------------------------------
+
+    def _landed(self, claim: claims.Claim, outcome: CallOutcome) -> bool:
+        # Odoo took it, so whatever was held was the rows' own.
+        self.went_through = True
+        self._healthy()
+        self._charge_held()
+        if claim.action == claims.CREATE:
+            recorded = outcomes.mark_create_pushed(
+                claim,
+                odoo_id=outcome.odoo_id,
+                pushed_name=claim.name,
+                duration_ms=outcome.duration_ms,
+            )
+            self.result.created += recorded != outcomes.Outcome.SUPERSEDED
+        else:
+            recorded = outcomes.mark_update_synced(claim, duration_ms=outcome.duration_ms)
+            self.result.updated += recorded != outcomes.Outcome.SUPERSEDED
+        self._log(claim, outcome.odoo_id, recorded, outcome.duration_ms)
+        return True
 
     def _healthy(self) -> None:
         """Odoo did the work asked of it: end any outage of the tenant (once per drain)."""
         if not self.healthy_recorded:
             self.healthy_recorded = True
-            queue.record_tenant_healthy(self.tenant.pk, connection_revision=self.revision)
+            tenant_health.record_tenant_healthy(self.tenant.pk, connection_revision=self.revision)
 
     def release(self) -> None:
         """Give back, uncharged, every row still claimed: held failures and unsent rows."""
         self._release([c for c, _, _ in self.held] + self.outstanding)
         self.held, self.outstanding = [], []
 
-    def _release(self, claims: list[queue.Claim]) -> None:
-        if claims:
-            self.result.skipped += queue.release_claims(claims)
+    def _release(self, taken: list[claims.Claim]) -> None:
+        if taken:
+            self.result.skipped += claims.release_claims(taken)
 
     def _still_eligible(self) -> bool:
         """Plan, pause and connection are read again before each batch (property 11)."""
@@ -240,45 +402,19 @@ class _Drain:
             return True
         return False
 
-    def _login(self) -> bool:
-        tenant = self.tenant
-        try:
-            self.client.authenticate()
-            version = tenant.odoo_server_version or self.client.version()["server_version"]
-        except OdooAuthError as exc:
-            # Only rejected credentials (or a database that does not exist)
-            # pause: nothing but an edit of the connection can fix those.
-            queue.pause_tenant(
-                tenant.pk,
-                connection_revision=self.revision,
-                reason=f"Odoo rejected the connection: {exc.message}",
-            )
-            return self._stop(TenantStatus.PAUSED, exc)
-        except OdooError as exc:
-            # Anything else at login is the tenant's outage, whatever its shape
-            # (refused, timeout, 5xx, a proxy's HTML page, Odoo failing to
-            # reach its own database): back off and try again by itself.
-            return self._tenant_outage(exc)
-        queue.record_tenant_reachable(
-            tenant.pk,
-            connection_revision=self.revision,
-            server_version=str(version),
-            protocol=self.client.protocol_in_use if tenant.odoo_protocol == "auto" else "",
-        )
-        return True
-
     def _stop(self, status: str, exc: OdooError) -> bool:
+        self.over = True
         self.result.status = status
         self.result.error = exc.message
-        queue.release_claims([c for c, _, _ in self.held] + self.outstanding)
+        claims.release_claims([c for c, _, _ in self.held] + self.outstanding)
         self.held, self.outstanding = [], []
-        self.result.skipped = queue.count_due(self.tenant.pk)
+        self.result.skipped = due.count_due(self.tenant.pk)
         return False
 
     def _tenant_outage(self, exc: OdooError, *, what: str = "") -> bool:
         """The tenant's Odoo cannot do the work now: back off, charge no row."""
         error = what or f"{type(exc).__name__}: {exc.message}"
-        until = queue.record_tenant_unreachable(
+        until = tenant_health.record_tenant_unreachable(
             self.tenant.pk, connection_revision=self.revision, error=error
         )
         log.warning(
@@ -289,66 +425,7 @@ class _Drain:
         )
         return self._stop(TenantStatus.UNREACHABLE, exc)
 
-    def _push(self, claim: queue.Claim) -> bool:
-        """Send one row to Odoo and record the outcome; False ends the drain."""
-        started = time.monotonic()
-        odoo_id = claim.odoo_pos_config_id
-        try:
-            if claim.action == queue.CREATE:
-                payload = build_pos_config_create_payload(name=claim.name)
-                odoo_id = self.client.upsert_pos_config(
-                    external_id=claim.external_id, name=payload["name"], active=payload["active"]
-                )
-            else:
-                payload = build_pos_config_update_payload(name=claim.name, active=claim.is_active)
-                if payload:
-                    self.client.write_pos_config(claim.odoo_pos_config_id, payload)
-        except OdooAuthError as exc:
-            # The key was revoked mid-drain: not the row's fault, so not charged.
-            self.outstanding.append(claim)
-            queue.pause_tenant(
-                claim.tenant_id,
-                connection_revision=self.revision,
-                reason=f"Odoo rejected the connection: {exc}",
-            )
-            self._log(claim, odoo_id, "paused", _ms(started), exc.message)
-            return self._stop(TenantStatus.PAUSED, exc)
-        except OdooUnreachableError as exc:
-            if isinstance(exc, OdooOutageError) or not self.went_through:
-                # Says nothing about this row: given back, to the back of the queue.
-                queue.release_claims([claim], to_the_back=True)
-                self._log(claim, odoo_id, "tenant_outage", _ms(started), exc.message)
-                return self._tenant_outage(exc)
-            # Odoo took other rows just now: this row's own call failed.
-            self._charge_held()
-            self._charge(claim, exc, _ms(started))
-            self.result.error = exc.message
-            self.result.status = TenantStatus.ENDED_EARLY
-            self.release()
-            return False
-        except OdooError as exc:
-            if _deferrable(exc):
-                return self._hold(claim, exc, _ms(started))
-            # Odoo's own verdict on this row.
-            self._charge_held()
-            self._charge(claim, exc, _ms(started))
-            return True
-        # Odoo took it, so whatever was held was the rows' own.
-        self.went_through = True
-        self._healthy()
-        self._charge_held()
-        if claim.action == queue.CREATE:
-            outcome = queue.mark_create_pushed(
-                claim, odoo_id=odoo_id, pushed_name=claim.name, duration_ms=_ms(started)
-            )
-            self.result.created += outcome != queue.Outcome.SUPERSEDED
-        else:
-            outcome = queue.mark_update_synced(claim, duration_ms=_ms(started))
-            self.result.updated += outcome != queue.Outcome.SUPERSEDED
-        self._log(claim, odoo_id, outcome, _ms(started))
-        return True
-
-    def _hold(self, claim: queue.Claim, exc: OdooError, duration_ms: int) -> bool:
+    def _hold(self, claim: claims.Claim, exc: OdooError, duration_ms: int) -> bool:
         if self.held and type(self.held[0][1]) is not type(exc):
             self._charge_held()
         self.held.append((claim, exc, duration_ms))
@@ -380,7 +457,7 @@ class _Drain:
             self._log(
                 claim, claim.odoo_pos_config_id, "tenant_outage", duration_ms, held_exc.message
             )
-        queue.release_claims([c for c, _, _ in self.held], to_the_back=True)
+        claims.release_claims([c for c, _, _ in self.held], to_the_back=True)
         self.held = []
         if isinstance(exc, OdooAccessError):
             what = (
@@ -391,20 +468,18 @@ class _Drain:
             what = f"The same failure on {rows} registers in a row: {type(exc).__name__}: {exc.message}"
         return self._tenant_outage(exc, what=what)
 
-    def _charge(self, claim: queue.Claim, exc: OdooError, duration_ms: int) -> None:
+    def _charge(self, claim: claims.Claim, exc: OdooError, duration_ms: int) -> None:
         error = _describe(exc, claim)
-        outcome = queue.mark_failed(
+        outcome = outcomes.mark_failed(
             claim, error=error, kind=_error_kind(exc), duration_ms=duration_ms
         )
-        if outcome != queue.Outcome.SUPERSEDED:
-            if claim.action == queue.CREATE:
+        if outcome != outcomes.Outcome.SUPERSEDED:
+            if claim.action == claims.CREATE:
                 self.result.create_failed += 1
             else:
                 self.result.update_failed += 1
-            self.result.dead_lettered += outcome == queue.Outcome.DEAD_LETTERED
-        self._log(
-            claim, claim.odoo_pos_config_id, outcome, time.monotonic() - duration_ms / 1000, error
-        )
+            self.result.dead_lettered += outcome == outcomes.Outcome.DEAD_LETTERED
+        self._log(claim, claim.odoo_pos_config_id, outcome, duration_ms, error)
 
     def _log(self, claim, odoo_id, outcome, duration_ms: int, error="") -> None:
         log.log(
@@ -425,13 +500,13 @@ def _ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
-def drain_tenant(tenant_id: int, *, ignore_outage_backoff: bool = False) -> TenantResult:
-    """Push one tenant's due creates, then updates, to its Odoo.
+def open_drain(tenant_id: int, *, ignore_outage_backoff: bool = False) -> Drain | TenantResult:
+    """Take the tenant's drain lock and open its Odoo connection, if a drain may run now.
 
-    Holds the tenant's drain lock throughout (a second drain returns BUSY at
-    once) and never a DB transaction while Odoo is called. `ignore_outage_backoff`
-    is the operator's "try now": it skips the tenant's outage wait, never a
-    credentials pause nor the rows' own backoff.
+    A TenantResult says why not (gone, disabled, paused, backing off, busy).
+    A Drain must be closed (`with drain:`), which releases the lock.
+    `ignore_outage_backoff` is the operator's "try now": it skips the tenant's
+    outage wait, never a credentials pause nor the rows' own backoff.
     """
     if connection.in_atomic_block:
         raise RuntimeError("drain_tenant waits on Odoo and must not run inside a transaction")
@@ -439,34 +514,50 @@ def drain_tenant(tenant_id: int, *, ignore_outage_backoff: bool = False) -> Tena
     if tenant is None:
         return TenantResult(tenant_id=tenant_id, status=TenantStatus.GONE)
     result = TenantResult(tenant_id=tenant.pk, tenant=tenant.slug)
-    if not (tenant.plan == Plan.PRO and tenant.connection_complete):
+    if not tenant.has_odoo:
         result.status = TenantStatus.DISABLED
         return result
     if tenant.odoo_paused_at is not None:
         result.status = TenantStatus.PAUSED
         result.error = tenant.odoo_paused_reason
-        result.skipped = queue.count_due(tenant.pk)
+        result.skipped = due.count_due(tenant.pk)
         return result
     if not ignore_outage_backoff and tenant.odoo_next_attempt_at:
         if tenant.odoo_next_attempt_at > timezone.now():
             result.status = TenantStatus.BACKING_OFF
             result.error = tenant.odoo_last_error
-            result.skipped = queue.count_due(tenant.pk)
+            result.skipped = due.count_due(tenant.pk)
             return result
     lock = tenant_lock(tenant.pk)
     if not lock.acquire():
         result.status = TenantStatus.BUSY
         return result
     try:
-        with client_for(tenant) as client:
-            drain = _Drain(tenant, result, client, lock)
-            try:
-                drain.run()
-            finally:
-                drain.release()
-    finally:
+        client = client_for(tenant)
+    except BaseException:
         lock.release()
-    return result
+        raise
+    return Drain(tenant, result, client, lock)
+
+
+def drain_tenant(tenant_id: int, *, ignore_outage_backoff: bool = False) -> TenantResult:
+    """Push one tenant's due creates, then updates, to its Odoo: the Drain's steps in order.
+
+    Holds the tenant's drain lock throughout (a second drain returns BUSY at
+    once) and never a DB transaction while Odoo is called.
+    """
+    drain = open_drain(tenant_id, ignore_outage_backoff=ignore_outage_backoff)
+    if isinstance(drain, TenantResult):
+        return drain
+    with drain:
+        if drain.login():
+            while drain.claim_batch():
+                while (claim := drain.next_claim()) is not None:
+                    if not drain.record(claim, drain.call(claim)):
+                        break
+                drain.end_batch()
+            drain.finish()
+    return drain.result
 
 
 def drain_all(
@@ -477,7 +568,7 @@ def drain_all(
     One tenant's failure is logged and never stops the others.
     """
     if tenant_ids is None:
-        tenant_ids = queue.tenants_with_due_work(include_backing_off=ignore_outage_backoff)
+        tenant_ids = due.tenants_with_due_work(include_backing_off=ignore_outage_backoff)
     results = []
     for tenant_id in tenant_ids:
         try:

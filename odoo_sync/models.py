@@ -41,3 +41,37 @@ class SyncHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class TenantIncident(models.Model):
+    """A pause or an outage of a tenant's sync: when it began, why, and when it ended.
+
+    Kept after the tenant recovers, so the tenant page can show what happened
+    (written only by `odoo_sync.tenant_health`).
+    """
+
+    class Kind(models.TextChoices):
+        PAUSED = "paused", "Paused (Odoo refused the connection)"
+        UNREACHABLE = "unreachable", "Odoo unreachable"
+
+    tenant = models.ForeignKey("cafe.Tenant", on_delete=models.CASCADE, related_name="incidents")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    reason = models.TextField(blank=True)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    # What ended it: "Odoo answered again", "connection edited", ...
+    ended_by = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            # At most one open incident of each kind per tenant.
+            models.UniqueConstraint(
+                fields=["tenant", "kind"],
+                condition=models.Q(ended_at__isnull=True),
+                name="odoo_sync_one_open_incident_per_kind",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} from {self.started_at:%Y-%m-%d %H:%M}"

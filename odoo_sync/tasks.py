@@ -6,7 +6,7 @@ from celery import shared_task
 from django.conf import settings
 from kombu.exceptions import OperationalError
 
-from odoo_sync import drain, queue
+from odoo_sync import drain, due, housekeeping, reporting
 
 log = logging.getLogger("odoo_sync")
 
@@ -14,25 +14,25 @@ log = logging.getLogger("odoo_sync")
 @shared_task(name="odoo_sync.tick", ignore_result=True)
 def tick() -> int:
     """Beat, every SYNC_TICK_SECONDS: one drain task per tenant with due work."""
-    queue.beat("tick")
-    tenant_ids = queue.tenants_with_due_work()
+    housekeeping.beat("tick")
+    tenant_ids = due.tenants_with_due_work()
     for tenant_id in tenant_ids:
         enqueue_drain(tenant_id)
     heartbeat.apply_async(expires=settings.SYNC_TICK_SECONDS)
-    queue.log_queue_health()
-    queue.prune_attempts()
+    reporting.log_queue_health()
+    housekeeping.prune_attempts()
     return len(tenant_ids)
 
 
 @shared_task(name="odoo_sync.heartbeat", ignore_result=True)
 def heartbeat() -> None:
     """Lets the overview tell whether a worker is consuming the queue."""
-    queue.beat("worker")
+    housekeeping.beat("worker")
 
 
 @shared_task(name="odoo_sync.drain_tenant", ignore_result=True)
 def drain_tenant(tenant_id: int) -> dict:
-    queue.beat("worker")
+    housekeeping.beat("worker")
     result = drain.drain_tenant(tenant_id)
     if result.status == drain.TenantStatus.MORE:
         enqueue_drain(tenant_id)
@@ -57,3 +57,9 @@ def enqueue_drain(tenant_id: int) -> bool:
         log.warning("odoo_sync could not enqueue drain of tenant %s: %s", tenant_id, exc)
         return False
     return True
+
+
+def push_soon(sender, *, tenant_id: int, **kwargs) -> None:
+    """Receiver of `registers.signals.registers_queued`: the on-commit push of an edit."""
+    if settings.SYNC_PUSH_ON_COMMIT:
+        enqueue_drain(tenant_id)

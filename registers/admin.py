@@ -10,9 +10,10 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from cafe import selectors
-from cafe.admin_helpers import TenantScopedAdmin, humanize_until, render_confirmation
+from cafe import access
+from cafe.admin_base import TenantScopedAdmin, humanize_until, local_time, render_confirmation
 from registers import services
+from registers.access import registers_for
 from registers.forms import RegisterAddForm, RegisterChangeForm, RenameForm
 from registers.models import ErrorKind, PosConfig, SyncState
 
@@ -38,8 +39,26 @@ STATE_RANK = Case(
 )
 
 
+LOCAL_ONLY = "local_only"
+LOCAL_ONLY_TITLE = "Its tenant does not sync to Odoo (Starter plan or no Odoo connection)"
+
+
+def register_badge_html(register: PosConfig):
+    """The register's badge: its sync state, or "Local only" when its tenant has no Odoo."""
+    if not register.tenant.has_odoo and register.odoo_pos_config_id is None:
+        return sync_badge_html(LOCAL_ONLY)
+    return sync_badge_html(register.sync_state)
+
+
 def sync_badge_html(state: str):
     fg, bg = BADGE_COLOURS.get(state, ("#374151", "#f3f4f6"))
+    if state == LOCAL_ONLY:
+        return format_html(
+            '<span class="regsync-badge regsync-badge--local" title="{}" style="color:#374151;'
+            "background:#f3f4f6;padding:2px 8px;border-radius:10px;font-weight:600;"
+            'white-space:nowrap">Local only</span>',
+            LOCAL_ONLY_TITLE,
+        )
     label = SyncState(state).label if state in SyncState.values else state
     return format_html(
         '<span class="regsync-badge regsync-badge--{}" style="color:{};background:{};'
@@ -106,7 +125,7 @@ def left_alone_reason(row: PosConfig, outcome: str) -> str:
 
 
 def retry_preview(user, row: PosConfig) -> str:
-    outcome = services.plan_retry(row, operator=selectors.is_operator(user))
+    outcome = services.plan_retry(row, operator=access.is_operator(user))
     if outcome in RETRY_WORDS:
         return RETRY_WORDS[outcome]
     return "left alone: " + left_alone_reason(row, outcome)
@@ -115,7 +134,7 @@ def retry_preview(user, row: PosConfig) -> str:
 def retry_registers(user, rows) -> tuple[Counter, Counter]:
     """Run 'Retry sync now' on each row as `user`; (done, left alone) counted by wording."""
     done, left = Counter(), Counter()
-    operator = selectors.is_operator(user)
+    operator = access.is_operator(user)
     actor = user.get_username()
     for row in rows:
         outcome = services.retry_sync(row, operator=operator, actor=actor)
@@ -145,6 +164,32 @@ class RetryingFilter(admin.SimpleListFilter):
                 sync_retries__gt=0,
             )
         return queryset
+
+
+def tenant_banners(user) -> list[dict]:
+    """The tenants this user sees whose registers are not reaching Odoo now, and why."""
+    troubled = (
+        access.tenants_for(user)
+        .with_odoo()
+        .filter(Q(odoo_paused_at__isnull=False) | Q(odoo_unreachable_since__isnull=False))
+        .order_by("name")
+    )
+    banners = []
+    for tenant in troubled:
+        if tenant.odoo_paused_at:
+            text = (
+                f"{tenant.name}: paused since {local_time(tenant.odoo_paused_at)}. "
+                f"{tenant.odoo_paused_reason} Nothing is sent to its Odoo until the connection "
+                "is fixed."
+            )
+        else:
+            text = (
+                f"{tenant.name}: Odoo unreachable since {local_time(tenant.odoo_unreachable_since)}"
+                f"; next try {humanize_until(tenant.odoo_next_attempt_at) or 'at the next tick'}. "
+                "Its registers wait, uncharged."
+            )
+        banners.append({"text": text, "url": reverse("admin:cafe_tenant_change", args=[tenant.pk])})
+    return banners
 
 
 @admin.register(PosConfig)
@@ -184,8 +229,12 @@ class PosConfigAdmin(TenantScopedAdmin):
         "history",
     ]
 
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "tenant_banners": tenant_banners(request.user)}
+        return super().changelist_view(request, extra_context)
+
     def scoped_queryset(self, user):
-        return selectors.registers_for(user)
+        return registers_for(user)
 
     def get_ordering(self, request):
         # An expression, not an annotation: Django also orders every other admin's
@@ -213,7 +262,7 @@ class PosConfigAdmin(TenantScopedAdmin):
 
     @admin.display(description="Sync state", ordering=STATE_RANK)
     def sync_badge(self, obj):
-        return sync_badge_html(obj.sync_state)
+        return register_badge_html(obj)
 
     @admin.display(description="Next attempt", ordering="next_attempt_at")
     def next_attempt(self, obj):
@@ -306,12 +355,12 @@ class PosConfigAdmin(TenantScopedAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "tenant":
-            kwargs["queryset"] = selectors.tenants_for(request.user)
+            kwargs["queryset"] = access.tenants_for(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
-        tenants = list(selectors.tenants_for(request.user)[:2])
+        tenants = list(access.tenants_for(request.user)[:2])
         if len(tenants) == 1:
             initial.setdefault("tenant", tenants[0].pk)
         return initial
@@ -326,10 +375,10 @@ class PosConfigAdmin(TenantScopedAdmin):
     def has_change_permission(self, request, obj=None):
         if not super().has_change_permission(request, obj):
             return False
-        return obj is None or selectors.can_access_tenant(request.user, obj.tenant_id)
+        return obj is None or access.can_access_tenant(request.user, obj.tenant_id)
 
     def has_add_permission(self, request):
-        return super().has_add_permission(request) and selectors.tenants_for(request.user).exists()
+        return super().has_add_permission(request) and access.tenants_for(request.user).exists()
 
     # --- actions -----------------------------------------------------------------------
 

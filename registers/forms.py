@@ -3,8 +3,7 @@
 from django import forms
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 
-from cafe.admin_helpers import add_service_errors
-from cafe.forms import ServiceForm
+from cafe.admin_base import ServiceForm, add_service_errors
 from registers import services
 from registers.models import NAME_MAX_LENGTH, PosConfig
 

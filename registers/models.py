@@ -53,6 +53,16 @@ class ErrorKind(models.TextChoices):
     PERMANENT = "permanent", "Odoo error"
 
 
+# The module part of regsync's external ids in Odoo: no installed Odoo module
+# may carry this name, or Odoo would treat the records as that module's data.
+EXTERNAL_ID_MODULE = "regsync"
+
+
+def odoo_external_id(register_uuid: uuid.UUID) -> tuple[str, str]:
+    """`(module, name)` of a register's external id in Odoo: what makes its create an upsert."""
+    return (EXTERNAL_ID_MODULE, f"register_{register_uuid.hex}")
+
+
 class PosConfig(models.Model):
     tenant = models.ForeignKey("cafe.Tenant", on_delete=models.PROTECT, related_name="registers")
     name = models.CharField(max_length=NAME_MAX_LENGTH)
@@ -118,7 +128,7 @@ class PosConfig(models.Model):
 
     @property
     def odoo_external_id(self) -> tuple[str, str]:
-        return ("regsync", f"register_{self.uuid.hex}")
+        return odoo_external_id(self.uuid)
 
 
 class RegisterEvent(models.Model):

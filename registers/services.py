@@ -2,7 +2,6 @@
 
 import re
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
@@ -19,6 +18,7 @@ from registers.models import (
     RegisterEvent,
     SyncState,
 )
+from registers.signals import registers_queued
 from registers.state import (
     SYNC_ACTOR,
     SYSTEM_ACTOR,
@@ -86,12 +86,8 @@ def _save_unique(register: PosConfig, **kwargs) -> None:
 
 
 def _push_soon(tenant_id: int) -> None:
-    """Have the tenant's drain run as soon as this transaction commits (the tick is the net)."""
-    if not settings.SYNC_PUSH_ON_COMMIT:
-        return
-    from odoo_sync.tasks import enqueue_drain  # the sync app builds on this one
-
-    transaction.on_commit(lambda: enqueue_drain(tenant_id))
+    """Tell whoever listens (the sync app) that the tenant has work, once this transaction commits."""
+    transaction.on_commit(lambda: registers_queued.send(sender=PosConfig, tenant_id=tenant_id))
 
 
 def relink_register(register_id: int, *, detail: str = "", actor: str = SYNC_ACTOR) -> bool:

@@ -70,3 +70,12 @@ class OperatorFactory(UserFactory):
     """A superuser: an operator of the whole service."""
 
     is_superuser = True
+
+
+# A complete connection edit (`cafe.services.clean_connection_edit` arguments) to a local Odoo.
+CONNECTION_EDIT = {
+    "url": "http://127.0.0.1:8069",
+    "db": "acme",
+    "login": "sync@acme",
+    "api_key": "k",
+}

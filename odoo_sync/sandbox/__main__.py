@@ -1,7 +1,12 @@
-"""`python -m odoo_sync.sandbox --port 8069`: run a sandbox Odoo in the foreground."""
+"""`python -m odoo_sync.sandbox --port 8069`: run a sandbox Odoo in the foreground.
+
+Its API key comes from the environment (SANDBOX_API_KEY), never the command
+line, where `ps` would show it to every user of the machine.
+"""
 
 import argparse
 import logging
+import os
 import sys
 
 from .server import SandboxServer
@@ -14,7 +19,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8069, help="0 picks a free port (printed)")
     parser.add_argument("--db", default=DEFAULT_DB)
     parser.add_argument("--login", default=DEFAULT_LOGIN)
-    parser.add_argument("--api-key", default=DEFAULT_API_KEY)
     parser.add_argument("--version", default=DEFAULT_VERSION, help="17.0, 18.0, 19.0 (or 16.0)")
     parser.add_argument("--seed-demo", action="store_true", help='create "Shop" and "Bar"')
     parser.add_argument(
@@ -39,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         version=args.version,
         db=args.db,
         login=args.login,
-        api_key=args.api_key,
+        api_key=os.environ.get("SANDBOX_API_KEY") or DEFAULT_API_KEY,
         keep_alive=not args.connection_close,
         seed_demo=args.seed_demo,
     )

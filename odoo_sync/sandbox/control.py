@@ -83,7 +83,7 @@ class Sandbox:
 
     def client(self, **kwargs):
         """An `OdooClient` for this sandbox (keyword arguments go to the client)."""
-        from odoo_sync.client import OdooClient
+        from odoo_client.client import OdooClient
 
         return OdooClient(self.url, self.db, self.login, self.api_key, **kwargs)
 

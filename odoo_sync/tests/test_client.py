@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from odoo_sync.client import OdooClient
-from odoo_sync.errors import (
+from odoo_client.client import OdooClient
+from odoo_client.errors import (
     OdooAccessError,
     OdooAuthError,
     OdooConfigError,
@@ -21,9 +21,20 @@ from odoo_sync.errors import (
     OdooUnreachableError,
     OdooValidationError,
 )
-from odoo_sync.payloads import pos_config_external_id
 
 XID = ("regsync", "register_0123456789abcdef0123456789abcdef")
+
+
+def _find_by_external_id(client, external_id):
+    """What `ir.model.data` records under an external id: the test's view into Odoo."""
+    module, name = external_id
+    rows = client.execute_kw(
+        "ir.model.data",
+        "search_read",
+        [[("module", "=", module), ("name", "=", name), ("model", "=", "pos.config")]],
+        {"fields": ["res_id"], "limit": 1},
+    )
+    return int(rows[0]["res_id"]) if rows else None
 
 
 def fault_body(code, text):
@@ -70,7 +81,9 @@ def test_xmlrpc_still_works_on_19_and_triggers_its_deprecation_warning(odoo_sand
         assert client.protocol_in_use == "xmlrpc"
         assert client.version()["major"] == 19
         config_id = client.upsert_pos_config(external_id=XID, name="Bar")
-        assert client.read_pos_configs([config_id], ["name"]) == [{"id": config_id, "name": "Bar"}]
+        assert client.execute_kw("pos.config", "read", [[config_id], ["name"]]) == [
+            {"id": config_id, "name": "Bar"}
+        ]
     assert odoo_sandbox.deprecation_warnings() >= 3
 
 
@@ -103,10 +116,10 @@ def test_helpers_round_trip(odoo_sandbox_any_version):
     sandbox = odoo_sandbox_any_version
     with sandbox.client() as client:
         config_id = client.upsert_pos_config(external_id=XID, name="Bar")
-        assert client.find_pos_config_by_external_id(external_id=XID) == config_id
-        assert client.find_pos_config_by_external_id(external_id=("regsync", "register_x")) is None
+        assert _find_by_external_id(client, XID) == config_id
+        assert _find_by_external_id(client, ("regsync", "register_x")) is None
         client.write_pos_config(config_id, {"name": "Terrace", "active": False})
-        assert client.read_pos_configs([config_id], ["name", "active"]) == [
+        assert client.execute_kw("pos.config", "read", [[config_id], ["name", "active"]]) == [
             {"id": config_id, "name": "Terrace", "active": False}
         ]
         # archived: hidden from searches unless active_test is off, still readable by id
@@ -151,7 +164,7 @@ def test_upsert_recreates_a_record_deleted_in_odoo(odoo_sandbox):
 @pytest.mark.parametrize("version", ["17.0", "19.0"])
 def test_create_survives_a_reply_lost_after_odoo_applied_it(odoo_sandbox, version):
     odoo_sandbox.reset(version=version)
-    external_id = pos_config_external_id("3f2b1c4d-0000-4000-8000-000000000001")
+    external_id = ("regsync", "register_3f2b1c4d000040008000000000000001")
     with odoo_sandbox.client() as client:
         client.authenticate()
         odoo_sandbox.drop_next("after", method="pos.config.load")
@@ -159,7 +172,7 @@ def test_create_survives_a_reply_lost_after_odoo_applied_it(odoo_sandbox, versio
             client.upsert_pos_config(external_id=external_id, name="Bar")
         assert exc.value.outcome_unknown is True
         assert len(odoo_sandbox.pos_configs()) == 1  # it landed; we never heard back
-        found = client.find_pos_config_by_external_id(external_id=external_id)
+        found = _find_by_external_id(client, external_id)
         retried = client.upsert_pos_config(external_id=external_id, name="Bar")
     assert retried == found
     assert len(odoo_sandbox.pos_configs()) == 1
@@ -196,7 +209,7 @@ def test_rotated_key_gives_fault_3(odoo_sandbox):
         client.authenticate()
         odoo_sandbox.rotate_key()
         with pytest.raises(OdooAuthError) as exc:
-            client.read_pos_configs([1], ["name"])
+            client.execute_kw("pos.config", "read", [[1], ["name"]])
     assert exc.value.fault_code == 3
     assert exc.value.message == "Access Denied"
 
@@ -214,10 +227,10 @@ def test_login_cooldown_after_five_failures(odoo_sandbox):
     with pytest.raises(OdooAuthError), odoo_sandbox.client() as fresh:
         fresh.authenticate()
     with pytest.raises(OdooAuthError, match="Too many login failures") as exc:
-        good.read_pos_configs([1], ["name"])
+        good.execute_kw("pos.config", "read", [[1], ["name"]])
     assert exc.value.fault_code == 3
     odoo_sandbox.clear_login_failures()
-    assert good.read_pos_configs([1], ["name"]) == []
+    assert good.execute_kw("pos.config", "read", [[1], ["name"]]) == []
     good.close()
 
 
@@ -282,7 +295,9 @@ def test_missing_rights_are_an_access_error(odoo_sandbox_any_version):
             client.write_pos_config(config_id, {"name": "Terrace"})
         with pytest.raises(OdooAccessError):
             client.upsert_pos_config(external_id=XID, name="Terrace")
-        assert client.read_pos_configs([config_id], ["name"]) == [{"id": config_id, "name": "Bar"}]
+        assert client.execute_kw("pos.config", "read", [[config_id], ["name"]]) == [
+            {"id": config_id, "name": "Bar"}
+        ]
 
 
 def test_write_on_a_record_deleted_in_odoo_is_confirmed_missing(odoo_sandbox_any_version):
@@ -292,7 +307,7 @@ def test_write_on_a_record_deleted_in_odoo_is_confirmed_missing(odoo_sandbox_any
         sandbox.delete_pos_config(config_id)
         with pytest.raises(OdooMissingRecordError, match="Record does not exist") as exc:
             client.write_pos_config(config_id, {"name": "Terrace"})
-        assert client.read_pos_configs([config_id], ["name"]) == []
+        assert client.execute_kw("pos.config", "read", [[config_id], ["name"]]) == []
     assert isinstance(exc.value, OdooPermanentError)
     assert sandbox.call_count("pos.config.search_count") == 1  # the confirmation
 
@@ -301,7 +316,7 @@ def test_archived_record_is_not_mistaken_for_missing(odoo_sandbox):
     with odoo_sandbox.client() as client:
         config_id = client.upsert_pos_config(external_id=XID, name="Bar", active=False)
         client.write_pos_config(config_id, {"active": False})
-        assert client.read_pos_configs([config_id], ["active"]) == [
+        assert client.execute_kw("pos.config", "read", [[config_id], ["active"]]) == [
             {"id": config_id, "active": False}
         ]
 
@@ -381,7 +396,7 @@ def test_json2_protocol_errors_are_classified(odoo_sandbox):
         with pytest.raises(OdooPermanentError, match="missing a required argument: 'domain'"):
             client.execute_kw("pos.config", "search", [])
         with pytest.raises(OdooPermanentError, match="Invalid field 'no_such_field'") as exc:
-            client.read_pos_configs([1], ["no_such_field"])
+            client.execute_kw("pos.config", "read", [[1], ["no_such_field"]])
         assert exc.value.http_status == 500
 
 
@@ -465,7 +480,7 @@ def test_a_row_error_quoting_database_words_is_not_an_outage(odoo_sandbox):
         client.authenticate()
         odoo_sandbox.reply_body_next(fault_body(1, text))
         with pytest.raises(OdooPermanentError):
-            client.read_pos_configs([1], ["name"])
+            client.execute_kw("pos.config", "read", [[1], ["name"]])
 
 
 @pytest.mark.parametrize("protocol", ["xmlrpc", "json2"])
@@ -478,7 +493,7 @@ def test_a_maintenance_page_with_status_200_is_the_tenants_outage(odoo_sandbox, 
             MAINTENANCE_PAGE, content_type="text/html; charset=utf-8", method="pos.config.read"
         )
         with pytest.raises(OdooOutageError) as exc:
-            client.read_pos_configs([1], ["name"])
+            client.execute_kw("pos.config", "read", [[1], ["name"]])
     assert exc.value.message == (
         f'Odoo\'s server answered with an HTML page (HTTP 200), not {wire}: "Site under maintenance"'
     )
@@ -495,7 +510,7 @@ def test_plain_text_instead_of_json2_is_the_tenants_outage(odoo_sandbox):
             "upstream connect error db-7 10.0.3.7", content_type="text/plain", method="read"
         )
         with pytest.raises(OdooOutageError) as exc:
-            client.read_pos_configs([1], ["name"])
+            client.execute_kw("pos.config", "read", [[1], ["name"]])
     assert exc.value.message == "Odoo's server answered with a text reply (HTTP 200), not JSON-2"
 
 
@@ -530,7 +545,7 @@ def test_xmlrpc_401_403_always_come_from_in_front_of_odoo(odoo_sandbox, status, 
         client.authenticate()
         odoo_sandbox.reply_body_next(body, status=status, content_type=content_type)
         with pytest.raises(OdooOutageError) as exc:
-            client.read_pos_configs([1], ["name"])
+            client.execute_kw("pos.config", "read", [[1], ["name"]])
     assert not isinstance(exc.value, OdooAuthError | OdooAccessError)
     assert exc.value.http_status == status
     assert exc.value.outcome_unknown is False  # refused before it reached Odoo
@@ -560,7 +575,7 @@ def test_json2_401_403_without_odoos_error_body_are_the_tenants_outage(
             body, status=status, content_type=content_type, method="pos.config.read"
         )
         with pytest.raises(OdooOutageError) as exc:
-            client.read_pos_configs([1], ["name"])
+            client.execute_kw("pos.config", "read", [[1], ["name"]])
     assert exc.value.http_status == status
     assert exc.value.outcome_unknown is False
     assert f"(HTTP {status}), not JSON-2" in exc.value.message
@@ -577,7 +592,7 @@ def test_any_other_page_is_the_tenants_outage_never_the_rows(odoo_sandbox, proto
         client.authenticate()
         odoo_sandbox.reply_body_next(page, status=status, content_type="text/html")
         with pytest.raises(OdooOutageError) as exc:
-            client.read_pos_configs([1], ["name"])
+            client.execute_kw("pos.config", "read", [[1], ["name"]])
     assert exc.value.outcome_unknown is False
     assert exc.value.message.endswith(
         f'(HTTP {status}), not {client_wire(protocol)}: "Request refused"'
@@ -608,7 +623,7 @@ def test_json2_401_403_with_odoos_error_body_keep_their_meaning(
             json.dumps(body), status=status, content_type="application/json", method="read"
         )
         with pytest.raises(expected) as exc:
-            client.read_pos_configs([1], ["name"])
+            client.execute_kw("pos.config", "read", [[1], ["name"]])
     assert not isinstance(exc.value, OdooUnreachableError)
     assert exc.value.message == "Odoo says no"
 
@@ -620,13 +635,13 @@ def test_a_proxy_error_page_keeps_only_its_title(odoo_sandbox, protocol):
         client.authenticate()
         odoo_sandbox.fail_next(502, method="pos.config.read")
         with pytest.raises(OdooUnreachableError) as exc:
-            client.read_pos_configs([1], ["name"])
+            client.execute_kw("pos.config", "read", [[1], ["name"]])
         assert exc.value.message == 'HTTP 502 from Odoo: "502 Bad Gateway"'
         odoo_sandbox.reply_body_next(
             "upstream db-7 10.0.3.7 refused", status=503, content_type="text/plain"
         )
         with pytest.raises(OdooUnreachableError) as exc:
-            client.read_pos_configs([1], ["name"])
+            client.execute_kw("pos.config", "read", [[1], ["name"]])
         assert exc.value.message == "HTTP 503 from Odoo"
     assert not isinstance(exc.value, OdooOutageError)
 
@@ -690,7 +705,7 @@ def test_response_size_is_bounded(odoo_sandbox):
         client.authenticate()
         odoo_sandbox.reply_body_next(huge)
         with pytest.raises(OdooConfigError, match="larger than 2000 bytes"):
-            client.read_pos_configs([1], ["name"])
+            client.execute_kw("pos.config", "read", [[1], ["name"]])
 
 
 def test_response_size_is_bounded_without_a_content_length(odoo_sandbox):
@@ -698,7 +713,7 @@ def test_response_size_is_bounded_without_a_content_length(odoo_sandbox):
         client.authenticate()
         odoo_sandbox.reply_body_next("x" * 10_000, repeat=50, chunked=True)  # 500 kB, chunked
         with pytest.raises(OdooConfigError, match="larger than 100000 bytes"):
-            client.read_pos_configs([1], ["name"])
+            client.execute_kw("pos.config", "read", [[1], ["name"]])
 
 
 def test_a_reply_trickling_in_cannot_outlast_the_calls_deadline(odoo_sandbox):
@@ -748,7 +763,7 @@ def test_the_watchdog_is_one_thread_per_client_and_joined_when_it_closes(odoo_sa
     assert _deadline_threads() - threads_before == set()
     assert odoo_sandbox.connections() == 1  # watching each call leaves connection reuse alone
     with pytest.raises(RuntimeError, match="closed"):
-        client.read_pos_configs([1], ["name"])
+        client.execute_kw("pos.config", "read", [[1], ["name"]])
 
 
 def test_an_unclosed_client_does_not_leave_its_watchdog_behind(odoo_sandbox):
@@ -1008,7 +1023,7 @@ def test_credentials_never_appear_in_errors_or_repr(odoo_sandbox):
         client.authenticate()
         odoo_sandbox.reply_body_next(fault_body(1, f"Traceback ...\nValueError: bad key {key}"))
         with pytest.raises(OdooError) as exc:
-            client.read_pos_configs([1], ["name"])
+            client.execute_kw("pos.config", "read", [[1], ["name"]])
     assert key not in str(exc.value)
     assert "[redacted]" in exc.value.message
 
@@ -1023,7 +1038,7 @@ def test_json2_bearer_key_is_not_echoed(odoo_sandbox):
             content_type="application/json",
         )
         with pytest.raises(OdooPermanentError) as exc:
-            client.read_pos_configs([1], ["name"])
+            client.execute_kw("pos.config", "read", [[1], ["name"]])
     assert odoo_sandbox.api_key not in exc.value.message
 
 

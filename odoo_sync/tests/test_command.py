@@ -8,7 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command, execute_from_command_line
 
-from odoo_sync import queue
+from odoo_sync import reporting
 from registers import services
 from registers.tests.factories import PosConfigFactory
 
@@ -40,7 +40,7 @@ def test_status_prints_counts_per_state(sandbox_tenant):
     code, out = _run("--status", "--tenant", sandbox_tenant.slug, "--json")
     assert json.loads(out) == {
         "tenant": sandbox_tenant.slug,
-        **queue.status_counts(tenant_id=sandbox_tenant.pk),
+        **reporting.status_counts(tenant_id=sandbox_tenant.pk),
     }
 
 

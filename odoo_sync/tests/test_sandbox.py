@@ -3,6 +3,7 @@
 import http.client
 import json
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -550,6 +551,7 @@ def test_runs_as_a_module_on_a_free_port():
         ],
         stdout=subprocess.PIPE,
         text=True,
+        env={**os.environ, "SANDBOX_API_KEY": "key-from-the-environment-0123"},
     )
     try:
         line = process.stdout.readline()
@@ -557,10 +559,13 @@ def test_runs_as_a_module_on_a_free_port():
         url = line.split("listening on ")[1].split()[0]
         sandbox = Sandbox.attach(url)
         assert (sandbox.version, sandbox.db) == ("19.0", "demo")
+        # The key came through the environment: nothing in the command line shows it.
+        assert sandbox.api_key == "key-from-the-environment-0123"
+        assert not any("key-from" in arg for arg in process.args)
         assert [c["name"] for c in sandbox.pos_configs()] == ["Shop", "Bar"]
         with sandbox.client() as client:
             assert client.protocol_in_use == "json2"
-            assert len(client.read_pos_configs([1, 2], ["name"])) == 2
+            assert len(client.execute_kw("pos.config", "read", [[1, 2], ["name"]])) == 2
     finally:
         process.terminate()
         process.wait(timeout=5)

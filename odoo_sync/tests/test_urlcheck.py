@@ -2,7 +2,7 @@
 
 import pytest
 
-from odoo_sync.urlcheck import OdooUrlError, check_odoo_url
+from odoo_client.urlcheck import OdooUrlError, check_odoo_url
 
 
 def public(host, port):
@@ -136,6 +136,6 @@ def test_error_is_a_value_error():
     ],
 )
 def test_why_not_public_judges_the_address_a_connection_reached(address, why):
-    from odoo_sync.urlcheck import why_not_public
+    from odoo_client.urlcheck import why_not_public
 
     assert why_not_public(address) == why

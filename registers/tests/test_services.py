@@ -290,3 +290,28 @@ def test_retry_of_a_register_deleted_in_odoo_drops_the_stale_id_for_operators_on
     assert services.retry_sync(reg, operator=True) == "recreate"
     reg.refresh_from_db()
     assert (reg.sync_state, reg.odoo_pos_config_id) == (SyncState.PENDING_CREATE, None)
+
+
+def test_queueing_a_register_tells_listeners_once_the_transaction_commits(
+    django_capture_on_commit_callbacks,
+):
+    from registers.signals import registers_queued
+
+    heard = []
+
+    def listener(sender, *, tenant_id, **kwargs):
+        heard.append(tenant_id)
+
+    registers_queued.connect(listener)
+    try:
+        tenant = TenantFactory(pro=True)
+        with django_capture_on_commit_callbacks(execute=True):
+            services.add_register(tenant, name="Bar", prefix="BAR")
+            assert heard == []  # not before the commit: a worker would not see the row
+        assert heard == [tenant.pk]
+        local = TenantFactory()
+        with django_capture_on_commit_callbacks(execute=True):
+            services.add_register(local, name="Kiosk", prefix="K")
+        assert heard == [tenant.pk]  # a Starter register queues nothing
+    finally:
+        registers_queued.disconnect(listener)

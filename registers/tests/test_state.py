@@ -94,3 +94,10 @@ def test_an_event_writes_only_its_own_columns():
         )
     row.refresh_from_db()
     assert (row.sync_state, row.odoo_pos_config_id, row.name) == (OK, 42, "Bar")
+
+
+def test_the_external_id_is_the_regsync_module_and_the_registers_uuid():
+    register = PosConfigFactory()
+    module, name = register.odoo_external_id
+    assert (module, name) == ("regsync", f"register_{register.uuid.hex}")
+    assert " " not in name and "." not in name and "." not in module

@@ -6,7 +6,7 @@ from django.core.management.base import CommandError
 
 from cafe.commands import USAGE_ERROR, RegsyncCommand
 from cafe.models import Tenant
-from odoo_sync import drain, queue
+from odoo_sync import drain, reporting
 
 
 class Command(RegsyncCommand):
@@ -35,7 +35,7 @@ class Command(RegsyncCommand):
         self._once(tenant_obj, as_json=json)
 
     def _status(self, tenant, *, as_json: bool) -> None:
-        counts = queue.status_counts(tenant_id=tenant.pk if tenant else None)
+        counts = reporting.status_counts(tenant_id=tenant.pk if tenant else None)
         if as_json:
             self.stdout.write(_dumps({"tenant": tenant.slug if tenant else None, **counts}))
             return

@@ -1,4 +1,4 @@
-"""Queue functions without Odoo: finding due work, counts, health, history pruning."""
+"""Without Odoo: finding due work, claims, counts per state, queue health, history pruning."""
 
 from datetime import timedelta
 
@@ -10,9 +10,8 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from cafe.tests.factories import TenantFactory
-from odoo_sync import queue
+from odoo_sync import claims, due, housekeeping, reporting
 from odoo_sync.models import SyncAttempt
-from registers.models import SyncState
 from registers.tests.factories import PosConfigFactory
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +21,7 @@ NOW = "2026-11-24 10:00:00"
 
 @freeze_time(NOW)
 def test_tenants_with_due_work_is_one_query_over_sync_enabled_tenants():
-    due = PosConfigFactory(pending_create=True)
+    ready = PosConfigFactory(pending_create=True)
     PosConfigFactory(pushed=True)  # synced: nothing due
     later = PosConfigFactory(
         pending_create=True, next_attempt_at=timezone.now() + timedelta(minutes=5)
@@ -35,12 +34,12 @@ def test_tenants_with_due_work_is_one_query_over_sync_enabled_tenants():
     backing_off.tenant.save()
 
     with CaptureQueriesContext(connection) as ctx:
-        found = queue.tenants_with_due_work()
+        found = due.tenants_with_due_work()
     assert len(ctx.captured_queries) == 1
-    assert found == [due.tenant_id]
+    assert found == [ready.tenant_id]
     assert later.tenant_id not in found
-    assert set(queue.tenants_with_due_work(include_backing_off=True)) == {
-        due.tenant_id,
+    assert set(due.tenants_with_due_work(include_backing_off=True)) == {
+        ready.tenant_id,
         backing_off.tenant_id,
     }
 
@@ -48,35 +47,22 @@ def test_tenants_with_due_work_is_one_query_over_sync_enabled_tenants():
 @freeze_time(NOW)
 def test_claimed_rows_are_not_due_until_the_claim_expires():
     reg = PosConfigFactory(pending_create=True)
-    [claim] = queue.claim_due(reg.tenant_id, limit=10, connection_revision=0)
-    assert queue.claim_due(reg.tenant_id, limit=10, connection_revision=0) == []
-    assert queue.tenants_with_due_work() == []
+    [claim] = claims.claim_due(reg.tenant_id, limit=10, connection_revision=0)
+    assert claims.claim_due(reg.tenant_id, limit=10, connection_revision=0) == []
+    assert due.tenants_with_due_work() == []
     with freeze_time(timezone.now() + timedelta(seconds=django_settings.SYNC_CLAIM_SECONDS + 1)):
-        [again] = queue.claim_due(reg.tenant_id, limit=10, connection_revision=0)
+        [again] = claims.claim_due(reg.tenant_id, limit=10, connection_revision=0)
     assert again.register_id == claim.register_id
     assert again.token != claim.token
 
 
 def test_release_gives_rows_back_uncharged():
     reg = PosConfigFactory(pending_create=True)
-    claims = queue.claim_due(reg.tenant_id, limit=10, connection_revision=0)
-    assert queue.release_claims(claims) == 1
+    taken = claims.claim_due(reg.tenant_id, limit=10, connection_revision=0)
+    assert claims.release_claims(taken) == 1
     reg.refresh_from_db()
     assert (reg.claim_token, reg.sync_retries) == (None, 0)
-    assert len(queue.claim_due(reg.tenant_id, limit=10, connection_revision=0)) == 1
-
-
-def test_list_due_creates_and_updates_split_by_state():
-    tenant = TenantFactory(pro=True)
-    create = PosConfigFactory(tenant=tenant, pending_create=True)
-    update = PosConfigFactory(
-        tenant=tenant,
-        pushed=True,
-        sync_state=SyncState.PENDING_UPDATE,
-        next_attempt_at=timezone.now(),
-    )
-    assert list(queue.list_due_creates(tenant.pk)) == [create]
-    assert list(queue.list_due_updates(tenant.pk)) == [update]
+    assert len(claims.claim_due(reg.tenant_id, limit=10, connection_revision=0)) == 1
 
 
 def test_status_counts_per_state_and_per_tenant():
@@ -84,14 +70,14 @@ def test_status_counts_per_state_and_per_tenant():
     PosConfigFactory(tenant=tenant, pending_create=True)
     PosConfigFactory(tenant=tenant, dead_update=True)
     PosConfigFactory()
-    assert queue.status_counts() == {
+    assert reporting.status_counts() == {
         "pos_configs_total": 3,
         "pending_create": 1,
         "pending_update": 0,
         "sync_error": 1,
         "synced": 1,
     }
-    assert queue.status_counts(tenant_id=tenant.pk)["pos_configs_total"] == 2
+    assert reporting.status_counts(tenant_id=tenant.pk)["pos_configs_total"] == 2
 
 
 def test_queue_health_shows_oldest_due_age_and_dead_letters():
@@ -99,7 +85,7 @@ def test_queue_health_shows_oldest_due_age_and_dead_letters():
         reg = PosConfigFactory(pending_create=True)
         PosConfigFactory(tenant=reg.tenant, dead_update=True)
         clock.tick(timedelta(minutes=7))
-        health = queue.queue_health()[reg.tenant_id]
+        health = reporting.queue_health()[reg.tenant_id]
     assert health["oldest_due_age"] == timedelta(minutes=7)
     assert health["sync_error"] == 1
     assert health["pending_create"] == 1
@@ -117,13 +103,13 @@ def test_history_older_than_retention_is_pruned(settings):
         recent = SyncAttempt.objects.create(
             tenant=reg.tenant, register=reg, action="update", outcome="synced"
         )
-        assert queue.prune_attempts() == 1
+        assert housekeeping.prune_attempts() == 1
     assert list(SyncAttempt.objects.all()) == [recent]
 
 
 def test_backoff_schedule_repeats_its_last_step():
     schedule = [1, 5, 15, 60, 240]
-    assert [queue.backoff_for(n, schedule).seconds // 60 for n in range(1, 8)] == [
+    assert [due.backoff_for(n, schedule).seconds // 60 for n in range(1, 8)] == [
         1,
         5,
         15,
@@ -161,7 +147,7 @@ def test_tick_logs_oldest_due_age_and_dead_letters_per_tenant(caplog):
         clock.tick(timedelta(minutes=11))
         PosConfigFactory(pending_create=True, tenant__slug="fresh-cafe")
         with caplog.at_level("INFO", logger="odoo_sync"):
-            queue.log_queue_health()
+            reporting.log_queue_health()
     lines = {r.getMessage().split()[2]: r for r in caplog.records}
     assert "tenant=stuck-cafe" in lines
     assert lines["tenant=stuck-cafe"].levelname == "WARNING"

@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from cafe.tests.factories import TenantFactory
-from odoo_sync import queue
+from odoo_sync import claims, due, reporting
 from registers.models import PosConfig, SyncState
 
 pytestmark = pytest.mark.django_db
@@ -105,20 +105,20 @@ def test_the_ticks_and_drains_queries_use_the_partial_indexes_on_100k_synced_row
     now = timezone.now()
 
     # The tick: which tenants have due work (one query).
-    [(sql, params)] = _captured_sql(lambda: queue.tenants_with_due_work(now=now))
+    [(sql, params)] = _captured_sql(lambda: due.tenants_with_due_work(now=now))
     assert PENDING_IDX in _plan(sql, params)
 
     # The drain: which rows to claim next.
-    claim_qs = queue.claimable(tenant.pk, now=now)[:50]
+    claim_qs = claims.claimable(tenant.pk, now=now)[:50]
     sql, params = claim_qs.query.sql_with_params()
     assert PENDING_IDX in _plan(sql, params)
 
     # The tick's health line: pending work and dead letters, each on its index.
-    statements = _captured_sql(lambda: queue.unsettled_by_tenant(now=now))
+    statements = _captured_sql(lambda: reporting.unsettled_by_tenant(now=now))
     plans = [_plan(sql, params) for sql, params in statements if "cafe_pos_configs" in sql]
     assert any(PENDING_IDX in p for p in plans), plans
     assert any(DEAD_IDX in p for p in plans), plans
-    health = queue.unsettled_by_tenant(now=now)[tenant.pk]
+    health = reporting.unsettled_by_tenant(now=now)[tenant.pk]
     assert (health["pending_update"], health["sync_error"]) == (20, 5)
 
 

@@ -30,6 +30,7 @@ from defusedxml.xmlrpc import DefusedExpatParser
 from requests.adapters import HTTPAdapter
 
 from .errors import (
+    Cause,
     OdooAuthError,
     OdooConfigError,
     OdooError,
@@ -99,8 +100,8 @@ def normalise_version(raw: dict) -> dict:
     return {"server_version": server_version, "major": int(match.group(1)), "raw": raw}
 
 
-def _connection_failed_before_send(exc: requests.exceptions.ConnectionError) -> bool:
-    """True when no byte of the request can have reached Odoo (refused, DNS, connect)."""
+def _chain(exc: BaseException):
+    """`exc` and every exception it wraps (reason, cause, context, args), each once."""
     seen: set[int] = set()
     stack: list[BaseException | None] = [exc]
     while stack:
@@ -108,15 +109,29 @@ def _connection_failed_before_send(exc: requests.exceptions.ConnectionError) -> 
         if err is None or id(err) in seen:
             continue
         seen.add(id(err))
+        yield err
+        stack.extend([getattr(err, "reason", None), err.__cause__, err.__context__])
+        stack.extend(a for a in err.args if isinstance(a, BaseException))
+
+
+def _connection_failed_before_send(exc: requests.exceptions.ConnectionError) -> bool:
+    """True when no byte of the request can have reached Odoo (refused, DNS, connect)."""
+    for err in _chain(exc):
         if isinstance(
             err, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError
         ):
             return True
         if isinstance(err, urllib3.exceptions.ProtocolError):
             return False
-        stack.extend([getattr(err, "reason", None), err.__cause__, err.__context__])
-        stack.extend(a for a in err.args if isinstance(a, BaseException))
     return False
+
+
+def _name_did_not_resolve(exc: BaseException) -> bool:
+    """True when the host name could not be resolved (DNS)."""
+    return any(
+        isinstance(err, socket.gaierror | urllib3.exceptions.NameResolutionError)
+        for err in _chain(exc)
+    )
 
 
 class _Exchange:
@@ -414,6 +429,7 @@ class OdooClient:
         return OdooUnreachableError(
             f"Odoo's reply did not complete within {self.connect_timeout + self.read_timeout:g} s",
             outcome_unknown=True,
+            cause=Cause.READ_TIMEOUT,
         )
 
     def _exchange(
@@ -441,6 +457,7 @@ class OdooClient:
             raise OdooUnreachableError(
                 f"Connection to Odoo lost while reading its reply: {self._clean(str(exc))}",
                 outcome_unknown=True,
+                cause=Cause.LOST,
             ) from None
         finally:
             response.close()
@@ -454,20 +471,31 @@ class OdooClient:
             return OdooUnreachableError(
                 f"Timed out connecting to Odoo after {self.connect_timeout:g} s",
                 outcome_unknown=False,
+                cause=Cause.CONNECT_TIMEOUT,
             )
         if isinstance(exc, requests.exceptions.ReadTimeout):
             return OdooUnreachableError(
-                f"Odoo did not answer within {self.read_timeout:g} s", outcome_unknown=True
+                f"Odoo did not answer within {self.read_timeout:g} s",
+                outcome_unknown=True,
+                cause=Cause.READ_TIMEOUT,
             )
         if isinstance(exc, requests.exceptions.SSLError):
             return OdooUnreachableError(
-                f"TLS error talking to Odoo: {self._clean(str(exc))}", outcome_unknown=False
+                f"TLS error talking to Odoo: {self._clean(str(exc))}",
+                outcome_unknown=False,
+                cause=Cause.TLS,
             )
         if isinstance(exc, requests.exceptions.ConnectionError):
             before = _connection_failed_before_send(exc)
             what = "Cannot connect to Odoo" if before else "Connection to Odoo lost"
+            if not before:
+                cause = Cause.LOST
+            elif _name_did_not_resolve(exc):
+                cause = Cause.NAME_UNKNOWN
+            else:
+                cause = Cause.REFUSED
             return OdooUnreachableError(
-                f"{what}: {self._clean(str(exc))}", outcome_unknown=not before
+                f"{what}: {self._clean(str(exc))}", outcome_unknown=not before, cause=cause
             )
         return OdooConfigError(f"Bad request to Odoo: {self._clean(str(exc))}")
 
@@ -707,17 +735,6 @@ class OdooClient:
             raise OdooValidationError(text, fault_code="load")
         return int(ids[0])
 
-    def find_pos_config_by_external_id(self, *, external_id: tuple[str, str]) -> int | None:
-        """The pos.config id recorded under `external_id`, or None."""
-        module, xml_name = external_id
-        rows = self.execute_kw(
-            "ir.model.data",
-            "search_read",
-            [[("module", "=", module), ("name", "=", xml_name), ("model", "=", "pos.config")]],
-            {"fields": ["res_id"], "limit": 1},
-        )
-        return int(rows[0]["res_id"]) if rows else None
-
     def write_pos_config(self, odoo_id: int, vals: dict) -> None:
         """Write `vals` on one pos.config; `OdooMissingRecordError` if it was deleted in Odoo."""
         if not vals:
@@ -742,7 +759,3 @@ class OdooClient:
             {"context": {"active_test": False}},
         )
         return bool(count)
-
-    def read_pos_configs(self, ids: list[int], fields: list[str]) -> list[dict]:
-        """Read fields of these pos.configs (archived included; deleted ids are absent)."""
-        return self.execute_kw("pos.config", "read", [list(ids), list(fields)])

@@ -6,7 +6,8 @@ from django.core.management.base import CommandError
 
 from cafe import services as cafe_services
 from cafe.commands import RegsyncCommand
-from cafe.models import Tenant
+from cafe.models import Plan, Tenant
+from odoo_sync import tenants
 from registers import services as register_services
 
 DEMO_REGISTERS = [("Front counter", "FC"), ("Terrace", "TER"), ("Drive-through", "DT")]
@@ -37,7 +38,7 @@ class Command(RegsyncCommand):
             pro = cafe_services.create_tenant(
                 name="Demo Roasters",
                 slug="demo-roasters",
-                plan="pro",
+                plan=Plan.PRO,
                 odoo_url=odoo_url,
                 odoo_db="regsync",
                 odoo_login="admin",
@@ -47,7 +48,7 @@ class Command(RegsyncCommand):
                 register_services.add_register(pro, name=name, prefix=prefix)
         else:
             # The sandbox Odoo keeps nothing between runs: push everything again.
-            cafe_services.update_odoo_connection(pro, url=odoo_url)
+            tenants.update_odoo_connection(pro, url=odoo_url)
             register_services.relink_all_to_odoo(pro)
 
         if not Tenant.objects.filter(slug="corner-kiosk").exists():

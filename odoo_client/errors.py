@@ -103,8 +103,27 @@ class OdooAuthError(OdooError):
     """Login or key rejected, or the database does not exist: pause the tenant."""
 
 
+class OdooUnknownDatabaseError(OdooAuthError):
+    """That Odoo has no database of the name given (a pause too: only an edit fixes it)."""
+
+
 class OdooTransientError(OdooError):
     """A conflict or temporary refusal that a later attempt can get past."""
+
+
+class Cause:
+    """Why an Odoo could not be reached, for words an operator understands (`OdooUnreachableError.cause`)."""
+
+    REFUSED = "refused"  # nothing listens there, or the connection was reset
+    NAME_UNKNOWN = "name_unknown"  # the host name does not resolve
+    CONNECT_TIMEOUT = "connect_timeout"
+    READ_TIMEOUT = "read_timeout"  # connected, but no answer in time
+    TLS = "tls"  # the certificate or TLS handshake failed
+    LOST = "lost"  # the connection dropped mid-exchange
+    HTTP_STATUS = "http_status"  # a 5xx or 429 from Odoo or its proxy
+    ODOO_DATABASE = "odoo_database"  # Odoo answered, but cannot reach its own database
+    FOREIGN_PAGE = "foreign_page"  # a web page (maintenance, proxy, WAF), not Odoo's API
+    UNKNOWN = ""
 
 
 class OdooUnreachableError(OdooTransientError):
@@ -115,11 +134,13 @@ class OdooUnreachableError(OdooTransientError):
         message: str,
         *,
         outcome_unknown: bool,
+        cause: str = Cause.UNKNOWN,
         fault_code: int | str | None = None,
         http_status: int | None = None,
     ) -> None:
         super().__init__(message, fault_code=fault_code, http_status=http_status)
         self.outcome_unknown = outcome_unknown
+        self.cause = cause
 
 
 class OdooOutageError(OdooUnreachableError):
@@ -165,6 +186,18 @@ def redact(text: str, secrets: Iterable[str]) -> str:
         if secret and len(secret) > 3:
             text = text.replace(secret, REDACTED)
     return text
+
+
+# Where Odoo's own PostgreSQL lives, as psycopg names it in an error Odoo passes on:
+# an internal host an operator must never be shown.
+_INTERNAL_DB_SERVER_RE = re.compile(
+    r'(connection to server (?:at|on socket)) "[^"]*"(?: \([^)]*\))?(?:, port \d+)?'
+)
+
+
+def hide_internal_hosts(text: str) -> str:
+    """`text` without the address of Odoo's own database server (psycopg's connection errors)."""
+    return _INTERNAL_DB_SERVER_RE.sub(r"\1 <Odoo's database server>", text)
 
 
 def last_line(text: str) -> str:
@@ -269,11 +302,11 @@ def error_from_fault(fault_code: int | str, fault_string: str) -> OdooError:
     if fault_code == 1:
         # First: a wrong database name also reads as a failed connection.
         if _MISSING_DB_RE.search(text):
-            return OdooAuthError(last_line(text), **kw)
+            return OdooUnknownDatabaseError(last_line(text), **kw)
         if is_database_lost(text):
             # Odoo can lose its database after committing the call (it opens
             # another cursor to signal registry changes), so it may have landed.
-            return OdooOutageError(text, outcome_unknown=True, **kw)
+            return OdooOutageError(text, outcome_unknown=True, cause=Cause.ODOO_DATABASE, **kw)
         if is_transient_text(text):
             return OdooTransientError(text, **kw)
         if last_line(text) == "KeyError: 'name'":
@@ -326,7 +359,7 @@ def error_from_foreign_reply(
         )
     if status == 404:
         if protocol == "JSON-2" and b"No database is selected" in raw:
-            return OdooAuthError(
+            return OdooUnknownDatabaseError(
                 f"No database is selected: this Odoo has no database {db!r} "
                 "(HTTP 404 to the X-Odoo-Database header)",
                 http_status=status,
@@ -341,6 +374,7 @@ def error_from_foreign_reply(
     return OdooOutageError(
         describe_reply(status, raw, protocol=protocol, content_type=content_type, secrets=secrets),
         outcome_unknown=status < 400,
+        cause=Cause.FOREIGN_PAGE,
         http_status=status,
     )
 
@@ -362,9 +396,11 @@ def error_from_json2(status: int, body: dict | None, raw_text: str = "") -> Odoo
     if status in (502, 503, 504, 429):
         return unreachable_for_status(status, message=message)
     if _MISSING_DB_RE.search(message):
-        return OdooAuthError(last_line(message), **kw)
+        return OdooUnknownDatabaseError(last_line(message), **kw)
     if is_database_lost(f"{name}: {message}"):
-        return OdooOutageError(message or name, outcome_unknown=True, **kw)
+        return OdooOutageError(
+            message or name, outcome_unknown=True, cause=Cause.ODOO_DATABASE, **kw
+        )
     if status == 401:
         return OdooAuthError(message or "Unauthorized", **kw)
     if status == 409 or is_transient_text(name) or is_transient_text(message):
@@ -401,4 +437,6 @@ def unreachable_for_status(
         title = page_title(body, secrets=secrets)
         detail = f'"{title}"' if title else ""
     text = f"HTTP {status} from Odoo" + (f": {detail}" if detail else "")
-    return OdooUnreachableError(text, outcome_unknown=outcome_unknown, http_status=status)
+    return OdooUnreachableError(
+        text, outcome_unknown=outcome_unknown, cause=Cause.HTTP_STATUS, http_status=status
+    )

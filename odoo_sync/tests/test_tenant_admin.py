@@ -1,5 +1,7 @@
 """The tenants admin: write-only API key, connection edits through services, test connection."""
 
+import html
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -38,7 +40,8 @@ def connection_test_url(tenant):
 
 
 def messages_of(response) -> list[str]:
-    return [str(m) for m in response.context["messages"]]
+    """The messages as an operator reads them (a message with a detail is HTML)."""
+    return [html.unescape(str(m)) for m in response.context["messages"]]
 
 
 def operator_data(tenant, **overrides):
@@ -274,7 +277,8 @@ def test_test_connection_reports_a_rejected_key_without_showing_it(
     client = logged_in(operator)
     client.post(connection_test_url(connected_tenant))
     [message] = messages_of(client.get(change_url(connected_tenant)))
-    assert "Odoo rejected the connection" in message
+    assert f"Odoo refused the login {connected_tenant.odoo_login!r}" in message
+    assert "<details" in message and "Technical detail for support" in message
     assert key not in message
     connected_tenant.refresh_from_db()
     assert connected_tenant.odoo_paused_at is None  # a test only reports, it never pauses
@@ -292,7 +296,7 @@ def test_test_connection_action_on_the_list_reports_each_tenant(
     assert response.status_code == 302
     messages = messages_of(client.get(CHANGELIST))
     assert any(m.startswith(f"{connected_tenant.name}: Connected: Odoo 17.0") for m in messages)
-    assert any(m.startswith("Down: Could not reach Odoo") for m in messages)
+    assert any(m.startswith(f"Down: Nothing answered at {odoo_unreachable_url}") for m in messages)
 
 
 def test_test_connection_refuses_get(operator, connected_tenant, odoo_sandbox):
@@ -346,3 +350,129 @@ def test_tenant_staff_may_view_and_change_but_never_delete(staff):
 def test_plain_membership_without_the_group_opens_no_admin_page():
     membership = MembershipFactory()
     assert logged_in(membership.user).get(CHANGELIST).status_code == 403
+
+
+# --- saving tests the connection; the status says what is true; incidents are kept ------------
+
+
+def test_saving_a_wrong_key_saves_and_says_the_connection_does_not_work(
+    operator, connected_tenant, odoo_sandbox
+):
+    client = logged_in(operator)
+    response = client.post(
+        change_url(connected_tenant),
+        operator_data(connected_tenant, new_api_key="wrong-key-0000"),
+        follow=True,
+    )
+    assert response.status_code == 200
+    connected_tenant.refresh_from_db()
+    assert connected_tenant.odoo_api_key == "wrong-key-0000"  # saved all the same
+    text = " ".join(messages_of(response))
+    assert "Saved, but the connection does not work yet" in text
+    assert "refused the login" in text
+    assert "wrong-key-0000" not in text
+
+
+def test_saving_a_working_connection_says_it_connected(operator, connected_tenant, odoo_sandbox):
+    connected_tenant.odoo_db = "old"
+    connected_tenant.save()
+    client = logged_in(operator)
+    response = client.post(
+        change_url(connected_tenant),
+        operator_data(connected_tenant, odoo_db=odoo_sandbox.db),
+        follow=True,
+    )
+    text = " ".join(messages_of(response))
+    assert "Connected: Odoo 17.0" in text
+    connected_tenant.refresh_from_db()
+    assert connected_tenant.odoo_last_contact_at is not None
+
+
+def test_the_status_never_says_syncing_before_odoo_answered(operator, odoo_unreachable_url):
+    from odoo_sync.tenant_admin import tenant_sync_status
+
+    fresh = TenantFactory(pro=True, odoo_url=odoo_unreachable_url)
+    assert str(tenant_sync_status(fresh)).startswith("Not connected yet")
+    starter = TenantFactory()
+    assert str(tenant_sync_status(starter)).startswith("Local only")
+    fresh.odoo_last_contact_at = timezone.now()
+    assert str(tenant_sync_status(fresh)).startswith("Syncing (last contact")
+    fresh.odoo_paused_at = timezone.now()
+    fresh.odoo_paused_reason = "Odoo refused the login"
+    status = tenant_sync_status(fresh)
+    assert str(status).startswith("Paused since") and status.tone == "bad"
+    assert "UTC" in str(status)  # the zone is shown
+
+
+def test_the_tenant_page_keeps_the_history_of_pauses_and_outages(operator, tenant):
+    from odoo_sync import tenant_health, tenants
+
+    tenant_health.record_tenant_unreachable(tenant.pk, connection_revision=0, error="HTTP 502")
+    tenant_health.record_tenant_healthy(tenant.pk, connection_revision=0)
+    tenant_health.pause_tenant(tenant.pk, connection_revision=0, reason="Odoo refused the login")
+    tenants.update_odoo_connection(tenant, api_key="fixed-key", actor=operator.username)
+    html = logged_in(operator).get(change_url(tenant)).content.decode()
+    assert "Odoo unreachable" in html and "HTTP 502" in html and "Odoo took work again" in html
+    assert "Odoo refused the login" in html
+    assert f"connection edited by {operator.username}" in html
+    assert "ongoing" not in html
+
+
+def test_the_tenant_page_lists_its_registers_with_their_sync_state(operator, tenant):
+    PosConfigFactory(tenant=tenant, name="Front counter", pushed=True)
+    html = logged_in(operator).get(change_url(tenant)).content.decode()
+    assert "Front counter" in html and "Synced" in html
+    assert f"?tenant__id__exact={tenant.pk}" in html
+
+
+def test_a_starter_tenants_register_is_local_only_never_a_green_synced(operator):
+    starter = TenantFactory(name="Kiosk Co")
+    PosConfigFactory(tenant=starter, name="Kiosk")
+    client = logged_in(operator)
+    listing = client.get(reverse("admin:registers_posconfig_changelist")).content.decode()
+    assert "Local only" in listing and "regsync-badge--synced" not in listing
+    assert "Local only" in client.get(change_url(starter)).content.decode()
+
+
+@pytest.mark.django_db(transaction=True)  # the drain refuses to run inside a transaction
+def test_sync_now_pushes_the_tenants_registers_past_an_outage_wait(
+    operator, connected_tenant, odoo_sandbox
+):
+    from odoo_sync import tenant_health
+    from registers import services as register_services
+
+    register = register_services.add_register(connected_tenant, name="Bar", prefix="BAR")
+    tenant_health.record_tenant_unreachable(
+        connected_tenant.pk, connection_revision=0, error="HTTP 502"
+    )
+    client = logged_in(operator)
+    page = client.get(change_url(connected_tenant)).content.decode()
+    assert 'id="regsync-sync-now"' in page
+    response = client.post(reverse("admin:cafe_tenant_sync_now", args=[connected_tenant.pk]))
+    assert response.status_code == 302
+    [message] = messages_of(client.get(change_url(connected_tenant)))
+    assert message.startswith(f"A sync of {connected_tenant.name} has started")
+    register.refresh_from_db()
+    assert register.sync_state == SyncState.SYNCED  # the drain ran (eager in unit tests)
+    assert [c["name"] for c in odoo_sandbox.pos_configs()] == ["Bar"]
+
+
+def test_sync_now_refuses_a_paused_tenant_and_says_what_to_do(operator, connected_tenant):
+    from odoo_sync import tenant_health
+
+    tenant_health.pause_tenant(connected_tenant.pk, connection_revision=0, reason="refused")
+    client = logged_in(operator)
+    client.post(reverse("admin:cafe_tenant_sync_now", args=[connected_tenant.pk]))
+    [message] = messages_of(client.get(change_url(connected_tenant)))
+    assert "fix the connection first" in message
+
+
+def test_sync_now_is_post_only_and_scoped(connected_tenant):
+    other_staff = TenantStaffFactory()
+    url = reverse("admin:cafe_tenant_sync_now", args=[connected_tenant.pk])
+    assert logged_in(other_staff).post(url).status_code == 404
+
+
+def test_the_add_form_fills_the_slug_from_the_name(operator):
+    response = logged_in(operator).get(ADD)
+    assert '"id": "#id_slug"' in response.content.decode().replace("&quot;", '"')

@@ -16,7 +16,7 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 
 from cafe.tests.factories import OperatorFactory, TenantFactory
-from odoo_sync import queue, tasks
+from odoo_sync import tasks, tenant_health
 from odoo_sync.drain import drain_tenant
 from registers import services
 from registers.models import ErrorKind, PosConfig, SyncState
@@ -120,12 +120,12 @@ def add_backdrop(tenant) -> None:
         sync_state=SyncState.PENDING_UPDATE,
         next_attempt_at=now - timedelta(minutes=7),
     )
-    queue.record_tenant_unreachable(
+    tenant_health.record_tenant_unreachable(
         harbour.pk, connection_revision=0, error="Could not connect to Odoo: connection refused"
     )
     corner = TenantFactory(pro=True, name="Corner Deli", slug="corner")
     PosConfigFactory(tenant=corner, name="Deli counter", sequence_prefix="DC1")
-    queue.pause_tenant(
+    tenant_health.pause_tenant(
         corner.pk,
         connection_revision=0,
         reason="Odoo rejected the connection: Access Denied (API key revoked?)",

@@ -1,10 +1,13 @@
-"""Pieces every regsync ModelAdmin shares: tenant scoping, service errors as form errors, times."""
+"""Building blocks of every regsync ModelAdmin: tenant scoping, forms that save through services,
+confirmation pages, times in words."""
 
 from datetime import datetime, timedelta
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin import helpers
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import transaction
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -23,10 +26,35 @@ def add_service_errors(form, exc: ValidationError, field_map: dict | None = None
         form.add_error(None if field == NON_FIELD_ERRORS else field, errors)
 
 
+class ServiceForm(forms.ModelForm):
+    """A ModelForm whose save is a service call, made while the form is validated.
+
+    The admin decides between "saved" and "show the form again" on
+    `is_valid()` alone, so the services run there, in one savepoint: a
+    ValidationError rolls back whatever the services already wrote and comes
+    back as form errors. ModelForm's own model validation is not used; the
+    services are the rules. Afterwards `self.instance` is the saved row.
+    """
+
+    service_field_map: dict[str, str] = {}
+
+    def apply(self):
+        raise NotImplementedError
+
+    def _post_clean(self):
+        if self.errors:
+            return
+        try:
+            with transaction.atomic():
+                self.instance = self.apply()
+        except ValidationError as exc:
+            add_service_errors(self, exc, self.service_field_map)
+
+
 class TenantScopedAdmin(admin.ModelAdmin):
     """Rows a user may not see do not exist for them: lists, change views and actions.
 
-    `scoped_queryset(user)` comes from cafe.selectors. An object outside it is
+    `scoped_queryset(user)` comes from the `access` module of the model's app. An object outside it is
     a 404 by URL (not the admin's redirect), whether it exists or not.
     """
 
@@ -85,6 +113,13 @@ def humanize_until(when: datetime | None, *, now: datetime | None = None) -> str
     if delta <= timedelta(0):
         return "due now"
     return "in " + humanize_duration(delta)
+
+
+def local_time(when: datetime | None) -> str:
+    """The one date format of the admin: the operator's time zone, with the zone shown."""
+    if when is None:
+        return ""
+    return timezone.localtime(when).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def humanize_ago(when: datetime | None, *, now: datetime | None = None) -> str:

@@ -1,15 +1,13 @@
 """Who may see what: every admin queryset is scoped through these functions.
 
 Superusers (operators) see every tenant; other staff see only the tenants they
-hold a Membership of, and those tenants' registers and sync history. A user
-who is not active staff sees nothing.
+hold a Membership of. A user who is not active staff sees nothing. The apps
+above scope their own rows by these (`registers.access`, `odoo_sync.access`).
 """
 
 from django.db.models import QuerySet
 
 from cafe.models import Tenant
-from odoo_sync.models import SyncAttempt
-from registers.models import PosConfig, SyncState
 
 
 def _is_active_staff(user) -> bool:
@@ -31,24 +29,3 @@ def tenants_for(user) -> QuerySet[Tenant]:
 
 def can_access_tenant(user, tenant_id: int) -> bool:
     return tenants_for(user).filter(pk=tenant_id).exists()
-
-
-def registers_for(user) -> QuerySet[PosConfig]:
-    if is_operator(user):
-        return PosConfig.objects.all()
-    return PosConfig.objects.filter(tenant__in=tenants_for(user).values("pk"))
-
-
-def sync_attempts_for(user) -> QuerySet[SyncAttempt]:
-    if is_operator(user):
-        return SyncAttempt.objects.all()
-    return SyncAttempt.objects.filter(tenant__in=tenants_for(user).values("pk"))
-
-
-def dead_letters_for(user) -> QuerySet[PosConfig]:
-    return (
-        registers_for(user)
-        .filter(sync_state=SyncState.SYNC_ERROR)
-        .select_related("tenant")
-        .order_by("tenant__name", "name", "pk")
-    )
