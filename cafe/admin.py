@@ -1,10 +1,13 @@
-"""The memberships admin: operators give staff users access to tenants."""
+"""The memberships admin (operators give staff users access to tenants), staff users, groups."""
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 
 from cafe import services
 from cafe.access import is_operator
-from cafe.forms import MembershipForm
+from cafe.forms import GroupForm, MembershipForm, StaffUserChangeForm, StaffUserCreationForm
 from cafe.models import Membership
 
 
@@ -45,3 +48,21 @@ class MembershipAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for membership in queryset:
             services.revoke_tenant_access(membership)
+
+
+# --- staff users and groups: Django's admin, with regsync's name rules ---------------------
+
+
+class StaffUserAdmin(UserAdmin):
+    form = StaffUserChangeForm
+    add_form = StaffUserCreationForm
+
+
+class StaffGroupAdmin(GroupAdmin):
+    form = GroupForm
+
+
+for model, model_admin in [(get_user_model(), StaffUserAdmin), (Group, StaffGroupAdmin)]:
+    if admin.site.is_registered(model):
+        admin.site.unregister(model)
+    admin.site.register(model, model_admin)

@@ -11,10 +11,41 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from cafe import text
 from cafe.models import Membership, OdooProtocol, Plan, Tenant
 from odoo_client.urlcheck import OdooUrlError, check_odoo_url
 
 _UNSET = object()
+# Odoo API keys are 40 characters; a password may stand in for one (XML-RPC).
+API_KEY_MAX_LENGTH = 512
+
+
+def _max_length(field: str) -> int:
+    return Tenant._meta.get_field(field).max_length
+
+
+def clean_tenant_name(name: str) -> str:
+    return text.clean_name(
+        name, field="name", what="The tenant name", max_length=_max_length("name")
+    )
+
+
+def clean_odoo_db(db: str) -> str:
+    return text.clean_identifier(
+        db, field="odoo_db", what="The Odoo database", max_length=_max_length("odoo_db")
+    )
+
+
+def clean_odoo_login(login: str) -> str:
+    return text.clean_identifier(
+        login, field="odoo_login", what="The Odoo login", max_length=_max_length("odoo_login")
+    )
+
+
+def clean_api_key(key: str) -> str:
+    return text.clean_secret(
+        key, field="odoo_api_key", what="The Odoo API key", max_length=API_KEY_MAX_LENGTH
+    )
 
 
 def clean_odoo_url(url: str) -> str:
@@ -76,13 +107,13 @@ def _create_tenant(
     *, name, slug, plan, odoo_url, odoo_db, odoo_login, odoo_api_key, odoo_protocol
 ) -> Tenant:
     tenant = Tenant(
-        name=name.strip(),
+        name=clean_tenant_name(name),
         slug=slug,
         plan=_clean_plan(plan),
         odoo_url=odoo_url,
-        odoo_db=odoo_db.strip(),
-        odoo_login=odoo_login.strip(),
-        odoo_api_key=odoo_api_key.strip(),
+        odoo_db=clean_odoo_db(odoo_db),
+        odoo_login=clean_odoo_login(odoo_login),
+        odoo_api_key=clean_api_key(odoo_api_key),
         odoo_protocol=odoo_protocol,
     )
     tenant.full_clean()
@@ -130,13 +161,13 @@ def _set_odoo_connection(
         tenant.odoo_url = url
         changed.append("odoo_url")
     if db is not _UNSET:
-        tenant.odoo_db = db.strip()
+        tenant.odoo_db = clean_odoo_db(db)
         changed.append("odoo_db")
     if login is not _UNSET:
-        tenant.odoo_login = login.strip()
+        tenant.odoo_login = clean_odoo_login(login)
         changed.append("odoo_login")
-    if api_key is not _UNSET and api_key.strip():
-        tenant.odoo_api_key = api_key.strip()
+    if api_key is not _UNSET and (api_key or "").strip():
+        tenant.odoo_api_key = clean_api_key(api_key)
         changed.append("odoo_api_key")
     if protocol is not _UNSET:
         if protocol not in OdooProtocol.values:
@@ -194,19 +225,37 @@ def _tenant_staff_group():
 
 @transaction.atomic
 def rename_tenant(tenant: Tenant, *, name: str) -> Tenant:
-    name = (name or "").strip()
-    if not name:
-        raise ValidationError({"name": "The tenant name cannot be empty."})
-    limit = Tenant._meta.get_field("name").max_length
-    if len(name) > limit:
-        raise ValidationError(
-            {"name": f"The tenant name is {len(name)} characters; at most {limit}."}
-        )
+    name = clean_tenant_name(name)
     tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
     if tenant.name != name:
         tenant.name = name
         tenant.save(update_fields=["name", "updated_at"])
     return tenant
+
+
+def clean_username(username: str, *, user_id: int | None = None) -> str:
+    """A staff login: a name's rules, and it may not look like another user's."""
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model()
+    limit = users._meta.get_field(users.USERNAME_FIELD).max_length
+    username = text.clean_name(username, field="username", what="The username", max_length=limit)
+    others = users._default_manager.exclude(pk=user_id).values_list(users.USERNAME_FIELD, flat=True)
+    for other in others.iterator():
+        if other.lower() != username.lower() and text.looks_alike(username, other):
+            raise ValidationError(
+                {"username": f"{username!r} looks like the user {other!r}; choose another."}
+            )
+    return username
+
+
+def clean_person_name(value: str, *, field: str) -> str:
+    what = "The first name" if field == "first_name" else "The last name"
+    return text.clean_name(value, field=field, what=what, max_length=150, required=False)
+
+
+def clean_group_name(name: str) -> str:
+    return text.clean_name(name, field="name", what="The group name", max_length=150)
 
 
 @transaction.atomic

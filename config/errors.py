@@ -13,6 +13,8 @@ SECRET_BEARING_MODULES = (
     "odoo_sync.tenant_admin",
     "cafe.services",
     "cafe.fields",
+    # Cleans the API key (clean_secret) like any other typed text.
+    "cafe.text",
 )
 
 

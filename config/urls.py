@@ -6,3 +6,5 @@ from django.urls import path
 urlpatterns = [
     path("admin/", admin.site.urls),
 ]
+
+handler400 = "config.views.bad_request"

@@ -93,6 +93,18 @@ class SyncAttemptAdmin(TenantScopedAdmin):
     search_fields = ["register__name", "=odoo_pos_config_id"]
     list_select_related = ["tenant", "register"]
     date_hierarchy = "created_at"
+    # A log: every field shown, none editable, so the page builds no form at all.
+    fields = [
+        "created_at",
+        "tenant",
+        "register",
+        "action",
+        "outcome",
+        "odoo_pos_config_id",
+        "duration_ms",
+        "error",
+    ]
+    readonly_fields = fields
 
     def scoped_queryset(self, user):
         return sync_attempts_for(user)

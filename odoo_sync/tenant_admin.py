@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
@@ -248,7 +247,7 @@ class TenantAdmin(TenantScopedAdmin):
         """Push the tenant's due registers now (and skip an outage's wait), from its page."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        tenant = get_object_or_404(self.get_queryset(request), pk=object_id)
+        tenant = self.get_object(request, object_id)  # a 404 for any id not theirs
         if not self.has_change_permission(request, tenant):
             raise PermissionDenied
         started, text = sync_now(tenant)
@@ -273,7 +272,7 @@ class TenantAdmin(TenantScopedAdmin):
     def test_connection_view(self, request, object_id):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        tenant = get_object_or_404(self.get_queryset(request), pk=object_id)
+        tenant = self.get_object(request, object_id)  # a 404 for any id not theirs
         if not self.has_view_permission(request, tenant):
             raise PermissionDenied
         self._report_connection(request, tenant)

@@ -6,7 +6,6 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Case, IntegerField, Q, Value, When
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -26,6 +25,19 @@ BADGE_COLOURS = {
     SyncState.SYNC_ERROR: ("#991b1b", "#fee2e2"),
 }
 ERROR_TRIM = 80
+# Dead letters first, then rows that failed and wait to retry, then the rest.
+STATE_RANK = Case(
+    When(sync_state=SyncState.SYNC_ERROR, then=Value(0)),
+    When(
+        Q(sync_state__in=[SyncState.PENDING_CREATE, SyncState.PENDING_UPDATE])
+        & Q(sync_retries__gt=0),
+        then=Value(1),
+    ),
+    When(sync_state=SyncState.PENDING_CREATE, then=Value(2)),
+    When(sync_state=SyncState.PENDING_UPDATE, then=Value(2)),
+    default=Value(3),
+    output_field=IntegerField(),
+)
 
 
 LOCAL_ONLY = "local_only"
@@ -257,24 +269,13 @@ class PosConfigAdmin(TenantScopedAdmin):
         return super().changelist_view(request, extra_context)
 
     def scoped_queryset(self, user):
-        return registers_for(user).annotate(
-            state_rank=Case(
-                When(sync_state=SyncState.SYNC_ERROR, then=Value(0)),
-                When(
-                    Q(sync_state__in=[SyncState.PENDING_CREATE, SyncState.PENDING_UPDATE])
-                    & Q(sync_retries__gt=0),
-                    then=Value(1),
-                ),
-                When(sync_state=SyncState.PENDING_CREATE, then=Value(2)),
-                When(sync_state=SyncState.PENDING_UPDATE, then=Value(2)),
-                default=Value(3),
-                output_field=IntegerField(),
-            )
-        )
+        return registers_for(user)
 
     def get_ordering(self, request):
-        # Dead letters first, then rows that failed and wait to retry, then the rest.
-        return ["state_rank", "tenant__name", "name", "pk"]
+        # An expression, not an annotation: Django also orders every other admin's
+        # register dropdowns and filters by this (e.g. a sync attempt's page), on
+        # querysets that never went through scoped_queryset.
+        return [STATE_RANK.asc(), "tenant__name", "name", "pk"]
 
     # --- list columns ---------------------------------------------------------------
 
@@ -294,7 +295,7 @@ class PosConfigAdmin(TenantScopedAdmin):
     def odoo_id(self, obj):
         return obj.odoo_pos_config_id
 
-    @admin.display(description="Sync state", ordering="state_rank")
+    @admin.display(description="Sync state", ordering=STATE_RANK)
     def sync_badge(self, obj):
         return register_badge_html(obj)
 
@@ -548,7 +549,7 @@ class PosConfigAdmin(TenantScopedAdmin):
     def retry_view(self, request, object_id):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        register = get_object_or_404(self.get_queryset(request), pk=object_id)
+        register = self.get_object(request, object_id)  # a 404 for any id not theirs
         if not self.has_change_permission(request, register):
             raise PermissionDenied
         done, left = retry_registers(request.user, [register])

@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from cafe import text
 from cafe.models import Tenant
 from registers.models import (
     NAME_MAX_LENGTH,
@@ -28,23 +29,13 @@ from registers.state import (
 )
 
 PREFIX_RE = re.compile(rf"^[A-Z0-9]{{1,{PREFIX_MAX_LENGTH}}}$")
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 # --- validation ----------------------------------------------------------------
 
 
 def clean_register_name(name: str) -> str:
-    name = (name or "").strip()
-    if not name:
-        raise ValidationError({"name": "Register name cannot be empty."})
-    if len(name) > NAME_MAX_LENGTH:
-        raise ValidationError(
-            {"name": f"Register name is {len(name)} characters long; at most {NAME_MAX_LENGTH}."}
-        )
-    if _CONTROL_CHARS.search(name):
-        raise ValidationError({"name": "Register name cannot contain line breaks or tabs."})
-    return name
+    return text.clean_name(name, field="name", what="Register name", max_length=NAME_MAX_LENGTH)
 
 
 def clean_sequence_prefix(prefix: str) -> str:
@@ -62,15 +53,23 @@ def clean_sequence_prefix(prefix: str) -> str:
 
 
 def _check_active_name_free(tenant_id: int, name: str, *, exclude_id: int | None = None) -> None:
-    clash = PosConfig.objects.filter(tenant_id=tenant_id, is_active=True).annotate(
-        lname=Lower("name")
-    )
+    """No two active registers of a tenant read the same: equal but for case or look-alikes."""
+    others = PosConfig.objects.filter(tenant_id=tenant_id, is_active=True)
     if exclude_id is not None:
-        clash = clash.exclude(pk=exclude_id)
-    if clash.filter(lname=name.lower()).exists():
+        others = others.exclude(pk=exclude_id)
+    if others.annotate(lname=Lower("name")).filter(lname=name.lower()).exists():
         raise ValidationError(
             {"name": f"An active register named {name!r} already exists for this tenant."}
         )
+    for other in others.values_list("name", flat=True).iterator():
+        if text.looks_alike(name, other):
+            raise ValidationError(
+                {
+                    "name": f"{name!r} looks like the active register {other!r} of this "
+                    "tenant (it differs only in look-alike letters); choose a name that reads "
+                    "differently."
+                }
+            )
 
 
 def _save_unique(register: PosConfig, **kwargs) -> None:

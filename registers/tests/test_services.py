@@ -63,6 +63,12 @@ def test_add_register_of_pro_tenant_that_cannot_sync_stays_local(tenant_kwargs):
         ("   ", "cannot be empty"),
         ("x" * 65, "65 characters long; at most 64"),
         ("Bar\nTwo", "line breaks"),
+        ("Bar\x00", "control characters (U+0000)"),
+        ("Bar\u202egpj.exe", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+        ("Ba\u200br", "U+200B ZERO WIDTH SPACE"),
+        ("Bar \ufffd", "not valid UTF-8"),
+        ("<b>Bar</b>", "cannot contain < or >"),
+        ("B\u0430r", "mixes Cyrillic and Latin letters that look alike (U+0430"),
     ],
 )
 def test_bad_register_name_is_rejected_and_nothing_written(name, message):
@@ -71,6 +77,26 @@ def test_bad_register_name_is_rejected_and_nothing_written(name, message):
         services.add_register(tenant, name=name, prefix="BAR")
     assert message in str(exc.value.message_dict["name"])
     assert not PosConfig.objects.exists()
+
+
+def test_name_that_looks_like_an_active_register_of_the_tenant_is_refused():
+    tenant = TenantFactory()
+    services.add_register(tenant, name="BAKE", prefix="BK")
+    # All Cyrillic (not mixed): only the comparison with the existing name catches it.
+    lookalike = "\u0412\u0410\u041a\u0415"
+    with pytest.raises(ValidationError) as exc:
+        services.add_register(tenant, name=lookalike, prefix="BK2")
+    assert "looks like the active register 'BAKE'" in exc.value.message_dict["name"][0]
+    assert PosConfig.objects.count() == 1
+
+
+def test_look_alike_of_an_inactive_or_other_tenants_register_is_a_new_name():
+    lookalike = "\u0412\u0410\u041a\u0415"
+    archived = PosConfigFactory(name="BAKE", is_active=False)
+    elsewhere = PosConfigFactory(name="BAKE")
+    for tenant in (archived.tenant, TenantFactory()):
+        assert services.add_register(tenant, name=lookalike, prefix="BK").name == lookalike
+    assert elsewhere.tenant.registers.count() == 1
 
 
 def test_rename_to_bad_name_keeps_old_name_and_state():

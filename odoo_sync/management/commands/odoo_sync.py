@@ -2,29 +2,19 @@
 
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from cafe.commands import USAGE_ERROR, RegsyncCommand
 from cafe.models import Tenant
 from odoo_sync import drain, reporting
 
 
-class Command(BaseCommand):
+class Command(RegsyncCommand):
     help = (
         "Push due register changes to Odoo now (--once), or show sync counts (--status). "
         "--once is an operator's try-now: it skips a tenant's outage backoff, never a "
         "credentials pause nor the registers' own backoff."
     )
-
-    def create_parser(self, prog_name, subcommand, **kwargs):
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-
-        def one_line_error(message):
-            # A user mistake gets one clear line and exit 2, not a usage dump.
-            self.stderr.write(f"odoo_sync: {message} (see --help)")
-            raise SystemExit(2)
-
-        parser.error = one_line_error
-        return parser
 
     def add_arguments(self, parser):
         mode = parser.add_mutually_exclusive_group(required=True)
@@ -38,7 +28,7 @@ class Command(BaseCommand):
         if tenant is not None:
             tenant_obj = Tenant.objects.filter(slug=tenant).first()
             if tenant_obj is None:
-                raise CommandError(f"no tenant with slug {tenant!r}", returncode=2)
+                raise CommandError(f"no tenant with slug {tenant!r}", returncode=USAGE_ERROR)
         if status:
             self._status(tenant_obj, as_json=json)
             return

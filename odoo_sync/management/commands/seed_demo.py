@@ -2,9 +2,10 @@
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from cafe import services as cafe_services
+from cafe.commands import RegsyncCommand
 from cafe.models import Plan, Tenant
 from odoo_sync import tenants
 from registers import services as register_services
@@ -12,7 +13,7 @@ from registers import services as register_services
 DEMO_REGISTERS = [("Front counter", "FC"), ("Terrace", "TER"), ("Drive-through", "DT")]
 
 
-class Command(BaseCommand):
+class Command(RegsyncCommand):
     help = "Create the demo superuser, a Pro tenant on the sandbox Odoo and a Starter tenant."
 
     def add_arguments(self, parser):
@@ -22,6 +23,10 @@ class Command(BaseCommand):
         password = settings.DEMO_ADMIN_PASSWORD
         if not password:
             raise CommandError("DEMO_ADMIN_PASSWORD is not set: run `make .env` first.")
+        # A bad --odoo-url is refused before anything is written.
+        odoo_url = cafe_services.clean_odoo_url(odoo_url.strip())
+        if not odoo_url:
+            raise CommandError("--odoo-url cannot be empty: the demo tenant needs an Odoo.")
         user, _ = get_user_model().objects.get_or_create(
             username="admin", defaults={"is_staff": True, "is_superuser": True}
         )
