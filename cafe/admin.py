@@ -4,22 +4,36 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 
 from cafe import services
 from cafe.access import is_operator
+from cafe.admin_base import SearchableChoicesAdmin
 from cafe.forms import GroupForm, MembershipForm, StaffUserChangeForm, StaffUserCreationForm
 from cafe.models import Membership
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(SearchableChoicesAdmin):
     """Operators give staff users access to tenants (and the Tenant staff group's rights)."""
 
     form = MembershipForm
     list_display = ["user", "tenant", "created_at"]
     list_filter = [("tenant", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["user__username", "user__email", "tenant__name"]
+    autocomplete_fields = ["user", "tenant"]  # searchable, not a list of every user
     list_select_related = ["user", "tenant"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["user", "tenant", "new_username", "new_email", "new_password"]
+        return ["user", "tenant"]  # a membership is never changed, only removed
+
+    @method_decorator(sensitive_post_parameters("new_password"))
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # Error reports never show the new user's password.
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def has_module_permission(self, request):
         return is_operator(request.user)

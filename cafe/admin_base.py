@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from django import forms
 from django.contrib import admin
 from django.contrib.admin import helpers
+from django.contrib.admin import widgets as admin_widgets
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.http import Http404
@@ -49,6 +50,28 @@ class ServiceForm(forms.ModelForm):
                 self.instance = self.apply()
         except ValidationError as exc:
             add_service_errors(self, exc, self.service_field_map)
+
+
+class AutocompleteSelect(admin_widgets.AutocompleteSelect):
+    """Django's searchable select, without its 500 on a posted value that is not an id.
+
+    Django filters the choices by the posted value to show it again, and a
+    value like "abc" raises there; such a value is already a form error.
+    """
+
+    def optgroups(self, name, value, attr=None):
+        return super().optgroups(name, [v for v in value if str(v).isdigit()], attr)
+
+
+class SearchableChoicesAdmin(admin.ModelAdmin):
+    """`autocomplete_fields` with the safe widget above."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name in self.get_autocomplete_fields(request):
+            kwargs.setdefault(
+                "widget", AutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class TenantScopedAdmin(admin.ModelAdmin):

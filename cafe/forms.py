@@ -11,14 +11,60 @@ from cafe.models import Membership
 
 
 class MembershipForm(ServiceForm):
+    """Give an existing user access to a tenant, or create the staff login in the same step."""
+
+    new_username = forms.CharField(
+        label="Or a new user: username",
+        required=False,
+        help_text="Creates a staff login with access to this tenant only.",
+    )
+    new_email = forms.CharField(label="New user's e-mail", required=False)
+    new_password = forms.CharField(
+        label="New user's password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+    service_field_map = {"username": "new_username"}
+
     class Meta:
         model = Membership
         fields = ["user", "tenant"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:  # a membership is never changed, only removed
+            for name in ("new_username", "new_email", "new_password"):
+                self.fields.pop(name, None)
+        if "user" in self.fields:
+            self.fields["user"].required = False
+            self.fields["user"].help_text = "An existing user; or fill in a new user below."
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("new_username") and (
+            cleaned.get("new_email") or cleaned.get("new_password")
+        ):
+            raise ValidationError(
+                "An e-mail or password is only for a new user: type the new username too, "
+                "or clear them."
+            )
+        if cleaned.get("user") and cleaned.get("new_username"):
+            raise ValidationError("Choose an existing user or type a new username, not both.")
+        if not cleaned.get("user") and not cleaned.get("new_username"):
+            raise ValidationError("Choose an existing user, or type a new username.")
+        return cleaned
+
     def apply(self) -> Membership:
-        return services.grant_tenant_access(
-            user=self.cleaned_data["user"], tenant=self.cleaned_data["tenant"]
-        )
+        data = self.cleaned_data
+        if data.get("new_username"):
+            return services.add_tenant_staff(
+                tenant=data["tenant"],
+                username=data["new_username"],
+                email=data.get("new_email", ""),
+                password=data.get("new_password", ""),
+            )
+        return services.grant_tenant_access(user=data["user"], tenant=data["tenant"])
 
 
 class NameRulesForm(forms.ModelForm):

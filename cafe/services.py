@@ -270,6 +270,33 @@ def grant_tenant_access(*, user, tenant: Tenant) -> Membership:
 
 
 @transaction.atomic
+def add_tenant_staff(*, tenant: Tenant, username: str, email: str, password: str) -> Membership:
+    """Create a staff login and make it staff of `tenant`, in one step (one transaction)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.validators import validate_email
+
+    users = get_user_model()
+    username = clean_username(username)
+    if users._default_manager.filter(**{f"{users.USERNAME_FIELD}__iexact": username}).exists():
+        raise ValidationError({"new_username": f"A user named {username!r} already exists."})
+    email = (email or "").strip()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise ValidationError({"new_email": f"{email!r} is not an e-mail address."}) from None
+    user = users(**{users.USERNAME_FIELD: username}, email=email, is_staff=True)
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationError({"new_password": exc.messages}) from None
+    user.set_password(password)
+    user.save()
+    return grant_tenant_access(user=user, tenant=tenant)
+
+
+@transaction.atomic
 def revoke_tenant_access(membership: Membership) -> None:
     """End a membership; a user left with no tenant loses the staff group's rights."""
     from django.contrib.auth.models import Group

@@ -338,6 +338,40 @@ def test_operator_grants_access_which_gives_the_staff_group(operator, tenant):
     assert user.groups.filter(name=TENANT_STAFF_GROUP).exists()
 
 
+def test_operator_creates_a_staff_user_and_the_membership_in_one_step(operator, tenant):
+    client = logged_in(operator)
+    page = client.get(reverse("admin:cafe_membership_add")).content.decode()
+    assert "admin-autocomplete" in page  # users and tenants are searched, not listed
+    response = client.post(
+        reverse("admin:cafe_membership_add"),
+        {
+            "tenant": tenant.pk,
+            "new_username": "barista",
+            "new_email": "barista@example.com",
+            "new_password": "correct horse battery 9",
+        },
+    )
+    assert response.status_code == 302
+    membership = Membership.objects.get(user__username="barista", tenant=tenant)
+    assert membership.user.is_staff and membership.user.check_password("correct horse battery 9")
+    assert membership.user.groups.filter(name=TENANT_STAFF_GROUP).exists()
+    assert logged_in(membership.user).get(change_url(tenant)).status_code == 200
+
+
+def test_a_new_staff_user_with_a_weak_password_is_refused_and_nothing_is_written(operator, tenant):
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects.count()
+    response = logged_in(operator).post(
+        reverse("admin:cafe_membership_add"),
+        {"tenant": tenant.pk, "new_username": "barista", "new_password": "123"},
+    )
+    assert response.status_code == 200
+    assert "too short" in response.content.decode() or "too common" in response.content.decode()
+    assert get_user_model().objects.count() == users
+    assert not Membership.objects.filter(tenant=tenant, user__username="barista").exists()
+
+
 def test_removing_the_last_membership_removes_the_group(operator, staff, tenant):
     membership = Membership.objects.get(user=staff, tenant=tenant)
     logged_in(operator).post(
