@@ -229,6 +229,14 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": SYNC_TICK_SECONDS},
     },
 }
+# The drift audit (odoo_sync --audit) once a day from beat; SYNC_AUDIT_DAILY=false turns it off.
+SYNC_AUDIT_DAILY = env.bool("SYNC_AUDIT_DAILY", default=True)
+if SYNC_AUDIT_DAILY:
+    CELERY_BEAT_SCHEDULE["odoo-sync-audit"] = {
+        "task": "odoo_sync.audit",
+        "schedule": 24 * 3600.0,
+        "options": {"expires": 3600},
+    }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Unit tests may flip this on; integration tests and `make run` never do.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)

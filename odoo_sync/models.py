@@ -89,3 +89,75 @@ class OperatorAlert(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+
+class AuditRun(models.Model):
+    """One drift audit of one tenant: when, how it went, how many findings (they follow)."""
+
+    class Status(models.TextChoices):
+        OK = "ok", "Audited"
+        UNREACHABLE = "unreachable", "Odoo unreachable"
+        PAUSED = "paused", "Paused"
+        DISABLED = "disabled", "Does not sync"
+
+    tenant = models.ForeignKey("cafe.Tenant", on_delete=models.CASCADE, related_name="audit_runs")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices)
+    error = models.TextField(blank=True)
+    findings_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"audit of {self.tenant_id} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class AuditFinding(models.Model):
+    """Something the audit saw changed in Odoo behind regsync's back."""
+
+    class Kind(models.TextChoices):
+        RENAMED = "renamed_in_odoo", "Renamed in Odoo"
+        ARCHIVED = "archived_in_odoo", "Archived in Odoo"
+        UNARCHIVED = "unarchived_in_odoo", "Unarchived in Odoo"
+        DELETED = "deleted_in_odoo", "Deleted in Odoo"
+        UNKNOWN = "unknown_in_odoo", "In Odoo, not a register here"
+
+    run = models.ForeignKey(AuditRun, on_delete=models.CASCADE, related_name="findings")
+    tenant = models.ForeignKey("cafe.Tenant", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    register = models.ForeignKey(
+        "registers.PosConfig", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    odoo_id = models.PositiveIntegerField(null=True, blank=True)
+    # None: that side does not exist (no register here, or deleted in Odoo), not "".
+    local_name = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    local_active = models.BooleanField(null=True)
+    odoo_name = models.TextField(null=True, blank=True)  # noqa: DJ001
+    odoo_active = models.BooleanField(null=True)
+    fixed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "kind", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} (Odoo id {self.odoo_id})"
+
+    def as_dict(self) -> dict:
+        """The shape `odoo_sync --audit --json` prints."""
+        local = (
+            None
+            if self.local_name is None
+            else {"name": self.local_name, "active": self.local_active}
+        )
+        odoo = (
+            None if self.odoo_name is None else {"name": self.odoo_name, "active": self.odoo_active}
+        )
+        return {
+            "kind": self.kind,
+            "register_id": self.register_id,
+            "odoo_id": self.odoo_id,
+            "local": local,
+            "odoo": odoo,
+        }

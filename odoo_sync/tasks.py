@@ -6,7 +6,8 @@ from celery import shared_task
 from django.conf import settings
 from kombu.exceptions import OperationalError
 
-from odoo_sync import drain, due, housekeeping, reporting
+from cafe.models import Plan, Tenant
+from odoo_sync import audit, drain, due, housekeeping, reporting
 
 log = logging.getLogger("odoo_sync")
 
@@ -57,6 +58,13 @@ def enqueue_drain(tenant_id: int) -> bool:
         log.warning("odoo_sync could not enqueue drain of tenant %s: %s", tenant_id, exc)
         return False
     return True
+
+
+@shared_task(name="odoo_sync.audit", ignore_result=True)
+def audit_all() -> int:
+    """Beat, once a day: the drift audit of every Pro tenant (reported, never fixed by itself)."""
+    results = audit.audit(Tenant.objects.filter(plan=Plan.PRO).order_by("pk"))
+    return sum(len(result.findings) for result in results)
 
 
 def push_soon(sender, *, tenant_id: int, **kwargs) -> None:

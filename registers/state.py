@@ -40,6 +40,7 @@ class Event:
     OPERATOR_RETRY = "operator_retry"  # "Retry sync now" of a failed row
     OPERATOR_RECREATE = "operator_recreate"  # an operator has a dead create made in Odoo again
     LINKED_BY_OPERATOR = "linked_by_operator"  # an operator picked the pos.config to link
+    DRIFT_FIXED = "drift_fixed"  # the audit saw Odoo changed behind our back: local wins
 
 
 def _has_odoo_id(row: PosConfig) -> bool:
@@ -89,6 +90,7 @@ TRANSITIONS: dict[tuple[str, str], Move] = {
     (PU, Event.OPERATOR_RETRY): Move(PU, _has_failed),
     (ERR, Event.OPERATOR_RECREATE): Move(PC),
     (ERR, Event.LINKED_BY_OPERATOR): Move(PU, _no_odoo_id),
+    (OK, Event.DRIFT_FIXED): Move(PU, _has_odoo_id),
 }
 
 
@@ -135,7 +137,7 @@ def _landed(row: PosConfig, now: datetime) -> list[str]:
 
 
 def _effect(row: PosConfig, event: str, now: datetime, values: dict) -> list[str]:
-    if event in (Event.EDITED, Event.SYNC_ENABLED, Event.OPERATOR_RETRY):
+    if event in (Event.EDITED, Event.SYNC_ENABLED, Event.OPERATOR_RETRY, Event.DRIFT_FIXED):
         return _fresh(row, now)
     if event in (Event.RELINKED, Event.OPERATOR_RECREATE):
         row.odoo_pos_config_id = None

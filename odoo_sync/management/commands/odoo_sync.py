@@ -1,11 +1,13 @@
-"""`odoo_sync --once` drains now, in this process; `odoo_sync --status` counts registers by state."""
+"""`odoo_sync --once` drains now, in this process; `--status` counts registers by state;
+`--audit` shows what changed in Odoo behind regsync's back (`--fix`: local truth wins)."""
 
 import json
 
 from django.core.management.base import CommandError
 
 from cafe.commands import USAGE_ERROR, RegsyncCommand
-from cafe.models import Tenant
+from cafe.models import Plan, Tenant
+from odoo_sync import audit as drift_audit
 from odoo_sync import drain, reporting
 
 
@@ -20,10 +22,24 @@ class Command(RegsyncCommand):
         mode = parser.add_mutually_exclusive_group(required=True)
         mode.add_argument("--once", action="store_true", help="drain due registers now")
         mode.add_argument("--status", action="store_true", help="print counts per sync state")
+        mode.add_argument(
+            "--audit",
+            action="store_true",
+            help="compare each Pro tenant's pos.configs in Odoo with its registers; "
+            "exit 0 in step, 1 drift found",
+        )
         parser.add_argument("--tenant", metavar="SLUG", help="only this tenant")
+        parser.add_argument(
+            "--fix",
+            action="store_true",
+            help="with --audit: local truth wins (re-queue renamed, archived, unarchived and "
+            "deleted registers; configs unknown here are never touched)",
+        )
         parser.add_argument("--json", action="store_true", help="print JSON")
 
-    def handle(self, *args, once, status, tenant, json: bool, **options):
+    def handle(self, *args, once, status, audit, tenant, fix, json: bool, **options):
+        if fix and not audit:
+            raise CommandError("--fix goes with --audit", returncode=USAGE_ERROR)
         tenant_obj = None
         if tenant is not None:
             tenant_obj = Tenant.objects.filter(slug=tenant).first()
@@ -32,7 +48,51 @@ class Command(RegsyncCommand):
         if status:
             self._status(tenant_obj, as_json=json)
             return
+        if audit:
+            self._audit(tenant_obj, fix=fix, as_json=json)
+            return
         self._once(tenant_obj, as_json=json)
+
+    def _audit(self, tenant, *, fix: bool, as_json: bool) -> None:
+        tenants = [tenant] if tenant else Tenant.objects.filter(plan=Plan.PRO).order_by("slug")
+        results = drift_audit.audit(tenants)
+        fixed = 0
+        if fix:
+            fixed = drift_audit.fix_findings([f for r in results for f in r.findings])
+        if as_json:
+            self.stdout.write(_dumps({"tenants": [result.as_dict() for result in results]}))
+        else:
+            self._audit_table(results, fixed=fixed if fix else None)
+        if any(result.findings for result in results):
+            raise SystemExit(1)
+
+    def _audit_table(self, results, *, fixed: int | None) -> None:
+        rows = [("TENANT", "STATUS", "FINDING", "REGISTER", "ODOO ID", "HERE", "IN ODOO")]
+        for result in results:
+            if not result.findings:
+                rows.append((result.tenant.slug, result.status, "-", "", "", "", result.error[:60]))
+            for finding in result.findings:
+                rows.append(
+                    (
+                        result.tenant.slug,
+                        result.status,
+                        finding.kind,
+                        str(finding.register_id or "-"),
+                        str(finding.odoo_id or "-"),
+                        _side(finding.local_name, finding.local_active),
+                        _side(finding.odoo_name, finding.odoo_active),
+                    )
+                )
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            self.stdout.write(
+                "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            )
+        found = sum(len(result.findings) for result in results)
+        summary = f"{found} finding(s) in {len(results)} tenant(s)"
+        if fixed is not None:
+            summary += f"; {fixed} fixed (local wins), unknown configs left alone"
+        self.stdout.write(summary)
 
     def _status(self, tenant, *, as_json: bool) -> None:
         counts = reporting.status_counts(tenant_id=tenant.pk if tenant else None)
@@ -69,6 +129,12 @@ class Command(RegsyncCommand):
             # Exit 1 when a register failed in this run. A tenant that could not
             # be reached or is paused is reported above but charges no register.
             raise SystemExit(1)
+
+
+def _side(name, active) -> str:
+    if name is None:
+        return "-"
+    return f"{name!r} {'active' if active else 'archived'}"
 
 
 def _dumps(data) -> str:
