@@ -543,8 +543,37 @@ class PosConfigAdmin(TenantScopedAdmin):
                 self.admin_site.admin_view(self.retry_view),
                 name="registers_posconfig_retry",
             ),
+            path(
+                "<path:object_id>/odoo-choice/",
+                self.admin_site.admin_view(self.odoo_choice_view),
+                name="registers_posconfig_odoo_choice",
+            ),
             *super().get_urls(),
         ]
+
+    def odoo_choice_view(self, request, object_id):
+        """An operator settles an ambiguous create: link to a candidate, or create a new one."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        register = self.get_object(request, object_id)
+        if not (access.is_operator(request.user) and self.has_change_permission(request, register)):
+            raise PermissionDenied
+        who = request.user.get_username()
+        choice = request.POST.get("odoo_id", "")
+        try:
+            if choice == "new":
+                services.force_create_in_odoo(register, actor=who)
+                text = f"{register.name!r} will be created as a new Point of Sale in Odoo."
+            elif choice.isdigit():
+                services.link_register_to_odoo(register, odoo_pos_config_id=int(choice), actor=who)
+                text = f"{register.name!r} is linked to pos.config {choice}; its values go there."
+            else:
+                raise ValidationError("Pick one of the Odoo configs, or a new one.")
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+        else:
+            self.message_user(request, text, messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:registers_posconfig_change", args=[register.pk]))
 
     def retry_view(self, request, object_id):
         if request.method != "POST":
@@ -570,4 +599,14 @@ class PosConfigAdmin(TenantScopedAdmin):
         context["retry_url"] = (
             reverse("admin:registers_posconfig_retry", args=[obj.pk]) if obj is not None else ""
         )
+        ambiguous = obj is not None and obj.last_sync_error_kind == ErrorKind.AMBIGUOUS
+        if (
+            ambiguous
+            and obj.sync_state == SyncState.SYNC_ERROR
+            and access.is_operator(request.user)
+        ):
+            context["odoo_choice_url"] = reverse(
+                "admin:registers_posconfig_odoo_choice", args=[obj.pk]
+            )
+            context["odoo_candidates"] = obj.odoo_link_candidates
         return super().render_change_form(request, context, add, change, form_url, obj)

@@ -51,6 +51,7 @@ class ErrorKind(models.TextChoices):
     ACCESS = "access", "No access in Odoo"
     MISSING = "missing", "Deleted in Odoo"
     PERMANENT = "permanent", "Odoo error"
+    AMBIGUOUS = "ambiguous", "Several Odoo configs have this name: an operator picks"
 
 
 # The module part of regsync's external ids in Odoo: no installed Odoo module
@@ -72,6 +73,14 @@ class PosConfig(models.Model):
     # create an idempotent upsert, so a retried create never duplicates.
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     odoo_pos_config_id = models.PositiveIntegerField(null=True, blank=True)
+    # Onboarding: a create first looks in Odoo for a config of the same name to
+    # link to, unless an operator asked for a new one ("Create a new one in Odoo").
+    odoo_create_matches_name = models.BooleanField(default=True)
+    # Linked by an operator to an existing config: regsync's external id is
+    # attached to it with the next write (then this is cleared).
+    odoo_link_unconfirmed = models.BooleanField(default=False)
+    # The configs an ambiguous create found (id, name, active), for the operator to pick.
+    odoo_link_candidates = models.JSONField(default=list, blank=True)
 
     sync_state = models.CharField(max_length=32, choices=SyncState.choices)
     sync_retries = models.PositiveSmallIntegerField(default=0)

@@ -366,3 +366,63 @@ def relink_all_to_odoo(tenant: Tenant, *, actor: str = SYSTEM_ACTOR) -> int:
         if relinked:
             _push_soon(tenant.pk)
         return relinked
+
+
+# --- onboarding: an operator settles an ambiguous create ---------------------------------
+
+
+class NotAmbiguous(ValidationError):
+    """The register is not waiting for an operator to pick its Odoo config."""
+
+
+def _ambiguous_row(register: PosConfig) -> PosConfig:
+    row = lock_register(register.pk)
+    if row.sync_state != SyncState.SYNC_ERROR or row.last_sync_error_kind != ErrorKind.AMBIGUOUS:
+        raise NotAmbiguous(
+            f"Register {row.name!r} is not waiting for a choice of Odoo config "
+            f"(it is {row.get_sync_state_display().lower()})."
+        )
+    return row
+
+
+@transaction.atomic
+def link_register_to_odoo(
+    register: PosConfig, *, odoo_pos_config_id: int, actor: str = SYSTEM_ACTOR
+) -> PosConfig:
+    """Link an ambiguous register to the config the operator picked among the candidates.
+
+    Local truth is then written to it, and regsync's external id attached, by
+    the next drain. Operator-only (the admin checks); recorded with who did it.
+    """
+    row = _ambiguous_row(register)
+    candidates = {c["id"] for c in row.odoo_link_candidates}
+    if odoo_pos_config_id not in candidates:
+        raise ValidationError(
+            f"pos.config {odoo_pos_config_id} is not one of the configs found for "
+            f"{row.name!r} ({', '.join(str(c) for c in sorted(candidates)) or 'none'})."
+        )
+    taken = PosConfig.objects.filter(
+        tenant_id=row.tenant_id, odoo_pos_config_id=odoo_pos_config_id
+    ).first()
+    if taken is not None:
+        raise ValidationError(
+            f"pos.config {odoo_pos_config_id} is already the register {taken.name!r}'s."
+        )
+    apply_event(
+        row,
+        Event.LINKED_BY_OPERATOR,
+        actor=actor,
+        detail=f"linked to pos.config {odoo_pos_config_id}",
+        odoo_id=odoo_pos_config_id,
+    )
+    _push_soon(row.tenant_id)
+    return row
+
+
+@transaction.atomic
+def force_create_in_odoo(register: PosConfig, *, actor: str = SYSTEM_ACTOR) -> PosConfig:
+    """Create a new config in Odoo for an ambiguous register, whatever names match there."""
+    row = _ambiguous_row(register)
+    apply_event(row, Event.FORCED_CREATE, actor=actor, detail="a new pos.config, by hand")
+    _push_soon(row.tenant_id)
+    return row

@@ -41,6 +41,7 @@ class Event:
     OPERATOR_RECREATE = "operator_recreate"  # an operator has a dead create made in Odoo again
     LINKED_BY_OPERATOR = "linked_by_operator"  # an operator picked the pos.config to link
     DRIFT_FIXED = "drift_fixed"  # the audit saw Odoo changed behind our back: local wins
+    FORCED_CREATE = "forced_create"  # an operator wants a new config although names match
 
 
 def _has_odoo_id(row: PosConfig) -> bool:
@@ -91,6 +92,7 @@ TRANSITIONS: dict[tuple[str, str], Move] = {
     (ERR, Event.OPERATOR_RECREATE): Move(PC),
     (ERR, Event.LINKED_BY_OPERATOR): Move(PU, _no_odoo_id),
     (OK, Event.DRIFT_FIXED): Move(PU, _has_odoo_id),
+    (ERR, Event.FORCED_CREATE): Move(PC, _no_odoo_id),
 }
 
 
@@ -141,21 +143,42 @@ def _effect(row: PosConfig, event: str, now: datetime, values: dict) -> list[str
         return _fresh(row, now)
     if event in (Event.RELINKED, Event.OPERATOR_RECREATE):
         row.odoo_pos_config_id = None
-        return [*_fresh(row, now), "odoo_pos_config_id"]
+        row.odoo_link_unconfirmed = False
+        return [*_fresh(row, now), "odoo_pos_config_id", "odoo_link_unconfirmed"]
     if event == Event.LINKED_BY_OPERATOR:
         row.odoo_pos_config_id = values["odoo_id"]
-        return [*_fresh(row, now), "odoo_pos_config_id"]
+        row.odoo_link_unconfirmed = True
+        row.odoo_link_candidates = []
+        return [
+            *_fresh(row, now),
+            "odoo_pos_config_id",
+            "odoo_link_unconfirmed",
+            "odoo_link_candidates",
+        ]
+    if event == Event.FORCED_CREATE:
+        row.odoo_create_matches_name = False
+        row.odoo_link_candidates = []
+        return [*_fresh(row, now), "odoo_create_matches_name", "odoo_link_candidates"]
     if event == Event.CREATE_LANDED:
         row.odoo_pos_config_id = values["odoo_id"]
-        return [*_landed(row, now), "odoo_pos_config_id"]
+        row.odoo_create_matches_name = True
+        return [*_landed(row, now), "odoo_pos_config_id", "odoo_create_matches_name"]
     if event == Event.WRITE_LANDED:
-        return _landed(row, now)
+        row.odoo_link_unconfirmed = False
+        return [*_landed(row, now), "odoo_link_unconfirmed"]
     if event in (Event.ATTEMPT_FAILED, Event.DEAD_LETTERED):
         row.sync_retries = values["retries"]
         row.next_attempt_at = values.get("next_attempt_at")
         row.last_sync_error = values["error"]
         row.last_sync_error_kind = values["kind"]
-        return ["sync_retries", "next_attempt_at", "last_sync_error", "last_sync_error_kind"]
+        row.odoo_link_candidates = values.get("candidates", [])
+        return [
+            "sync_retries",
+            "next_attempt_at",
+            "last_sync_error",
+            "last_sync_error_kind",
+            "odoo_link_candidates",
+        ]
     raise InvalidTransition(f"no effect defined for event {event!r}")
 
 

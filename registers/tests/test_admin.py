@@ -654,3 +654,29 @@ def test_retry_is_not_offered_when_nothing_would_be_retried(operator):
     html = response.content.decode()
     assert "Nothing to retry" in html
     assert 'value="Yes, retry now"' not in html
+
+
+def test_an_operator_picks_the_odoo_config_of_an_ambiguous_register(operator):
+    register = PosConfigFactory(ambiguous=True, name="Bar")
+    client = logged_in(operator)
+    page = client.get(change_url(register)).content.decode()
+    assert "Link to pos.config 7: Bar" in page and "Link to pos.config 9: bar (archived)" in page
+    assert "Create a new one in Odoo" in page
+    choice = reverse("admin:registers_posconfig_odoo_choice", args=[register.pk])
+    client.post(choice, {"odoo_id": "9"})
+    register.refresh_from_db()
+    assert (register.sync_state, register.odoo_pos_config_id) == (SyncState.PENDING_UPDATE, 9)
+    assert register.events.first().actor == operator.username
+
+
+def test_staff_are_not_offered_the_choice_and_cannot_post_it():
+    from cafe.tests.factories import TenantStaffFactory
+
+    register = PosConfigFactory(ambiguous=True, name="Bar")
+    staff = TenantStaffFactory(tenants=[register.tenant])
+    client = logged_in(staff)
+    assert "Create a new one in Odoo" not in client.get(change_url(register)).content.decode()
+    choice = reverse("admin:registers_posconfig_odoo_choice", args=[register.pk])
+    assert client.post(choice, {"odoo_id": "new"}).status_code == 403
+    register.refresh_from_db()
+    assert register.sync_state == SyncState.SYNC_ERROR

@@ -315,3 +315,45 @@ def test_queueing_a_register_tells_listeners_once_the_transaction_commits(
         assert heard == [tenant.pk]  # a Starter register queues nothing
     finally:
         registers_queued.disconnect(listener)
+
+
+# --- onboarding: an operator settles an ambiguous create ------------------------------------
+
+
+def test_linking_an_ambiguous_register_stores_the_pick_and_queues_local_truth():
+    register = PosConfigFactory(ambiguous=True, name="Bar")
+    services.link_register_to_odoo(register, odoo_pos_config_id=9, actor="ops")
+    register.refresh_from_db()
+    assert (register.sync_state, register.odoo_pos_config_id) == (SyncState.PENDING_UPDATE, 9)
+    assert register.odoo_link_unconfirmed  # the external id is attached by the next write
+    assert register.odoo_link_candidates == []
+    event = register.events.first()
+    assert (event.action, event.actor) == ("linked_by_operator", "ops")
+
+
+def test_a_link_to_a_config_that_was_not_found_or_is_taken_is_refused():
+    register = PosConfigFactory(ambiguous=True, name="Bar")
+    with pytest.raises(ValidationError, match="not one of the configs found"):
+        services.link_register_to_odoo(register, odoo_pos_config_id=8)
+    PosConfigFactory(tenant=register.tenant, pushed=True, name="Other", odoo_pos_config_id=7)
+    with pytest.raises(ValidationError, match="already the register 'Other'"):
+        services.link_register_to_odoo(register, odoo_pos_config_id=7)
+    register.refresh_from_db()
+    assert register.sync_state == SyncState.SYNC_ERROR
+
+
+def test_force_create_queues_a_create_that_does_not_match_names():
+    register = PosConfigFactory(ambiguous=True)
+    services.force_create_in_odoo(register, actor="ops")
+    register.refresh_from_db()
+    assert register.sync_state == SyncState.PENDING_CREATE
+    assert register.odoo_create_matches_name is False
+    assert register.events.first().action == "forced_create"
+
+
+def test_only_an_ambiguous_register_can_be_linked_or_force_created():
+    register = PosConfigFactory(dead_create=True)
+    with pytest.raises(services.NotAmbiguous):
+        services.force_create_in_odoo(register)
+    with pytest.raises(services.NotAmbiguous):
+        services.link_register_to_odoo(register, odoo_pos_config_id=7)
