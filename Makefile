@@ -32,9 +32,16 @@ migrate: $(STAMP) .env
 	$(BIN)/python manage.py migrate --noinput
 
 demo: migrate
-	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py seed_demo --odoo-url http://127.0.0.1:$(SANDBOX_PORT)
+
+# The demo's ports: the web admin and the sandbox Odoo (not 8069, where a real Odoo may run).
+WEB_PORT ?= 8000
+SANDBOX_PORT ?= 8169
+export WEB_PORT SANDBOX_PORT
 
 run: demo
+	@$(BIN)/python scripts/check_ports.py WEB_PORT=$(WEB_PORT) SANDBOX_PORT=$(SANDBOX_PORT)
+	@echo "regsync: admin on http://127.0.0.1:$(WEB_PORT)/admin/, sandbox Odoo on http://127.0.0.1:$(SANDBOX_PORT)"
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
 bench: $(STAMP) .env

@@ -188,7 +188,8 @@ SYNC_STUCK_AFTER_MINUTES = 10
 # on the tenant row (the embedded default has no Redis).
 SYNC_LOCK_BACKEND = env.str("SYNC_LOCK_BACKEND", default="redis" if REDIS_URL else "db")
 
-CELERY_BROKER_URL = REDIS_URL or "filesystem://"
+# "localhost" means nothing to the filesystem transport; without it kombu warns at every start.
+CELERY_BROKER_URL = REDIS_URL or "filesystem://localhost//"
 if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 else:
@@ -278,4 +279,6 @@ REGSYNC_BASE_URL = env.str("REGSYNC_BASE_URL", default="")
 # --- Demo (`make run`) -------------------------------------------------------------
 DEMO_ADMIN_PASSWORD = env.str("DEMO_ADMIN_PASSWORD", default="")
 DEMO_ODOO_API_KEY = env.str("DEMO_ODOO_API_KEY", default="demo-odoo-api-key")
-DEMO_ODOO_URL = env.str("DEMO_ODOO_URL", default="http://127.0.0.1:8069")
+# The demo's sandbox Odoo: not 8069, Odoo's own port, where a real Odoo often runs.
+SANDBOX_PORT = env.int("SANDBOX_PORT", default=8169)
+DEMO_ODOO_URL = env.str("DEMO_ODOO_URL", default=f"http://127.0.0.1:{SANDBOX_PORT}")

@@ -570,3 +570,42 @@ def test_runs_as_a_module_on_a_free_port():
         process.terminate()
         process.wait(timeout=5)
         process.stdout.close()
+
+
+def test_a_taken_port_is_one_line_not_a_traceback():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "odoo_sync.sandbox", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        f"odoo sandbox: cannot listen on 127.0.0.1:{port} (Address already in use); "
+        "set SANDBOX_PORT (or --port) to a free port"
+    ]
+
+
+def test_make_runs_port_check_names_the_taken_port_and_the_way_out():
+    from django.conf import settings
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "scripts/check_ports.py", "WEB_PORT=0", f"SANDBOX_PORT={port}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=settings.BASE_DIR,
+        )
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == (
+        f"make run: port {port} is already in use (another Odoo or web server?); "
+        f"choose a free one, e.g. `SANDBOX_PORT={port + 1} make run`"
+    )
