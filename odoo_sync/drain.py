@@ -561,16 +561,20 @@ def drain_tenant(tenant_id: int, *, ignore_outage_backoff: bool = False) -> Tena
 
 
 def drain_all(
-    *, tenant_ids: list[int] | None = None, ignore_outage_backoff: bool = False
+    *,
+    tenant_ids: list[int] | None = None,
+    ignore_outage_backoff: bool = False,
+    progress=lambda tenant_ids: tenant_ids,
 ) -> tuple[list[TenantResult], Totals]:
     """Drain every tenant with due work (or the ones given), one after another.
 
-    One tenant's failure is logged and never stops the others.
+    One tenant's failure is logged and never stops the others. `progress`
+    wraps the list of tenant ids as it is walked (a progress bar).
     """
     if tenant_ids is None:
         tenant_ids = due.tenants_with_due_work(include_backing_off=ignore_outage_backoff)
     results = []
-    for tenant_id in tenant_ids:
+    for tenant_id in progress(tenant_ids):
         try:
             results.append(drain_tenant(tenant_id, ignore_outage_backoff=ignore_outage_backoff))
         except Exception as exc:  # one tenant's bug must not stop the others

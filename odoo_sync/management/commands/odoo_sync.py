@@ -4,6 +4,7 @@
 import json
 
 from django.core.management.base import CommandError
+from tqdm import tqdm
 
 from cafe.commands import USAGE_ERROR, RegsyncCommand
 from cafe.models import Plan, Tenant
@@ -55,7 +56,7 @@ class Command(RegsyncCommand):
 
     def _audit(self, tenant, *, fix: bool, as_json: bool) -> None:
         tenants = [tenant] if tenant else Tenant.objects.filter(plan=Plan.PRO).order_by("slug")
-        results = drift_audit.audit(tenants)
+        results = drift_audit.audit(self._progress("Auditing", quiet=as_json)(list(tenants)))
         fixed = 0
         if fix:
             fixed = drift_audit.fix_findings([f for r in results for f in r.findings])
@@ -65,6 +66,15 @@ class Command(RegsyncCommand):
             self._audit_table(results, fixed=fixed if fix else None)
         if any(result.findings for result in results):
             raise SystemExit(1)
+
+    def _progress(self, what: str, *, quiet: bool):
+        """A progress bar over tenants on a terminal; nothing with --json or into a pipe."""
+
+        def wrap(items):
+            shown = not quiet and self.stderr.isatty() and len(items) > 1
+            return tqdm(items, desc=what, unit="tenant", file=self.stderr._out, disable=not shown)
+
+        return wrap
 
     def _audit_table(self, results, *, fixed: int | None) -> None:
         rows = [("TENANT", "STATUS", "FINDING", "REGISTER", "ODOO ID", "HERE", "IN ODOO")]
@@ -106,7 +116,11 @@ class Command(RegsyncCommand):
 
     def _once(self, tenant, *, as_json: bool) -> None:
         tenant_ids = [tenant.pk] if tenant else None
-        results, totals = drain.drain_all(tenant_ids=tenant_ids, ignore_outage_backoff=True)
+        results, totals = drain.drain_all(
+            tenant_ids=tenant_ids,
+            ignore_outage_backoff=True,
+            progress=self._progress("Draining", quiet=as_json),
+        )
         if as_json:
             self.stdout.write(
                 _dumps({"tenants": [r.as_dict() for r in results], "totals": totals.as_dict()})
