@@ -81,7 +81,7 @@ def test_once_is_a_try_now_that_skips_the_outage_backoff(sandbox_tenant, odoo_sa
         (["--once", "--tenant", "no-such-cafe"], "no tenant with slug 'no-such-cafe'"),
         (["--once", "--frobnicate"], "unrecognized arguments: --frobnicate"),
         (["--status", "--once"], "argument --once: not allowed with argument --status"),
-        ([], "one of the arguments --once --status is required"),
+        ([], "one of the arguments --once --status --audit is required"),
     ],
 )
 def test_user_mistakes_get_one_clear_line_and_exit_2(capsys, args, message):
