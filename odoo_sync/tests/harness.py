@@ -92,7 +92,8 @@ class Processes:
         argv = ["-m", "celery", "-A", "config", "worker", "--pool", "prefork"]
         argv += ["--concurrency", str(concurrency), "-n", f"{name}@%h", "--loglevel", "INFO"]
         argv += ["--without-mingle", "--without-gossip"]
-        return self._start(name, argv, env)
+        # Its INFO lines are read: "ready.", and each task's result.
+        return self._start(name, argv, {"LOG_LEVEL": "INFO", **(env or {})})
 
     def beat(self, name: str = "beat", *, env: dict | None = None) -> subprocess.Popen:
         schedule = self.logdir / f"{name}-schedule"
