@@ -102,15 +102,9 @@ def _unit_test_celery(settings):
 @pytest.fixture
 def sandbox_tenant(db, odoo_sandbox):
     """A Pro tenant whose Odoo connection points at the (reset) sandbox Odoo."""
-    from cafe.tests.factories import TenantFactory
+    from cafe.tests.factories import tenant_on
 
-    return TenantFactory(
-        plan="pro",
-        odoo_url=odoo_sandbox.url,
-        odoo_db=odoo_sandbox.db,
-        odoo_login=odoo_sandbox.login,
-        odoo_api_key=odoo_sandbox.api_key,
-    )
+    return tenant_on(odoo_sandbox)
 
 
 @pytest.fixture

@@ -70,17 +70,6 @@ def sandbox_process():
         server.wait(timeout=10)
 
 
-def fresh_broker() -> None:
-    """No queued task or drain lock left over from an earlier run on this Redis database."""
-    from config.celery import app as celery_app
-    from odoo_sync.locks import _redis
-
-    celery_app.control.purge()
-    client = _redis(settings.REDIS_URL)
-    for key in client.scan_iter("regsync:drain-lock:*"):
-        client.delete(key)
-
-
 def new_tenant(name: str, sandbox):
     from cafe.models import Tenant
 

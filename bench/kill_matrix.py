@@ -10,16 +10,9 @@ import argparse
 import random
 import time
 
-from _reliability import (
-    fresh_broker,
-    git_commit,
-    new_tenant,
-    processes,
-    require_postgres_and_redis,
-    sandbox_process,
-    throwaway_database,
-    write_results,
-)
+import _reliability as bench
+
+from odoo_sync.tests.harness import fresh_broker
 
 
 def main() -> int:
@@ -28,17 +21,23 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=None, help="seed of the random offsets")
     parser.add_argument("--points", nargs="+", default=None, help="a subset of the points")
     args = parser.parse_args()
-    require_postgres_and_redis()
+    bench.require_postgres_and_redis()
     from odoo_sync.tests import reliability
 
     points = args.points or list(reliability.POINTS)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10**6)
     started = time.monotonic()
-    with throwaway_database(), sandbox_process() as odoo_a, sandbox_process() as odoo_b:
+    with (
+        bench.throwaway_database(),
+        bench.sandbox_process() as odoo_a,
+        bench.sandbox_process() as odoo_b,
+    ):
         fresh_broker()
         sandboxes = {"create": odoo_a, "update": odoo_b}
-        tenants = {op: new_tenant(f"Kill {op}", sandboxes[op]) for op in reliability.OPERATIONS}
-        procs = processes("kill-matrix")
+        tenants = {
+            op: bench.new_tenant(f"Kill {op}", sandboxes[op]) for op in reliability.OPERATIONS
+        }
+        procs = bench.processes("kill-matrix")
         procs.env.update(reliability.KILL_ENV)
         matrix = reliability.KillMatrix(
             procs=procs, sandboxes=sandboxes, tenants=tenants, rng=random.Random(seed)
@@ -64,10 +63,10 @@ def main() -> int:
     print()
     print(reliability.kill_matrix_table(summary))
     print(f"\n{len(matrix.runs)} kills ({len(matrix.runs) * 2} drains killed) in {wall} s")
-    path = write_results(
+    path = bench.write_results(
         "kill-matrix.json",
         {
-            "commit": git_commit(),
+            "commit": bench.git_commit(),
             "seed": seed,
             "runs_per_point": args.runs,
             "wall_seconds": wall,

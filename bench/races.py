@@ -10,16 +10,9 @@ import argparse
 import random
 import time
 
-from _reliability import (
-    fresh_broker,
-    git_commit,
-    new_tenant,
-    processes,
-    require_postgres_and_redis,
-    sandbox_process,
-    throwaway_database,
-    write_results,
-)
+import _reliability as bench
+
+from odoo_sync.tests.harness import fresh_broker
 
 
 def main() -> int:
@@ -28,10 +21,9 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=500)
     parser.add_argument("--edit-seconds", type=float, default=30.0)
     parser.add_argument("--once-loops", type=int, default=2, help="concurrent --once loops")
-    parser.add_argument("--tick", default="0.5", help="SYNC_TICK_SECONDS of beat and workers")
     parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args()
-    require_postgres_and_redis()
+    bench.require_postgres_and_redis()
     from django.conf import settings
 
     from odoo_sync.tests import reliability
@@ -41,13 +33,13 @@ def main() -> int:
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10**6)
     started = time.monotonic()
     results = []
-    with throwaway_database():
+    with bench.throwaway_database():
         for workers in args.workers:
-            with sandbox_process() as sandbox:
+            with bench.sandbox_process() as sandbox:
                 fresh_broker()
-                tenant = new_tenant(f"Race {workers}", sandbox)
-                procs = processes(f"races-{workers}")
-                procs.env.update(SYNC_TICK_SECONDS=args.tick, SYNC_PUSH_ON_COMMIT="false")
+                tenant = bench.new_tenant(f"Race {workers}", sandbox)
+                procs = bench.processes(f"races-{workers}")
+                procs.env.update(reliability.RACE_ENV)
                 try:
                     figures = reliability.run_races(
                         procs=procs,
@@ -67,16 +59,16 @@ def main() -> int:
     print()
     print(reliability.races_table(results))
     print(f"\n{len(results)} races in {wall} s")
-    path = write_results(
+    path = bench.write_results(
         "races.json",
         {
-            "commit": git_commit(),
+            "commit": bench.git_commit(),
             "seed": seed,
             "wall_seconds": wall,
             "rows": args.rows,
             "edit_seconds": args.edit_seconds,
             "once_loops": args.once_loops,
-            "tick_seconds": float(args.tick),
+            "settings": reliability.RACE_ENV,
             "results": [f.as_dict() for f in results],
         },
     )

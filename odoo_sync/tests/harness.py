@@ -56,6 +56,20 @@ def child_env_for(settings_dict: dict) -> dict[str, str]:
     return env
 
 
+def fresh_broker() -> None:
+    """No queued task or drain lock left on this Redis database by an earlier run."""
+    from django.conf import settings
+
+    from config.celery import app as celery_app
+    from odoo_sync.locks import _redis
+
+    celery_app.control.purge()
+    if settings.REDIS_URL:
+        client = _redis(settings.REDIS_URL)
+        for key in client.scan_iter("regsync:drain-lock:*"):
+            client.delete(key)
+
+
 class Processes:
     """Celery workers, beat and manage.py commands started as real processes.
 

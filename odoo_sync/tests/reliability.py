@@ -27,6 +27,7 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import psycopg
@@ -43,18 +44,24 @@ POINTS = ("before_call", "after_apply", "before_commit", "after_commit")
 OPERATIONS = ("create", "update")
 ODOO_METHOD = {"create": "pos.config.load", "update": "pos.config.write"}
 
-# The kill matrix shortens the lease so that a dead worker's rows come back in
-# seconds, keeping the production ordering (settings.py refuses any other):
-# one row 2 x (0.5 + 2) = 5 s < soft limit 9 < hard limit 10 < lease 11.
-KILL_ENV = {
+# Short drains: the production ordering of timeouts (settings.py refuses any
+# other) scaled down, one row 2 x (0.5 + 2) = 5 s < soft limit 9 < hard limit
+# 10 < lease 11. The kill matrix needs the short lease so that a dead worker's
+# rows come back in seconds; the races need the short soft limit, which ends
+# each drain's claiming after 1 s (status `more`, drain re-queued), so that the
+# tenant's lock changes hands every second or two instead of one drain keeping
+# it for as long as edits come in (with production's 240 s, 8 workers on 500
+# rows saw a single drain reach Odoo).
+SHORT_DRAINS_ENV = {
     "ODOO_CONNECT_TIMEOUT": "0.5",
     "ODOO_READ_TIMEOUT": "2",
     "SYNC_TASK_SOFT_TIME_LIMIT": "9",
     "SYNC_TASK_TIME_LIMIT": "10",
     "SYNC_CLAIM_SECONDS": "11",
-    "SYNC_TICK_SECONDS": "1",
-    "SYNC_PUSH_ON_COMMIT": "false",
 }
+KILL_ENV = {**SHORT_DRAINS_ENV, "SYNC_TICK_SECONDS": "1", "SYNC_PUSH_ON_COMMIT": "false"}
+# Beat and workers of the races; the edits push a drain on commit (the driver's setting).
+RACE_ENV = {**SHORT_DRAINS_ENV, "SYNC_TICK_SECONDS": "0.5", "SYNC_PUSH_ON_COMMIT": "false"}
 LEASE_SECONDS = int(KILL_ENV["SYNC_CLAIM_SECONDS"])
 # The random extra delay before the kill is drawn from [0, window): a parked
 # call must stay parked (under the 2 s read timeout), the row lock and the
@@ -357,7 +364,38 @@ class KillMatrix:
 # --- races --------------------------------------------------------------------------------
 
 
-class EditStream:
+class _Loop:
+    """A thread repeating `_step` until stopped; `errors` says what stopped it otherwise."""
+
+    join_timeout = 60.0
+
+    def __init__(self, name: str):
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.join_timeout)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self._step()
+        except Exception as exc:  # noqa: BLE001 - reported by the caller, which fails
+            self.errors.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            connections.close_all()
+
+    def _step(self) -> None:
+        raise NotImplementedError
+
+
+class EditStream(_Loop):
     """A thread making edits through registers.services until stopped.
 
     Every edit gives its register a (name, active) it never had before (a
@@ -366,6 +404,7 @@ class EditStream:
     """
 
     def __init__(self, register_ids: list[int], rng: random.Random, *, pause: float = 0.005):
+        super().__init__("edits")
         self.rows = {r.pk: r for r in PosConfig.objects.filter(pk__in=register_ids).order_by("pk")}
         self.states: dict[int, list[tuple[str, bool]]] = {
             pk: [(r.name, r.is_active)] for pk, r in self.rows.items()
@@ -373,76 +412,50 @@ class EditStream:
         self.rng = rng
         self.pause = pause
         self.edits = 0
-        self.errors: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="edits", daemon=True)
 
-    def start(self) -> EditStream:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=60)
-
-    def _run(self) -> None:
-        try:
-            ids = list(self.rows)
-            while not self._stop.is_set():
-                pk = self.rng.choice(ids)
-                reg = self.rows[pk]
-                name = f"{reg.name.split(' ~')[0]} ~{self.edits}"
-                if not reg.is_active:
-                    reg = services.edit_register(reg, name=name, active=True)
-                elif self.rng.random() < 0.3:
-                    reg = services.set_register_active(reg, active=False)
-                else:
-                    reg = services.rename_register(reg, name=name)
-                self.rows[pk] = reg
-                self.states[pk].append((reg.name, reg.is_active))
-                self.edits += 1
-                self._stop.wait(self.pause)
-        except Exception as exc:  # noqa: BLE001 - reported by the caller, which fails
-            self.errors.append(f"{type(exc).__name__}: {exc}")
-        finally:
-            connections.close_all()
+    def _step(self) -> None:
+        pk = self.rng.choice(list(self.rows))
+        reg = self.rows[pk]
+        name = f"{reg.name.split(' ~')[0]} ~{self.edits}"
+        if not reg.is_active:
+            reg = services.edit_register(reg, name=name, active=True)
+        elif self.rng.random() < 0.3:
+            reg = services.set_register_active(reg, active=False)
+        else:
+            reg = services.rename_register(reg, name=name)
+        self.rows[pk] = reg
+        self.states[pk].append((reg.name, reg.is_active))
+        self.edits += 1
+        self._stop.wait(self.pause)
 
 
-class OnceLoop:
+class OnceLoop(_Loop):
     """`manage.py odoo_sync --once --tenant SLUG --json` run again and again until stopped."""
 
+    join_timeout = 300.0  # a --once run in progress is let finish
+
     def __init__(self, procs: Processes, name: str, slug: str):
+        super().__init__(name)
         self.procs = procs
         self.name = name
         self.slug = slug
         self.statuses: Counter = Counter()
         self.runs = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
-    def start(self) -> OnceLoop:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=120)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.runs += 1
-            name = f"{self.name}-{self.runs}"
-            proc = self.procs.manage(name, "odoo_sync", "--once", "--tenant", self.slug, "--json")
-            proc.wait(timeout=300)
-            self.procs.running.pop(name, None)
-            text = self.procs.log(name)
-            try:  # the --json report, among any log lines
-                report, _ = json.JSONDecoder().raw_decode(text, text.rindex('{\n  "tenants"'))
-            except ValueError:
-                self.statuses["unreadable"] += 1
-                continue
-            for result in report["tenants"]:
-                self.statuses[result["status"]] += 1
+    def _step(self) -> None:
+        self.runs += 1
+        name = f"{self.name}-{self.runs}"
+        proc = self.procs.manage(name, "odoo_sync", "--once", "--tenant", self.slug, "--json")
+        proc.wait(timeout=300)
+        self.procs.running.pop(name, None)
+        text = self.procs.log(name)
+        try:  # the --json report, among any log lines
+            report, _ = json.JSONDecoder().raw_decode(text, text.rindex('{\n  "tenants"'))
+        except ValueError:
+            self.statuses["unreadable"] += 1
+            return
+        for result in report["tenants"]:
+            self.statuses[result["status"]] += 1
 
 
 def worker_drain_statuses(log: str) -> Counter:
@@ -573,7 +586,8 @@ def run_races(
         statuses += loop.statuses
         figures.once_runs += loop.runs
     figures.edits = stream.edits
-    figures.errors = stream.errors + [f"drain {s}" for s in statuses if s == "crashed"]
+    figures.errors = stream.errors + [e for loop in loops for e in loop.errors]
+    figures.errors += [f"drain {s}" for s in statuses if s in ("crashed", "unreadable")]
     figures.drain_attempts = sum(statuses.values())
     figures.found_busy = statuses["busy"]
     race_figures(figures, tenant_id=tenant.pk, sandbox=sandbox, stream=stream)
@@ -581,41 +595,52 @@ def run_races(
     return figures
 
 
-def kill_matrix_table(summary: list[dict]) -> str:
-    head = (
-        "| point | operation | runs | with an edit in flight | killed at point | lost edits "
-        "| duplicate pos.config | rows claimed past lease | not recovered or not sane "
-        "| same values re-sent | max recovery (s) |"
-    )
-    lines = [head, "|" + "---|" * 11]
-    for row in summary:
-        lines.append(
-            f"| {row['point']} | {row['operation']} | {row['runs']} | {row['edit_in_flight']} "
-            f"| {row['killed_at_point']} "
-            f"| {row['lost_edits']} | {row['duplicate_pos_config']} | {row['stuck_claims']} "
-            f"| {row['not_recovered'] + row['tenant_not_sane']} | {row['resent_same_values']} "
-            f"| {row['max_recovery_s']} |"
-        )
+def _markdown(columns: list[tuple[str, Callable]], rows: list) -> str:
+    lines = ["| " + " | ".join(head for head, _ in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(cell(row)) for _, cell in columns) + " |" for row in rows]
     return "\n".join(lines)
+
+
+KILL_COLUMNS = [
+    ("point", lambda r: r["point"]),
+    ("operation", lambda r: r["operation"]),
+    ("runs", lambda r: r["runs"]),
+    ("with an edit in flight", lambda r: r["edit_in_flight"]),
+    ("killed at point", lambda r: r["killed_at_point"]),
+    ("lost edits", lambda r: r["lost_edits"]),
+    ("duplicate pos.config", lambda r: r["duplicate_pos_config"]),
+    ("rows claimed past lease", lambda r: r["stuck_claims"]),
+    ("not recovered or not sane", lambda r: r["not_recovered"] + r["tenant_not_sane"]),
+    ("same values re-sent", lambda r: r["resent_same_values"]),
+    ("max recovery (s)", lambda r: r["max_recovery_s"]),
+]
+
+RACE_COLUMNS = [
+    ("workers", lambda f: f.workers),
+    ("rows", lambda f: f.rows),
+    ("edits", lambda f: f.edits),
+    ("drain attempts", lambda f: f.drain_attempts),
+    ("found busy", lambda f: f.found_busy),
+    ("drains that reached Odoo", lambda f: f.drains_in_odoo),
+    ("max concurrent drains", lambda f: f.max_concurrent_drains),
+    ("creates per row (max)", lambda f: f.max_creates_per_row),
+    ("duplicate pos.config", lambda f: f.duplicate_pos_config),
+    ("writes", lambda f: f.writes),
+    ("edits written", lambda f: f.edits_written),
+    ("edits coalesced", lambda f: f.edits_coalesced),
+    ("writes per written edit", lambda f: f"{f.writes_per_written_edit:.2f}"),
+    ("lost edits", lambda f: f.lost_edits),
+    ("rows claimed at the end", lambda f: f.stuck_claims),
+    ("seconds", lambda f: f.seconds),
+]
+
+
+def kill_matrix_table(summary: list[dict]) -> str:
+    return _markdown(KILL_COLUMNS, summary)
 
 
 def races_table(results: list[RaceFigures]) -> str:
-    head = (
-        "| workers | rows | edits | drain attempts | found busy | drains that reached Odoo "
-        "| max concurrent drains | creates per row (max) | duplicate pos.config | writes "
-        "| edits written | edits coalesced | writes per written edit | lost edits "
-        "| rows claimed at the end | seconds |"
-    )
-    lines = [head, "|" + "---|" * 16]
-    for f in results:
-        lines.append(
-            f"| {f.workers} | {f.rows} | {f.edits} | {f.drain_attempts} | {f.found_busy} "
-            f"| {f.drains_in_odoo} | {f.max_concurrent_drains} | {f.max_creates_per_row} "
-            f"| {f.duplicate_pos_config} | {f.writes} | {f.edits_written} "
-            f"| {f.edits_coalesced} | {f.writes_per_written_edit:.2f} | {f.lost_edits} "
-            f"| {f.stuck_claims} | {f.seconds} |"
-        )
-    return "\n".join(lines)
+    return _markdown(RACE_COLUMNS, results)
 
 
 def lock_db_settings() -> dict:
