@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format migrate demo bench clean
+.PHONY: run test lint format migrate demo bench kill-matrix races clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -46,6 +46,14 @@ run: demo
 
 bench: $(STAMP) .env
 	$(BIN)/python bench/run.py
+
+# docs/reliability.md: need DATABASE_URL (PostgreSQL) and REDIS_URL; each uses a throwaway
+# database and writes bench/results/*.json. BENCH_ARGS: e.g. --runs 5, --workers 2 4.
+kill-matrix: $(STAMP) .env
+	$(BIN)/python bench/kill_matrix.py $(BENCH_ARGS)
+
+races: $(STAMP) .env
+	$(BIN)/python bench/races.py $(BENCH_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

@@ -159,10 +159,32 @@ REDIS_URL = env.str("REDIS_URL", default="")
 #   < broker visibility timeout.
 ODOO_CONNECT_TIMEOUT = env.float("ODOO_CONNECT_TIMEOUT", default=5.0)
 ODOO_READ_TIMEOUT = env.float("ODOO_READ_TIMEOUT", default=20.0)
-SYNC_TASK_SOFT_TIME_LIMIT = 240
-SYNC_TASK_TIME_LIMIT = 270
-SYNC_CLAIM_SECONDS = 300
+# The three below are settable for the kill matrix (bench/kill_matrix.py), which
+# shortens the lease so that a killed worker's rows come back in seconds;
+# production keeps the defaults.
+SYNC_TASK_SOFT_TIME_LIMIT = env.int("SYNC_TASK_SOFT_TIME_LIMIT", default=240)
+SYNC_TASK_TIME_LIMIT = env.int("SYNC_TASK_TIME_LIMIT", default=270)
+SYNC_CLAIM_SECONDS = env.int("SYNC_CLAIM_SECONDS", default=300)
 CELERY_VISIBILITY_TIMEOUT = 3600
+# One row may take a write and the search_count that confirms a deletion, and
+# a drain stops using a batch 5 s before its lease ends: a lease shorter than
+# that would claim rows it can never push.
+_ONE_ROW = 2 * (ODOO_CONNECT_TIMEOUT + ODOO_READ_TIMEOUT)
+_TIMEOUTS = [
+    _ONE_ROW,
+    SYNC_TASK_SOFT_TIME_LIMIT,
+    SYNC_TASK_TIME_LIMIT,
+    SYNC_CLAIM_SECONDS,
+    CELERY_VISIBILITY_TIMEOUT,
+]
+if _TIMEOUTS != sorted(set(_TIMEOUTS)) or SYNC_CLAIM_SECONDS <= _ONE_ROW + 5:
+    raise ImproperlyConfigured(
+        "Timeouts out of order: need 2 x (ODOO_CONNECT_TIMEOUT + ODOO_READ_TIMEOUT) "
+        "< SYNC_TASK_SOFT_TIME_LIMIT < SYNC_TASK_TIME_LIMIT < SYNC_CLAIM_SECONDS < "
+        f"{CELERY_VISIBILITY_TIMEOUT}, and SYNC_CLAIM_SECONDS > one row + 5 s; got "
+        f"{_ONE_ROW:g} < {SYNC_TASK_SOFT_TIME_LIMIT} < {SYNC_TASK_TIME_LIMIT} < "
+        f"{SYNC_CLAIM_SECONDS}"
+    )
 
 # Retry schedule for a failing row (minutes after failure n), and the failure
 # count that dead-letters it. With 5 attempts the 240 step is used only if an

@@ -203,6 +203,34 @@ class Sandbox:
             },
         )
 
+    def park_next(
+        self, when: str = "before", count: int = 1, method: str | None = None, seconds: float = 60.0
+    ) -> None:
+        """Hold the next matching calls `before` applying them or `after` (before the reply).
+
+        A parked call waits until `release_parked` (or `seconds`, or a reset,
+        which drop it) and shows in `parked()` meanwhile, so a test knows its
+        client is exactly there: waiting on Odoo, the call applied or not.
+        """
+        if when not in ("before", "after"):
+            raise ValueError("when must be 'before' or 'after'")
+        self._call(
+            "fault",
+            {"kind": "park", "count": count, "method": method, "when": when, "seconds": seconds},
+        )
+
+    def parked(self) -> list[dict]:
+        """Calls held now: id, key (`model.method`), when, applied, held_s."""
+        return self._call("parked", method="GET")["parked"]
+
+    def release_parked(self, decision: str = "continue", call_id: int | None = None) -> int:
+        """Let parked calls go on ("continue": apply if not yet, then reply) or "drop" them.
+
+        "drop" closes the connection unanswered; a call parked `before` is then
+        never applied. Returns how many calls were released.
+        """
+        return self._call("release_parked", {"decision": decision, "id": call_id})["released"]
+
     def clear_faults(self) -> None:
         self._call("clear_faults")
 
@@ -264,6 +292,32 @@ class Sandbox:
     def connections(self) -> int:
         """TCP connections that carried at least one Odoo call (control calls excluded)."""
         return self.state()["rpc_connections"]
+
+    def mutations(self) -> list[tuple[int, str, str, bool]]:
+        """Every pos.config create or write applied by an Odoo call, in order.
+
+        `(record id, via, name, active)`, `via` being "create", "write", or
+        "load" (an upsert that found its external id and wrote the record);
+        the name and active are the record's values right after.
+        """
+        return [tuple(m) for m in self._call("mutations", method="GET")["mutations"]]
+
+    def sessions(self) -> list[dict]:
+        """One per connection that carried Odoo calls (an OdooClient session, i.e. a drain).
+
+        `start`: its first request read; `end`: its last reply about to be
+        sent (server clock, seconds); `calls`.
+        """
+        rows = self._call("sessions", method="GET")["sessions"]
+        return [{"start": start, "end": end, "calls": calls} for start, end, calls in rows]
+
+    def max_concurrent_sessions(self) -> int:
+        """The most sessions that were inside an exchange at one moment.
+
+        Both ends are the server's, between a request read and a reply not yet
+        sent, so an overlap proves two clients were mid-session together.
+        """
+        return self._call("sessions", method="GET")["max_concurrent"]
 
     def deprecation_warnings(self) -> int:
         return self.state()["deprecation_warnings"]

@@ -470,6 +470,9 @@ class PosConfig(BaseModel):
             "create_date": stamp,
             "write_date": stamp,
         }
+        self.state.mutations.append(
+            (record_id, "create", str(vals["name"]), bool(vals.get("active", True)))
+        )
         return record_id
 
     @api_model
@@ -494,6 +497,10 @@ class PosConfig(BaseModel):
 
     def write(self, ids, vals):
         self._check_rights("write")
+        self._write(ids, vals, via="write")
+        return True
+
+    def _write(self, ids, vals, *, via: str) -> None:
         self._write_checks(ids, vals)
         for record_id in ids:
             row = self.table[record_id]
@@ -502,7 +509,7 @@ class PosConfig(BaseModel):
             if "active" in vals:
                 row["active"] = bool(vals["active"])
             row["write_date"] = now_str()
-        return True
+            self.state.mutations.append((record_id, via, row["name"], row["active"]))
 
     def unlink(self, ids):
         self._check_rights("unlink")
@@ -569,7 +576,8 @@ class PosConfig(BaseModel):
         module = module or "__import__"
         entry = self.state.find_xmlid(module, name) if xid else None
         if entry is not None and entry["res_id"] in self.table:
-            self.write([entry["res_id"]], vals)
+            self._check_rights("write")
+            self._write([entry["res_id"]], vals, via="load")
             return entry["res_id"]
         record_id = self._create_one(vals)
         if xid:

@@ -11,6 +11,7 @@ import logging
 import re
 import socket
 import threading
+import time
 import xmlrpc.client
 from collections.abc import Callable
 from http import HTTPStatus
@@ -285,6 +286,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         super().setup()
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._served_rpc = False
+        self._session: list | None = None
         with self.state.lock:
             self.state.connections += 1
 
@@ -324,6 +326,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             phrase = HTTPStatus(status).phrase
         except ValueError:
             phrase = "Unknown"
+        self._replying()
         if not self.state.keep_alive:
             self.close_connection = True
         head = {
@@ -349,6 +352,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     def _send_chunked(self, status: int, headers: dict, body: bytes) -> None:
         """A reply with no Content-Length (chunked), as some proxies send."""
+        self._replying()
         self.close_connection = True
         out = self._head(status, {**headers, "Transfer-Encoding": "chunked"})
         for start in range(0, len(body), 8192):
@@ -366,6 +370,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
         Each read is quick, the reply is not: only a bound on the whole exchange ends it.
         """
+        self._replying()
         self.close_connection = True
         head = self._head(
             status, {**headers, "Content-Length": str(len(body)), "Connection": "close"}
@@ -385,7 +390,14 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     def _drop(self) -> None:
         """Close without a reply, as a crashed worker or a cut link does."""
+        self._replying()
         self.close_connection = True
+
+    def _replying(self) -> None:
+        """The session's last moment inside an exchange: taken before the reply leaves."""
+        if self._session is not None:
+            with self.state.lock:
+                self._session[1] = time.monotonic()
 
     def _route(self, method: str) -> None:
         path = self.path.split("?", 1)[0]
@@ -406,6 +418,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
     def _serve(self, key: str, run: Callable[[], Reply], fault_reply: Callable) -> None:
         """Apply latency and injected faults around one Odoo call, then reply."""
         st = self.state
+        received = time.monotonic()  # the request is read: its client is inside a session
         with st.lock:
             st.requests += 1
             st.calls[key] += 1
@@ -414,10 +427,18 @@ class SandboxHandler(BaseHTTPRequestHandler):
             if not self._served_rpc:
                 self._served_rpc = True
                 st.rpc_connections += 1
+                self._session = [received, received, 0]
+                st.sessions.append(self._session)
+            self._session[2] += 1
         delay = st.latency_for(key)
         if delay and wake.wait(delay):
             return self._drop()  # reset while waiting: this call belongs to a past test
         faults = st.take_faults(key)
+        park = faults.get("park")
+        park_when = park.params.get("when", "before") if park else None
+        park_seconds = float(park.params.get("seconds", 60.0)) if park else 0.0
+        if park_when == "before" and st.park(key, "before", park_seconds) != "continue":
+            return self._drop()  # released without applying: Odoo never saw it
 
         def apply() -> Reply | None:
             with st.lock:
@@ -472,7 +493,13 @@ class SandboxHandler(BaseHTTPRequestHandler):
         reply = apply()
         if reply is None or "drop_after" in faults:
             return self._drop()
-        return self._send(*reply)
+        if park_when == "after" and st.park(key, "after", park_seconds) != "continue":
+            return self._drop()  # applied, and the reply never leaves
+        try:
+            return self._send(*reply)
+        except OSError:
+            # Its client died while the call was parked: nobody to answer.
+            self.close_connection = True
 
     # endpoints
     def _xmlrpc(self, service: str, body: bytes) -> None:
@@ -573,6 +600,18 @@ def control(st: SandboxState, action: str, p: dict):
             m.database_lost(str(p.get("reason", "refused")))  # refuse an unknown reason now
         st.add_fault(p.pop("kind"), p.pop("count", 1), p.pop("method", None), **p)
         return {"ok": True}
+    if action == "parked":
+        with st.lock:
+            return {"parked": [c.as_dict() for c in st.parked.values()]}
+    if action == "release_parked":
+        return {"released": st.release_parked(str(p.get("decision")), p.get("id"))}
+    if action == "mutations":
+        with st.lock:
+            return {"mutations": [list(m) for m in st.mutations]}
+    if action == "sessions":
+        with st.lock:
+            sessions = [list(s) for s in st.sessions]
+        return {"sessions": sessions, "max_concurrent": st.max_concurrent_sessions()}
     if action == "clear_faults":
         with st.lock:
             st.faults.clear()

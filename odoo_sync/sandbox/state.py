@@ -27,7 +27,9 @@ FAULT_KINDS = (
     "body",
     "trickle",
     "drop_after",
+    "park",
 )
+PARK_POINTS = ("before", "after")  # held before applying the call, or after it, before the reply
 
 
 def parse_version(version: str) -> tuple[int, str, list]:
@@ -39,6 +41,29 @@ def parse_version(version: str) -> tuple[int, str, list]:
     if saas:
         return major, f"saas~{major}.{minor}+e", [f"saas~{major}", minor, 0, "final", 0, "e"]
     return major, f"{major}.{minor}", [major, minor, 0, "final", 0, ""]
+
+
+@dataclass
+class ParkedCall:
+    """A call held at a point until the test releases it (or its time runs out)."""
+
+    id: int
+    key: str
+    when: str
+    since: float
+    event: threading.Event = field(default_factory=threading.Event)
+    decision: str = "drop"
+
+    def as_dict(self) -> dict:
+        applied = self.when == "after"
+        held = round(time.monotonic() - self.since, 3)
+        return {
+            "id": self.id,
+            "key": self.key,
+            "when": self.when,
+            "applied": applied,
+            "held_s": held,
+        }
 
 
 @dataclass
@@ -79,6 +104,11 @@ class SandboxState:
             # generation changed and drop their call instead of applying it.
             self._wake.set()
             self._wake = threading.Event()
+            for call in getattr(self, "parked", {}).values():
+                call.decision = "drop"
+                call.event.set()
+            self.parked: dict[int, ParkedCall] = {}
+            self.park_seq = 0
             self.generation += 1
             self.version = version
             self.major = major
@@ -111,6 +141,14 @@ class SandboxState:
             self.connections = 0
             self.rpc_connections = 0
             self.deprecation_warnings = 0
+            # Every pos.config create or write an Odoo call applied, in order:
+            # (record id, "create" | "write" | "load", name, active).
+            self.mutations: list[tuple[int, str, str, bool]] = []
+            # One entry per TCP connection that carried an Odoo call, i.e. per
+            # OdooClient session (a drain): [first request read, last reply
+            # about to be sent, calls]. Both ends are taken on the server, so
+            # an overlap proves two clients were inside a session at once.
+            self.sessions: list[list] = []
             if seed_demo:
                 self.seed_demo()
 
@@ -124,10 +162,11 @@ class SandboxState:
         return self._wake
 
     def snapshot(self):
-        return copy.deepcopy(self.tables), self.sequences.copy()
+        return copy.deepcopy(self.tables), self.sequences.copy(), len(self.mutations)
 
     def restore(self, snapshot) -> None:
         self.tables, self.sequences = copy.deepcopy(snapshot[0]), snapshot[1].copy()
+        del self.mutations[snapshot[2] :]
 
     # --- records ------------------------------------------------------------
     def next_id(self, table: str) -> int:
@@ -263,6 +302,41 @@ class SandboxState:
             self.faults = [r for r in self.faults if r.count > 0]
         return taken
 
+    def park(self, key: str, when: str, seconds: float) -> str:
+        """Hold this call until released: "continue" or "drop" ("drop" when time runs out)."""
+        with self.lock:
+            self.park_seq += 1
+            call = ParkedCall(self.park_seq, key, when, time.monotonic())
+            self.parked[call.id] = call
+        try:
+            released = call.event.wait(seconds)
+        finally:
+            with self.lock:
+                self.parked.pop(call.id, None)
+        return call.decision if released else "drop"
+
+    def release_parked(self, decision: str, call_id: int | None = None) -> int:
+        if decision not in ("continue", "drop"):
+            raise ValueError("decision must be 'continue' or 'drop'")
+        with self.lock:
+            calls = [c for c in self.parked.values() if call_id is None or c.id == call_id]
+            for call in calls:
+                call.decision = decision
+                call.event.set()
+                del self.parked[call.id]
+        return len(calls)
+
+    def max_concurrent_sessions(self) -> int:
+        """The most client sessions that were inside an exchange at the same moment."""
+        with self.lock:
+            edges = [(s[0], 1) for s in self.sessions] + [(s[1], -1) for s in self.sessions]
+        # An end and a start at the same instant do not overlap: ends sort first.
+        current = peak = 0
+        for _, step in sorted(edges):
+            current += step
+            peak = max(peak, current)
+        return peak
+
     def latency_for(self, key: str) -> float:
         with self.lock:
             return sum(s for s, m in self.latency if FaultRule("", 1, m).matches(key))
@@ -294,4 +368,5 @@ class SandboxState:
                 "pending_faults": [
                     {"kind": r.kind, "count": r.count, "method": r.method} for r in self.faults
                 ],
+                "parked": [c.as_dict() for c in self.parked.values()],
             }

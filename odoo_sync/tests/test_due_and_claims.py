@@ -156,3 +156,23 @@ def test_tick_logs_oldest_due_age_and_dead_letters_per_tenant(caplog):
     assert "oldest_due_age_s=0 dead_letters=0" in lines["tenant=fresh-cafe"].getMessage()
     assert f"tenant={quiet.tenant.slug}" not in lines
     assert "tenant=downgraded-cafe" not in lines
+
+
+def test_timeouts_set_out_of_order_are_refused_at_startup(child_env):
+    import subprocess
+    import sys
+
+    from django.conf import settings as django_settings
+
+    env = {**child_env, "SYNC_CLAIM_SECONDS": "200", "SYNC_TASK_TIME_LIMIT": "250"}
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        env=env,
+        cwd=django_settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "Timeouts out of order" in done.stderr
+    assert "50 < 240 < 250 < 200" in done.stderr

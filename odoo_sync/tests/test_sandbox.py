@@ -609,3 +609,128 @@ def test_make_runs_port_check_names_the_taken_port_and_the_way_out():
         f"make run: port {port} is already in use (another Odoo or web server?); "
         f"choose a free one, e.g. `SANDBOX_PORT={port + 1} make run`"
     )
+
+
+# --- parking a call at a point, and what the sandbox counts -------------------------------
+
+
+def _call_in_thread(sandbox, service, method, *params):
+    """Send one XML-RPC call from a thread; returns (thread, box with 'value' or 'error')."""
+    import threading
+
+    box = {}
+
+    def run():
+        try:
+            box["value"] = xmlrpc_call(sandbox, service, method, *params)[1]
+        except requests.RequestException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, box
+
+
+def _load_params(sandbox, name):
+    fields = ["id", "name", "active"]
+    return (sandbox.db, 2, sandbox.api_key, "pos.config", "load", [fields, [["x.r1", name, "1"]]])
+
+
+def test_a_call_parked_before_applying_is_visible_and_dropped_unapplied(odoo_sandbox, wait_until):
+    s = odoo_sandbox
+    s.park_next("before", method="pos.config.load")
+    thread, box = _call_in_thread(s, "object", "execute_kw", *_load_params(s, "Bar"))
+    [parked] = wait_until(s.parked, what="call parked")
+    assert (parked["key"], parked["when"], parked["applied"]) == (
+        "pos.config.load",
+        "before",
+        False,
+    )
+    assert s.pos_configs() == []  # held before Odoo applied anything
+    assert s.release_parked("drop") == 1
+    thread.join(timeout=5)
+    assert isinstance(box.get("error"), requests.ConnectionError)  # never answered
+    assert s.pos_configs() == [] and s.parked() == []
+
+
+def test_a_call_parked_before_applying_goes_on_when_released(odoo_sandbox, wait_until):
+    s = odoo_sandbox
+    s.park_next("before", method="pos.config.load")
+    thread, box = _call_in_thread(s, "object", "execute_kw", *_load_params(s, "Bar"))
+    wait_until(s.parked, what="call parked")
+    s.release_parked("continue")
+    thread.join(timeout=5)
+    assert box["value"]["ids"] == [1]
+    assert [c["name"] for c in s.pos_configs()] == ["Bar"]
+
+
+def test_a_call_parked_after_applying_holds_its_reply(odoo_sandbox, wait_until):
+    s = odoo_sandbox
+    s.park_next("after", method="pos.config.load")
+    thread, box = _call_in_thread(s, "object", "execute_kw", *_load_params(s, "Bar"))
+    [parked] = wait_until(s.parked, what="call parked")
+    assert (parked["when"], parked["applied"]) == ("after", True)
+    assert [c["name"] for c in s.pos_configs()] == ["Bar"]  # applied...
+    assert thread.is_alive() and box == {}  # ...and its client still waits for the reply
+    s.release_parked("continue")
+    thread.join(timeout=5)
+    assert box["value"]["ids"] == [1]
+
+
+def test_a_parked_call_is_dropped_by_a_reset_or_when_its_time_runs_out(odoo_sandbox, wait_until):
+    s = odoo_sandbox
+    s.park_next("before", method="common.version", seconds=0.2)
+    thread, box = _call_in_thread(s, "common", "version")
+    thread.join(timeout=5)
+    assert isinstance(box.get("error"), requests.ConnectionError)
+    s.park_next("after", method="common.version")
+    thread, box = _call_in_thread(s, "common", "version")
+    wait_until(s.parked, what="call parked")
+    s.reset()
+    thread.join(timeout=5)
+    assert isinstance(box.get("error"), requests.ConnectionError)
+    assert s.parked() == []
+
+
+def test_mutations_record_each_create_write_and_upsert_with_the_values_after(odoo_sandbox):
+    s = odoo_sandbox
+    execute_kw(s, "pos.config", "load", [["id", "name", "active"], [["x.r1", "Bar", "1"]]])
+    execute_kw(s, "pos.config", "write", [[1], {"name": "Bar 2"}])
+    execute_kw(s, "pos.config", "write", [[1], {"active": False}])
+    execute_kw(s, "pos.config", "load", [["id", "name", "active"], [["x.r1", "Bar 3", "1"]]])
+    execute_kw(s, "pos.config", "create", [{"name": "Shop"}])
+    s.create_pos_config("Made in Odoo by a person")  # not an Odoo call: not counted
+    assert s.mutations() == [
+        (1, "create", "Bar", True),
+        (1, "write", "Bar 2", True),
+        (1, "write", "Bar 2", False),
+        (1, "load", "Bar 3", True),
+        (2, "create", "Shop", True),
+    ]
+
+
+def test_sessions_are_per_connection_and_overlaps_are_counted(odoo_sandbox, wait_until):
+    s = odoo_sandbox
+    parts = urlsplit(s.url)
+    body = xmlrpc.client.dumps((), "version").encode()
+
+    def call(conn):
+        conn.request("POST", "/xmlrpc/2/common", body)
+        conn.getresponse().read()
+
+    first = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+    second = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+    call(first)
+    call(first)
+    call(second)  # after the first's last reply: one at a time so far
+    assert s.max_concurrent_sessions() == 1
+    s.park_next("before", method="common.version")
+    first.request("POST", "/xmlrpc/2/common", body)  # parked: the first is mid-exchange
+    wait_until(s.parked, what="call parked")
+    call(second)
+    s.release_parked("continue")
+    first.getresponse().read()
+    first.close()
+    second.close()
+    assert [x["calls"] for x in s.sessions()] == [3, 2]
+    assert s.max_concurrent_sessions() == 2
