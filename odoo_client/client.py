@@ -56,6 +56,7 @@ from .urlcheck import is_ip_literal, not_public_message, why_not_public
 PROTOCOLS = ("auto", "xmlrpc", "json2")
 REGSYNC_MODULE = "regsync"  # the module part of every external id regsync writes
 _POS_FIELDS = ["id", "name", "active"]
+_REPEAT_KEYS = {"rows", "record", "type", "message"}
 USER_AGENT = "regsync-odoo-client/1.0"
 _READ_CHUNK = 16 * 1024
 
@@ -796,19 +797,20 @@ class OdooClient:
 
     def _batch_error(self, messages: list[dict], row_count: int) -> OdooBatchError:
         """Odoo's per-row messages, the batch-level repeat on the first row told apart."""
-        errors = [
-            (m["record"], self._clean(str(m.get("message", ""))))
-            for m in messages
-            if m.get("type") == "error" and isinstance(m.get("record"), int)
+        named = [
+            m for m in messages if m.get("type") == "error" and isinstance(m.get("record"), int)
         ]
+        errors = [(m["record"], self._clean(str(m.get("message", "")))) for m in named]
         uncertain: set[int] = set()
-        if len(errors) > 1:
-            first_row, first_text = errors[0]
+        # load()'s repeat of the batch's UserError is `dict(first row's info, type,
+        # message)`: record 0, first, and no other key (a database error's has `field`).
+        if len(errors) > 1 and errors[0][0] == 0 and set(named[0]) <= _REPEAT_KEYS:
+            first_text = errors[0][1]
             later = errors[1:]
-            if any(row == first_row for row, _ in later):
-                errors = later  # the repeat; that row's own message follows
+            if any(row == 0 for row, _ in later):
+                errors = later  # the repeat; row 0's own message follows
             elif any(text == first_text for _, text in later):
-                uncertain.add(first_row)
+                uncertain.add(0)  # the repeat, or row 0 failing the same way
                 errors = later
         failed: dict[int, str] = {}
         for row, text in errors:
