@@ -9,7 +9,14 @@ from __future__ import annotations
 import json
 import urllib.request
 
-from .state import DEFAULT_API_KEY, DEFAULT_DB, DEFAULT_LOGIN, DEFAULT_VERSION
+from .state import (
+    ADMIN_GROUPS,
+    DEFAULT_API_KEY,
+    DEFAULT_DB,
+    DEFAULT_LOGIN,
+    DEFAULT_VERSION,
+    INTEGRATION_USER_GROUPS,
+)
 
 
 class SandboxControlError(RuntimeError):
@@ -242,6 +249,21 @@ class Sandbox:
     def set_pos_manager(self, allowed: bool) -> None:
         """False: the integration user loses Point of Sale / Administrator (AccessError)."""
         self._call("set_rights", {"pos_manager": allowed})
+
+    def set_groups(self, groups) -> list[str]:
+        """The user's groups, e.g. `INTEGRATION_USER_GROUPS` (Point of Sale / Administrator
+        only: ir.model.data is refused) or `ADMIN_GROUPS` (the default after `reset`)."""
+        return self._call("set_groups", {"groups": sorted(groups)})["groups"]
+
+    def as_integration_user(self) -> None:
+        """The user docs/odoo.md asks for: PoS Administrator, not Settings nor Access Rights."""
+        self.set_groups(INTEGRATION_USER_GROUPS)
+
+    def as_admin(self) -> None:
+        self.set_groups(ADMIN_GROUPS)
+
+    def groups(self) -> list[str]:
+        return self.state()["groups"]
 
     def set_keep_alive(self, keep_alive: bool) -> None:
         """False answers `Connection: close`, like Odoo's own server without a proxy."""

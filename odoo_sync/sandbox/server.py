@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from defusedxml.xmlrpc import DefusedExpatParser
 
 from . import models as m
-from .state import ADMIN_UID, SandboxState
+from .state import ADMIN_UID, POS_MANAGER, SandboxState
 
 log = logging.getLogger("odoo_sync.sandbox")
 rpc_log = logging.getLogger("odoo.addons.rpc.controllers.xmlrpc")
@@ -621,8 +621,18 @@ def control(st: SandboxState, action: str, p: dict):
         return {"api_key": st.rotate_key(p.get("api_key"))}
     if action == "set_rights":
         with st.lock:
-            st.pos_manager = bool(p.get("pos_manager", True))
+            if bool(p.get("pos_manager", True)):
+                st.groups.add(POS_MANAGER)
+            else:
+                st.groups.discard(POS_MANAGER)
         return {"ok": True}
+    if action == "set_groups":
+        groups = p.get("groups")
+        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+            raise ValueError("groups must be a list of group external ids")
+        with st.lock:
+            st.groups = set(groups)
+        return {"groups": sorted(st.groups)}
     if action == "configure":
         with st.lock:
             if "keep_alive" in p:
