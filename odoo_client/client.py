@@ -54,6 +54,13 @@ from .errors import (
 from .urlcheck import is_ip_literal, not_public_message, why_not_public
 
 PROTOCOLS = ("auto", "xmlrpc", "json2")
+
+
+def name_key(name: str) -> str:
+    """How onboarding compares a register's name with a pos.config's: trimmed, any case."""
+    return " ".join(name.split()).casefold()
+
+
 REGSYNC_MODULE = "regsync"  # the module part of every external id regsync writes
 _POS_FIELDS = ["id", "name", "active"]
 _REPEAT_KEYS = {"rows", "record", "type", "message"}
@@ -898,26 +905,36 @@ class OdooClient:
     def find_pos_configs_by_name(
         self, names: list[str], *, module: str = REGSYNC_MODULE
     ) -> dict[str, list[dict]]:
-        """Every pos.config (archived too) whose name is exactly one of `names`.
+        """Every pos.config (archived too) whose name equals one of `names`, trimmed and
+        case-insensitively.
 
         `{name: [{"id", "name", "active", "external_id", "external_ids"}, ...]}`,
         every asked name present (an empty list when Odoo has none), records by
         id. `external_id` is the record's first external id of `module`
-        (`"regsync.register_<hex>"`) or None. Two calls: `search_read` with
-        `active_test: False`, then `get_metadata` on the ids found.
+        (`"regsync.register_<hex>"`) or None. Two calls for the whole list:
+        `search_read` (an `ilike` per name, which may match more, narrowed here
+        to equal names) with `active_test: False`, then `get_metadata`.
         """
         wanted = list(dict.fromkeys(str(n) for n in names))
         found: dict[str, list[dict]] = {name: [] for name in wanted}
-        if not wanted:
+        keys = {name_key(name) for name in wanted} - {""}
+        if not keys:
             return found
+        terms = [("name", "ilike", key) for key in sorted(keys)]
+        domain = ["|"] * (len(terms) - 1) + terms
         records = self.execute_kw(
             "pos.config",
             "search_read",
-            [[("name", "in", wanted)]],
+            [domain],
             {"fields": _POS_FIELDS, "order": "id", "context": {"active_test": False}},
         )
-        for row in self._pos_config_rows(records, module):
-            found.setdefault(row["name"], []).append(row)
+        by_key: dict[str, list[dict]] = {}
+        for row in self._pos_config_rows(
+            [r for r in records if name_key(str(r.get("name") or "")) in keys], module
+        ):
+            by_key.setdefault(name_key(row["name"]), []).append(row)
+        for name in wanted:
+            found[name] = by_key.get(name_key(name), [])
         return found
 
     def read_all_pos_configs(

@@ -1121,6 +1121,19 @@ def test_find_pos_configs_by_name_in_two_calls_archived_included(odoo_sandbox_an
     }
 
 
+def test_find_pos_configs_by_name_is_trimmed_and_case_blind_never_a_substring(odoo_sandbox):
+    s = odoo_sandbox
+    spaced = s.create_pos_config("  front COUNTER ")
+    s.create_pos_config("Front counter 2")  # contains the name: not the same name
+    s.create_pos_config("Bar 100%_off")  # wildcards in Odoo's ilike match more; narrowed here
+    with s.client() as client:
+        client.authenticate()
+        found = client.find_pos_configs_by_name(["Front Counter", "Bar 100%_off", "Bar 1000off"])
+    assert [r["id"] for r in found["Front Counter"]] == [spaced]
+    assert [r["name"] for r in found["Bar 100%_off"]] == ["Bar 100%_off"]
+    assert found["Bar 1000off"] == []
+
+
 def test_read_all_pos_configs_pages_by_id(odoo_sandbox):
     s = odoo_sandbox
     ids = [s.create_pos_config(f"R{i}", active=i % 2 == 0) for i in range(7)]
