@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Subquery
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -139,17 +139,8 @@ class SyncAttemptAdmin(TenantScopedAdmin):
 
     # --- the sync overview --------------------------------------------------------------
 
-    def get_urls(self):
-        return [
-            path(
-                "overview/",
-                self.admin_site.admin_view(self.overview_view),
-                name="odoo_sync_overview",
-            ),
-            *super().get_urls(),
-        ]
-
     def overview_view(self, request):
+        """The sync overview (routed by the admin site: odoo_sync/overview/)."""
         if not request.user.has_perm("registers.view_posconfig"):
             raise PermissionDenied
         data = sync_overview(request.user)
