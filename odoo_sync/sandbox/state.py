@@ -292,6 +292,12 @@ class SandboxState:
                 "rpc_connections": self.rpc_connections,
                 "deprecation_warnings": self.deprecation_warnings,
                 "pending_faults": [
-                    {"kind": r.kind, "count": r.count, "method": r.method} for r in self.faults
+                    {
+                        "kind": r.kind,
+                        "count": r.count,
+                        "method": r.method,
+                        "status": r.params.get("status"),
+                    }
+                    for r in self.faults
                 ],
             }
