@@ -388,7 +388,13 @@ class SandboxState:
                 "rpc_connections": self.rpc_connections,
                 "deprecation_warnings": self.deprecation_warnings,
                 "pending_faults": [
-                    {"kind": r.kind, "count": r.count, "method": r.method} for r in self.faults
+                    {
+                        "kind": r.kind,
+                        "count": r.count,
+                        "method": r.method,
+                        "status": r.params.get("status"),
+                    }
+                    for r in self.faults
                 ],
                 "parked": [c.as_dict() for c in self.parked.values()],
             }
