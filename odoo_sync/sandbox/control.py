@@ -279,6 +279,14 @@ class Sandbox:
             "id"
         ]
 
+    def rename_pos_config(self, config_id: int, name: str) -> bool:
+        """Rename it in Odoo's back office, behind regsync's back."""
+        return self._call("edit_pos_config", {"id": config_id, "name": name})["edited"]
+
+    def set_pos_config_active(self, config_id: int, active: bool) -> bool:
+        """Archive or unarchive it in Odoo's back office, behind regsync's back."""
+        return self._call("edit_pos_config", {"id": config_id, "active": bool(active)})["edited"]
+
     def delete_pos_config(self, config_id: int) -> bool:
         """Delete it in Odoo as an admin would (its external id goes too)."""
         return self._call("delete_pos_config", {"id": config_id})["deleted"]

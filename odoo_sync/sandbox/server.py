@@ -642,6 +642,9 @@ def control(st: SandboxState, action: str, p: dict):
         return {"id": st.create_pos_config(p["name"], bool(p.get("active", True)), p.get("xmlid"))}
     if action == "delete_pos_config":
         return {"deleted": st.delete_pos_config(int(p["id"]))}
+    if action == "edit_pos_config":
+        values = {k: p[k] for k in ("name", "active") if k in p}
+        return {"edited": st.edit_pos_config(int(p["id"]), **values)}
     if action == "open_session":
         try:
             return {"id": st.open_session(int(p["config_id"]))}

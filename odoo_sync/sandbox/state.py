@@ -210,6 +210,18 @@ class SandboxState:
                 self.set_xmlid(module or "__import__", xname, "pos.config", record_id)
             return record_id
 
+    def edit_pos_config(self, record_id: int, **values) -> bool:
+        """Change a config as someone in Odoo's back office would (name, active)."""
+        from .models import now_str
+
+        with self.lock:
+            row = self.tables["pos.config"].get(record_id)
+            if row is None:
+                return False
+            row.update({k: v for k, v in values.items() if k in ("name", "active")})
+            row["write_date"] = now_str()
+            return True
+
     def delete_pos_config(self, record_id: int) -> bool:
         """Delete like Odoo's unlink (its external ids go too), sessions included."""
         with self.lock:
