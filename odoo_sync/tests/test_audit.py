@@ -202,7 +202,7 @@ def test_the_audit_command_reports_each_drift_as_json_and_exits_1(drifted):
 def test_fix_makes_local_truth_win_in_odoo_and_leaves_unknown_configs_alone(drifted, odoo_sandbox):
     from odoo_sync.drain import drain_tenant
 
-    tenant, registers, stranger = drifted
+    tenant, _, stranger = drifted
     code, text = _audit_command("--fix", "--tenant", tenant.slug)
     assert code == 1 and "4 fixed (local wins)" in text
     drain_tenant(tenant.pk)
