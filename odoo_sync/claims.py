@@ -42,6 +42,18 @@ class Claim:
     # an update of a row an operator linked attaches regsync's external id first.
     matches_name: bool = True
     link_unconfirmed: bool = False
+    # What Odoo holds as of the last landed create or write (None: not known).
+    odoo_name: str | None = None
+    odoo_active: bool | None = None
+
+    def update_payload(self) -> dict:
+        """What an update sends: only the values Odoo does not hold already (both if unknown)."""
+        vals = {}
+        if self.odoo_name is None or self.name != self.odoo_name:
+            vals["name"] = self.name
+        if self.odoo_active is None or self.is_active != self.odoo_active:
+            vals["active"] = self.is_active
+        return vals
 
     @property
     def external_id(self) -> tuple[str, str]:
@@ -101,6 +113,9 @@ def claim_due(
             connection_revision=connection_revision,
             matches_name=r.odoo_create_matches_name,
             link_unconfirmed=r.odoo_link_unconfirmed,
+            # A claim that expired (its drain died) may have changed Odoo: unknown.
+            odoo_name=None if r.claim_token else r.odoo_name,
+            odoo_active=None if r.claim_token else r.odoo_active,
         )
         for r in rows
     ]
@@ -116,7 +131,8 @@ def release_claims(claims: list[Claim], *, to_the_back: bool = False) -> int:
     back = {"next_attempt_at": timezone.now()} if to_the_back else {}
     for token in {c.token for c in claims}:
         ids = [c.register_id for c in claims if c.token == token]
+        # Given back after a call may have reached Odoo: what it holds is unknown now.
         released += PosConfig.objects.filter(pk__in=ids, claim_token=token).update(
-            claim_token=None, claimed_until=None, **back
+            claim_token=None, claimed_until=None, odoo_name=None, odoo_active=None, **back
         )
     return released

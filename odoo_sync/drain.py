@@ -13,6 +13,7 @@ from odoo_client.client import OdooClient, name_key
 from odoo_client.errors import (
     OdooAccessError,
     OdooAuthError,
+    OdooBatchError,
     OdooError,
     OdooMissingRecordError,
     OdooOutageError,
@@ -24,7 +25,7 @@ from odoo_client.errors import (
 from odoo_sync import claims, due, outcomes, tenant_health
 from odoo_sync.explain import explain
 from odoo_sync.locks import tenant_lock
-from odoo_sync.payloads import build_pos_config_create_payload, build_pos_config_update_payload
+from odoo_sync.payloads import build_pos_config_create_payload
 from registers.models import EXTERNAL_ID_MODULE, ErrorKind, PosConfig
 
 log = logging.getLogger("odoo_sync")
@@ -323,12 +324,144 @@ class Drain:
                 odoo_id = claim.odoo_pos_config_id
                 if claim.link_unconfirmed:
                     self._attach_external_id(odoo_id, claim)
-                payload = build_pos_config_update_payload(name=claim.name, active=claim.is_active)
+                payload = claim.update_payload()
                 if payload:
                     self.client.write_pos_config(odoo_id, payload)
         except OdooError as exc:
             return CallOutcome(claim.odoo_pos_config_id, exc, _ms(started))
         return CallOutcome(odoo_id, None, _ms(started))
+
+    def take_batch(self) -> list[claims.Claim]:
+        """Every row of the batch that may still be sent now (see `next_claim`)."""
+        taken = []
+        while (claim := self.next_claim()) is not None:
+            taken.append(claim)
+        return taken
+
+    def call_batch(self, batch: list[claims.Claim]) -> list[tuple[claims.Claim, CallOutcome]]:
+        """Send a batch to Odoo in as few calls as Odoo allows, without changing what an outcome means.
+
+        The creates go in one `pos.config.load` (after one name lookup for
+        onboarding); updates that send the same values share one `write`.
+        A call Odoo refuses is split until the row at fault is found, so one
+        bad row costs one row. A failure that says nothing about a row
+        (connection, outage, rejected key) is every row's outcome in that call.
+        Outcomes come back in the batch's order; no transaction is open.
+        """
+        results: dict[int, CallOutcome] = {}
+        creates = [c for c in batch if c.action == claims.CREATE]
+        updates = [c for c in batch if c.action != claims.CREATE]
+        upserts = []
+        matching = [c for c in creates if c.matches_name]
+        if matching and self.name_matches is None:
+            started = time.monotonic()
+            try:
+                self._look_up_names(matching[0])
+            except OdooError as exc:  # says nothing more per row: each create gets it
+                for claim in matching:
+                    results[claim.register_id] = CallOutcome(None, exc, _ms(started))
+                creates = [c for c in creates if not c.matches_name]
+        for claim in creates:
+            started = time.monotonic()
+            try:
+                match = self._match_for(claim) if claim.matches_name else None
+                if match is None:
+                    upserts.append(claim)
+                    continue
+                self._attach_external_id(match["id"], claim)
+                self.linked_in_batch.add(match["id"])
+                results[claim.register_id] = CallOutcome(
+                    match["id"],
+                    None,
+                    _ms(started),
+                    pushed_name=match["name"],
+                    pushed_active=match["active"],
+                )
+            except OdooError as exc:
+                results[claim.register_id] = CallOutcome(None, exc, _ms(started))
+        self._upsert(upserts, results)
+        groups: dict[tuple, list[claims.Claim]] = {}
+        for claim in updates:
+            if claim.link_unconfirmed:
+                results[claim.register_id] = self.call(claim)  # attach, then write: one row
+                continue
+            payload = claim.update_payload()
+            groups.setdefault(tuple(sorted(payload.items())), []).append(claim)
+        for payload, group in groups.items():
+            self._write(group, dict(payload), results)
+        return [(claim, results[claim.register_id]) for claim in batch]
+
+    def _upsert(self, rows: list[claims.Claim], results: dict, *, split: bool = True) -> None:
+        """One `load` for these creates; Odoo's verdict per row, the rest sent again."""
+        if not rows:
+            return
+        if len(rows) == 1:
+            results[rows[0].register_id] = self.call(rows[0])
+            return
+        started = time.monotonic()
+        try:
+            ids = self.client.upsert_pos_configs([(c.external_id, c.name, True) for c in rows])
+        except OdooBatchError as exc:
+            took = _ms(started)
+            named = set(exc.failed_rows) - set(exc.uncertain_rows)
+            for index in named:
+                cls = OdooTransientError if index in exc.transient_rows else OdooValidationError
+                error = cls(exc.failed_rows[index], fault_code="load")
+                results[rows[index].register_id] = CallOutcome(None, error, took)
+            rest = [c for i, c in enumerate(rows) if i not in named]
+            if not split or not named or len(rest) == len(rows):
+                # Odoo named no row it can be told from: each row is tried alone.
+                for claim in rest:
+                    results[claim.register_id] = self.call(claim)
+                return
+            self._upsert(rest, results, split=False)
+            return
+        except (OdooUnreachableError, OdooAuthError) as exc:
+            took = _ms(started)  # the connection's or the key's: every row's outcome
+            for claim in rows:
+                results[claim.register_id] = CallOutcome(None, exc, took)
+            return
+        except OdooError:
+            # A refusal of the whole call that names no row (a conflict, a
+            # rights error): each row is tried alone and answers for itself.
+            for claim in rows:
+                results[claim.register_id] = self.call(claim)
+            return
+        took = _ms(started)
+        for claim, odoo_id in zip(rows, ids, strict=True):
+            results[claim.register_id] = CallOutcome(odoo_id, None, took)
+
+    def _write(self, rows: list[claims.Claim], vals: dict, results: dict) -> None:
+        """One `write` of the same values on these rows; a refusal is split to find its row."""
+        if len(rows) == 1 or not vals:
+            for claim in rows:
+                results[claim.register_id] = self.call(claim)
+            return
+        started = time.monotonic()
+        try:
+            self.client.write_pos_configs([c.odoo_pos_config_id for c in rows], vals)
+        except OdooMissingRecordError as exc:
+            took = _ms(started)
+            gone = set(exc.missing_ids)
+            for claim in rows:
+                if claim.odoo_pos_config_id in gone:
+                    results[claim.register_id] = CallOutcome(claim.odoo_pos_config_id, exc, took)
+            self._write([c for c in rows if c.odoo_pos_config_id not in gone], vals, results)
+            return
+        except (OdooUnreachableError, OdooAuthError) as exc:
+            took = _ms(started)  # the connection's or the key's: every row's outcome
+            for claim in rows:
+                results[claim.register_id] = CallOutcome(claim.odoo_pos_config_id, exc, took)
+            return
+        except OdooError:
+            # Which row Odoo refused is not said: halve until it is found.
+            half = len(rows) // 2
+            self._write(rows[:half], vals, results)
+            self._write(rows[half:], vals, results)
+            return
+        took = _ms(started)
+        for claim in rows:
+            results[claim.register_id] = CallOutcome(claim.odoo_pos_config_id, None, took)
 
     # --- onboarding: link to the config Odoo already has, don't duplicate it -------------
 
@@ -430,6 +563,10 @@ class Drain:
         self._charge_held()
         self._charge(claim, exc, duration_ms)
         return True
+
+    def give_back(self, unrecorded: list[claims.Claim]) -> None:
+        """Rows sent in a batch whose outcome was not recorded (the drain ended first): uncharged."""
+        self._release(unrecorded)
 
     def end_batch(self) -> None:
         """Give back, uncharged, the batch's rows that were not sent."""
@@ -665,8 +802,10 @@ def drain_tenant(tenant_id: int, *, ignore_outage_backoff: bool = False) -> Tena
     with drain:
         if drain.login():
             while drain.claim_batch():
-                while (claim := drain.next_claim()) is not None:
-                    if not drain.record(claim, drain.call(claim)):
+                sent = drain.call_batch(drain.take_batch())
+                for n, (claim, outcome) in enumerate(sent):
+                    if not drain.record(claim, outcome):
+                        drain.give_back([c for c, _ in sent[n + 1 :]])
                         break
                 drain.end_batch()
             drain.finish()

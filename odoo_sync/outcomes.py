@@ -93,6 +93,8 @@ def mark_create_pushed(
             actor=SYNC_ACTOR,
             detail=f"pos.config {odoo_id}",
             odoo_id=odoo_id,
+            odoo_name=pushed_name,
+            odoo_active=pushed_active,
         )
         if row.name != pushed_name or row.is_active != pushed_active:
             apply_event(
@@ -131,7 +133,14 @@ def mark_update_synced(claim: Claim, *, duration_ms: int = 0) -> str:
         odoo_id = claim.odoo_pos_config_id
         if row is None:
             return _record(claim, Outcome.SUPERSEDED, odoo_id=odoo_id, duration_ms=duration_ms)
-        apply_event(row, Event.WRITE_LANDED, actor=SYNC_ACTOR, detail=f"pos.config {odoo_id}")
+        apply_event(
+            row,
+            Event.WRITE_LANDED,
+            actor=SYNC_ACTOR,
+            detail=f"pos.config {odoo_id}",
+            odoo_name=claim.name,
+            odoo_active=claim.is_active,
+        )
         return _record(claim, Outcome.SYNCED, odoo_id=odoo_id, duration_ms=duration_ms)
 
 

@@ -81,6 +81,10 @@ class PosConfig(models.Model):
     odoo_link_unconfirmed = models.BooleanField(default=False)
     # The configs an ambiguous create found (id, name, active), for the operator to pick.
     odoo_link_candidates = models.JSONField(default=list, blank=True)
+    # What Odoo holds as of the last create or write that landed (None: not known):
+    # an update sends only what differs, so equal changes share one `write`.
+    odoo_name = models.CharField(max_length=NAME_MAX_LENGTH, null=True, blank=True)  # noqa: DJ001
+    odoo_active = models.BooleanField(null=True, blank=True)
 
     sync_state = models.CharField(max_length=32, choices=SyncState.choices)
     sync_retries = models.PositiveSmallIntegerField(default=0)

@@ -139,21 +139,35 @@ def _landed(row: PosConfig, now: datetime) -> list[str]:
 
 
 def _effect(row: PosConfig, event: str, now: datetime, values: dict) -> list[str]:
-    if event in (Event.EDITED, Event.SYNC_ENABLED, Event.OPERATOR_RETRY, Event.DRIFT_FIXED):
+    if event == Event.DRIFT_FIXED:
+        # Odoo was changed behind our back: what it holds is no longer what we wrote.
+        row.odoo_name = row.odoo_active = None
+        return [*_fresh(row, now), "odoo_name", "odoo_active"]
+    if event in (Event.EDITED, Event.SYNC_ENABLED, Event.OPERATOR_RETRY):
         return _fresh(row, now)
     if event in (Event.RELINKED, Event.OPERATOR_RECREATE):
         row.odoo_pos_config_id = None
         row.odoo_link_unconfirmed = False
-        return [*_fresh(row, now), "odoo_pos_config_id", "odoo_link_unconfirmed"]
+        row.odoo_name = row.odoo_active = None
+        return [
+            *_fresh(row, now),
+            "odoo_pos_config_id",
+            "odoo_link_unconfirmed",
+            "odoo_name",
+            "odoo_active",
+        ]
     if event == Event.LINKED_BY_OPERATOR:
         row.odoo_pos_config_id = values["odoo_id"]
         row.odoo_link_unconfirmed = True
         row.odoo_link_candidates = []
+        row.odoo_name = row.odoo_active = None  # unknown: the first write sends both
         return [
             *_fresh(row, now),
             "odoo_pos_config_id",
             "odoo_link_unconfirmed",
             "odoo_link_candidates",
+            "odoo_name",
+            "odoo_active",
         ]
     if event == Event.FORCED_CREATE:
         row.odoo_create_matches_name = False
@@ -162,10 +176,20 @@ def _effect(row: PosConfig, event: str, now: datetime, values: dict) -> list[str
     if event == Event.CREATE_LANDED:
         row.odoo_pos_config_id = values["odoo_id"]
         row.odoo_create_matches_name = True
-        return [*_landed(row, now), "odoo_pos_config_id", "odoo_create_matches_name"]
+        row.odoo_name = values.get("odoo_name")
+        row.odoo_active = values.get("odoo_active")
+        return [
+            *_landed(row, now),
+            "odoo_pos_config_id",
+            "odoo_create_matches_name",
+            "odoo_name",
+            "odoo_active",
+        ]
     if event == Event.WRITE_LANDED:
         row.odoo_link_unconfirmed = False
-        return [*_landed(row, now), "odoo_link_unconfirmed"]
+        row.odoo_name = values.get("odoo_name")
+        row.odoo_active = values.get("odoo_active")
+        return [*_landed(row, now), "odoo_link_unconfirmed", "odoo_name", "odoo_active"]
     if event in (Event.ATTEMPT_FAILED, Event.DEAD_LETTERED):
         row.sync_retries = values["retries"]
         row.next_attempt_at = values.get("next_attempt_at")
@@ -208,10 +232,18 @@ def apply_event(
     now = now or timezone.now()
     from_state = row.sync_state
     row.sync_state = move.to
+    in_flight = row.claim_token is not None
     row.claim_token = None
     row.claimed_until = None
+    if in_flight:
+        # A call in flight may have changed Odoo: what Odoo holds is unknown
+        # until a landed create or write says it again (its effect sets it).
+        row.odoo_name = row.odoo_active = None
     written = _effect(row, event, now, values)
-    row.save(update_fields=["sync_state", "claim_token", "claimed_until", "updated_at", *written])
+    fields = ["sync_state", "claim_token", "claimed_until", "updated_at", *written]
+    if in_flight:
+        fields += [f for f in ("odoo_name", "odoo_active") if f not in fields]
+    row.save(update_fields=fields)
     RegisterEvent.objects.create(
         register=row,
         action=event,
