@@ -12,6 +12,8 @@ import re
 import uuid
 from contextlib import contextmanager
 
+from django.core.signals import request_finished
+
 _correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar(
     "regsync_correlation_id", default="-"
 )
@@ -51,6 +53,9 @@ class CorrelationIdMiddleware:
     """One id per request: the caller's X-Request-ID when it is a plain token, else a new one.
 
     The response carries it back in X-Request-ID, so an operator can quote it.
+    The id stays set until the request is finished (Django's request_finished
+    signal), so that Django's own line about the response ("Not Found: ...",
+    logged once the middleware returned) carries it too.
     """
 
     def __init__(self, get_response):
@@ -59,10 +64,17 @@ class CorrelationIdMiddleware:
     def __call__(self, request):
         given = request.headers.get(REQUEST_ID_HEADER, "")
         request_id = given if _SAFE_ID.fullmatch(given) else new_id("req")
-        with correlation(request_id):
-            response = self.get_response(request)
+        _correlation_id.set(request_id)
+        response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id
         return response
+
+
+def _request_finished(sender, **kwargs) -> None:
+    _correlation_id.set("-")
+
+
+request_finished.connect(_request_finished, dispatch_uid="regsync-correlation-id")
 
 
 def logging_config(*, log_format: str, level: str) -> dict:

@@ -216,10 +216,13 @@ class Drain:
         except OdooAuthError as exc:
             # Only rejected credentials (or a database that does not exist)
             # pause: nothing but an edit of the connection can fix those.
-            tenant_health.pause_tenant(
-                tenant.pk,
-                connection_revision=self.revision,
-                reason=explain(exc, tenant).text,
+            reason = explain(exc, tenant).text
+            tenant_health.pause_tenant(tenant.pk, connection_revision=self.revision, reason=reason)
+            log.warning(
+                "odoo_sync tenant=%s paused reason=%r",
+                tenant.slug,
+                reason,
+                extra={"correlation_id": self.correlation_id, "tenant": tenant.slug},
             )
             return self._stop(TenantStatus.PAUSED, exc)
         except OdooError as exc:
