@@ -73,6 +73,8 @@ MIDDLEWARE = [
     # First, so that every line logged for a request carries its id.
     "config.logging.CorrelationIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the admin's CSS and JS) from STATIC_ROOT, also with DEBUG off.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.Utf8FormsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -137,7 +139,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+# `manage.py collectstatic` (scripts/serve release) fills it; whitenoise serves it.
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 # --- Security (production when DEBUG is off) --------------------------------
 SESSION_COOKIE_SECURE = not DEBUG
