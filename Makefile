@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format migrate demo bench kill-matrix races clean
+.PHONY: run test lint format migrate demo bench kill-matrix races fuzz-model clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,6 +27,17 @@ format: $(STAMP)
 # Tests use their own filesystem broker dir, so they never share a queue with `make run`.
 test: $(STAMP) .env lint
 	CELERY_BROKER_DIR=var/test-broker $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The model-based test (odoo_sync/tests/test_model.py) on random seeds for
+# MODEL_FUZZ_MINUTES; prints each seed, then examples, steps, failures (the sync's
+# own log goes to var/fuzz-model.log). Needs
+# PostgreSQL (DATABASE_URL). Replay a failure: MODEL_SEED=<seed> make fuzz-model.
+MODEL_FUZZ_MINUTES ?= 10
+fuzz-model: $(STAMP) .env
+	mkdir -p var
+	HYPOTHESIS_PROFILE=fuzz MODEL_FUZZ_MINUTES=$(MODEL_FUZZ_MINUTES) \
+		CELERY_BROKER_DIR=var/test-broker $(BIN)/python -m pytest -q -s -p no:cacheprovider \
+		odoo_sync/tests/test_model.py 2>var/fuzz-model.log
 
 migrate: $(STAMP) .env
 	$(BIN)/python manage.py migrate --noinput

@@ -31,7 +31,9 @@ from requests.adapters import HTTPAdapter
 
 from .errors import (
     Cause,
+    OdooAccessError,
     OdooAuthError,
+    OdooBatchError,
     OdooConfigError,
     OdooError,
     OdooMissingRecordError,
@@ -52,6 +54,16 @@ from .errors import (
 from .urlcheck import is_ip_literal, not_public_message, why_not_public
 
 PROTOCOLS = ("auto", "xmlrpc", "json2")
+
+
+def name_key(name: str) -> str:
+    """How onboarding compares a register's name with a pos.config's: trimmed, any case."""
+    return " ".join(name.split()).casefold()
+
+
+REGSYNC_MODULE = "regsync"  # the module part of every external id regsync writes
+_POS_FIELDS = ["id", "name", "active"]
+_REPEAT_KEYS = {"rows", "record", "type", "message"}
 USER_AGENT = "regsync-odoo-client/1.0"
 _READ_CHUNK = 16 * 1024
 
@@ -759,3 +771,245 @@ class OdooClient:
             {"context": {"active_test": False}},
         )
         return bool(count)
+
+    # --- many pos.config at once (issue 14) and onboarding (issue 13) ---------------------
+    def upsert_pos_configs(self, rows: list[tuple[tuple[str, str] | str, str, bool]]) -> list[int]:
+        """`upsert_pos_config` for many rows in one `load()`; the ids in row order.
+
+        `rows`: `(external_id, name, active)`, the external id as `(module, name)`
+        or `"module.name"`. Odoo applies all of them or none (one savepoint); on
+        a refusal `OdooBatchError` says which rows Odoo named and why, and the
+        others must be sent again. An external id twice in one batch is refused
+        here: Odoo would create two records and bind the id to the last.
+        """
+        if not rows:
+            return []
+        data, seen = [], set()
+        for external_id, name, active in rows:
+            xid = external_id if isinstance(external_id, str) else ".".join(external_id)
+            if xid in seen:
+                raise ValueError(f"external id {xid!r} appears twice in one batch")
+            seen.add(xid)
+            data.append([xid, name, "1" if active else "0"])
+        result = self.execute_kw("pos.config", "load", [["id", "name", "active"], data])
+        if not isinstance(result, dict):
+            raise OdooConfigError(f"Unexpected answer to pos.config.load: {result!r}")
+        messages = [m for m in result.get("messages") or [] if isinstance(m, dict)]
+        ids = result.get("ids")
+        if any(m.get("type") == "error" for m in messages) or not ids:
+            raise self._batch_error(messages, len(rows))
+        if not isinstance(ids, list) or len(ids) != len(rows):
+            raise OdooConfigError(f"pos.config.load answered {len(ids)} ids for {len(rows)} rows")
+        return [int(i) for i in ids]
+
+    def _batch_error(self, messages: list[dict], row_count: int) -> OdooBatchError:
+        """Odoo's per-row messages, the batch-level repeat on the first row told apart."""
+        named = [
+            m for m in messages if m.get("type") == "error" and isinstance(m.get("record"), int)
+        ]
+        errors = [(m["record"], self._clean(str(m.get("message", "")))) for m in named]
+        uncertain: set[int] = set()
+        # load()'s repeat of the batch's UserError is `dict(first row's info, type,
+        # message)`: record 0, first, and no other key (a database error's has `field`).
+        if len(errors) > 1 and errors[0][0] == 0 and set(named[0]) <= _REPEAT_KEYS:
+            first_text = errors[0][1]
+            later = errors[1:]
+            if any(row == 0 for row, _ in later):
+                errors = later  # the repeat; row 0's own message follows
+            elif any(text == first_text for _, text in later):
+                uncertain.add(0)  # the repeat, or row 0 failing the same way
+                errors = later
+        failed: dict[int, str] = {}
+        for row, text in errors:
+            if 0 <= row < row_count and row not in failed:
+                failed[row] = text
+        transient = {
+            row
+            for row, text in failed.items()
+            if is_open_session_refusal(text) or is_transient_text(text)
+        }
+        incomplete = any(m.get("type") == "warning" and "record" not in m for m in messages)
+        if failed:
+            shown = "; ".join(f"row {row}: {text}" for row, text in sorted(failed.items())[:5])
+            more = f" (and {len(failed) - 5} more)" if len(failed) > 5 else ""
+            text = f"Odoo refused {len(failed)} of {row_count} rows, nothing was written: {shown}{more}"
+        else:
+            text = "pos.config.load returned no ids and named no row"
+        return OdooBatchError(
+            text,
+            failed_rows=failed,
+            uncertain_rows=frozenset(uncertain - failed.keys()),
+            transient_rows=frozenset(transient),
+            incomplete=incomplete,
+            messages=messages,
+        )
+
+    def write_pos_configs(self, ids: list[int], vals: dict) -> None:
+        """Write the same `vals` on many pos.config in one call (all or nothing).
+
+        `OdooMissingRecordError` (its `missing_ids` confirmed by a search that
+        includes archived records) if some were deleted in Odoo.
+        """
+        ids = [int(i) for i in ids]
+        if not ids or not vals:
+            return
+        try:
+            self.execute_kw("pos.config", "write", [ids, vals])
+        except OdooPermanentError as exc:
+            if exc.fault_code == 2 or exc.http_status in (404, 422):
+                present = set(
+                    self.execute_kw(
+                        "pos.config",
+                        "search",
+                        [[("id", "in", ids)]],
+                        {"context": {"active_test": False}},
+                    )
+                )
+                missing = tuple(i for i in ids if i not in present)
+                if missing:
+                    error = OdooMissingRecordError(
+                        exc.message, fault_code=exc.fault_code, http_status=exc.http_status
+                    )
+                    error.missing_ids = missing
+                    raise error from exc
+            raise
+
+    def _regsync_external_ids(self, ids: list[int], module: str) -> dict[int, list[str]]:
+        """Each record's external ids of `module`, via `get_metadata`.
+
+        The integration user may not read `ir.model.data` (base's ACL gives it
+        to Access Rights only, 17.0+); `get_metadata` reads it as sudo for
+        anyone who may read the records themselves.
+        """
+        found: dict[int, list[str]] = {}
+        for start in range(0, len(ids), 1000):
+            chunk = ids[start : start + 1000]
+            for meta in self.execute_kw("pos.config", "get_metadata", [chunk]) or []:
+                xmlids = [str(x.get("xmlid") or "") for x in meta.get("xmlids") or []]
+                found[int(meta["id"])] = [x for x in xmlids if x.startswith(module + ".")]
+        return found
+
+    def _pos_config_rows(self, records: list[dict], module: str) -> list[dict]:
+        linked = self._regsync_external_ids([int(r["id"]) for r in records], module)
+        return [
+            {
+                "id": int(r["id"]),
+                "name": r["name"],
+                "active": bool(r["active"]),
+                "external_id": (linked.get(int(r["id"])) or [None])[0],
+                "external_ids": linked.get(int(r["id"]), []),
+            }
+            for r in records
+        ]
+
+    def find_pos_configs_by_name(
+        self, names: list[str], *, module: str = REGSYNC_MODULE
+    ) -> dict[str, list[dict]]:
+        """Every pos.config (archived too) whose name equals one of `names`, trimmed and
+        case-insensitively.
+
+        `{name: [{"id", "name", "active", "external_id", "external_ids"}, ...]}`,
+        every asked name present (an empty list when Odoo has none), records by
+        id. `external_id` is the record's first external id of `module`
+        (`"regsync.register_<hex>"`) or None. Two calls for the whole list:
+        `search_read` (an `ilike` per name, which may match more, narrowed here
+        to equal names) with `active_test: False`, then `get_metadata`.
+        """
+        wanted = list(dict.fromkeys(str(n) for n in names))
+        found: dict[str, list[dict]] = {name: [] for name in wanted}
+        keys = {name_key(name) for name in wanted} - {""}
+        if not keys:
+            return found
+        terms = [("name", "ilike", key) for key in sorted(keys)]
+        domain = ["|"] * (len(terms) - 1) + terms
+        records = self.execute_kw(
+            "pos.config",
+            "search_read",
+            [domain],
+            {"fields": _POS_FIELDS, "order": "id", "context": {"active_test": False}},
+        )
+        by_key: dict[str, list[dict]] = {}
+        for row in self._pos_config_rows(
+            [r for r in records if name_key(str(r.get("name") or "")) in keys], module
+        ):
+            by_key.setdefault(name_key(row["name"]), []).append(row)
+        for name in wanted:
+            found[name] = by_key.get(name_key(name), [])
+        return found
+
+    def read_all_pos_configs(
+        self, *, page_size: int = 500, module: str = REGSYNC_MODULE
+    ) -> list[dict]:
+        """Every pos.config, archived too, by id, as `find_pos_configs_by_name` describes them.
+
+        Pages of `page_size` by id (`id > last`, not offsets, so a record created
+        or deleted meanwhile cannot shift a page): two calls per page.
+        """
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        rows: list[dict] = []
+        last = 0
+        while True:
+            page = self.execute_kw(
+                "pos.config",
+                "search_read",
+                [[("id", ">", last)]],
+                {
+                    "fields": _POS_FIELDS,
+                    "order": "id",
+                    "limit": page_size,
+                    "context": {"active_test": False},
+                },
+            )
+            if not page:
+                return rows
+            rows.extend(self._pos_config_rows(page, module))
+            last = max(int(r["id"]) for r in page)
+            if len(page) < page_size:
+                return rows
+
+    def link_pos_config(self, odoo_id: int, external_id: tuple[str, str] | str) -> None:
+        """Attach `external_id` to the existing pos.config `odoo_id`, creating nothing else.
+
+        Only `ir.model.data.create` does that (see docs/odoo.md: `load` ignores
+        `.id` when `id` is given and would create a second record). It needs
+        Administration / Access Rights (base.group_erp_manager): with Point of
+        Sale / Administrator alone Odoo answers `OdooAccessError`. Idempotent:
+        an id already attached to that record is success. `OdooValidationError`
+        when the external id belongs to another record, or the record already
+        has another external id of the same module.
+        """
+        module, _, name = (
+            external_id if isinstance(external_id, str) else ".".join(external_id)
+        ).partition(".")
+        xid = f"{module}.{name}"
+        metadata = self.execute_kw("pos.config", "get_metadata", [[int(odoo_id)]])
+        if not metadata:
+            raise OdooMissingRecordError(f"pos.config {odoo_id} does not exist in Odoo")
+        attached = [str(x.get("xmlid")) for x in metadata[0].get("xmlids") or []]
+        if xid in attached:
+            return
+        others = [x for x in attached if x.startswith(module + ".")]
+        if others:
+            raise OdooValidationError(
+                f"pos.config {odoo_id} is already linked to {others[0]}, not {xid}"
+            )
+        vals = {"module": module, "name": name, "model": "pos.config", "res_id": int(odoo_id)}
+        try:
+            self.execute_kw("ir.model.data", "create", [vals])
+        except OdooAccessError as exc:
+            raise OdooAccessError(
+                "Linking an existing Point of Sale to regsync creates an external identifier "
+                "(ir.model.data), which Odoo allows only to users with Administration / "
+                f"Access Rights. Odoo said: {exc.message}",
+                fault_code=exc.fault_code,
+                http_status=exc.http_status,
+            ) from exc
+        except OdooValidationError as exc:
+            if "ir_model_data_module_name_uniq_index" in exc.message:
+                raise OdooValidationError(
+                    f"The external id {xid} already belongs to another record in Odoo",
+                    fault_code=exc.fault_code,
+                    http_status=exc.http_status,
+                ) from exc
+            raise

@@ -167,7 +167,49 @@ class OdooAccessError(OdooPermanentError):
 
 
 class OdooMissingRecordError(OdooPermanentError):
-    """The record was deleted in Odoo (confirmed, not guessed from the text)."""
+    """The record was deleted in Odoo (confirmed, not guessed from the text).
+
+    `missing_ids`: the ids confirmed gone, when a call named several.
+    """
+
+    missing_ids: tuple[int, ...] = ()
+
+
+class OdooBatchError(OdooValidationError):
+    """`load()` of many rows refused the whole batch: nothing was written.
+
+    Odoo answers `ids: False` with one message per bad row; every other row
+    was rolled back with them and must be sent again (without the bad ones).
+
+    - `failed_rows`: row index -> Odoo's message, for rows Odoo named.
+    - `uncertain_rows`: rows that may or may not have failed. Odoo 17/18 repeat
+      the batch's first error on the batch's first row (`global_error_message`
+      in `load`), which cannot be told from that row failing with the same text.
+    - `transient_rows`: the failed rows whose refusal clears by itself (19.0's
+      open-session archive refusal, lock conflicts): retry them, do not dead-letter.
+    - `incomplete`: Odoo stopped trying rows after 10 errors (and one in ten):
+      rows after the last one named were not tried at all.
+    - `messages`: Odoo's messages as received.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        failed_rows: dict[int, str],
+        uncertain_rows: frozenset[int] = frozenset(),
+        transient_rows: frozenset[int] = frozenset(),
+        incomplete: bool = False,
+        messages: list | None = None,
+        fault_code: int | str | None = "load",
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(message, fault_code=fault_code, http_status=http_status)
+        self.failed_rows = dict(failed_rows)
+        self.uncertain_rows = frozenset(uncertain_rows)
+        self.transient_rows = frozenset(transient_rows)
+        self.incomplete = incomplete
+        self.messages = list(messages or [])
 
 
 def trim_message(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -126,17 +126,8 @@ class SyncAttemptAdmin(TenantScopedAdmin):
 
     # --- the sync overview --------------------------------------------------------------
 
-    def get_urls(self):
-        return [
-            path(
-                "overview/",
-                self.admin_site.admin_view(self.overview_view),
-                name="odoo_sync_overview",
-            ),
-            *super().get_urls(),
-        ]
-
     def overview_view(self, request):
+        """The sync overview (routed by the admin site: odoo_sync/overview/)."""
         if not request.user.has_perm("registers.view_posconfig"):
             raise PermissionDenied
         data = sync_overview(request.user)

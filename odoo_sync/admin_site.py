@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, path, reverse
 
 
 class RegsyncAdminSite(admin.AdminSite):
@@ -17,6 +17,23 @@ class RegsyncAdminSite(admin.AdminSite):
             return reverse("admin:odoo_sync_overview")
         except NoReverseMatch:  # before the sync app's URLs are loaded
             return "/admin/"
+
+    def get_urls(self):
+        # The overview's own address: under the sync attempts' URL, the sidebar would
+        # mark both "Sync overview" and "Sync attempts" as the current page.
+        return [
+            path(
+                "odoo_sync/overview/",
+                self.admin_view(self.overview_view),
+                name="odoo_sync_overview",
+            ),
+            *super().get_urls(),
+        ]
+
+    def overview_view(self, request):
+        from odoo_sync.models import SyncAttempt  # models load after the site is built
+
+        return self._registry[SyncAttempt].overview_view(request)
 
     def get_app_list(self, request, app_label=None):
         apps = super().get_app_list(request, app_label)

@@ -38,6 +38,10 @@ class Claim:
     # The tenant's connection the drain logged in with: an outcome is recorded
     # only while the tenant still points at that Odoo.
     connection_revision: int
+    # Onboarding: a create first looks for a config of the same name in Odoo;
+    # an update of a row an operator linked attaches regsync's external id first.
+    matches_name: bool = True
+    link_unconfirmed: bool = False
 
     @property
     def external_id(self) -> tuple[str, str]:
@@ -95,6 +99,8 @@ def claim_due(
             uuid=r.uuid,
             sync_retries=r.sync_retries,
             connection_revision=connection_revision,
+            matches_name=r.odoo_create_matches_name,
+            link_unconfirmed=r.odoo_link_unconfirmed,
         )
         for r in rows
     ]

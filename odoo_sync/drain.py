@@ -10,13 +10,14 @@ from django.utils import timezone
 
 from cafe.models import Tenant
 from config import logging as log_context
-from odoo_client.client import OdooClient
+from odoo_client.client import OdooClient, name_key
 from odoo_client.errors import (
     OdooAccessError,
     OdooAuthError,
     OdooError,
     OdooMissingRecordError,
     OdooOutageError,
+    OdooPermanentError,
     OdooTransientError,
     OdooUnreachableError,
     OdooValidationError,
@@ -25,7 +26,7 @@ from odoo_sync import claims, due, outcomes, tenant_health
 from odoo_sync.explain import explain
 from odoo_sync.locks import tenant_lock
 from odoo_sync.payloads import build_pos_config_create_payload, build_pos_config_update_payload
-from registers.models import ErrorKind
+from registers.models import EXTERNAL_ID_MODULE, ErrorKind, PosConfig
 
 log = logging.getLogger("odoo_sync")
 
@@ -108,6 +109,8 @@ def client_for(tenant: Tenant) -> OdooClient:
 
 
 def _error_kind(exc: OdooError) -> str:
+    if isinstance(exc, AmbiguousMatch):
+        return ErrorKind.AMBIGUOUS
     if isinstance(exc, OdooTransientError):
         return ErrorKind.TRANSIENT
     if isinstance(exc, OdooMissingRecordError):
@@ -146,6 +149,26 @@ class CallOutcome:
     odoo_id: int | None
     error: OdooError | None
     duration_ms: int
+    # A create linked to an existing config holds that config's values, not the row's.
+    pushed_name: str | None = None
+    pushed_active: bool = True
+
+
+class AmbiguousMatch(OdooPermanentError):
+    """Several configs in Odoo are named like the register: an operator picks, regsync never guesses."""
+
+    def __init__(self, candidates: list[dict]):
+        self.candidates = [
+            {"id": c["id"], "name": c["name"], "active": c["active"]} for c in candidates
+        ]
+        found = ", ".join(
+            f"{c['id']} {c['name']!r}{'' if c['active'] else ' (archived)'}"
+            for c in self.candidates
+        )
+        super().__init__(
+            f"Odoo already has {len(candidates)} Point of Sale configs named like this register "
+            f"({found}): pick the one it is on the register's page, or have a new one created."
+        )
 
 
 class Drain:
@@ -157,7 +180,8 @@ class Drain:
     between two steps: an edit between a row's call and its record, a second
     drain or a connection edit between two batches.
 
-    Only `call` talks to Odoo, and it touches no database; every other step
+    Only `call` talks to Odoo; it holds no transaction (onboarding's lookup
+    reads which candidates other registers already link); every other step
     is short DB work. Once a step ends the drain (`over`), the steps after it
     do nothing and `claim_batch` returns False.
 
@@ -186,6 +210,10 @@ class Drain:
         # Failures of one kind in a row, not charged yet: (claim, error, duration_ms).
         self.held: list[tuple[claims.Claim, OdooError, int]] = []
         self.went_through = False  # a row's call succeeded in this drain
+        self.name_matches: dict[str, list[dict]] | None = None
+        self.taken_ids: set[int] = set()
+        self.linked_in_batch: set[int] = set()
+        self.warned_no_access_rights = False
         self.healthy_recorded = False
         # The most one row can take: a write may need a second call (the
         # search_count that confirms a record deleted in Odoo).
@@ -262,6 +290,8 @@ class Drain:
             self.tenant.pk, limit=settings.SYNC_BATCH_SIZE, connection_revision=self.revision
         )
         self.outstanding = list(batch)
+        self.name_matches = None  # looked up once per batch, at the batch's first create
+        self.linked_in_batch: set[int] = set()
         # A claim must not expire while its row is still in flight.
         self.claims_valid_until = (
             time.monotonic() + settings.SYNC_CLAIM_SECONDS - self.row_budget - 5
@@ -277,22 +307,105 @@ class Drain:
         return self.outstanding.pop(0)
 
     def call(self, claim: claims.Claim) -> CallOutcome:
-        """Send one row to Odoo. No database work: the outcome is recorded by `record`."""
+        """Send one row to Odoo. No transaction is open: the outcome is recorded by `record`."""
         started = time.monotonic()
         try:
             if claim.action == claims.CREATE:
+                match = self._match_for(claim) if claim.matches_name else None
+                if match is not None:
+                    self._attach_external_id(match["id"], claim)
+                    self.linked_in_batch.add(match["id"])
+                    return CallOutcome(
+                        match["id"],
+                        None,
+                        _ms(started),
+                        pushed_name=match["name"],
+                        pushed_active=match["active"],
+                    )
                 payload = build_pos_config_create_payload(name=claim.name)
                 odoo_id = self.client.upsert_pos_config(
                     external_id=claim.external_id, name=payload["name"], active=payload["active"]
                 )
             else:
                 odoo_id = claim.odoo_pos_config_id
+                if claim.link_unconfirmed:
+                    self._attach_external_id(odoo_id, claim)
                 payload = build_pos_config_update_payload(name=claim.name, active=claim.is_active)
                 if payload:
                     self.client.write_pos_config(odoo_id, payload)
         except OdooError as exc:
             return CallOutcome(claim.odoo_pos_config_id, exc, _ms(started))
         return CallOutcome(odoo_id, None, _ms(started))
+
+    # --- onboarding: link to the config Odoo already has, don't duplicate it -------------
+
+    def _match_for(self, claim: claims.Claim) -> dict | None:
+        """The one existing config this create should link to; None to create; raises when several.
+
+        Candidates: same name (trimmed, any case), active or archived, that no
+        other register links to and that carry no other register's external
+        id. A config already holding this register's external id is its own
+        (an earlier create whose reply was lost): the upsert finds it.
+        """
+        if self.name_matches is None:
+            self._look_up_names(claim)
+        ours = ".".join(claim.external_id)
+        found = self.name_matches.get(name_key(claim.name), [])
+        if any(ours in c["external_ids"] for c in found):
+            return None
+        free = [
+            c
+            for c in found
+            if c["id"] not in self.taken_ids
+            and c["id"] not in self.linked_in_batch
+            and not any(x.startswith(f"{EXTERNAL_ID_MODULE}.") for x in c["external_ids"])
+        ]
+        if len(free) > 1:
+            raise AmbiguousMatch(free)
+        return free[0] if free else None
+
+    def _look_up_names(self, claim: claims.Claim) -> None:
+        """One Odoo search for the names of every create in the batch that matches names."""
+        names = {claim.name} | {
+            c.name for c in self.outstanding if c.action == claims.CREATE and c.matches_name
+        }
+        found = self.client.find_pos_configs_by_name(sorted(names))
+        self.name_matches = {}
+        for rows in found.values():
+            for row in rows:
+                bucket = self.name_matches.setdefault(name_key(row["name"]), [])
+                if row not in bucket:
+                    bucket.append(row)
+        ids = {row["id"] for rows in self.name_matches.values() for row in rows}
+        # Read, never locked: Odoo has already answered, nothing waits on it.
+        self.taken_ids = set(
+            PosConfig.objects.filter(
+                tenant_id=self.tenant.pk, odoo_pos_config_id__in=ids
+            ).values_list("odoo_pos_config_id", flat=True)
+        )
+
+    def _attach_external_id(self, odoo_id: int, claim: claims.Claim) -> None:
+        """Give the linked config regsync's external id, so later creates find it by that id.
+
+        Odoo lets only users with Administration / Access Rights do this
+        (docs/odoo.md); without them the link still holds by the Odoo id.
+        """
+        try:
+            self.client.link_pos_config(odoo_id, claim.external_id)
+        except OdooAccessError as exc:
+            if not self.warned_no_access_rights:
+                self.warned_no_access_rights = True
+                log.warning(
+                    "odoo_sync tenant=%s linked pos.config %s without regsync's external id: %s",
+                    self.tenant.slug,
+                    odoo_id,
+                    exc.message,
+                    extra={
+                        "correlation_id": self.correlation_id,
+                        "tenant": self.tenant.slug,
+                        "odoo_id": odoo_id,
+                    },
+                )
 
     def record(self, claim: claims.Claim, outcome: CallOutcome) -> bool:
         """Record what Odoo did with the row, charged to whom it is due; False ends the drain."""
@@ -367,7 +480,8 @@ class Drain:
             recorded = outcomes.mark_create_pushed(
                 claim,
                 odoo_id=outcome.odoo_id,
-                pushed_name=claim.name,
+                pushed_name=outcome.pushed_name or claim.name,
+                pushed_active=outcome.pushed_active,
                 duration_ms=outcome.duration_ms,
             )
             self.result.created += recorded != outcomes.Outcome.SUPERSEDED
@@ -484,7 +598,11 @@ class Drain:
     def _charge(self, claim: claims.Claim, exc: OdooError, duration_ms: int) -> None:
         error = _describe(exc, claim)
         outcome = outcomes.mark_failed(
-            claim, error=error, kind=_error_kind(exc), duration_ms=duration_ms
+            claim,
+            error=error,
+            kind=_error_kind(exc),
+            duration_ms=duration_ms,
+            candidates=getattr(exc, "candidates", None),
         )
         if outcome != outcomes.Outcome.SUPERSEDED:
             if claim.action == claims.CREATE:

@@ -3,7 +3,7 @@
 from django import forms
 
 from cafe import services as tenant_services
-from cafe.admin_base import ServiceForm
+from cafe.admin_base import ActingForm
 from cafe.models import Tenant
 from odoo_sync import tenants
 
@@ -26,8 +26,12 @@ def api_key_field() -> forms.CharField:
     )
 
 
-class ApiKeyForm(ServiceForm):
-    """A form with the write-only key: its help fits the tenant, and a lost key is said."""
+class ApiKeyForm(ActingForm):
+    """A form with the write-only key: its help fits the tenant, and a lost key is said.
+
+    Built per request with `acting_as(login)`: ending a pause, relinking or
+    queueing registers is recorded in the editor's name.
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -95,9 +99,9 @@ class TenantForm(ApiKeyForm):
             connection["api_key"] = data["new_api_key"]
         edited = bool(connection) or "plan" in self.changed_data
         if connection:
-            tenant = tenants.update_odoo_connection(tenant, **connection)
+            tenant = tenants.update_odoo_connection(tenant, actor=self.who, **connection)
         if "plan" in self.fields and "plan" in self.changed_data:
-            tenant = tenants.change_plan(tenant, plan=data["plan"])
+            tenant = tenants.change_plan(tenant, plan=data["plan"], actor=self.who)
         tenant._connection_edited = edited  # the admin tests a connection it just saved
         return tenant
 
@@ -116,6 +120,6 @@ class TenantKeyForm(ApiKeyForm):
         key = self.cleaned_data.get("new_api_key")
         if not key:
             return self.instance
-        tenant = tenants.update_odoo_connection(self.instance, api_key=key)
+        tenant = tenants.update_odoo_connection(self.instance, api_key=key, actor=self.who)
         tenant._connection_edited = True  # the admin tests a connection it just saved
         return tenant

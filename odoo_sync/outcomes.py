@@ -68,13 +68,19 @@ def connection_revision_of(tenant_id: int) -> int | None:
 
 
 def mark_create_pushed(
-    claim: Claim, *, odoo_id: int, pushed_name: str, duration_ms: int = 0
+    claim: Claim,
+    *,
+    odoo_id: int,
+    pushed_name: str,
+    pushed_active: bool = True,
+    duration_ms: int = 0,
 ) -> str:
-    """Store the Odoo id of a landed create; queue an update if the row moved on meanwhile.
+    """Store the Odoo id of a landed create; queue an update if Odoo is behind the row.
 
-    A name that differs from the one pushed, or an inactive register (the
-    create always makes an active pos.config), means Odoo is behind: the row
-    is re-read under its lock in the transaction that stores the id.
+    A name or active flag that differs from what Odoo now holds (the create
+    makes an active pos.config; a link keeps the config's own values) means
+    Odoo is behind: the row is re-read under its lock in the transaction that
+    stores the id, and local truth is written next.
     """
     with transaction.atomic():
         row = _holding(claim)
@@ -88,9 +94,12 @@ def mark_create_pushed(
             detail=f"pos.config {odoo_id}",
             odoo_id=odoo_id,
         )
-        if row.name != pushed_name or not row.is_active:
+        if row.name != pushed_name or row.is_active != pushed_active:
             apply_event(
-                row, Event.EDITED, actor=SYNC_ACTOR, detail="changed while the create was in flight"
+                row,
+                Event.EDITED,
+                actor=SYNC_ACTOR,
+                detail="Odoo's values differ from the register's",
             )
             return _record(claim, Outcome.REQUEUED, odoo_id=odoo_id, duration_ms=duration_ms)
         return _record(claim, Outcome.SYNCED, odoo_id=odoo_id, duration_ms=duration_ms)
@@ -126,7 +135,9 @@ def mark_update_synced(claim: Claim, *, duration_ms: int = 0) -> str:
         return _record(claim, Outcome.SYNCED, odoo_id=odoo_id, duration_ms=duration_ms)
 
 
-def mark_failed(claim: Claim, *, error: str, kind: str, duration_ms: int = 0) -> str:
+def mark_failed(
+    claim: Claim, *, error: str, kind: str, duration_ms: int = 0, candidates: list | None = None
+) -> str:
     """Charge the row an attempt: back off, or dead-letter at the last attempt or a permanent fault.
 
     `kind` is an ErrorKind: TRANSIENT backs off; any other kind is permanent and
@@ -147,6 +158,7 @@ def mark_failed(claim: Claim, *, error: str, kind: str, duration_ms: int = 0) ->
                 retries=failures,
                 error=error,
                 kind=ErrorKind.EXHAUSTED if kind == ErrorKind.TRANSIENT else kind,
+                candidates=candidates or [],
             )
             alerts.raise_alert(
                 claim.tenant_id,

@@ -159,7 +159,8 @@ class TenantAdmin(TenantScopedAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         operator = access.is_operator(request.user)
-        kwargs["form"] = TenantForm if operator else TenantKeyForm
+        form = TenantForm if operator else TenantKeyForm
+        kwargs["form"] = form.acting_as(request.user.get_username())
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fieldsets(self, request, obj=None):

@@ -9,7 +9,14 @@ from __future__ import annotations
 import json
 import urllib.request
 
-from .state import DEFAULT_API_KEY, DEFAULT_DB, DEFAULT_LOGIN, DEFAULT_VERSION
+from .state import (
+    ADMIN_GROUPS,
+    DEFAULT_API_KEY,
+    DEFAULT_DB,
+    DEFAULT_LOGIN,
+    DEFAULT_VERSION,
+    INTEGRATION_USER_GROUPS,
+)
 
 
 class SandboxControlError(RuntimeError):
@@ -243,6 +250,21 @@ class Sandbox:
         """False: the integration user loses Point of Sale / Administrator (AccessError)."""
         self._call("set_rights", {"pos_manager": allowed})
 
+    def set_groups(self, groups) -> list[str]:
+        """The user's groups, e.g. `INTEGRATION_USER_GROUPS` (Point of Sale / Administrator
+        only: ir.model.data is refused) or `ADMIN_GROUPS` (the default after `reset`)."""
+        return self._call("set_groups", {"groups": sorted(groups)})["groups"]
+
+    def as_integration_user(self) -> None:
+        """The user docs/odoo.md asks for: PoS Administrator, not Settings nor Access Rights."""
+        self.set_groups(INTEGRATION_USER_GROUPS)
+
+    def as_admin(self) -> None:
+        self.set_groups(ADMIN_GROUPS)
+
+    def groups(self) -> list[str]:
+        return self.state()["groups"]
+
     def set_keep_alive(self, keep_alive: bool) -> None:
         """False answers `Connection: close`, like Odoo's own server without a proxy."""
         self._call("configure", {"keep_alive": keep_alive})
@@ -256,6 +278,14 @@ class Sandbox:
         return self._call("create_pos_config", {"name": name, "active": active, "xmlid": xmlid})[
             "id"
         ]
+
+    def rename_pos_config(self, config_id: int, name: str) -> bool:
+        """Rename it in Odoo's back office, behind regsync's back."""
+        return self._call("edit_pos_config", {"id": config_id, "name": name})["edited"]
+
+    def set_pos_config_active(self, config_id: int, active: bool) -> bool:
+        """Archive or unarchive it in Odoo's back office, behind regsync's back."""
+        return self._call("edit_pos_config", {"id": config_id, "active": bool(active)})["edited"]
 
     def delete_pos_config(self, config_id: int) -> bool:
         """Delete it in Odoo as an admin would (its external id goes too)."""

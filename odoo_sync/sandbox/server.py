@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from defusedxml.xmlrpc import DefusedExpatParser
 
 from . import models as m
-from .state import ADMIN_UID, SandboxState
+from .state import ADMIN_UID, POS_MANAGER, SandboxState
 
 log = logging.getLogger("odoo_sync.sandbox")
 rpc_log = logging.getLogger("odoo.addons.rpc.controllers.xmlrpc")
@@ -621,8 +621,18 @@ def control(st: SandboxState, action: str, p: dict):
         return {"api_key": st.rotate_key(p.get("api_key"))}
     if action == "set_rights":
         with st.lock:
-            st.pos_manager = bool(p.get("pos_manager", True))
+            if bool(p.get("pos_manager", True)):
+                st.groups.add(POS_MANAGER)
+            else:
+                st.groups.discard(POS_MANAGER)
         return {"ok": True}
+    if action == "set_groups":
+        groups = p.get("groups")
+        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+            raise ValueError("groups must be a list of group external ids")
+        with st.lock:
+            st.groups = set(groups)
+        return {"groups": sorted(st.groups)}
     if action == "configure":
         with st.lock:
             if "keep_alive" in p:
@@ -632,6 +642,9 @@ def control(st: SandboxState, action: str, p: dict):
         return {"id": st.create_pos_config(p["name"], bool(p.get("active", True)), p.get("xmlid"))}
     if action == "delete_pos_config":
         return {"deleted": st.delete_pos_config(int(p["id"]))}
+    if action == "edit_pos_config":
+        values = {k: p[k] for k in ("name", "active") if k in p}
+        return {"edited": st.edit_pos_config(int(p["id"]), **values)}
     if action == "open_session":
         try:
             return {"id": st.open_session(int(p["config_id"]))}

@@ -18,6 +18,18 @@ ADMIN_UID = 2
 LOGIN_COOLDOWN_AFTER = 5  # base.login_cooldown_after
 LOGIN_COOLDOWN_SECONDS = 60.0  # base.login_cooldown_duration
 
+# The groups of the sandbox's user. By default it is the database's admin
+# (uid 2), who has them all; `Sandbox.set_groups(INTEGRATION_USER_GROUPS)` makes
+# it the integration user docs/odoo.md asks for: Point of Sale / Administrator
+# without Settings (base.group_system) or Access Rights (base.group_erp_manager).
+POS_MANAGER = "point_of_sale.group_pos_manager"
+ACCESS_RIGHTS = "base.group_erp_manager"
+SETTINGS = "base.group_system"
+INTEGRATION_USER_GROUPS = frozenset(
+    {"base.group_user", "point_of_sale.group_pos_user", POS_MANAGER}
+)
+ADMIN_GROUPS = INTEGRATION_USER_GROUPS | {ACCESS_RIGHTS, SETTINGS}
+
 FAULT_KINDS = (
     "status",
     "timeout",
@@ -118,7 +130,7 @@ class SandboxState:
             self.login = login
             self.api_key = api_key
             self.keep_alive = keep_alive
-            self.pos_manager = True
+            self.groups: set[str] = set(ADMIN_GROUPS)
             self.tables: dict[str, dict[int, dict]] = {
                 "pos.config": {},
                 "pos.session": {},
@@ -158,6 +170,13 @@ class SandboxState:
                 self.create_pos_config(name)
 
     @property
+    def pos_manager(self) -> bool:
+        return POS_MANAGER in self.groups
+
+    def has_group(self, group: str) -> bool:
+        return group in self.groups
+
+    @property
     def wake_event(self) -> threading.Event:
         return self._wake
 
@@ -191,6 +210,18 @@ class SandboxState:
                 self.set_xmlid(module or "__import__", xname, "pos.config", record_id)
             return record_id
 
+    def edit_pos_config(self, record_id: int, **values) -> bool:
+        """Change a config as someone in Odoo's back office would (name, active)."""
+        from .models import now_str
+
+        with self.lock:
+            row = self.tables["pos.config"].get(record_id)
+            if row is None:
+                return False
+            row.update({k: v for k, v in values.items() if k in ("name", "active")})
+            row["write_date"] = now_str()
+            return True
+
     def delete_pos_config(self, record_id: int) -> bool:
         """Delete like Odoo's unlink (its external ids go too), sessions included."""
         with self.lock:
@@ -213,7 +244,8 @@ class SandboxState:
                 return row
         return None
 
-    def set_xmlid(self, module: str, name: str, model: str, res_id: int) -> None:
+    def set_xmlid(self, module: str, name: str, model: str, res_id: int) -> int:
+        """Create or rebind `module.name` (ir.model.data._update_xmlids: ON CONFLICT DO UPDATE)."""
         row = self.find_xmlid(module, name)
         if row is None:
             xid = self.next_id("ir.model.data")
@@ -226,8 +258,9 @@ class SandboxState:
                 "complete_name": f"{module}.{name}",
                 "noupdate": False,
             }
-        else:
-            row.update(model=model, res_id=res_id)
+            return xid
+        row.update(model=model, res_id=res_id)
+        return row["id"]
 
     def open_session_for(self, config_id: int) -> dict | None:
         for row in self.tables["pos.session"].values():
@@ -357,6 +390,7 @@ class SandboxState:
                 "api_key": self.api_key,
                 "keep_alive": self.keep_alive,
                 "pos_manager": self.pos_manager,
+                "groups": sorted(self.groups),
                 "pos_configs": configs,
                 "external_ids": list(self.tables["ir.model.data"].values()),
                 "sessions": list(self.tables["pos.session"].values()),
@@ -366,7 +400,13 @@ class SandboxState:
                 "rpc_connections": self.rpc_connections,
                 "deprecation_warnings": self.deprecation_warnings,
                 "pending_faults": [
-                    {"kind": r.kind, "count": r.count, "method": r.method} for r in self.faults
+                    {
+                        "kind": r.kind,
+                        "count": r.count,
+                        "method": r.method,
+                        "status": r.params.get("status"),
+                    }
+                    for r in self.faults
                 ],
                 "parked": [c.as_dict() for c in self.parked.values()],
             }

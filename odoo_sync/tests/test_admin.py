@@ -239,3 +239,10 @@ def test_staff_see_only_their_tenants_sync_history():
     assert list(client.get(ATTEMPTS).context["cl"].result_list) == [own]
     change = reverse("admin:odoo_sync_syncattempt_change", args=[theirs.pk])
     assert client.get(change).status_code == 404
+
+
+def test_on_the_overview_only_the_overview_is_marked_current_in_the_sidebar(operator):
+    html = logged_in(operator).get(OVERVIEW).content.decode()
+    assert OVERVIEW == "/admin/odoo_sync/overview/"
+    assert html.count(" current-model") == 1
+    assert 'class="model-syncoverview current-model"' in html

@@ -134,3 +134,144 @@ def test_a_starter_or_paused_tenant_is_reported_without_calling_odoo(odoo_sandbo
     assert audit.audit_tenant(paused).status == "paused"
     assert AuditRun.objects.count() == 2
     assert odoo_sandbox.calls() == {}
+
+
+# --- against the sandbox over HTTP: the command, the fix, the beat task, the admin -----------
+
+
+@pytest.fixture
+def drifted(sandbox_tenant, odoo_sandbox, transactional_db):
+    """A tenant in step with its Odoo, then edited in Odoo's back office behind regsync's back."""
+    from odoo_sync.drain import drain_tenant
+    from registers import services
+
+    names = ["Bar", "Terrace", "Kiosk", "Patio"]
+    registers = {
+        n: services.add_register(sandbox_tenant, name=n, prefix=f"P{i}")
+        for i, n in enumerate(names)
+    }
+    services.set_register_active(registers["Patio"], active=False)
+    drain_tenant(sandbox_tenant.pk)
+    for register in registers.values():
+        register.refresh_from_db()
+    odoo_sandbox.rename_pos_config(registers["Bar"].odoo_pos_config_id, "Bar (old)")
+    odoo_sandbox.set_pos_config_active(registers["Terrace"].odoo_pos_config_id, False)
+    odoo_sandbox.set_pos_config_active(registers["Patio"].odoo_pos_config_id, True)
+    odoo_sandbox.delete_pos_config(registers["Kiosk"].odoo_pos_config_id)
+    stranger = odoo_sandbox.create_pos_config("Made in Odoo")
+    return sandbox_tenant, registers, stranger
+
+
+def _audit_command(*args):
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    try:
+        call_command("odoo_sync", "--audit", *args, stdout=out, stderr=StringIO())
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    text = out.getvalue()
+    return code, (json.loads(text) if "--json" in args else text)
+
+
+def test_the_audit_command_reports_each_drift_as_json_and_exits_1(drifted):
+    tenant, registers, stranger = drifted
+    code, data = _audit_command("--json", "--tenant", tenant.slug)
+    assert code == 1
+    [report] = data["tenants"]
+    assert (report["tenant"], report["status"]) == (tenant.slug, "ok")
+    found = {(f["kind"], f["register_id"] or f["odoo_id"]): f for f in report["findings"]}
+    assert set(found) == {
+        ("renamed_in_odoo", registers["Bar"].pk),
+        ("archived_in_odoo", registers["Terrace"].pk),
+        ("unarchived_in_odoo", registers["Patio"].pk),
+        ("deleted_in_odoo", registers["Kiosk"].pk),
+        ("unknown_in_odoo", stranger),
+    }
+    renamed = found[("renamed_in_odoo", registers["Bar"].pk)]
+    assert renamed["local"] == {"name": "Bar", "active": True}
+    assert renamed["odoo"] == {"name": "Bar (old)", "active": True}
+    assert found[("deleted_in_odoo", registers["Kiosk"].pk)]["odoo"] is None
+    assert found[("unknown_in_odoo", stranger)]["local"] is None
+
+
+def test_fix_makes_local_truth_win_in_odoo_and_leaves_unknown_configs_alone(drifted, odoo_sandbox):
+    from odoo_sync.drain import drain_tenant
+
+    tenant, _, stranger = drifted
+    code, text = _audit_command("--fix", "--tenant", tenant.slug)
+    assert code == 1 and "4 fixed (local wins)" in text
+    drain_tenant(tenant.pk)
+    configs = {c["name"]: c for c in odoo_sandbox.pos_configs()}
+    assert configs["Bar"]["active"] and not configs["Patio"]["active"]
+    assert configs["Terrace"]["active"] and configs["Kiosk"]["active"]  # Kiosk created again
+    assert configs["Made in Odoo"]["id"] == stranger  # never touched, never deleted
+    code, data = _audit_command("--json", "--tenant", tenant.slug)
+    assert [f["kind"] for f in data["tenants"][0]["findings"]] == ["unknown_in_odoo"]
+
+
+def test_in_step_exits_0_with_a_table(sandbox_tenant, odoo_sandbox, transactional_db):
+    from odoo_sync.drain import drain_tenant
+    from registers import services
+
+    services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
+    drain_tenant(sandbox_tenant.pk)
+    code, text = _audit_command()
+    assert code == 0
+    assert text.splitlines()[0].split() == [
+        "TENANT",
+        "STATUS",
+        "FINDING",
+        "REGISTER",
+        "ODOO",
+        "ID",
+        "HERE",
+        "IN",
+        "ODOO",
+    ]
+    assert "0 finding(s) in 1 tenant(s)" in text
+
+
+def test_an_unreachable_or_rejecting_odoo_is_a_status_not_a_crash(
+    sandbox_tenant, odoo_sandbox, odoo_unreachable_url, transactional_db
+):
+    odoo_sandbox.rotate_key()
+    down = TenantFactory(pro=True, slug="down", odoo_url=odoo_unreachable_url)
+    code, data = _audit_command("--json")
+    statuses = {t["tenant"]: t["status"] for t in data["tenants"]}
+    assert statuses == {sandbox_tenant.slug: "paused", down.slug: "unreachable"}
+    assert code == 0
+
+
+def test_fix_without_audit_is_a_usage_error():
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="--fix goes with --audit"):
+        call_command("odoo_sync", "--once", "--fix")
+
+
+def test_the_daily_audit_runs_from_beat_and_the_overview_shows_it(drifted, operator, settings):
+    from django.urls import reverse
+
+    from cafe.tests.clients import logged_in
+    from odoo_sync import tasks
+
+    assert "odoo-sync-audit" in settings.CELERY_BEAT_SCHEDULE
+    tenant, registers, _ = drifted
+    assert tasks.audit_all() == 5
+    client = logged_in(operator)
+    overview = client.get(reverse("admin:odoo_sync_overview")).content.decode()
+    assert "5 findings" in overview
+    findings = reverse("admin:odoo_sync_auditfinding_changelist")
+    page = client.get(findings + f"?tenant__id__exact={tenant.pk}").content.decode()
+    assert "Renamed in Odoo" in page and "Bar (old) (active)" in page
+    ids = list(AuditFinding.objects.values_list("pk", flat=True))
+    client.post(findings, {"action": "fix_local_wins", "_selected_action": ids})
+    registers["Bar"].refresh_from_db()
+    assert registers["Bar"].sync_state == SyncState.PENDING_UPDATE
+    assert registers["Bar"].events.first().actor == operator.username

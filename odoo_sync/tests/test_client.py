@@ -12,6 +12,7 @@ from odoo_client.client import OdooClient
 from odoo_client.errors import (
     OdooAccessError,
     OdooAuthError,
+    OdooBatchError,
     OdooConfigError,
     OdooError,
     OdooMissingRecordError,
@@ -1083,3 +1084,183 @@ def test_a_slow_odoo_does_not_delay_another_tenants_odoo(odoo_sandbox, odoo_sand
     thread.join(timeout=5)
     assert not thread.is_alive()
     assert outcome and outcome[0].outcome_unknown is True
+
+
+# --- onboarding (issue 13) ------------------------------------------------------------------
+
+
+def test_find_pos_configs_by_name_in_two_calls_archived_included(odoo_sandbox_any_version):
+    s = odoo_sandbox_any_version
+    terrace = s.create_pos_config("Terrace", xmlid="regsync.register_a")
+    old = s.create_pos_config("Terrace", active=False)
+    s.create_pos_config("Bar")
+    s.as_integration_user()  # may not read ir.model.data: get_metadata is how
+    with s.client() as client:
+        client.authenticate()
+        before = sum(s.calls().values())
+        found = client.find_pos_configs_by_name(["Terrace", "Kiosk", "Terrace"])
+        assert sum(s.calls().values()) - before == 2
+    assert found == {
+        "Terrace": [
+            {
+                "id": terrace,
+                "name": "Terrace",
+                "active": True,
+                "external_id": "regsync.register_a",
+                "external_ids": ["regsync.register_a"],
+            },
+            {
+                "id": old,
+                "name": "Terrace",
+                "active": False,
+                "external_id": None,
+                "external_ids": [],
+            },
+        ],
+        "Kiosk": [],
+    }
+
+
+def test_find_pos_configs_by_name_is_trimmed_and_case_blind_never_a_substring(odoo_sandbox):
+    s = odoo_sandbox
+    spaced = s.create_pos_config("  front COUNTER ")
+    s.create_pos_config("Front counter 2")  # contains the name: not the same name
+    s.create_pos_config("Bar 100%_off")  # wildcards in Odoo's ilike match more; narrowed here
+    with s.client() as client:
+        client.authenticate()
+        found = client.find_pos_configs_by_name(["Front Counter", "Bar 100%_off", "Bar 1000off"])
+    assert [r["id"] for r in found["Front Counter"]] == [spaced]
+    assert [r["name"] for r in found["Bar 100%_off"]] == ["Bar 100%_off"]
+    assert found["Bar 1000off"] == []
+
+
+def test_read_all_pos_configs_pages_by_id(odoo_sandbox):
+    s = odoo_sandbox
+    ids = [s.create_pos_config(f"R{i}", active=i % 2 == 0) for i in range(7)]
+    s.delete_pos_config(ids[3])
+    with s.client() as client:
+        client.upsert_pos_config(external_id=XID, name="Linked")
+        rows = client.read_all_pos_configs(page_size=3)
+    assert [r["id"] for r in rows] == [*ids[:3], *ids[4:], ids[-1] + 1]
+    assert [r["active"] for r in rows][:3] == [True, False, True]
+    assert rows[-1]["external_id"] == f"regsync.{XID[1]}"
+    assert s.call_count("pos.config.search_read") == 3  # 3 + 3 + 1 rows
+    with pytest.raises(ValueError):
+        s.client().read_all_pos_configs(page_size=0)
+
+
+def test_link_needs_access_rights_and_says_so(odoo_sandbox_any_version):
+    s = odoo_sandbox_any_version
+    existing = s.create_pos_config("Terrace")
+    s.as_integration_user()
+    with s.client() as client, pytest.raises(OdooAccessError) as caught:
+        client.link_pos_config(existing, XID)
+    assert "Administration / Access Rights" in caught.value.message
+    assert "not allowed to create 'Model Data'" in caught.value.message
+    assert s.external_ids() == [] and len(s.pos_configs()) == 1
+
+
+def test_link_attaches_the_id_to_the_existing_record_once(odoo_sandbox_any_version):
+    s = odoo_sandbox_any_version
+    existing = s.create_pos_config("Terrace")
+    with s.client() as client:
+        client.link_pos_config(existing, XID)
+        client.link_pos_config(existing, f"regsync.{XID[1]}")  # again: nothing to do
+        assert s.call_count("ir.model.data.create") == 1
+        # the upsert now finds it: the same record is renamed, none is created
+        assert client.upsert_pos_config(external_id=XID, name="Patio") == existing
+    assert s.pos_configs() == [
+        {"id": existing, "name": "Patio", "active": True, "open_session": False}
+    ]
+
+
+def test_link_refuses_an_id_of_another_record_and_a_second_id(odoo_sandbox):
+    s = odoo_sandbox
+    other = s.create_pos_config("Bar", xmlid=f"regsync.{XID[1]}")
+    existing = s.create_pos_config("Terrace", xmlid="regsync.register_old")
+    fresh = s.create_pos_config("Kiosk")
+    with s.client() as client:
+        with pytest.raises(OdooValidationError, match=r"already linked to regsync\.register_old"):
+            client.link_pos_config(existing, XID)
+        with pytest.raises(OdooValidationError, match="already belongs to another record"):
+            client.link_pos_config(fresh, XID)
+        with pytest.raises(OdooMissingRecordError):
+            client.link_pos_config(999, XID)
+    assert {x["res_id"] for x in s.external_ids()} == {other, existing}
+
+
+# --- batching (issue 14) --------------------------------------------------------------------
+
+
+def test_upsert_many_in_one_call_then_again_updates_the_same_records(odoo_sandbox_any_version):
+    s = odoo_sandbox_any_version
+    rows = [(("regsync", f"register_{i}"), f"R{i}", True) for i in range(50)]
+    with s.client() as client:
+        ids = client.upsert_pos_configs(rows)
+        again = client.upsert_pos_configs(
+            [(x, f"{n}!", i % 2 == 0) for i, (x, n, _) in enumerate(rows)]
+        )
+    assert again == ids and len(set(ids)) == 50
+    assert s.call_count("pos.config.load") == 2
+    configs = s.pos_configs()
+    assert len(configs) == 50 and configs[1] == {
+        "id": ids[1],
+        "name": "R1!",
+        "active": False,
+        "open_session": False,
+    }
+
+
+def test_upsert_many_names_the_bad_rows_and_writes_nothing(odoo_sandbox_any_version):
+    s = odoo_sandbox_any_version
+    rows = [(f"regsync.register_{i}", "" if i in (1, 4) else f"R{i}", True) for i in range(6)]
+    with s.client() as client, pytest.raises(OdooBatchError) as caught:
+        client.upsert_pos_configs(rows)
+    error = caught.value
+    assert isinstance(error, OdooValidationError)
+    assert set(error.failed_rows) == {1, 4}
+    assert "Missing required value" in error.failed_rows[4]
+    assert not error.uncertain_rows and not error.transient_rows and not error.incomplete
+    assert error.message.startswith("Odoo refused 2 of 6 rows, nothing was written: row 1: ")
+    assert s.pos_configs() == []
+
+
+def test_the_repeat_of_a_batch_error_on_row_0_is_not_a_failure_of_row_0(odoo_sandbox):
+    s = odoo_sandbox.reset(version="19.0")
+    with s.client() as client:
+        ids = client.upsert_pos_configs([(f"regsync.r{i}", f"R{i}", True) for i in range(3)])
+        s.open_session(ids[2])
+        with pytest.raises(OdooBatchError) as caught:
+            client.upsert_pos_configs([(f"regsync.r{i}", f"R{i}", False) for i in range(3)])
+    error = caught.value
+    # Odoo's messages: row 0 (the batch's error, repeated) then row 2: row 0 may be fine
+    assert [m["record"] for m in error.messages] == [0, 2]
+    assert set(error.failed_rows) == {2} and error.transient_rows == {2}
+    assert error.uncertain_rows == {0}
+    assert all(c["active"] for c in s.pos_configs())
+
+
+def test_upsert_many_reports_an_interrupted_batch_and_refuses_duplicates(odoo_sandbox):
+    s = odoo_sandbox
+    with s.client() as client:
+        with pytest.raises(OdooBatchError) as caught:
+            client.upsert_pos_configs([(f"regsync.r{i}", "", True) for i in range(12)])
+        assert caught.value.incomplete and set(caught.value.failed_rows) == set(range(10))
+        with pytest.raises(ValueError, match="appears twice"):
+            client.upsert_pos_configs([("regsync.r1", "A", True), (("regsync", "r1"), "B", True)])
+        assert client.upsert_pos_configs([]) == []
+    assert s.call_count("pos.config.load") == 1
+
+
+def test_write_many_is_one_call_and_names_the_deleted_ones(odoo_sandbox_any_version):
+    s = odoo_sandbox_any_version
+    ids = [s.create_pos_config(f"R{i}") for i in range(4)]
+    with s.client() as client:
+        client.write_pos_configs(ids, {"active": False})
+        assert s.call_count("pos.config.write") == 1
+        assert not any(c["active"] for c in s.pos_configs())
+        s.delete_pos_config(ids[1])
+        with pytest.raises(OdooMissingRecordError) as caught:
+            client.write_pos_configs(ids, {"active": True})
+    assert caught.value.missing_ids == (ids[1],)
+    assert not any(c["active"] for c in s.pos_configs())  # nothing applied

@@ -463,6 +463,27 @@ def test_the_tenant_page_keeps_the_history_of_pauses_and_outages(operator, tenan
     assert "ongoing" not in html
 
 
+def test_an_edit_in_the_admin_ends_the_pause_in_the_editors_name(operator, tenant):
+    from odoo_sync import tenant_health
+
+    staff = TenantStaffFactory(tenants=[tenant])
+    register = PosConfigFactory(tenant=tenant, pushed=True)
+    for user, data in [
+        (operator, operator_data(tenant, new_api_key="operators-key")),
+        (staff, {"new_api_key": "staff-key", "_save": "Save"}),
+    ]:
+        tenant.refresh_from_db()
+        tenant_health.pause_tenant(
+            tenant.pk, connection_revision=tenant.odoo_connection_revision, reason="Access Denied"
+        )
+        assert logged_in(user).post(change_url(tenant), data).status_code == 302
+        latest = tenant.incidents.first()
+        assert latest.ended_by == f"connection edited by {user.username}"
+    # Moving to another database relinks the registers, in the operator's name too.
+    logged_in(operator).post(change_url(tenant), operator_data(tenant, odoo_db="elsewhere"))
+    assert register.events.first().actor == operator.username
+
+
 def test_the_tenant_page_lists_its_registers_with_their_sync_state(operator, tenant):
     PosConfigFactory(tenant=tenant, name="Front counter", pushed=True)
     html = logged_in(operator).get(change_url(tenant)).content.decode()
