@@ -11,6 +11,8 @@ import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
+from config.logging import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -68,7 +70,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every line logged for a request carries its id.
+    "config.logging.CorrelationIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the admin's CSS and JS) from STATIC_ROOT, also with DEBUG off.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.Utf8FormsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -133,7 +139,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+# `manage.py collectstatic` (scripts/serve release) fills it; whitenoise serves it.
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 # --- Security (production when DEBUG is off) --------------------------------
 SESSION_COOKIE_SECURE = not DEBUG
@@ -149,6 +157,13 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # HSTS preload is a one-way commitment for the whole domain (and subdomains);
 # whoever owns the domain opts in to it, not the app (docs/deploy.md).
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# Load balancers and systemd probe /healthz* over plain HTTP on the private side.
+SECURE_REDIRECT_EXEMPT = [r"^healthz(/|$)"]
+
+# --- Metrics ---------------------------------------------------------------------
+# The bearer token Prometheus sends to GET /metrics; without it /metrics answers 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- Redis / Celery -----------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -269,16 +284,13 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 DEFAULT_EXCEPTION_REPORTER_FILTER = "config.errors.RegsyncExceptionReporterFilter"
 
 # --- Logging -------------------------------------------------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
-}
+# JSON lines in production (one object per record: time, level, logger,
+# correlation_id, message, and fields such as tenant and register); `plain`
+# reads better in a terminal, and is the default when DEBUG is on (`make run`).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}.")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))
 
 # An admin edit enqueues its tenant's drain when the transaction commits, so
 # Odoo hears of it in seconds; the beat tick is the safety net.

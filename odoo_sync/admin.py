@@ -5,7 +5,6 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, Subquery
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -13,11 +12,10 @@ from django.utils.html import format_html
 
 from cafe import access
 from cafe.admin_base import TenantScopedAdmin, humanize_ago, humanize_duration
-from cafe.models import Tenant
 from odoo_sync import housekeeping, reporting
 from odoo_sync.access import sync_attempts_for
 from odoo_sync.audit_admin import AuditFindingAdmin  # noqa: F401 - registers the findings admin
-from odoo_sync.models import AuditRun, SyncAttempt
+from odoo_sync.models import SyncAttempt
 from odoo_sync.tenant_admin import tenant_sync_status
 from registers import services as register_services
 from registers.access import dead_letters_for
@@ -25,8 +23,8 @@ from registers.admin import sync_badge_html, trim_error
 from registers.models import ErrorKind
 
 DEAD_LETTERS_SHOWN = 200
-# A tick or worker heartbeat older than this many tick periods means sync is not running.
-ALIVE_TICK_PERIODS = 3
+# How many tick periods a heartbeat stays fresh (housekeeping: one definition).
+ALIVE_TICK_PERIODS = housekeeping.ALIVE_TICK_PERIODS
 
 
 def heartbeat_status(name: str, *, now: datetime) -> dict:
@@ -46,7 +44,7 @@ def sync_overview(user, *, now: datetime | None = None) -> dict:
     health = reporting.queue_health(now=now)
     empty = {"total": 0, "pending_create": 0, "pending_update": 0, "sync_error": 0, "synced": 0}
     rows, totals = [], dict(empty)
-    last_audits = {run.tenant_id: run for run in last_audit_runs([t.pk for t in tenants])}
+    last_audits = {run.tenant_id: run for run in reporting.last_audit_runs([t.pk for t in tenants])}
     for tenant in tenants:
         counts = health.get(tenant.pk, {**empty, "oldest_due_age": None})
         for key in empty:
@@ -80,17 +78,6 @@ def sync_overview(user, *, now: datetime | None = None) -> dict:
             if t.odoo_unreachable_since is not None
         ],
     }
-
-
-def last_audit_runs(tenant_ids: list[int]):
-    """The latest drift audit of each of these tenants (one query)."""
-    latest = (
-        AuditRun.objects.filter(tenant_id=OuterRef("pk"))
-        .order_by("-started_at", "-id")
-        .values("pk")
-    )
-    last_ids = Tenant.objects.filter(pk__in=tenant_ids).annotate(last=Subquery(latest[:1]))
-    return AuditRun.objects.filter(pk__in=last_ids.values("last"))
 
 
 @admin.register(SyncAttempt)

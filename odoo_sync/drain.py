@@ -9,6 +9,7 @@ from django.db import connection
 from django.utils import timezone
 
 from cafe.models import Tenant
+from config import logging as log_context
 from odoo_client.client import OdooClient, name_key
 from odoo_client.errors import (
     OdooAccessError,
@@ -201,6 +202,9 @@ class Drain:
         self.result = result
         self.client = client
         self.lock = lock
+        # The id on every line this drain logs: drain_tenant's, or a new one when stepped by hand.
+        current = log_context.current()
+        self.correlation_id = current if current != "-" else log_context.new_id("drain")
         self.over = False  # ended: nothing more is claimed or sent
         self.closed = False
         self.outstanding: list[claims.Claim] = []  # claimed in this batch, not sent yet
@@ -241,10 +245,13 @@ class Drain:
         except OdooAuthError as exc:
             # Only rejected credentials (or a database that does not exist)
             # pause: nothing but an edit of the connection can fix those.
-            tenant_health.pause_tenant(
-                tenant.pk,
-                connection_revision=self.revision,
-                reason=explain(exc, tenant).text,
+            reason = explain(exc, tenant).text
+            tenant_health.pause_tenant(tenant.pk, connection_revision=self.revision, reason=reason)
+            log.warning(
+                "odoo_sync tenant=%s paused reason=%r",
+                tenant.slug,
+                reason,
+                extra={"correlation_id": self.correlation_id, "tenant": tenant.slug},
             )
             return self._stop(TenantStatus.PAUSED, exc)
         except OdooError as exc:
@@ -526,6 +533,11 @@ class Drain:
                     self.tenant.slug,
                     odoo_id,
                     exc.message,
+                    extra={
+                        "correlation_id": self.correlation_id,
+                        "tenant": self.tenant.slug,
+                        "odoo_id": odoo_id,
+                    },
                 )
 
     def record(self, claim: claims.Claim, outcome: CallOutcome) -> bool:
@@ -668,6 +680,12 @@ class Drain:
             self.tenant.slug,
             until.isoformat() if until else "-",
             error,
+            extra={
+                "correlation_id": self.correlation_id,
+                "tenant": self.tenant.slug,
+                "next_attempt_at": until.isoformat() if until else None,
+                "error": error,
+            },
         )
         return self._stop(TenantStatus.UNREACHABLE, exc)
 
@@ -743,6 +761,16 @@ class Drain:
             outcome,
             duration_ms,
             error,
+            extra={
+                "correlation_id": self.correlation_id,
+                "tenant": self.tenant.slug,
+                "register": claim.register_id,
+                "odoo_id": odoo_id,
+                "action": claim.action,
+                "outcome": outcome,
+                "duration_ms": duration_ms,
+                "error": error,
+            },
         )
 
 
@@ -796,7 +824,11 @@ def drain_tenant(tenant_id: int, *, ignore_outage_backoff: bool = False) -> Tena
     Holds the tenant's drain lock throughout (a second drain returns BUSY at
     once) and never a DB transaction while Odoo is called.
     """
-    drain = open_drain(tenant_id, ignore_outage_backoff=ignore_outage_backoff)
+    with log_context.correlation(log_context.new_id("drain")):
+        return _run(open_drain(tenant_id, ignore_outage_backoff=ignore_outage_backoff))
+
+
+def _run(drain: Drain | TenantResult) -> TenantResult:
     if isinstance(drain, TenantResult):
         return drain
     with drain:

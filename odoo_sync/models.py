@@ -33,11 +33,45 @@ class SyncAttempt(models.Model):
         return f"{self.action} {self.outcome}"
 
 
+# Upper bounds (ms) of the buckets of the Odoo call duration histogram (/metrics); a last,
+# unbounded bucket follows. SyncAttemptTally.bucket is an index into this list.
+DURATION_BUCKETS_MS = (25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 60000)
+
+
+class SyncAttemptTally(models.Model):
+    """Sync history that the tick pruned, counted, so /metrics' counters never go down.
+
+    A metric counter is the live SyncAttempt rows plus this tally: pruning
+    moves rows from one to the other (odoo_sync.housekeeping.prune_attempts).
+    `protocol` is the tenant's Odoo protocol when the rows were pruned.
+    """
+
+    action = models.CharField(max_length=16)
+    outcome = models.CharField(max_length=16)
+    protocol = models.CharField(max_length=8)
+    bucket = models.PositiveSmallIntegerField()  # index into DURATION_BUCKETS_MS (len: +Inf)
+    count = models.BigIntegerField(default=0)
+    duration_ms_sum = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["action", "outcome", "protocol", "bucket"],
+                name="odoo_sync_one_tally_per_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.outcome} {self.protocol} #{self.bucket}: {self.count}"
+
+
 class SyncHeartbeat(models.Model):
     """When the beat tick and a worker last ran: the overview shows whether sync is alive."""
 
     name = models.CharField(max_length=32, unique=True)
     at = models.DateTimeField()
+    # How long the last finished run took (the tick's, for /metrics); None before one finished.
+    took_ms = models.PositiveIntegerField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -4,10 +4,11 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from cafe.models import Plan, Tenant
+from odoo_sync.models import AuditRun
 from registers.models import PENDING_STATES, PosConfig, SyncState, is_dead_letter, is_pending
 
 log = logging.getLogger("odoo_sync")
@@ -16,6 +17,11 @@ log = logging.getLogger("odoo_sync")
 def per_state_counts(states=tuple(SyncState.values)) -> dict:
     """The one definition of "registers per sync state": aggregates to annotate with."""
     return {state: Count("pk", filter=Q(sync_state=state)) for state in states}
+
+
+def _waiting(now: datetime) -> Q:
+    """Rows that should have reached Odoo by now: pending, and their time has come."""
+    return Q(sync_state__in=PENDING_STATES, next_attempt_at__lte=now)
 
 
 def status_counts(*, tenant_id: int | None = None) -> dict[str, int]:
@@ -37,10 +43,7 @@ def queue_health(*, now: datetime | None = None) -> dict[int, dict]:
         .annotate(
             total=Count("pk"),
             **per_state_counts(),
-            oldest_due=Min(
-                "next_attempt_at",
-                filter=Q(sync_state__in=PENDING_STATES, next_attempt_at__lte=now),
-            ),
+            oldest_due=Min("next_attempt_at", filter=_waiting(now)),
         )
         .order_by("tenant_id")
     )
@@ -50,6 +53,41 @@ def queue_health(*, now: datetime | None = None) -> dict[int, dict]:
         row["oldest_due_age"] = (now - oldest) if oldest else None
         health[row.pop("tenant_id")] = row
     return health
+
+
+def due_by_state(*, now: datetime) -> dict[int, dict[str, tuple[int, timedelta | None]]]:
+    """Per tenant with rows waiting, per pending state: how many, and how long the oldest waits.
+
+    One query on the partial index of pending rows (as queue_health's oldest due row).
+    """
+    oldest = {
+        f"oldest_{state}": Min("next_attempt_at", filter=Q(sync_state=state))
+        for state in PENDING_STATES
+    }
+    rows = (
+        PosConfig.objects.filter(is_pending(), _waiting(now))
+        .values("tenant_id")
+        .annotate(**per_state_counts(PENDING_STATES), **oldest)
+        .order_by()
+    )
+    return {
+        row["tenant_id"]: {
+            state: (row[state], (now - row[f"oldest_{state}"]) if row[f"oldest_{state}"] else None)
+            for state in PENDING_STATES
+        }
+        for row in rows
+    }
+
+
+def last_audit_runs(tenant_ids):
+    """The latest drift audit of each of these tenants (one query); ids may be a queryset."""
+    latest = (
+        AuditRun.objects.filter(tenant_id=OuterRef("pk"))
+        .order_by("-started_at", "-id")
+        .values("pk")
+    )
+    last_ids = Tenant.objects.filter(pk__in=tenant_ids).annotate(last=Subquery(latest[:1]))
+    return AuditRun.objects.filter(pk__in=last_ids.values("last"))
 
 
 def unsettled_by_tenant(*, now: datetime) -> dict[int, dict]:

@@ -1,12 +1,14 @@
 """Celery tasks: thin wrappers that take ids and call the drain. Safe to run twice."""
 
 import logging
+import time
 
 from celery import shared_task
 from django.conf import settings
 from kombu.exceptions import OperationalError
 
 from cafe.models import Plan, Tenant
+from config import logging as log_context
 from odoo_sync import audit, drain, due, housekeeping, reporting
 
 log = logging.getLogger("odoo_sync")
@@ -15,13 +17,16 @@ log = logging.getLogger("odoo_sync")
 @shared_task(name="odoo_sync.tick", ignore_result=True)
 def tick() -> int:
     """Beat, every SYNC_TICK_SECONDS: one drain task per tenant with due work."""
-    housekeeping.beat("tick")
-    tenant_ids = due.tenants_with_due_work()
-    for tenant_id in tenant_ids:
-        enqueue_drain(tenant_id)
-    heartbeat.apply_async(expires=settings.SYNC_TICK_SECONDS)
-    reporting.log_queue_health()
-    housekeeping.prune_attempts()
+    started = time.monotonic()
+    with log_context.correlation(log_context.new_id("tick")):
+        housekeeping.beat("tick")
+        tenant_ids = due.tenants_with_due_work()
+        for tenant_id in tenant_ids:
+            enqueue_drain(tenant_id)
+        heartbeat.apply_async(expires=settings.SYNC_TICK_SECONDS)
+        reporting.log_queue_health()
+        housekeeping.prune_attempts()
+        housekeeping.finished("tick", took_ms=int((time.monotonic() - started) * 1000))
     return len(tenant_ids)
 
 

@@ -85,11 +85,13 @@ class Processes:
         self.running: dict[str, subprocess.Popen] = {}
         self._count = 0
 
-    def _start(self, name: str, argv: list[str], env: dict[str, str] | None) -> subprocess.Popen:
+    def _start(
+        self, name: str, argv: list[str], env: dict[str, str] | None, *, python: bool = True
+    ) -> subprocess.Popen:
         self._count += 1
         log = self.logdir / f"{self._count:03d}-{name}.log"
         proc = subprocess.Popen(
-            [sys.executable, *argv],
+            [sys.executable, *argv] if python else argv,
             env={**self.env, **(env or {})},
             stdout=log.open("w"),
             stderr=subprocess.STDOUT,
@@ -116,6 +118,12 @@ class Processes:
 
     def manage(self, name: str, *args: str, env: dict | None = None) -> subprocess.Popen:
         return self._start(name, ["manage.py", *args], env)
+
+    def serve(self, role: str, name: str = "", *, env: dict | None = None) -> subprocess.Popen:
+        """`scripts/serve ROLE` (web, worker, beat, release): production's own commands."""
+        python = {"PYTHON": sys.executable}
+        argv = ["bash", str(Path(self.cwd) / "scripts" / "serve"), role]
+        return self._start(name or role, argv, {**python, **(env or {})}, python=False)
 
     def log(self, name: str) -> str:
         return self.logs[name].read_text(errors="replace")
