@@ -211,6 +211,8 @@ class Drain:
         # Failures of one kind in a row, not charged yet: (claim, error, duration_ms).
         self.held: list[tuple[claims.Claim, OdooError, int]] = []
         self.went_through = False  # a row's call succeeded in this drain
+        # Outcomes to record with the batch: (kind, claim, arguments, then(outcome)).
+        self.pending: list[tuple] = []
         self.name_matches: dict[str, list[dict]] | None = None
         self.taken_ids: set[int] = set()
         self.linked_in_batch: set[int] = set()
@@ -592,6 +594,7 @@ class Drain:
         self.over = True
         if self._settle_held():
             self._healthy()
+        self.flush()
 
     def close(self) -> None:
         """Give back every row still claimed, close the connection, release the lock (idempotent)."""
@@ -613,19 +616,27 @@ class Drain:
         self.went_through = True
         self._healthy()
         self._charge_held()
+
+        def then(recorded: str) -> None:
+            counted = recorded != outcomes.Outcome.SUPERSEDED
+            if claim.action == claims.CREATE:
+                self.result.created += counted
+            else:
+                self.result.updated += counted
+            self._log(claim, outcome.odoo_id, recorded, outcome.duration_ms)
+
         if claim.action == claims.CREATE:
-            recorded = outcomes.mark_create_pushed(
-                claim,
-                odoo_id=outcome.odoo_id,
-                pushed_name=outcome.pushed_name or claim.name,
-                pushed_active=outcome.pushed_active,
-                duration_ms=outcome.duration_ms,
-            )
-            self.result.created += recorded != outcomes.Outcome.SUPERSEDED
+            kwargs = {
+                "odoo_id": outcome.odoo_id,
+                "pushed_name": outcome.pushed_name or claim.name,
+                "pushed_active": outcome.pushed_active,
+                "duration_ms": outcome.duration_ms,
+            }
+            self.pending.append(("create_pushed", claim, kwargs, then))
         else:
-            recorded = outcomes.mark_update_synced(claim, duration_ms=outcome.duration_ms)
-            self.result.updated += recorded != outcomes.Outcome.SUPERSEDED
-        self._log(claim, outcome.odoo_id, recorded, outcome.duration_ms)
+            self.pending.append(
+                ("update_synced", claim, {"duration_ms": outcome.duration_ms}, then)
+            )
         return True
 
     def _healthy(self) -> None:
@@ -640,8 +651,18 @@ class Drain:
         self.held, self.outstanding = [], []
 
     def _release(self, taken: list[claims.Claim]) -> None:
+        self.flush()  # what Odoo did is recorded before anything is given back
         if taken:
             self.result.skipped += claims.release_claims(taken)
+
+    def flush(self) -> None:
+        """Record the outcomes waiting in this batch: one transaction (outcomes.record_batch)."""
+        pending, self.pending = self.pending, []
+        if not pending:
+            return
+        recorded = outcomes.record_batch([(kind, claim, kw) for kind, claim, kw, _ in pending])
+        for (_, _, _, then), outcome in zip(pending, recorded, strict=True):
+            then(outcome)
 
     def _still_eligible(self) -> bool:
         """Plan, pause and connection are read again before each batch (property 11)."""
@@ -661,6 +682,7 @@ class Drain:
         return False
 
     def _stop(self, status: str, exc: OdooError) -> bool:
+        self.flush()
         self.over = True
         self.result.status = status
         self.result.error = exc.message
@@ -734,20 +756,23 @@ class Drain:
 
     def _charge(self, claim: claims.Claim, exc: OdooError, duration_ms: int) -> None:
         error = _describe(exc, claim)
-        outcome = outcomes.mark_failed(
-            claim,
-            error=error,
-            kind=_error_kind(exc),
-            duration_ms=duration_ms,
-            candidates=getattr(exc, "candidates", None),
-        )
-        if outcome != outcomes.Outcome.SUPERSEDED:
-            if claim.action == claims.CREATE:
-                self.result.create_failed += 1
-            else:
-                self.result.update_failed += 1
-            self.result.dead_lettered += outcome == outcomes.Outcome.DEAD_LETTERED
-        self._log(claim, claim.odoo_pos_config_id, outcome, duration_ms, error)
+
+        def then(recorded: str) -> None:
+            if recorded != outcomes.Outcome.SUPERSEDED:
+                if claim.action == claims.CREATE:
+                    self.result.create_failed += 1
+                else:
+                    self.result.update_failed += 1
+                self.result.dead_lettered += recorded == outcomes.Outcome.DEAD_LETTERED
+            self._log(claim, claim.odoo_pos_config_id, recorded, duration_ms, error)
+
+        kwargs = {
+            "error": error,
+            "kind": _error_kind(exc),
+            "duration_ms": duration_ms,
+            "candidates": getattr(exc, "candidates", None),
+        }
+        self.pending.append(("failed", claim, kwargs, then))
 
     def _log(self, claim, odoo_id, outcome, duration_ms: int, error="") -> None:
         log.log(

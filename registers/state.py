@@ -213,6 +213,7 @@ def apply_event(
     actor: str,
     detail: str = "",
     now: datetime | None = None,
+    events: list | None = None,
     **values,
 ) -> PosConfig:
     """Apply `event` to a row locked by the caller's transaction, write it, and record it.
@@ -220,7 +221,8 @@ def apply_event(
     `row` must come from `lock_register` in the current transaction. `values`
     are what the event carries: `odoo_id` (create_landed, linked_by_operator),
     `retries`, `error`, `kind` and `next_attempt_at` (attempt_failed,
-    dead_lettered). Raises InvalidTransition for an event the table does not
+    dead_lettered). With `events`, the RegisterEvent is appended there unsaved,
+    for the caller to write in bulk. Raises InvalidTransition for an event the table does not
     allow for the row's state, or whose precondition the row does not meet.
     """
     move = TRANSITIONS.get((row.sync_state, event))
@@ -244,7 +246,7 @@ def apply_event(
     if in_flight:
         fields += [f for f in ("odoo_name", "odoo_active") if f not in fields]
     row.save(update_fields=fields)
-    RegisterEvent.objects.create(
+    record = RegisterEvent(
         register=row,
         action=event,
         from_state=from_state,
@@ -253,6 +255,10 @@ def apply_event(
         actor=actor[:150],
         revision=row.revision,
     )
+    if events is None:
+        record.save()
+    else:
+        events.append(record)  # the caller writes a batch's events in one statement
     return row
 
 
