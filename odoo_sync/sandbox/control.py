@@ -332,6 +332,17 @@ class Sandbox:
         """
         return [tuple(m) for m in self._call("mutations", method="GET")["mutations"]]
 
+    def faults_met(self, since: int = 0) -> list[dict]:
+        """Which call met which injected fault, in order, from entry `since` on.
+
+        One entry per Odoo call that consumed at least one fault rule: `n` (its
+        place in this ledger, for `since`), `call` (the call's number among all
+        Odoo calls received), `key` (`model.method`), and `faults`: each rule's
+        `kind` with what tells it apart (`status`, `content_type`, `reason`,
+        `apply`, `when`), never a body. A reset empties it.
+        """
+        return self._call("faults_met", {"since": since})["faults_met"]
+
     def sessions(self) -> list[dict]:
         """One per connection that carried Odoo calls (an OdooClient session, i.e. a drain).
 

@@ -421,6 +421,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         received = time.monotonic()  # the request is read: its client is inside a session
         with st.lock:
             st.requests += 1
+            call = st.requests
             st.calls[key] += 1
             generation = st.generation
             wake = st.wake_event
@@ -433,7 +434,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         delay = st.latency_for(key)
         if delay and wake.wait(delay):
             return self._drop()  # reset while waiting: this call belongs to a past test
-        faults = st.take_faults(key)
+        faults = st.take_faults(key, call)
         park = faults.get("park")
         park_when = park.params.get("when", "before") if park else None
         park_seconds = float(park.params.get("seconds", 60.0)) if park else 0.0
@@ -608,6 +609,10 @@ def control(st: SandboxState, action: str, p: dict):
     if action == "mutations":
         with st.lock:
             return {"mutations": [list(m) for m in st.mutations]}
+    if action == "faults_met":
+        since = int(p.get("since") or 0)
+        with st.lock:
+            return {"faults_met": st.faults_met[since:], "total": len(st.faults_met)}
     if action == "sessions":
         with st.lock:
             sessions = [list(s) for s in st.sessions]

@@ -92,6 +92,16 @@ class FaultRule:
         return key == m or key.endswith("." + m) or key.startswith(m + ".")
 
 
+# What the ledger of faults met keeps of a rule: never a body (it may be huge).
+_DESCRIBED_PARAMS = ("status", "content_type", "reason", "apply", "when")
+
+
+def _described(rule: FaultRule) -> dict:
+    return {"kind": rule.kind} | {
+        k: rule.params[k] for k in _DESCRIBED_PARAMS if rule.params.get(k) is not None
+    }
+
+
 class SandboxState:
     def __init__(self, **options):
         self.lock = threading.RLock()
@@ -161,6 +171,9 @@ class SandboxState:
             # about to be sent, calls]. Both ends are taken on the server, so
             # an overlap proves two clients were inside a session at once.
             self.sessions: list[list] = []
+            # Which call met which injected fault, in order: one entry per call that
+            # consumed at least one rule (see `met_faults`).
+            self.faults_met: list[dict] = []
             if seed_demo:
                 self.seed_demo()
 
@@ -324,8 +337,12 @@ class SandboxState:
         with self.lock:
             self.faults.append(FaultRule(kind, int(count), method, params))
 
-    def take_faults(self, key: str) -> dict[str, FaultRule]:
-        """Consume, for one call, at most one matching rule of each kind."""
+    def take_faults(self, key: str, call: int = 0) -> dict[str, FaultRule]:
+        """Consume, for one call, at most one matching rule of each kind.
+
+        `call` (the call's number, `requests` when it was read) goes into the
+        ledger of faults met, with the call's key and what each rule was.
+        """
         taken: dict[str, FaultRule] = {}
         with self.lock:
             for rule in self.faults:
@@ -333,6 +350,15 @@ class SandboxState:
                     rule.count -= 1
                     taken[rule.kind] = rule
             self.faults = [r for r in self.faults if r.count > 0]
+            if taken:
+                self.faults_met.append(
+                    {
+                        "n": len(self.faults_met),
+                        "call": call,
+                        "key": key,
+                        "faults": [_described(rule) for rule in taken.values()],
+                    }
+                )
         return taken
 
     def park(self, key: str, when: str, seconds: float) -> str:

@@ -482,6 +482,38 @@ def test_faults_are_counted_down_and_filtered_by_method(odoo_sandbox):
     assert s.state()["pending_faults"] == []
 
 
+def test_the_ledger_says_which_call_met_which_fault(odoo_sandbox):
+    s = odoo_sandbox
+    s.fail_next(503, method="pos.config.write")
+    page = "<html>Down for maintenance</html>"
+    s.reply_body_next(page, content_type="text/html", method="pos.config.load")
+    s.database_down_next(reason="pool_full")
+    assert execute_kw(s, "pos.config", "search", [[]]) is not None  # meets database down
+    execute_kw(s, "pos.config", "search", [[]])  # meets nothing
+    with pytest.raises(xmlrpc.client.ProtocolError, match="503"):
+        xmlrpc.client.ServerProxy(f"{s.url}/xmlrpc/2/object").execute_kw(
+            s.db, 2, s.api_key, "pos.config", "write", [[1], {"name": "x"}]
+        )
+    load = xmlrpc.client.dumps((s.db, 2, s.api_key, "pos.config", "load", [[], []]), "execute_kw")
+    response = requests.post(f"{s.url}/xmlrpc/2/object", data=load.encode(), timeout=5)
+    assert response.text == page
+    met = s.faults_met()
+    assert [(m["n"], m["call"], m["key"]) for m in met] == [
+        (0, 1, "pos.config.search"),
+        (1, 3, "pos.config.write"),
+        (2, 4, "pos.config.load"),
+    ]
+    assert [m["faults"] for m in met] == [
+        [{"kind": "database_down", "reason": "pool_full", "apply": False}],
+        [{"kind": "status", "status": 503}],
+        [{"kind": "body", "status": 200, "content_type": "text/html", "apply": False}],
+    ]
+    assert page not in str(met)  # a reply body is never kept, however large
+    assert s.faults_met(since=2) == met[2:]
+    s.reset()
+    assert s.faults_met() == []
+
+
 def test_reset_wakes_a_call_parked_on_a_delay(odoo_sandbox):
     s = odoo_sandbox
     s.timeout_next(seconds=60)
