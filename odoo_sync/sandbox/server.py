@@ -288,6 +288,14 @@ class SandboxHandler(BaseHTTPRequestHandler):
         with self.state.lock:
             self.state.connections += 1
 
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            if self._served_rpc:
+                with self.state.lock:
+                    self.state.open_rpc_connections -= 1
+
     @property
     def state(self) -> SandboxState:
         return self.server.state
@@ -414,6 +422,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             if not self._served_rpc:
                 self._served_rpc = True
                 st.rpc_connections += 1
+                st.open_rpc_connections += 1
         delay = st.latency_for(key)
         if delay and wake.wait(delay):
             return self._drop()  # reset while waiting: this call belongs to a past test
@@ -573,10 +582,16 @@ def control(st: SandboxState, action: str, p: dict):
             m.database_lost(str(p.get("reason", "refused")))  # refuse an unknown reason now
         st.add_fault(p.pop("kind"), p.pop("count", 1), p.pop("method", None), **p)
         return {"ok": True}
+    if action == "random_faults":
+        st.set_random_faults(p.get("rate", 0), p.get("specs") or [], p.get("seed"))
+        return {"ok": True}
+    if action == "counters":
+        return st.counters()
     if action == "clear_faults":
         with st.lock:
             st.faults.clear()
             st.latency.clear()
+            st.random_fault_rate = 0.0
         return {"ok": True}
     if action == "rotate_key":
         return {"api_key": st.rotate_key(p.get("api_key"))}
