@@ -39,6 +39,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psutil
 
@@ -374,10 +375,14 @@ class Soak:
     # sampling
     def sample(self, t: float, phase: str) -> dict:
         from django.conf import settings
+        from django.db import connection
 
         worker, beat = self.procs["worker"], self.procs["beat"]
-        ports = {5432: "postgres", 6379: "redis"}
-        ports.update({int(s.url.rsplit(":", 1)[1]): "odoo" for s in self.sandboxes})
+        ports = {int(s.url.rsplit(":", 1)[1]): "odoo" for s in self.sandboxes}
+        if connection.vendor == "postgresql":
+            ports[int(connection.settings_dict["PORT"] or 5432)] = "postgres"
+        if settings.REDIS_URL:
+            ports[int(urlsplit(settings.REDIS_URL).port or 6379)] = "redis"
         counters = [s.counters() for s in self.sandboxes]
         sockets = tree_sockets(worker.pid, ports)
         row = {
@@ -390,8 +395,8 @@ class Soak:
             "beat_rss_mb": tree_rss_mb(beat.pid),
             "worker_fds": sockets["fds"],
             "worker_odoo_sockets": sockets["odoo"],
-            "worker_postgres_sockets": sockets["postgres"],
-            "worker_redis_sockets": sockets["redis"],
+            "worker_postgres_sockets": sockets.get("postgres"),
+            "worker_redis_sockets": sockets.get("redis"),
             "postgres_connections": postgres_connections(),
             "redis_clients": redis_clients(settings.REDIS_URL),
             "sandbox_open_connections": sum(c["open_rpc_connections"] for c in counters),
