@@ -102,56 +102,27 @@ def _unit_test_celery(settings):
 @pytest.fixture
 def sandbox_tenant(db, odoo_sandbox):
     """A Pro tenant whose Odoo connection points at the (reset) sandbox Odoo."""
-    from cafe.tests.factories import TenantFactory
+    from cafe.tests.factories import tenant_on
 
-    return TenantFactory(
-        plan="pro",
-        odoo_url=odoo_sandbox.url,
-        odoo_db=odoo_sandbox.db,
-        odoo_login=odoo_sandbox.login,
-        odoo_api_key=odoo_sandbox.api_key,
-    )
+    return tenant_on(odoo_sandbox)
 
 
 @pytest.fixture
 def child_env(transactional_db):
     """Environment for a child process (manage.py, celery) that must see the test database."""
-    import os
-
     from django.db import connection
 
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        url = f"sqlite:///{db['NAME']}"
-    else:
-        auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-        url = f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    env.update(DATABASE_URL=url, ODOO_ALLOW_PRIVATE_URLS="true", PYTHONUNBUFFERED="1")
-    return env
+    from odoo_sync.tests.harness import child_env_for
 
-
-def _wait_until(predicate, *, timeout: float = 10.0, interval: float = 0.02, what: str = ""):
-    """Poll `predicate` until it is truthy; fail after `timeout` seconds.
-
-    A condition wait with a deadline, for things another process does: never a
-    bare sleep standing in for synchronisation.
-    """
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
-        time.sleep(interval)
+    return child_env_for(connection.settings_dict)
 
 
 @pytest.fixture
 def wait_until():
-    return _wait_until
+    """Poll a predicate until it is truthy, with a deadline (odoo_sync/tests/harness.py)."""
+    from odoo_sync.tests.harness import wait_until
+
+    return wait_until
 
 
 @pytest.fixture

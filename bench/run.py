@@ -50,7 +50,7 @@ class QueryCounter:
 
 def main(n: int) -> None:
     from cafe.models import Tenant
-    from odoo_sync import queue
+    from odoo_sync import due
     from odoo_sync.drain import drain_tenant
     from odoo_sync.sandbox.control import Sandbox
     from registers import services
@@ -127,7 +127,7 @@ def main(n: int) -> None:
     runs = 200
     t0 = time.perf_counter()
     for _ in range(runs):
-        found = queue.tenants_with_due_work(now=timezone.now())
+        found = due.tenants_with_due_work(now=timezone.now())
     tick_ms = (time.perf_counter() - t0) / runs * 1000
     assert found == [tenant.pk]
     print(f"tick due-work query: {tick_ms:7.2f} ms with {big + n} registers, 1 due")

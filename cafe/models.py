@@ -27,9 +27,13 @@ class TenantQuerySet(models.QuerySet):
             .exclude(odoo_api_key="")
         )
 
+    def with_odoo(self):
+        """Pro tenants with a complete Odoo connection: their registers belong in Odoo."""
+        return self.connection_complete().filter(plan=Plan.PRO)
+
     def sync_enabled(self):
-        """Pro tenants with a complete, unpaused Odoo connection."""
-        return self.connection_complete().filter(plan=Plan.PRO, odoo_paused_at__isnull=True)
+        """Tenants `with_odoo` that are not paused: their registers are pushed now."""
+        return self.with_odoo().filter(odoo_paused_at__isnull=True)
 
 
 class Tenant(models.Model):
@@ -56,6 +60,9 @@ class Tenant(models.Model):
     odoo_next_attempt_at = models.DateTimeField(null=True, blank=True)
     odoo_last_error = models.TextField(blank=True)
     odoo_server_version = models.CharField(max_length=64, blank=True)
+    # The last time Odoo accepted a login of this connection (a drain or Test
+    # connection); None until then, and again after the connection is edited.
+    odoo_last_contact_at = models.DateTimeField("Last contact with Odoo", null=True, blank=True)
     # The protocol that last logged in (on "auto"): later drains use it without
     # detecting again. A password on 19.0 works over XML-RPC only, so this is
     # what worked, not what the version alone would pick.
@@ -94,9 +101,16 @@ class Tenant(models.Model):
     def connection_complete(self) -> bool:
         return all([self.odoo_url, self.odoo_db, self.odoo_login, self.odoo_api_key])
 
+    # The rule of DESIGN.md, here and in TenantQuerySet only (a test holds them equal).
+    @property
+    def has_odoo(self) -> bool:
+        """Pro with a complete connection: its registers belong in Odoo (it may be paused)."""
+        return self.plan == Plan.PRO and self.connection_complete
+
     @property
     def is_sync_enabled(self) -> bool:
-        return self.plan == Plan.PRO and self.connection_complete and self.odoo_paused_at is None
+        """Pro, a complete connection, not paused: its registers are pushed now."""
+        return self.has_odoo and self.odoo_paused_at is None
 
 
 class Membership(models.Model):

@@ -1,14 +1,51 @@
-"""Business operations on tenants: plan changes and the Odoo connection."""
+"""Business operations on tenants: creation, plan, the Odoo connection, staff access.
+
+Only the tenant's own row: what a plan or connection change does to its
+registers is the sync layer's (`odoo_sync.tenants`), which calls these inside
+its transaction and reads the returned `TenantChange`.
+"""
+
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from cafe import text
 from cafe.models import Membership, OdooProtocol, Plan, Tenant
-from odoo_sync.urlcheck import OdooUrlError, check_odoo_url
-from registers.services import queue_pending_creates, relink_all_to_odoo
+from odoo_client.urlcheck import OdooUrlError, check_odoo_url
 
 _UNSET = object()
+# Odoo API keys are 40 characters; a password may stand in for one (XML-RPC).
+API_KEY_MAX_LENGTH = 512
+
+
+def _max_length(field: str) -> int:
+    return Tenant._meta.get_field(field).max_length
+
+
+def clean_tenant_name(name: str) -> str:
+    return text.clean_name(
+        name, field="name", what="The tenant name", max_length=_max_length("name")
+    )
+
+
+def clean_odoo_db(db: str) -> str:
+    return text.clean_identifier(
+        db, field="odoo_db", what="The Odoo database", max_length=_max_length("odoo_db")
+    )
+
+
+def clean_odoo_login(login: str) -> str:
+    return text.clean_identifier(
+        login, field="odoo_login", what="The Odoo login", max_length=_max_length("odoo_login")
+    )
+
+
+def clean_api_key(key: str) -> str:
+    return text.clean_secret(
+        key, field="odoo_api_key", what="The Odoo API key", max_length=API_KEY_MAX_LENGTH
+    )
 
 
 def clean_odoo_url(url: str) -> str:
@@ -30,9 +67,14 @@ def _clean_plan(plan: str) -> str:
     return plan
 
 
-def _became_sync_enabled(tenant: Tenant, was_enabled: bool) -> None:
-    if tenant.is_sync_enabled and not was_enabled:
-        queue_pending_creates(tenant)
+@dataclass(frozen=True)
+class TenantChange:
+    """A tenant after a plan or connection edit, and what the edit means for its registers."""
+
+    tenant: Tenant
+    became_sync_enabled: bool = False
+    # Another Odoo (URL or database): the Odoo ids its registers hold point nowhere there.
+    moved_odoo: bool = False
 
 
 def create_tenant(
@@ -65,13 +107,13 @@ def _create_tenant(
     *, name, slug, plan, odoo_url, odoo_db, odoo_login, odoo_api_key, odoo_protocol
 ) -> Tenant:
     tenant = Tenant(
-        name=name.strip(),
+        name=clean_tenant_name(name),
         slug=slug,
         plan=_clean_plan(plan),
         odoo_url=odoo_url,
-        odoo_db=odoo_db.strip(),
-        odoo_login=odoo_login.strip(),
-        odoo_api_key=odoo_api_key.strip(),
+        odoo_db=clean_odoo_db(odoo_db),
+        odoo_login=clean_odoo_login(odoo_login),
+        odoo_api_key=clean_api_key(odoo_api_key),
         odoo_protocol=odoo_protocol,
     )
     tenant.full_clean()
@@ -79,57 +121,53 @@ def _create_tenant(
     return tenant
 
 
-@transaction.atomic
-def change_plan(tenant: Tenant, *, plan: str) -> Tenant:
-    """Move a tenant between plans; becoming sync-enabled queues its local-only registers."""
+def set_plan(tenant: Tenant, *, plan: str) -> TenantChange:
+    """Move a tenant between plans (in the caller's transaction, if any)."""
     plan = _clean_plan(plan)
-    tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
-    was_enabled = tenant.is_sync_enabled
-    tenant.plan = plan
-    tenant.save(update_fields=["plan", "updated_at"])
-    _became_sync_enabled(tenant, was_enabled)
-    return tenant
-
-
-def update_odoo_connection(
-    tenant: Tenant,
-    *,
-    url: str = _UNSET,
-    db: str = _UNSET,
-    login: str = _UNSET,
-    api_key: str = _UNSET,
-    protocol: str = _UNSET,
-) -> Tenant:
-    """Edit the Odoo connection. Any edit lifts a credentials pause and an outage backoff.
-
-    An empty `api_key` means "keep the current key": the admin never shows it
-    back, so a blank field on save is not a request to erase it.
-    """
-    # Resolving the URL's host waits on DNS: done before any transaction opens.
-    if url is not _UNSET:
-        url = clean_odoo_url(url.strip())
     with transaction.atomic():
-        return _update_odoo_connection(
-            tenant, url=url, db=db, login=login, api_key=api_key, protocol=protocol
-        )
+        tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        was_enabled = tenant.is_sync_enabled
+        tenant.plan = plan
+        tenant.save(update_fields=["plan", "updated_at"])
+        return TenantChange(tenant, became_sync_enabled=tenant.is_sync_enabled and not was_enabled)
 
 
-def _update_odoo_connection(tenant: Tenant, *, url, db, login, api_key, protocol) -> Tenant:
+def clean_connection_edit(*, url: str = _UNSET, **fields) -> dict:
+    """The edit's fields, with the URL checked; waits on DNS, so call it outside a transaction."""
+    if url is not _UNSET:
+        fields["url"] = clean_odoo_url(url.strip())
+    return {name: value for name, value in fields.items() if value is not _UNSET}
+
+
+def set_odoo_connection(tenant: Tenant, edit: dict) -> TenantChange:
+    """Apply a `clean_connection_edit` (in the caller's transaction, if any).
+
+    Any edit lifts a credentials pause and an outage backoff. An empty
+    `api_key` means "keep the current key": the admin never shows it back, so
+    a blank field on save is not a request to erase it.
+    """
+    with transaction.atomic():
+        return _set_odoo_connection(tenant, **edit)
+
+
+def _set_odoo_connection(
+    tenant: Tenant, *, url=_UNSET, db=_UNSET, login=_UNSET, api_key=_UNSET, protocol=_UNSET
+) -> TenantChange:
     tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
     was_enabled = tenant.is_sync_enabled
-    was_url, was_db = tenant.odoo_url, tenant.odoo_db
+    was_odoo = (tenant.odoo_url, tenant.odoo_db)
     changed = []
     if url is not _UNSET:
         tenant.odoo_url = url
         changed.append("odoo_url")
     if db is not _UNSET:
-        tenant.odoo_db = db.strip()
+        tenant.odoo_db = clean_odoo_db(db)
         changed.append("odoo_db")
     if login is not _UNSET:
-        tenant.odoo_login = login.strip()
+        tenant.odoo_login = clean_odoo_login(login)
         changed.append("odoo_login")
-    if api_key is not _UNSET and api_key.strip():
-        tenant.odoo_api_key = api_key.strip()
+    if api_key is not _UNSET and (api_key or "").strip():
+        tenant.odoo_api_key = clean_api_key(api_key)
         changed.append("odoo_api_key")
     if protocol is not _UNSET:
         if protocol not in OdooProtocol.values:
@@ -137,7 +175,7 @@ def _update_odoo_connection(tenant: Tenant, *, url, db, login, api_key, protocol
         tenant.odoo_protocol = protocol
         changed.append("odoo_protocol")
     if not changed:
-        return tenant
+        return TenantChange(tenant)
     tenant.odoo_paused_at = None
     tenant.odoo_paused_reason = ""
     tenant.odoo_unreachable_since = None
@@ -145,25 +183,21 @@ def _update_odoo_connection(tenant: Tenant, *, url, db, login, api_key, protocol
     tenant.odoo_next_attempt_at = None
     tenant.odoo_last_error = ""
     tenant.odoo_server_version = ""  # detect again: it may be another Odoo now
+    tenant.odoo_last_contact_at = None
     tenant.odoo_detected_protocol = ""
     tenant.odoo_connection_revision += 1
     tenant.save()
-    if {"odoo_url", "odoo_db"} & set(changed) and (was_url, was_db) != (
-        tenant.odoo_url,
-        tenant.odoo_db,
-    ):
-        # Another Odoo database: the ids we hold point nowhere there. Every
-        # register is upserted again by its external id (found, not duplicated,
-        # where it exists).
-        relink_all_to_odoo(tenant)
-    _became_sync_enabled(tenant, was_enabled)
-    return tenant
+    return TenantChange(
+        tenant,
+        became_sync_enabled=tenant.is_sync_enabled and not was_enabled,
+        moved_odoo=(tenant.odoo_url, tenant.odoo_db) != was_odoo,
+    )
 
 
 # --- admin support -------------------------------------------------------------
 
 # Holds the model permissions tenant staff need to see the admin (created by
-# migration cafe 0002); which rows they see is scoped by cafe.selectors.
+# migration cafe 0002); which rows they see is scoped by cafe.access.
 TENANT_STAFF_GROUP = "Tenant staff"
 TENANT_STAFF_PERMISSIONS = [
     ("cafe", "view_tenant"),
@@ -191,19 +225,37 @@ def _tenant_staff_group():
 
 @transaction.atomic
 def rename_tenant(tenant: Tenant, *, name: str) -> Tenant:
-    name = (name or "").strip()
-    if not name:
-        raise ValidationError({"name": "The tenant name cannot be empty."})
-    limit = Tenant._meta.get_field("name").max_length
-    if len(name) > limit:
-        raise ValidationError(
-            {"name": f"The tenant name is {len(name)} characters; at most {limit}."}
-        )
+    name = clean_tenant_name(name)
     tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
     if tenant.name != name:
         tenant.name = name
         tenant.save(update_fields=["name", "updated_at"])
     return tenant
+
+
+def clean_username(username: str, *, user_id: int | None = None) -> str:
+    """A staff login: a name's rules, and it may not look like another user's."""
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model()
+    limit = users._meta.get_field(users.USERNAME_FIELD).max_length
+    username = text.clean_name(username, field="username", what="The username", max_length=limit)
+    others = users._default_manager.exclude(pk=user_id).values_list(users.USERNAME_FIELD, flat=True)
+    for other in others.iterator():
+        if other.lower() != username.lower() and text.looks_alike(username, other):
+            raise ValidationError(
+                {"username": f"{username!r} looks like the user {other!r}; choose another."}
+            )
+    return username
+
+
+def clean_person_name(value: str, *, field: str) -> str:
+    what = "The first name" if field == "first_name" else "The last name"
+    return text.clean_name(value, field=field, what=what, max_length=150, required=False)
+
+
+def clean_group_name(name: str) -> str:
+    return text.clean_name(name, field="name", what="The group name", max_length=150)
 
 
 @transaction.atomic
@@ -215,6 +267,33 @@ def grant_tenant_access(*, user, tenant: Tenant) -> Membership:
         user.is_staff = True
         user.save(update_fields=["is_staff"])
     return membership
+
+
+@transaction.atomic
+def add_tenant_staff(*, tenant: Tenant, username: str, email: str, password: str) -> Membership:
+    """Create a staff login and make it staff of `tenant`, in one step (one transaction)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.validators import validate_email
+
+    users = get_user_model()
+    username = clean_username(username)
+    if users._default_manager.filter(**{f"{users.USERNAME_FIELD}__iexact": username}).exists():
+        raise ValidationError({"new_username": f"A user named {username!r} already exists."})
+    email = (email or "").strip()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise ValidationError({"new_email": f"{email!r} is not an e-mail address."}) from None
+    user = users(**{users.USERNAME_FIELD: username}, email=email, is_staff=True)
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationError({"new_password": exc.messages}) from None
+    user.set_password(password)
+    user.save()
+    return grant_tenant_access(user=user, tenant=tenant)
 
 
 @transaction.atomic

@@ -5,12 +5,16 @@ from django.views.debug import SafeExceptionReporterFilter
 # Modules whose frames hold a tenant's key or the form data it came in with:
 # their local variables are left out of every error report, DEBUG or not.
 SECRET_BEARING_MODULES = (
-    "odoo_sync.client",
+    "odoo_client.client",
     "odoo_sync.connection",
     "odoo_sync.drain",
+    "odoo_sync.forms",
+    "odoo_sync.tenants",
+    "odoo_sync.tenant_admin",
     "cafe.services",
-    "cafe.forms",
     "cafe.fields",
+    # Cleans the API key (clean_secret) like any other typed text.
+    "cafe.text",
 )
 
 

@@ -11,6 +11,8 @@ import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
+from config.logging import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -56,7 +58,7 @@ ODOO_ALLOW_PRIVATE_URLS = env.bool("ODOO_ALLOW_PRIVATE_URLS", default=False)
 ODOO_REQUIRE_HTTPS = env.bool("ODOO_REQUIRE_HTTPS", default=not DEBUG)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "odoo_sync.admin_site.RegsyncAdminConfig",  # django.contrib.admin on regsync's admin site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -68,7 +70,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every line logged for a request carries its id.
+    "config.logging.CorrelationIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the admin's CSS and JS) from STATIC_ROOT, also with DEBUG off.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.middleware.Utf8FormsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -125,12 +132,16 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# The operators' time zone: every time in the admin is shown in it, with the zone.
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+FORMAT_MODULE_PATH = ["config.formats"]
 USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+# `manage.py collectstatic` (scripts/serve release) fills it; whitenoise serves it.
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 # --- Security (production when DEBUG is off) --------------------------------
 SESSION_COOKIE_SECURE = not DEBUG
@@ -147,6 +158,13 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # whoever owns the domain opts in to it, not the app (docs/deploy.md).
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
+# Load balancers and systemd probe /healthz* over plain HTTP on the private side.
+SECURE_REDIRECT_EXEMPT = [r"^healthz(/|$)"]
+
+# --- Metrics ---------------------------------------------------------------------
+# The bearer token Prometheus sends to GET /metrics; without it /metrics answers 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
 # --- Redis / Celery -----------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 
@@ -156,10 +174,32 @@ REDIS_URL = env.str("REDIS_URL", default="")
 #   < broker visibility timeout.
 ODOO_CONNECT_TIMEOUT = env.float("ODOO_CONNECT_TIMEOUT", default=5.0)
 ODOO_READ_TIMEOUT = env.float("ODOO_READ_TIMEOUT", default=20.0)
-SYNC_TASK_SOFT_TIME_LIMIT = 240
-SYNC_TASK_TIME_LIMIT = 270
-SYNC_CLAIM_SECONDS = 300
+# The three below are settable for the kill matrix (bench/kill_matrix.py), which
+# shortens the lease so that a killed worker's rows come back in seconds;
+# production keeps the defaults.
+SYNC_TASK_SOFT_TIME_LIMIT = env.int("SYNC_TASK_SOFT_TIME_LIMIT", default=240)
+SYNC_TASK_TIME_LIMIT = env.int("SYNC_TASK_TIME_LIMIT", default=270)
+SYNC_CLAIM_SECONDS = env.int("SYNC_CLAIM_SECONDS", default=300)
 CELERY_VISIBILITY_TIMEOUT = 3600
+# One row may take a write and the search_count that confirms a deletion, and
+# a drain stops using a batch 5 s before its lease ends: a lease shorter than
+# that would claim rows it can never push.
+_ONE_ROW = 2 * (ODOO_CONNECT_TIMEOUT + ODOO_READ_TIMEOUT)
+_TIMEOUTS = [
+    _ONE_ROW,
+    SYNC_TASK_SOFT_TIME_LIMIT,
+    SYNC_TASK_TIME_LIMIT,
+    SYNC_CLAIM_SECONDS,
+    CELERY_VISIBILITY_TIMEOUT,
+]
+if _TIMEOUTS != sorted(set(_TIMEOUTS)) or SYNC_CLAIM_SECONDS <= _ONE_ROW + 5:
+    raise ImproperlyConfigured(
+        "Timeouts out of order: need 2 x (ODOO_CONNECT_TIMEOUT + ODOO_READ_TIMEOUT) "
+        "< SYNC_TASK_SOFT_TIME_LIMIT < SYNC_TASK_TIME_LIMIT < SYNC_CLAIM_SECONDS < "
+        f"{CELERY_VISIBILITY_TIMEOUT}, and SYNC_CLAIM_SECONDS > one row + 5 s; got "
+        f"{_ONE_ROW:g} < {SYNC_TASK_SOFT_TIME_LIMIT} < {SYNC_TASK_TIME_LIMIT} < "
+        f"{SYNC_CLAIM_SECONDS}"
+    )
 
 # Retry schedule for a failing row (minutes after failure n), and the failure
 # count that dead-letters it. With 5 attempts the 240 step is used only if an
@@ -185,7 +225,8 @@ SYNC_STUCK_AFTER_MINUTES = 10
 # on the tenant row (the embedded default has no Redis).
 SYNC_LOCK_BACKEND = env.str("SYNC_LOCK_BACKEND", default="redis" if REDIS_URL else "db")
 
-CELERY_BROKER_URL = REDIS_URL or "filesystem://"
+# "localhost" means nothing to the filesystem transport; without it kombu warns at every start.
+CELERY_BROKER_URL = REDIS_URL or "filesystem://localhost//"
 if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 else:
@@ -226,6 +267,14 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": SYNC_TICK_SECONDS},
     },
 }
+# The drift audit (odoo_sync --audit) once a day from beat; SYNC_AUDIT_DAILY=false turns it off.
+SYNC_AUDIT_DAILY = env.bool("SYNC_AUDIT_DAILY", default=True)
+if SYNC_AUDIT_DAILY:
+    CELERY_BEAT_SCHEDULE["odoo-sync-audit"] = {
+        "task": "odoo_sync.audit",
+        "schedule": 24 * 3600.0,
+        "options": {"expires": 3600},
+    }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Unit tests may flip this on; integration tests and `make run` never do.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -235,22 +284,35 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 DEFAULT_EXCEPTION_REPORTER_FILTER = "config.errors.RegsyncExceptionReporterFilter"
 
 # --- Logging -------------------------------------------------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
-}
+# JSON lines in production (one object per record: time, level, logger,
+# correlation_id, message, and fields such as tenant and register); `plain`
+# reads better in a terminal, and is the default when DEBUG is on (`make run`).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}.")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))
 
 # An admin edit enqueues its tenant's drain when the transaction commits, so
 # Odoo hears of it in seconds; the beat tick is the safety net.
 SYNC_PUSH_ON_COMMIT = env.bool("SYNC_PUSH_ON_COMMIT", default=True)
 
+# Mail to the operators (active superusers with an address, and ADMINS) when a
+# tenant pauses or a register dead-letters: at most one per tenant per period.
+# Django's EMAIL_* settings say how it is sent (EMAIL_URL, e.g. smtp://host:25).
+OPERATOR_ALERTS = env.bool("OPERATOR_ALERTS", default=True)
+OPERATOR_ALERT_INTERVAL_MINUTES = env.int("OPERATOR_ALERT_INTERVAL_MINUTES", default=60)
+globals().update(
+    {k: v for k, v in env.email_url("EMAIL_URL", default="consolemail://").items() if v}
+)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="regsync@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+ADMINS = [("Operator", address) for address in env.list("OPERATOR_EMAILS", default=[])]
+# The admin's address in alert mails (optional): e.g. https://regsync.example.com
+REGSYNC_BASE_URL = env.str("REGSYNC_BASE_URL", default="")
+
 # --- Demo (`make run`) -------------------------------------------------------------
 DEMO_ADMIN_PASSWORD = env.str("DEMO_ADMIN_PASSWORD", default="")
 DEMO_ODOO_API_KEY = env.str("DEMO_ODOO_API_KEY", default="demo-odoo-api-key")
-DEMO_ODOO_URL = env.str("DEMO_ODOO_URL", default="http://127.0.0.1:8069")
+# The demo's sandbox Odoo: not 8069, Odoo's own port, where a real Odoo often runs.
+SANDBOX_PORT = env.int("SANDBOX_PORT", default=8169)
+DEMO_ODOO_URL = env.str("DEMO_ODOO_URL", default=f"http://127.0.0.1:{SANDBOX_PORT}")

@@ -6,26 +6,29 @@ from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from cafe import selectors
-from cafe.admin import tenant_sync_status
-from cafe.admin_helpers import TenantScopedAdmin, humanize_ago, humanize_duration
-from odoo_sync import queue
+from cafe import access
+from cafe.admin_base import TenantScopedAdmin, humanize_ago, humanize_duration
+from odoo_sync import housekeeping, reporting
+from odoo_sync.access import sync_attempts_for
+from odoo_sync.audit_admin import AuditFindingAdmin  # noqa: F401 - registers the findings admin
 from odoo_sync.models import SyncAttempt
+from odoo_sync.tenant_admin import tenant_sync_status
 from registers import services as register_services
+from registers.access import dead_letters_for
 from registers.admin import sync_badge_html, trim_error
 from registers.models import ErrorKind
 
 DEAD_LETTERS_SHOWN = 200
-# A tick or worker heartbeat older than this many tick periods means sync is not running.
-ALIVE_TICK_PERIODS = 3
+# How many tick periods a heartbeat stays fresh (housekeeping: one definition).
+ALIVE_TICK_PERIODS = housekeeping.ALIVE_TICK_PERIODS
 
 
 def heartbeat_status(name: str, *, now: datetime) -> dict:
-    at = queue.last_beat(name)
+    at = housekeeping.last_beat(name)
     window = timedelta(seconds=settings.SYNC_TICK_SECONDS * ALIVE_TICK_PERIODS)
     return {
         "at": at,
@@ -37,10 +40,11 @@ def heartbeat_status(name: str, *, now: datetime) -> dict:
 def sync_overview(user, *, now: datetime | None = None) -> dict:
     """Everything the overview page shows, limited to the tenants `user` may see."""
     now = now or timezone.now()
-    tenants = list(selectors.tenants_for(user).order_by("name"))
-    health = queue.queue_health(now=now)
+    tenants = list(access.tenants_for(user).order_by("name"))
+    health = reporting.queue_health(now=now)
     empty = {"total": 0, "pending_create": 0, "pending_update": 0, "sync_error": 0, "synced": 0}
     rows, totals = [], dict(empty)
+    last_audits = {run.tenant_id: run for run in reporting.last_audit_runs([t.pk for t in tenants])}
     for tenant in tenants:
         counts = health.get(tenant.pk, {**empty, "oldest_due_age": None})
         for key in empty:
@@ -52,9 +56,10 @@ def sync_overview(user, *, now: datetime | None = None) -> dict:
                 "counts": counts,
                 "oldest_due": humanize_duration(age) if age is not None else "",
                 "status": tenant_sync_status(tenant),
+                "audit": last_audits.get(tenant.pk),
             }
         )
-    dead_letters = list(selectors.dead_letters_for(user)[: DEAD_LETTERS_SHOWN + 1])
+    dead_letters = list(dead_letters_for(user)[: DEAD_LETTERS_SHOWN + 1])
     return {
         "now": now,
         "tick": heartbeat_status("tick", now=now),
@@ -91,9 +96,21 @@ class SyncAttemptAdmin(TenantScopedAdmin):
     search_fields = ["register__name", "=odoo_pos_config_id"]
     list_select_related = ["tenant", "register"]
     date_hierarchy = "created_at"
+    # A log: every field shown, none editable, so the page builds no form at all.
+    fields = [
+        "created_at",
+        "tenant",
+        "register",
+        "action",
+        "outcome",
+        "odoo_pos_config_id",
+        "duration_ms",
+        "error",
+    ]
+    readonly_fields = fields
 
     def scoped_queryset(self, user):
-        return selectors.sync_attempts_for(user)
+        return sync_attempts_for(user)
 
     @admin.display(description="Error")
     def error_short(self, obj):
@@ -109,22 +126,13 @@ class SyncAttemptAdmin(TenantScopedAdmin):
 
     # --- the sync overview --------------------------------------------------------------
 
-    def get_urls(self):
-        return [
-            path(
-                "overview/",
-                self.admin_site.admin_view(self.overview_view),
-                name="odoo_sync_overview",
-            ),
-            *super().get_urls(),
-        ]
-
     def overview_view(self, request):
+        """The sync overview (routed by the admin site: odoo_sync/overview/)."""
         if not request.user.has_perm("registers.view_posconfig"):
             raise PermissionDenied
         data = sync_overview(request.user)
         can_retry = request.user.has_perm("registers.change_posconfig")
-        operator = selectors.is_operator(request.user)
+        operator = access.is_operator(request.user)
         for register in data["dead_letters"]:
             register.badge = sync_badge_html(register.sync_state)
             register.kind_label = (
@@ -144,6 +152,7 @@ class SyncAttemptAdmin(TenantScopedAdmin):
             "overview": data,
             "can_retry": can_retry,
             "registers_url": reverse("admin:registers_posconfig_changelist"),
+            "findings_url": reverse("admin:odoo_sync_auditfinding_changelist"),
             "here": request.get_full_path(),
         }
         return TemplateResponse(request, "admin/odoo_sync/overview.html", context)

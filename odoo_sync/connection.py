@@ -5,16 +5,11 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 
 from cafe.models import Tenant
-from odoo_sync import queue
+from cafe.services import clean_odoo_url
+from odoo_client.errors import OdooError
+from odoo_sync import tenant_health
 from odoo_sync.drain import client_for
-from odoo_sync.errors import (
-    OdooAuthError,
-    OdooConfigError,
-    OdooError,
-    OdooTransientError,
-    OdooUnreachableError,
-    redact,
-)
+from odoo_sync.explain import explain
 
 PROTOCOL_LABELS = {"xmlrpc": "XML-RPC", "json2": "JSON-2"}
 
@@ -24,7 +19,8 @@ class ConnectionReport:
     ok: bool
     server_version: str = ""
     protocol: str = ""
-    message: str = ""
+    message: str = ""  # for the operator: what happened, and what to do
+    detail: str = ""  # for support: the error as Odoo gave it (no key, no internal hosts)
 
 
 def _missing_parts(tenant: Tenant) -> list[str]:
@@ -38,13 +34,12 @@ def _missing_parts(tenant: Tenant) -> list[str]:
 
 
 def test_odoo_connection(tenant: Tenant) -> ConnectionReport:
-    """Authenticate against the tenant's Odoo; report its version or the exact reason it failed.
+    """Authenticate against the tenant's Odoo; report its version or, in words, why it failed.
 
     It neither pauses nor un-pauses the tenant (editing the connection does
-    that); a success ends the wait of a tenant backing off after an outage. The API key is removed from every message.
+    that); a success records the version and ends the wait of a tenant backing
+    off after an outage. The API key is removed from every message.
     """
-    from cafe.services import clean_odoo_url  # cafe builds on odoo_sync's URL rules
-
     missing = _missing_parts(tenant)
     if missing:
         return ConnectionReport(
@@ -56,36 +51,24 @@ def test_odoo_connection(tenant: Tenant) -> ConnectionReport:
         reason = " ".join(exc.message_dict.get("odoo_url", exc.messages))
         return ConnectionReport(ok=False, message=reason)
 
-    def clean(text: str) -> str:
-        return redact(text, [tenant.odoo_api_key])
-
     try:
         with client_for(tenant) as client:
             client.authenticate()
             version = client.version()["server_version"]
             protocol = client.protocol_in_use
-    except OdooAuthError as exc:
-        return ConnectionReport(
-            ok=False, message=clean(f"Odoo rejected the connection: {exc.message}")
-        )
-    except OdooUnreachableError as exc:
-        return ConnectionReport(ok=False, message=clean(f"Could not reach Odoo: {exc.message}"))
-    except OdooTransientError as exc:
-        return ConnectionReport(
-            ok=False, message=clean(f"Odoo refused for now (try again): {exc.message}")
-        )
-    except OdooConfigError as exc:
-        return ConnectionReport(
-            ok=False, message=clean(f"This is not an Odoo regsync can talk to: {exc.message}")
-        )
     except OdooError as exc:
-        return ConnectionReport(
-            ok=False, message=clean(f"Odoo answered with an error: {type(exc).__name__}: {exc}")
-        )
+        explanation = explain(exc, tenant)
+        return ConnectionReport(ok=False, message=explanation.text, detail=explanation.detail)
+    tenant_health.record_tenant_reachable(
+        tenant.pk,
+        connection_revision=tenant.odoo_connection_revision,
+        server_version=str(version),
+        protocol=protocol if tenant.odoo_protocol == "auto" else "",
+    )
     # Odoo answers again: a tenant backing off after an outage (or after every
     # row was refused access) tries at the next tick instead of waiting out
     # its backoff. Whether the outage is over is for that drain to show.
-    queue.try_tenant_now(tenant.pk, connection_revision=tenant.odoo_connection_revision)
+    tenant_health.try_tenant_now(tenant.pk, connection_revision=tenant.odoo_connection_revision)
     label = PROTOCOL_LABELS.get(protocol, protocol)
     return ConnectionReport(
         ok=True,

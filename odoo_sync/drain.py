@@ -8,22 +8,26 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from cafe.models import Plan, Tenant
-from odoo_sync import queue
-from odoo_sync.client import OdooClient
-from odoo_sync.errors import (
+from cafe.models import Tenant
+from config import logging as log_context
+from odoo_client.client import OdooClient, name_key
+from odoo_client.errors import (
     OdooAccessError,
     OdooAuthError,
+    OdooBatchError,
     OdooError,
     OdooMissingRecordError,
     OdooOutageError,
+    OdooPermanentError,
     OdooTransientError,
     OdooUnreachableError,
     OdooValidationError,
 )
+from odoo_sync import claims, due, outcomes, tenant_health
+from odoo_sync.explain import explain
 from odoo_sync.locks import tenant_lock
-from odoo_sync.payloads import build_pos_config_create_payload, build_pos_config_update_payload
-from registers.models import ErrorKind
+from odoo_sync.payloads import build_pos_config_create_payload
+from registers.models import EXTERNAL_ID_MODULE, ErrorKind, PosConfig
 
 log = logging.getLogger("odoo_sync")
 
@@ -106,6 +110,8 @@ def client_for(tenant: Tenant) -> OdooClient:
 
 
 def _error_kind(exc: OdooError) -> str:
+    if isinstance(exc, AmbiguousMatch):
+        return ErrorKind.AMBIGUOUS
     if isinstance(exc, OdooTransientError):
         return ErrorKind.TRANSIENT
     if isinstance(exc, OdooMissingRecordError):
@@ -117,7 +123,7 @@ def _error_kind(exc: OdooError) -> str:
     return ErrorKind.PERMANENT
 
 
-def _describe(exc: OdooError, claim: queue.Claim) -> str:
+def _describe(exc: OdooError, claim: claims.Claim) -> str:
     text = f"{type(exc).__name__}: {exc.message}"
     if isinstance(exc, OdooMissingRecordError):
         text = (
@@ -137,8 +143,48 @@ def _deferrable(exc: OdooError) -> bool:
     return isinstance(exc, OdooTransientError | OdooAccessError)
 
 
-class _Drain:
-    """One drain of one tenant, holding its lock and one Odoo connection.
+@dataclass(frozen=True)
+class CallOutcome:
+    """What Odoo did with one row: its pos.config id, or the error; and how long it took."""
+
+    odoo_id: int | None
+    error: OdooError | None
+    duration_ms: int
+    # A create linked to an existing config holds that config's values, not the row's.
+    pushed_name: str | None = None
+    pushed_active: bool = True
+
+
+class AmbiguousMatch(OdooPermanentError):
+    """Several configs in Odoo are named like the register: an operator picks, regsync never guesses."""
+
+    def __init__(self, candidates: list[dict]):
+        self.candidates = [
+            {"id": c["id"], "name": c["name"], "active": c["active"]} for c in candidates
+        ]
+        found = ", ".join(
+            f"{c['id']} {c['name']!r}{'' if c['active'] else ' (archived)'}"
+            for c in self.candidates
+        )
+        super().__init__(
+            f"Odoo already has {len(candidates)} Point of Sale configs named like this register "
+            f"({found}): pick the one it is on the register's page, or have a new one created."
+        )
+
+
+class Drain:
+    """One drain of one tenant, holding its lock and one Odoo connection, run step by step.
+
+    `open_drain` makes one; `drain_tenant` runs its steps in order (login,
+    then per batch: claim_batch, next_claim / call / record per row,
+    end_batch; then finish; close always). A test may interleave anything
+    between two steps: an edit between a row's call and its record, a second
+    drain or a connection edit between two batches.
+
+    Only `call` talks to Odoo; it holds no transaction (onboarding's lookup
+    reads which candidates other registers already link); every other step
+    is short DB work. Once a step ends the drain (`over`), the steps after it
+    do nothing and `claim_batch` returns False.
 
     Whose a failure is decides what it costs. Odoo's own verdict on a row
     (validation, a record deleted in Odoo) is charged to that row at once. A
@@ -156,10 +202,21 @@ class _Drain:
         self.result = result
         self.client = client
         self.lock = lock
-        self.outstanding: list[queue.Claim] = []
+        # The id on every line this drain logs: drain_tenant's, or a new one when stepped by hand.
+        current = log_context.current()
+        self.correlation_id = current if current != "-" else log_context.new_id("drain")
+        self.over = False  # ended: nothing more is claimed or sent
+        self.closed = False
+        self.outstanding: list[claims.Claim] = []  # claimed in this batch, not sent yet
         # Failures of one kind in a row, not charged yet: (claim, error, duration_ms).
-        self.held: list[tuple[queue.Claim, OdooError, int]] = []
+        self.held: list[tuple[claims.Claim, OdooError, int]] = []
         self.went_through = False  # a row's call succeeded in this drain
+        # Outcomes to record with the batch: (kind, claim, arguments, then(outcome)).
+        self.pending: list[tuple] = []
+        self.name_matches: dict[str, list[dict]] | None = None
+        self.taken_ids: set[int] = set()
+        self.linked_in_batch: set[int] = set()
+        self.warned_no_access_rights = False
         self.healthy_recorded = False
         # The most one row can take: a write may need a second call (the
         # search_count that confirms a record deleted in Odoo).
@@ -171,57 +228,441 @@ class _Drain:
         self.deadline = time.monotonic() + max(
             settings.SYNC_TASK_SOFT_TIME_LIMIT - self.row_budget - 5, 1
         )
+        self.claims_valid_until = self.deadline
 
-    def run(self) -> None:
-        if not self._login():
+    def __enter__(self) -> "Drain":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # --- the steps ---------------------------------------------------------------------
+
+    def login(self) -> bool:
+        """Log in to the tenant's Odoo; False ends the drain (paused, or the tenant's outage)."""
+        tenant = self.tenant
+        try:
+            self.client.authenticate()
+            version = tenant.odoo_server_version or self.client.version()["server_version"]
+        except OdooAuthError as exc:
+            # Only rejected credentials (or a database that does not exist)
+            # pause: nothing but an edit of the connection can fix those.
+            reason = explain(exc, tenant).text
+            tenant_health.pause_tenant(tenant.pk, connection_revision=self.revision, reason=reason)
+            log.warning(
+                "odoo_sync tenant=%s paused reason=%r",
+                tenant.slug,
+                reason,
+                extra={"correlation_id": self.correlation_id, "tenant": tenant.slug},
+            )
+            return self._stop(TenantStatus.PAUSED, exc)
+        except OdooError as exc:
+            # Anything else at login is the tenant's outage, whatever its shape
+            # (refused, timeout, 5xx, a proxy's HTML page, Odoo failing to
+            # reach its own database): back off and try again by itself.
+            return self._tenant_outage(exc)
+        tenant_health.record_tenant_reachable(
+            tenant.pk,
+            connection_revision=self.revision,
+            server_version=str(version),
+            protocol=self.client.protocol_in_use if tenant.odoo_protocol == "auto" else "",
+        )
+        return True
+
+    def claim_batch(self) -> bool:
+        """Claim the next batch of due rows; False when there is none to claim (then `finish`).
+
+        Plan, pause and connection are read again before each batch (property
+        11); a change ends the drain with every row given back.
+        """
+        if self.over:
+            return False
+        if time.monotonic() > self.deadline:
+            self.result.status = TenantStatus.MORE
+            return False
+        if not self.lock.extend():
+            # Our lease ran out and another drain holds the tenant now:
+            # leave the tenant to it (property 1).
+            self.result.status = TenantStatus.BUSY
+            return False
+        if not self._still_eligible():
+            self.over = True
+            self.release()
+            return False
+        batch = claims.claim_due(
+            self.tenant.pk, limit=settings.SYNC_BATCH_SIZE, connection_revision=self.revision
+        )
+        self.outstanding = list(batch)
+        self.name_matches = None  # looked up once per batch, at the batch's first create
+        self.linked_in_batch: set[int] = set()
+        # A claim must not expire while its row is still in flight.
+        self.claims_valid_until = (
+            time.monotonic() + settings.SYNC_CLAIM_SECONDS - self.row_budget - 5
+        )
+        return bool(batch)
+
+    def next_claim(self) -> claims.Claim | None:
+        """The batch's next row to send, or None: the batch is done or its time ran out."""
+        if self.over or not self.outstanding:
+            return None
+        if time.monotonic() > min(self.deadline, self.claims_valid_until):
+            return None
+        return self.outstanding.pop(0)
+
+    def call(self, claim: claims.Claim) -> CallOutcome:
+        """Send one row to Odoo. No transaction is open: the outcome is recorded by `record`."""
+        started = time.monotonic()
+        try:
+            if claim.action == claims.CREATE:
+                match = self._match_for(claim) if claim.matches_name else None
+                if match is not None:
+                    self._attach_external_id(match["id"], claim)
+                    self.linked_in_batch.add(match["id"])
+                    return CallOutcome(
+                        match["id"],
+                        None,
+                        _ms(started),
+                        pushed_name=match["name"],
+                        pushed_active=match["active"],
+                    )
+                payload = build_pos_config_create_payload(name=claim.name)
+                odoo_id = self.client.upsert_pos_config(
+                    external_id=claim.external_id, name=payload["name"], active=payload["active"]
+                )
+            else:
+                odoo_id = claim.odoo_pos_config_id
+                if claim.link_unconfirmed:
+                    self._attach_external_id(odoo_id, claim)
+                payload = claim.update_payload()
+                if payload:
+                    self.client.write_pos_config(odoo_id, payload)
+        except OdooError as exc:
+            return CallOutcome(claim.odoo_pos_config_id, exc, _ms(started))
+        return CallOutcome(odoo_id, None, _ms(started))
+
+    def take_batch(self) -> list[claims.Claim]:
+        """Every row of the batch that may still be sent now (see `next_claim`)."""
+        taken = []
+        while (claim := self.next_claim()) is not None:
+            taken.append(claim)
+        return taken
+
+    def call_batch(self, batch: list[claims.Claim]) -> list[tuple[claims.Claim, CallOutcome]]:
+        """Send a batch to Odoo in as few calls as Odoo allows, without changing what an outcome means.
+
+        The creates go in one `pos.config.load` (after one name lookup for
+        onboarding); updates that send the same values share one `write`.
+        A call Odoo refuses is split until the row at fault is found, so one
+        bad row costs one row. A failure that says nothing about a row
+        (connection, outage, rejected key) is every row's outcome in that call.
+        Outcomes come back in the batch's order; no transaction is open.
+        """
+        results: dict[int, CallOutcome] = {}
+        creates = [c for c in batch if c.action == claims.CREATE]
+        updates = [c for c in batch if c.action != claims.CREATE]
+        upserts = []
+        matching = [c for c in creates if c.matches_name]
+        if matching and self.name_matches is None:
+            started = time.monotonic()
+            try:
+                self._look_up_names(matching[0])
+            except OdooError as exc:  # says nothing more per row: each create gets it
+                for claim in matching:
+                    results[claim.register_id] = CallOutcome(None, exc, _ms(started))
+                creates = [c for c in creates if not c.matches_name]
+        for claim in creates:
+            started = time.monotonic()
+            try:
+                match = self._match_for(claim) if claim.matches_name else None
+                if match is None:
+                    upserts.append(claim)
+                    continue
+                self._attach_external_id(match["id"], claim)
+                self.linked_in_batch.add(match["id"])
+                results[claim.register_id] = CallOutcome(
+                    match["id"],
+                    None,
+                    _ms(started),
+                    pushed_name=match["name"],
+                    pushed_active=match["active"],
+                )
+            except OdooError as exc:
+                results[claim.register_id] = CallOutcome(None, exc, _ms(started))
+        self._upsert(upserts, results)
+        groups: dict[tuple, list[claims.Claim]] = {}
+        for claim in updates:
+            if claim.link_unconfirmed:
+                results[claim.register_id] = self.call(claim)  # attach, then write: one row
+                continue
+            payload = claim.update_payload()
+            groups.setdefault(tuple(sorted(payload.items())), []).append(claim)
+        for payload, group in groups.items():
+            self._write(group, dict(payload), results)
+        return [(claim, results[claim.register_id]) for claim in batch]
+
+    def _upsert(self, rows: list[claims.Claim], results: dict, *, split: bool = True) -> None:
+        """One `load` for these creates; Odoo's verdict per row, the rest sent again."""
+        if not rows:
             return
-        while True:
-            if time.monotonic() > self.deadline:
-                self.result.status = TenantStatus.MORE
-                break
-            if not self.lock.extend():
-                # Our lease ran out and another drain holds the tenant now:
-                # leave the tenant to it (property 1).
-                self.result.status = TenantStatus.BUSY
-                break
-            if not self._still_eligible():
-                self.release()
+        if len(rows) == 1:
+            results[rows[0].register_id] = self.call(rows[0])
+            return
+        started = time.monotonic()
+        try:
+            ids = self.client.upsert_pos_configs([(c.external_id, c.name, True) for c in rows])
+        except OdooBatchError as exc:
+            took = _ms(started)
+            named = set(exc.failed_rows) - set(exc.uncertain_rows)
+            for index in named:
+                cls = OdooTransientError if index in exc.transient_rows else OdooValidationError
+                error = cls(exc.failed_rows[index], fault_code="load")
+                results[rows[index].register_id] = CallOutcome(None, error, took)
+            rest = [c for i, c in enumerate(rows) if i not in named]
+            if not split or not named or len(rest) == len(rows):
+                # Odoo named no row it can be told from: each row is tried alone.
+                for claim in rest:
+                    results[claim.register_id] = self.call(claim)
                 return
-            claims = queue.claim_due(
-                self.tenant.pk, limit=settings.SYNC_BATCH_SIZE, connection_revision=self.revision
+            self._upsert(rest, results, split=False)
+            return
+        except (OdooUnreachableError, OdooAuthError) as exc:
+            took = _ms(started)  # the connection's or the key's: every row's outcome
+            for claim in rows:
+                results[claim.register_id] = CallOutcome(None, exc, took)
+            return
+        except OdooError:
+            # A refusal of the whole call that names no row (a conflict, a
+            # rights error): each row is tried alone and answers for itself.
+            for claim in rows:
+                results[claim.register_id] = self.call(claim)
+            return
+        took = _ms(started)
+        for claim, odoo_id in zip(rows, ids, strict=True):
+            results[claim.register_id] = CallOutcome(odoo_id, None, took)
+
+    def _write(self, rows: list[claims.Claim], vals: dict, results: dict) -> None:
+        """One `write` of the same values on these rows; a refusal is split to find its row."""
+        if len(rows) == 1 or not vals:
+            for claim in rows:
+                results[claim.register_id] = self.call(claim)
+            return
+        started = time.monotonic()
+        try:
+            self.client.write_pos_configs([c.odoo_pos_config_id for c in rows], vals)
+        except OdooMissingRecordError as exc:
+            took = _ms(started)
+            gone = set(exc.missing_ids)
+            for claim in rows:
+                if claim.odoo_pos_config_id in gone:
+                    results[claim.register_id] = CallOutcome(claim.odoo_pos_config_id, exc, took)
+            self._write([c for c in rows if c.odoo_pos_config_id not in gone], vals, results)
+            return
+        except (OdooUnreachableError, OdooAuthError) as exc:
+            took = _ms(started)  # the connection's or the key's: every row's outcome
+            for claim in rows:
+                results[claim.register_id] = CallOutcome(claim.odoo_pos_config_id, exc, took)
+            return
+        except OdooError:
+            # Which row Odoo refused is not said: halve until it is found.
+            half = len(rows) // 2
+            self._write(rows[:half], vals, results)
+            self._write(rows[half:], vals, results)
+            return
+        took = _ms(started)
+        for claim in rows:
+            results[claim.register_id] = CallOutcome(claim.odoo_pos_config_id, None, took)
+
+    # --- onboarding: link to the config Odoo already has, don't duplicate it -------------
+
+    def _match_for(self, claim: claims.Claim) -> dict | None:
+        """The one existing config this create should link to; None to create; raises when several.
+
+        Candidates: same name (trimmed, any case), active or archived, that no
+        other register links to and that carry no other register's external
+        id. A config already holding this register's external id is its own
+        (an earlier create whose reply was lost): the upsert finds it.
+        """
+        if self.name_matches is None:
+            self._look_up_names(claim)
+        ours = ".".join(claim.external_id)
+        found = self.name_matches.get(name_key(claim.name), [])
+        if any(ours in c["external_ids"] for c in found):
+            return None
+        free = [
+            c
+            for c in found
+            if c["id"] not in self.taken_ids
+            and c["id"] not in self.linked_in_batch
+            and not any(x.startswith(f"{EXTERNAL_ID_MODULE}.") for x in c["external_ids"])
+        ]
+        if len(free) > 1:
+            raise AmbiguousMatch(free)
+        return free[0] if free else None
+
+    def _look_up_names(self, claim: claims.Claim) -> None:
+        """One Odoo search for the names of every create in the batch that matches names."""
+        names = {claim.name} | {
+            c.name for c in self.outstanding if c.action == claims.CREATE and c.matches_name
+        }
+        found = self.client.find_pos_configs_by_name(sorted(names))
+        self.name_matches = {}
+        for rows in found.values():
+            for row in rows:
+                bucket = self.name_matches.setdefault(name_key(row["name"]), [])
+                if row not in bucket:
+                    bucket.append(row)
+        ids = {row["id"] for rows in self.name_matches.values() for row in rows}
+        # Read, never locked: Odoo has already answered, nothing waits on it.
+        self.taken_ids = set(
+            PosConfig.objects.filter(
+                tenant_id=self.tenant.pk, odoo_pos_config_id__in=ids
+            ).values_list("odoo_pos_config_id", flat=True)
+        )
+
+    def _attach_external_id(self, odoo_id: int, claim: claims.Claim) -> None:
+        """Give the linked config regsync's external id, so later creates find it by that id.
+
+        Odoo lets only users with Administration / Access Rights do this
+        (docs/odoo.md); without them the link still holds by the Odoo id.
+        """
+        try:
+            self.client.link_pos_config(odoo_id, claim.external_id)
+        except OdooAccessError as exc:
+            if not self.warned_no_access_rights:
+                self.warned_no_access_rights = True
+                log.warning(
+                    "odoo_sync tenant=%s linked pos.config %s without regsync's external id: %s",
+                    self.tenant.slug,
+                    odoo_id,
+                    exc.message,
+                    extra={
+                        "correlation_id": self.correlation_id,
+                        "tenant": self.tenant.slug,
+                        "odoo_id": odoo_id,
+                    },
+                )
+
+    def record(self, claim: claims.Claim, outcome: CallOutcome) -> bool:
+        """Record what Odoo did with the row, charged to whom it is due; False ends the drain."""
+        exc, duration_ms = outcome.error, outcome.duration_ms
+        if exc is None:
+            return self._landed(claim, outcome)
+        if isinstance(exc, OdooAuthError):
+            # The key was revoked mid-drain: not the row's fault, so not charged.
+            self.outstanding.append(claim)
+            tenant_health.pause_tenant(
+                claim.tenant_id,
+                connection_revision=self.revision,
+                reason=explain(exc, self.tenant).text,
             )
-            if not claims:
-                break
-            self.outstanding = list(claims)
-            # A claim must not expire while its row is still in flight.
-            claims_valid_until = (
-                time.monotonic() + settings.SYNC_CLAIM_SECONDS - self.row_budget - 5
-            )
-            for claim in claims:
-                if time.monotonic() > min(self.deadline, claims_valid_until):
-                    break
-                self.outstanding.remove(claim)
-                if not self._push(claim):
-                    return
-            self._release(self.outstanding)
-            self.outstanding = []
+            self._log(claim, outcome.odoo_id, "paused", duration_ms, exc.message)
+            return self._stop(TenantStatus.PAUSED, exc)
+        if isinstance(exc, OdooUnreachableError):
+            if isinstance(exc, OdooOutageError) or not self.went_through:
+                # Says nothing about this row: given back, to the back of the queue.
+                claims.release_claims([claim], to_the_back=True)
+                self._log(claim, outcome.odoo_id, "tenant_outage", duration_ms, exc.message)
+                return self._tenant_outage(exc)
+            # Odoo took other rows just now: this row's own call failed.
+            self._charge_held()
+            self._charge(claim, exc, duration_ms)
+            self.result.error = exc.message
+            self.result.status = TenantStatus.ENDED_EARLY
+            self.over = True
+            self.release()
+            return False
+        if _deferrable(exc):
+            return self._hold(claim, exc, duration_ms)
+        # Odoo's own verdict on this row.
+        self._charge_held()
+        self._charge(claim, exc, duration_ms)
+        return True
+
+    def give_back(self, unrecorded: list[claims.Claim]) -> None:
+        """Rows sent in a batch whose outcome was not recorded (the drain ended first): uncharged."""
+        self._release(unrecorded)
+
+    def end_batch(self) -> None:
+        """Give back, uncharged, the batch's rows that were not sent."""
+        self._release(self.outstanding)
+        self.outstanding = []
+
+    def finish(self) -> None:
+        """Decide whose the failures still held are; a drain that did its work ends any outage."""
+        if self.over:
+            return
+        self.over = True
         if self._settle_held():
             self._healthy()
+        self.flush()
+
+    def close(self) -> None:
+        """Give back every row still claimed, close the connection, release the lock (idempotent)."""
+        if self.closed:
+            return
+        self.closed = self.over = True
+        try:
+            self.release()
+        finally:
+            try:
+                self.client.close()
+            finally:
+                self.lock.release()
+
+    # --- what the steps share ----------------------------------------------------------
+
+    def _landed(self, claim: claims.Claim, outcome: CallOutcome) -> bool:
+        # Odoo took it, so whatever was held was the rows' own.
+        self.went_through = True
+        self._healthy()
+        self._charge_held()
+
+        def then(recorded: str) -> None:
+            counted = recorded != outcomes.Outcome.SUPERSEDED
+            if claim.action == claims.CREATE:
+                self.result.created += counted
+            else:
+                self.result.updated += counted
+            self._log(claim, outcome.odoo_id, recorded, outcome.duration_ms)
+
+        if claim.action == claims.CREATE:
+            kwargs = {
+                "odoo_id": outcome.odoo_id,
+                "pushed_name": outcome.pushed_name or claim.name,
+                "pushed_active": outcome.pushed_active,
+                "duration_ms": outcome.duration_ms,
+            }
+            self.pending.append(("create_pushed", claim, kwargs, then))
+        else:
+            self.pending.append(
+                ("update_synced", claim, {"duration_ms": outcome.duration_ms}, then)
+            )
+        return True
 
     def _healthy(self) -> None:
         """Odoo did the work asked of it: end any outage of the tenant (once per drain)."""
         if not self.healthy_recorded:
             self.healthy_recorded = True
-            queue.record_tenant_healthy(self.tenant.pk, connection_revision=self.revision)
+            tenant_health.record_tenant_healthy(self.tenant.pk, connection_revision=self.revision)
 
     def release(self) -> None:
         """Give back, uncharged, every row still claimed: held failures and unsent rows."""
         self._release([c for c, _, _ in self.held] + self.outstanding)
         self.held, self.outstanding = [], []
 
-    def _release(self, claims: list[queue.Claim]) -> None:
-        if claims:
-            self.result.skipped += queue.release_claims(claims)
+    def _release(self, taken: list[claims.Claim]) -> None:
+        self.flush()  # what Odoo did is recorded before anything is given back
+        if taken:
+            self.result.skipped += claims.release_claims(taken)
+
+    def flush(self) -> None:
+        """Record the outcomes waiting in this batch: one transaction (outcomes.record_batch)."""
+        pending, self.pending = self.pending, []
+        if not pending:
+            return
+        recorded = outcomes.record_batch([(kind, claim, kw) for kind, claim, kw, _ in pending])
+        for (_, _, _, then), outcome in zip(pending, recorded, strict=True):
+            then(outcome)
 
     def _still_eligible(self) -> bool:
         """Plan, pause and connection are read again before each batch (property 11)."""
@@ -240,45 +681,20 @@ class _Drain:
             return True
         return False
 
-    def _login(self) -> bool:
-        tenant = self.tenant
-        try:
-            self.client.authenticate()
-            version = tenant.odoo_server_version or self.client.version()["server_version"]
-        except OdooAuthError as exc:
-            # Only rejected credentials (or a database that does not exist)
-            # pause: nothing but an edit of the connection can fix those.
-            queue.pause_tenant(
-                tenant.pk,
-                connection_revision=self.revision,
-                reason=f"Odoo rejected the connection: {exc.message}",
-            )
-            return self._stop(TenantStatus.PAUSED, exc)
-        except OdooError as exc:
-            # Anything else at login is the tenant's outage, whatever its shape
-            # (refused, timeout, 5xx, a proxy's HTML page, Odoo failing to
-            # reach its own database): back off and try again by itself.
-            return self._tenant_outage(exc)
-        queue.record_tenant_reachable(
-            tenant.pk,
-            connection_revision=self.revision,
-            server_version=str(version),
-            protocol=self.client.protocol_in_use if tenant.odoo_protocol == "auto" else "",
-        )
-        return True
-
     def _stop(self, status: str, exc: OdooError) -> bool:
+        self.flush()
+        self.over = True
         self.result.status = status
         self.result.error = exc.message
-        queue.release_claims([c for c, _, _ in self.held] + self.outstanding)
+        claims.release_claims([c for c, _, _ in self.held] + self.outstanding)
         self.held, self.outstanding = [], []
-        self.result.skipped = queue.count_due(self.tenant.pk)
+        self.result.skipped = due.count_due(self.tenant.pk)
         return False
 
     def _tenant_outage(self, exc: OdooError, *, what: str = "") -> bool:
         """The tenant's Odoo cannot do the work now: back off, charge no row."""
         error = what or f"{type(exc).__name__}: {exc.message}"
-        until = queue.record_tenant_unreachable(
+        until = tenant_health.record_tenant_unreachable(
             self.tenant.pk, connection_revision=self.revision, error=error
         )
         log.warning(
@@ -286,69 +702,16 @@ class _Drain:
             self.tenant.slug,
             until.isoformat() if until else "-",
             error,
+            extra={
+                "correlation_id": self.correlation_id,
+                "tenant": self.tenant.slug,
+                "next_attempt_at": until.isoformat() if until else None,
+                "error": error,
+            },
         )
         return self._stop(TenantStatus.UNREACHABLE, exc)
 
-    def _push(self, claim: queue.Claim) -> bool:
-        """Send one row to Odoo and record the outcome; False ends the drain."""
-        started = time.monotonic()
-        odoo_id = claim.odoo_pos_config_id
-        try:
-            if claim.action == queue.CREATE:
-                payload = build_pos_config_create_payload(name=claim.name)
-                odoo_id = self.client.upsert_pos_config(
-                    external_id=claim.external_id, name=payload["name"], active=payload["active"]
-                )
-            else:
-                payload = build_pos_config_update_payload(name=claim.name, active=claim.is_active)
-                if payload:
-                    self.client.write_pos_config(claim.odoo_pos_config_id, payload)
-        except OdooAuthError as exc:
-            # The key was revoked mid-drain: not the row's fault, so not charged.
-            self.outstanding.append(claim)
-            queue.pause_tenant(
-                claim.tenant_id,
-                connection_revision=self.revision,
-                reason=f"Odoo rejected the connection: {exc}",
-            )
-            self._log(claim, odoo_id, "paused", _ms(started), exc.message)
-            return self._stop(TenantStatus.PAUSED, exc)
-        except OdooUnreachableError as exc:
-            if isinstance(exc, OdooOutageError) or not self.went_through:
-                # Says nothing about this row: given back, to the back of the queue.
-                queue.release_claims([claim], to_the_back=True)
-                self._log(claim, odoo_id, "tenant_outage", _ms(started), exc.message)
-                return self._tenant_outage(exc)
-            # Odoo took other rows just now: this row's own call failed.
-            self._charge_held()
-            self._charge(claim, exc, _ms(started))
-            self.result.error = exc.message
-            self.result.status = TenantStatus.ENDED_EARLY
-            self.release()
-            return False
-        except OdooError as exc:
-            if _deferrable(exc):
-                return self._hold(claim, exc, _ms(started))
-            # Odoo's own verdict on this row.
-            self._charge_held()
-            self._charge(claim, exc, _ms(started))
-            return True
-        # Odoo took it, so whatever was held was the rows' own.
-        self.went_through = True
-        self._healthy()
-        self._charge_held()
-        if claim.action == queue.CREATE:
-            outcome = queue.mark_create_pushed(
-                claim, odoo_id=odoo_id, pushed_name=claim.name, duration_ms=_ms(started)
-            )
-            self.result.created += outcome != queue.Outcome.SUPERSEDED
-        else:
-            outcome = queue.mark_update_synced(claim, duration_ms=_ms(started))
-            self.result.updated += outcome != queue.Outcome.SUPERSEDED
-        self._log(claim, odoo_id, outcome, _ms(started))
-        return True
-
-    def _hold(self, claim: queue.Claim, exc: OdooError, duration_ms: int) -> bool:
+    def _hold(self, claim: claims.Claim, exc: OdooError, duration_ms: int) -> bool:
         if self.held and type(self.held[0][1]) is not type(exc):
             self._charge_held()
         self.held.append((claim, exc, duration_ms))
@@ -380,7 +743,7 @@ class _Drain:
             self._log(
                 claim, claim.odoo_pos_config_id, "tenant_outage", duration_ms, held_exc.message
             )
-        queue.release_claims([c for c, _, _ in self.held], to_the_back=True)
+        claims.release_claims([c for c, _, _ in self.held], to_the_back=True)
         self.held = []
         if isinstance(exc, OdooAccessError):
             what = (
@@ -391,20 +754,25 @@ class _Drain:
             what = f"The same failure on {rows} registers in a row: {type(exc).__name__}: {exc.message}"
         return self._tenant_outage(exc, what=what)
 
-    def _charge(self, claim: queue.Claim, exc: OdooError, duration_ms: int) -> None:
+    def _charge(self, claim: claims.Claim, exc: OdooError, duration_ms: int) -> None:
         error = _describe(exc, claim)
-        outcome = queue.mark_failed(
-            claim, error=error, kind=_error_kind(exc), duration_ms=duration_ms
-        )
-        if outcome != queue.Outcome.SUPERSEDED:
-            if claim.action == queue.CREATE:
-                self.result.create_failed += 1
-            else:
-                self.result.update_failed += 1
-            self.result.dead_lettered += outcome == queue.Outcome.DEAD_LETTERED
-        self._log(
-            claim, claim.odoo_pos_config_id, outcome, time.monotonic() - duration_ms / 1000, error
-        )
+
+        def then(recorded: str) -> None:
+            if recorded != outcomes.Outcome.SUPERSEDED:
+                if claim.action == claims.CREATE:
+                    self.result.create_failed += 1
+                else:
+                    self.result.update_failed += 1
+                self.result.dead_lettered += recorded == outcomes.Outcome.DEAD_LETTERED
+            self._log(claim, claim.odoo_pos_config_id, recorded, duration_ms, error)
+
+        kwargs = {
+            "error": error,
+            "kind": _error_kind(exc),
+            "duration_ms": duration_ms,
+            "candidates": getattr(exc, "candidates", None),
+        }
+        self.pending.append(("failed", claim, kwargs, then))
 
     def _log(self, claim, odoo_id, outcome, duration_ms: int, error="") -> None:
         log.log(
@@ -418,6 +786,16 @@ class _Drain:
             outcome,
             duration_ms,
             error,
+            extra={
+                "correlation_id": self.correlation_id,
+                "tenant": self.tenant.slug,
+                "register": claim.register_id,
+                "odoo_id": odoo_id,
+                "action": claim.action,
+                "outcome": outcome,
+                "duration_ms": duration_ms,
+                "error": error,
+            },
         )
 
 
@@ -425,13 +803,13 @@ def _ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
-def drain_tenant(tenant_id: int, *, ignore_outage_backoff: bool = False) -> TenantResult:
-    """Push one tenant's due creates, then updates, to its Odoo.
+def open_drain(tenant_id: int, *, ignore_outage_backoff: bool = False) -> Drain | TenantResult:
+    """Take the tenant's drain lock and open its Odoo connection, if a drain may run now.
 
-    Holds the tenant's drain lock throughout (a second drain returns BUSY at
-    once) and never a DB transaction while Odoo is called. `ignore_outage_backoff`
-    is the operator's "try now": it skips the tenant's outage wait, never a
-    credentials pause nor the rows' own backoff.
+    A TenantResult says why not (gone, disabled, paused, backing off, busy).
+    A Drain must be closed (`with drain:`), which releases the lock.
+    `ignore_outage_backoff` is the operator's "try now": it skips the tenant's
+    outage wait, never a credentials pause nor the rows' own backoff.
     """
     if connection.in_atomic_block:
         raise RuntimeError("drain_tenant waits on Odoo and must not run inside a transaction")
@@ -439,47 +817,73 @@ def drain_tenant(tenant_id: int, *, ignore_outage_backoff: bool = False) -> Tena
     if tenant is None:
         return TenantResult(tenant_id=tenant_id, status=TenantStatus.GONE)
     result = TenantResult(tenant_id=tenant.pk, tenant=tenant.slug)
-    if not (tenant.plan == Plan.PRO and tenant.connection_complete):
+    if not tenant.has_odoo:
         result.status = TenantStatus.DISABLED
         return result
     if tenant.odoo_paused_at is not None:
         result.status = TenantStatus.PAUSED
         result.error = tenant.odoo_paused_reason
-        result.skipped = queue.count_due(tenant.pk)
+        result.skipped = due.count_due(tenant.pk)
         return result
     if not ignore_outage_backoff and tenant.odoo_next_attempt_at:
         if tenant.odoo_next_attempt_at > timezone.now():
             result.status = TenantStatus.BACKING_OFF
             result.error = tenant.odoo_last_error
-            result.skipped = queue.count_due(tenant.pk)
+            result.skipped = due.count_due(tenant.pk)
             return result
     lock = tenant_lock(tenant.pk)
     if not lock.acquire():
         result.status = TenantStatus.BUSY
         return result
     try:
-        with client_for(tenant) as client:
-            drain = _Drain(tenant, result, client, lock)
-            try:
-                drain.run()
-            finally:
-                drain.release()
-    finally:
+        client = client_for(tenant)
+    except BaseException:
         lock.release()
-    return result
+        raise
+    return Drain(tenant, result, client, lock)
+
+
+def drain_tenant(tenant_id: int, *, ignore_outage_backoff: bool = False) -> TenantResult:
+    """Push one tenant's due creates, then updates, to its Odoo: the Drain's steps in order.
+
+    Holds the tenant's drain lock throughout (a second drain returns BUSY at
+    once) and never a DB transaction while Odoo is called.
+    """
+    with log_context.correlation(log_context.new_id("drain")):
+        return _run(open_drain(tenant_id, ignore_outage_backoff=ignore_outage_backoff))
+
+
+def _run(drain: Drain | TenantResult) -> TenantResult:
+    if isinstance(drain, TenantResult):
+        return drain
+    with drain:
+        if drain.login():
+            while drain.claim_batch():
+                sent = drain.call_batch(drain.take_batch())
+                for n, (claim, outcome) in enumerate(sent):
+                    if not drain.record(claim, outcome):
+                        drain.give_back([c for c, _ in sent[n + 1 :]])
+                        break
+                drain.end_batch()
+            drain.finish()
+    return drain.result
 
 
 def drain_all(
-    *, tenant_ids: list[int] | None = None, ignore_outage_backoff: bool = False
+    *,
+    tenant_ids: list[int] | None = None,
+    ignore_outage_backoff: bool = False,
+    progress=lambda tenant_ids: tenant_ids,
 ) -> tuple[list[TenantResult], Totals]:
     """Drain every tenant with due work (or the ones given), one after another.
 
-    One tenant's failure is logged and never stops the others.
+    One tenant's failure is logged and never stops the others. `progress`
+    wraps the list of tenant ids as it is walked (a progress bar).
     """
     if tenant_ids is None:
-        tenant_ids = queue.tenants_with_due_work(include_backing_off=ignore_outage_backoff)
+        tenant_ids = due.tenants_with_due_work(include_backing_off=ignore_outage_backoff)
     results = []
-    for tenant_id in tenant_ids:
+    for tenant_id in progress(tenant_ids):
         try:
             results.append(drain_tenant(tenant_id, ignore_outage_backoff=ignore_outage_backoff))
         except Exception as exc:  # one tenant's bug must not stop the others

@@ -13,7 +13,7 @@ class SyncAttempt(models.Model):
         REQUEUED = "requeued", "Synced, changed meanwhile"
         RETRY = "retry", "Failed, will retry"
         DEAD_LETTERED = "dead_lettered", "Failed, dead-lettered"
-        SUPERSEDED = "superseded", "Claim lost to another drain"
+        SUPERSEDED = "superseded", "Not recorded: the register changed meanwhile"
 
     tenant = models.ForeignKey("cafe.Tenant", on_delete=models.CASCADE, related_name="+")
     register = models.ForeignKey(
@@ -22,7 +22,7 @@ class SyncAttempt(models.Model):
     action = models.CharField(max_length=16, choices=Action.choices)
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     odoo_pos_config_id = models.PositiveIntegerField(null=True, blank=True)
-    duration_ms = models.PositiveIntegerField(default=0)
+    duration_ms = models.PositiveIntegerField("Odoo took (ms)", default=0)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
@@ -33,11 +33,165 @@ class SyncAttempt(models.Model):
         return f"{self.action} {self.outcome}"
 
 
+# Upper bounds (ms) of the buckets of the Odoo call duration histogram (/metrics); a last,
+# unbounded bucket follows. SyncAttemptTally.bucket is an index into this list.
+DURATION_BUCKETS_MS = (25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 60000)
+
+
+class SyncAttemptTally(models.Model):
+    """Sync history that the tick pruned, counted, so /metrics' counters never go down.
+
+    A metric counter is the live SyncAttempt rows plus this tally: pruning
+    moves rows from one to the other (odoo_sync.housekeeping.prune_attempts).
+    `protocol` is the tenant's Odoo protocol when the rows were pruned.
+    """
+
+    action = models.CharField(max_length=16)
+    outcome = models.CharField(max_length=16)
+    protocol = models.CharField(max_length=8)
+    bucket = models.PositiveSmallIntegerField()  # index into DURATION_BUCKETS_MS (len: +Inf)
+    count = models.BigIntegerField(default=0)
+    duration_ms_sum = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["action", "outcome", "protocol", "bucket"],
+                name="odoo_sync_one_tally_per_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.outcome} {self.protocol} #{self.bucket}: {self.count}"
+
+
 class SyncHeartbeat(models.Model):
     """When the beat tick and a worker last ran: the overview shows whether sync is alive."""
 
     name = models.CharField(max_length=32, unique=True)
     at = models.DateTimeField()
+    # How long the last finished run took (the tick's, for /metrics); None before one finished.
+    took_ms = models.PositiveIntegerField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class TenantIncident(models.Model):
+    """A pause or an outage of a tenant's sync: when it began, why, and when it ended.
+
+    Kept after the tenant recovers, so the tenant page can show what happened
+    (written only by `odoo_sync.tenant_health`).
+    """
+
+    class Kind(models.TextChoices):
+        PAUSED = "paused", "Paused (Odoo refused the connection)"
+        UNREACHABLE = "unreachable", "Odoo unreachable"
+
+    tenant = models.ForeignKey("cafe.Tenant", on_delete=models.CASCADE, related_name="incidents")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    reason = models.TextField(blank=True)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    # What ended it: "Odoo answered again", "connection edited", ...
+    ended_by = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            # At most one open incident of each kind per tenant.
+            models.UniqueConstraint(
+                fields=["tenant", "kind"],
+                condition=models.Q(ended_at__isnull=True),
+                name="odoo_sync_one_open_incident_per_kind",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} from {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class OperatorAlert(models.Model):
+    """A mail sent to the operators about a tenant: the history, and the hourly limit per tenant."""
+
+    tenant = models.ForeignKey("cafe.Tenant", on_delete=models.CASCADE, related_name="+")
+    subject = models.CharField(max_length=300)
+    sent_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+class AuditRun(models.Model):
+    """One drift audit of one tenant: when, how it went, how many findings (they follow)."""
+
+    class Status(models.TextChoices):
+        OK = "ok", "Audited"
+        UNREACHABLE = "unreachable", "Odoo unreachable"
+        PAUSED = "paused", "Paused"
+        DISABLED = "disabled", "Does not sync"
+
+    tenant = models.ForeignKey("cafe.Tenant", on_delete=models.CASCADE, related_name="audit_runs")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices)
+    error = models.TextField(blank=True)
+    findings_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"audit of {self.tenant_id} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class AuditFinding(models.Model):
+    """Something the audit saw changed in Odoo behind regsync's back."""
+
+    class Kind(models.TextChoices):
+        RENAMED = "renamed_in_odoo", "Renamed in Odoo"
+        ARCHIVED = "archived_in_odoo", "Archived in Odoo"
+        UNARCHIVED = "unarchived_in_odoo", "Unarchived in Odoo"
+        DELETED = "deleted_in_odoo", "Deleted in Odoo"
+        UNKNOWN = "unknown_in_odoo", "In Odoo, not a register here"
+
+    run = models.ForeignKey(AuditRun, on_delete=models.CASCADE, related_name="findings")
+    tenant = models.ForeignKey("cafe.Tenant", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    register = models.ForeignKey(
+        "registers.PosConfig", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    odoo_id = models.PositiveIntegerField(null=True, blank=True)
+    # None: that side does not exist (no register here, or deleted in Odoo), not "".
+    local_name = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    local_active = models.BooleanField(null=True)
+    odoo_name = models.TextField(null=True, blank=True)  # noqa: DJ001
+    odoo_active = models.BooleanField(null=True)
+    fixed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "kind", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} (Odoo id {self.odoo_id})"
+
+    def as_dict(self) -> dict:
+        """The shape `odoo_sync --audit --json` prints."""
+        local = (
+            None
+            if self.local_name is None
+            else {"name": self.local_name, "active": self.local_active}
+        )
+        odoo = (
+            None if self.odoo_name is None else {"name": self.odoo_name, "active": self.odoo_active}
+        )
+        return {
+            "kind": self.kind,
+            "register_id": self.register_id,
+            "odoo_id": self.odoo_id,
+            "local": local,
+            "odoo": odoo,
+        }

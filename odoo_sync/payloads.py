@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
-# The module part of our external ids: no installed module may carry this
-# name, or Odoo would treat the records as that module's data.
-EXTERNAL_ID_MODULE = "regsync"
-
 
 def build_pos_config_create_payload(*, name: str) -> dict:
     """Values for a new `pos.config`: the live name, active like Odoo's default."""
@@ -26,9 +20,3 @@ def build_pos_config_update_payload(*, name: str | None = None, active: bool | N
     if active is not None:
         payload["active"] = bool(active)
     return payload
-
-
-def pos_config_external_id(register_uuid: uuid.UUID | str) -> tuple[str, str]:
-    """`(module, name)` of the external id that makes the create idempotent."""
-    value = register_uuid if isinstance(register_uuid, uuid.UUID) else uuid.UUID(register_uuid)
-    return (EXTERNAL_ID_MODULE, f"register_{value.hex}")

@@ -1,12 +1,15 @@
 """Celery tasks: thin wrappers that take ids and call the drain. Safe to run twice."""
 
 import logging
+import time
 
 from celery import shared_task
 from django.conf import settings
 from kombu.exceptions import OperationalError
 
-from odoo_sync import drain, queue
+from cafe.models import Plan, Tenant
+from config import logging as log_context
+from odoo_sync import audit, drain, due, housekeeping, reporting
 
 log = logging.getLogger("odoo_sync")
 
@@ -14,25 +17,28 @@ log = logging.getLogger("odoo_sync")
 @shared_task(name="odoo_sync.tick", ignore_result=True)
 def tick() -> int:
     """Beat, every SYNC_TICK_SECONDS: one drain task per tenant with due work."""
-    queue.beat("tick")
-    tenant_ids = queue.tenants_with_due_work()
-    for tenant_id in tenant_ids:
-        enqueue_drain(tenant_id)
-    heartbeat.apply_async(expires=settings.SYNC_TICK_SECONDS)
-    queue.log_queue_health()
-    queue.prune_attempts()
+    started = time.monotonic()
+    with log_context.correlation(log_context.new_id("tick")):
+        housekeeping.beat("tick")
+        tenant_ids = due.tenants_with_due_work()
+        for tenant_id in tenant_ids:
+            enqueue_drain(tenant_id)
+        heartbeat.apply_async(expires=settings.SYNC_TICK_SECONDS)
+        reporting.log_queue_health()
+        housekeeping.prune_attempts()
+        housekeeping.finished("tick", took_ms=int((time.monotonic() - started) * 1000))
     return len(tenant_ids)
 
 
 @shared_task(name="odoo_sync.heartbeat", ignore_result=True)
 def heartbeat() -> None:
     """Lets the overview tell whether a worker is consuming the queue."""
-    queue.beat("worker")
+    housekeeping.beat("worker")
 
 
 @shared_task(name="odoo_sync.drain_tenant", ignore_result=True)
 def drain_tenant(tenant_id: int) -> dict:
-    queue.beat("worker")
+    housekeeping.beat("worker")
     result = drain.drain_tenant(tenant_id)
     if result.status == drain.TenantStatus.MORE:
         enqueue_drain(tenant_id)
@@ -57,3 +63,16 @@ def enqueue_drain(tenant_id: int) -> bool:
         log.warning("odoo_sync could not enqueue drain of tenant %s: %s", tenant_id, exc)
         return False
     return True
+
+
+@shared_task(name="odoo_sync.audit", ignore_result=True)
+def audit_all() -> int:
+    """Beat, once a day: the drift audit of every Pro tenant (reported, never fixed by itself)."""
+    results = audit.audit(Tenant.objects.filter(plan=Plan.PRO).order_by("pk"))
+    return sum(len(result.findings) for result in results)
+
+
+def push_soon(sender, *, tenant_id: int, **kwargs) -> None:
+    """Receiver of `registers.signals.registers_queued`: the on-commit push of an edit."""
+    if settings.SYNC_PUSH_ON_COMMIT:
+        enqueue_drain(tenant_id)

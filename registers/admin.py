@@ -6,16 +6,17 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Case, IntegerField, Q, Value, When
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from cafe import selectors
-from cafe.admin_helpers import TenantScopedAdmin, humanize_until, render_confirmation
+from cafe import access
+from cafe.admin_base import TenantScopedAdmin, humanize_until, local_time, render_confirmation
 from registers import services
+from registers.access import registers_for
 from registers.forms import RegisterAddForm, RegisterChangeForm, RenameForm
 from registers.models import ErrorKind, PosConfig, SyncState
+from registers.state import Event
 
 BADGE_COLOURS = {
     SyncState.PENDING_CREATE: ("#1d4ed8", "#dbeafe"),
@@ -24,10 +25,41 @@ BADGE_COLOURS = {
     SyncState.SYNC_ERROR: ("#991b1b", "#fee2e2"),
 }
 ERROR_TRIM = 80
+# Dead letters first, then rows that failed and wait to retry, then the rest.
+STATE_RANK = Case(
+    When(sync_state=SyncState.SYNC_ERROR, then=Value(0)),
+    When(
+        Q(sync_state__in=[SyncState.PENDING_CREATE, SyncState.PENDING_UPDATE])
+        & Q(sync_retries__gt=0),
+        then=Value(1),
+    ),
+    When(sync_state=SyncState.PENDING_CREATE, then=Value(2)),
+    When(sync_state=SyncState.PENDING_UPDATE, then=Value(2)),
+    default=Value(3),
+    output_field=IntegerField(),
+)
+
+
+LOCAL_ONLY = "local_only"
+LOCAL_ONLY_TITLE = "Its tenant does not sync to Odoo (Starter plan or no Odoo connection)"
+
+
+def register_badge_html(register: PosConfig):
+    """The register's badge: its sync state, or "Local only" when its tenant has no Odoo."""
+    if not register.tenant.has_odoo and register.odoo_pos_config_id is None:
+        return sync_badge_html(LOCAL_ONLY)
+    return sync_badge_html(register.sync_state)
 
 
 def sync_badge_html(state: str):
     fg, bg = BADGE_COLOURS.get(state, ("#374151", "#f3f4f6"))
+    if state == LOCAL_ONLY:
+        return format_html(
+            '<span class="regsync-badge regsync-badge--local" title="{}" style="color:#374151;'
+            "background:#f3f4f6;padding:2px 8px;border-radius:10px;font-weight:600;"
+            'white-space:nowrap">Local only</span>',
+            LOCAL_ONLY_TITLE,
+        )
     label = SyncState(state).label if state in SyncState.values else state
     return format_html(
         '<span class="regsync-badge regsync-badge--{}" style="color:{};background:{};'
@@ -37,6 +69,40 @@ def sync_badge_html(state: str):
         bg,
         label,
     )
+
+
+# What each history entry means, in an operator's words (the technical name in a tooltip).
+EVENT_WORDS = {
+    "added": "Added",
+    "renamed": "Renamed",
+    "deactivated": "Deactivated",
+    "reactivated": "Reactivated",
+    "prefix_changed": "Sequence prefix changed (stays local)",
+    Event.EDITED: "Change queued for Odoo",
+    Event.CREATE_LANDED: "Created in Odoo",
+    Event.WRITE_LANDED: "Change written to Odoo",
+    Event.ATTEMPT_FAILED: "Odoo failed; will try again",
+    Event.DEAD_LETTERED: "Gave up: needs an operator",
+    Event.RELINKED: "To be created again in Odoo (its Odoo record points nowhere)",
+    Event.SYNC_ENABLED: "Queued: its tenant now syncs to Odoo",
+    Event.OPERATOR_RETRY: "Retried by hand",
+    Event.OPERATOR_RECREATE: "To be created again in Odoo, by hand",
+    Event.LINKED_BY_OPERATOR: "Linked to an Odoo record by hand",
+}
+STATE_WORDS = {
+    SyncState.PENDING_CREATE: "waiting to be created in Odoo",
+    SyncState.PENDING_UPDATE: "change waiting for Odoo",
+    SyncState.SYNCED: "in step with Odoo",
+    SyncState.SYNC_ERROR: "gave up",
+}
+
+
+def event_words(event) -> str:
+    """A history entry as an operator reads it: what happened, and the state it left."""
+    words = EVENT_WORDS.get(event.action, event.action.replace("_", " ").capitalize())
+    if event.to_state and event.to_state != event.from_state:
+        words += f" ({STATE_WORDS.get(event.to_state, event.to_state)})"
+    return words
 
 
 def trim_error(text: str, limit: int = ERROR_TRIM) -> str:
@@ -94,7 +160,7 @@ def left_alone_reason(row: PosConfig, outcome: str) -> str:
 
 
 def retry_preview(user, row: PosConfig) -> str:
-    outcome = services.plan_retry(row, operator=selectors.is_operator(user))
+    outcome = services.plan_retry(row, operator=access.is_operator(user))
     if outcome in RETRY_WORDS:
         return RETRY_WORDS[outcome]
     return "left alone: " + left_alone_reason(row, outcome)
@@ -103,7 +169,7 @@ def retry_preview(user, row: PosConfig) -> str:
 def retry_registers(user, rows) -> tuple[Counter, Counter]:
     """Run 'Retry sync now' on each row as `user`; (done, left alone) counted by wording."""
     done, left = Counter(), Counter()
-    operator = selectors.is_operator(user)
+    operator = access.is_operator(user)
     actor = user.get_username()
     for row in rows:
         outcome = services.retry_sync(row, operator=operator, actor=actor)
@@ -133,6 +199,32 @@ class RetryingFilter(admin.SimpleListFilter):
                 sync_retries__gt=0,
             )
         return queryset
+
+
+def tenant_banners(user) -> list[dict]:
+    """The tenants this user sees whose registers are not reaching Odoo now, and why."""
+    troubled = (
+        access.tenants_for(user)
+        .with_odoo()
+        .filter(Q(odoo_paused_at__isnull=False) | Q(odoo_unreachable_since__isnull=False))
+        .order_by("name")
+    )
+    banners = []
+    for tenant in troubled:
+        if tenant.odoo_paused_at:
+            text = (
+                f"{tenant.name}: paused since {local_time(tenant.odoo_paused_at)}. "
+                f"{tenant.odoo_paused_reason} Nothing is sent to its Odoo until the connection "
+                "is fixed."
+            )
+        else:
+            text = (
+                f"{tenant.name}: Odoo unreachable since {local_time(tenant.odoo_unreachable_since)}"
+                f"; next try {humanize_until(tenant.odoo_next_attempt_at) or 'at the next tick'}. "
+                "Its registers wait, uncharged."
+            )
+        banners.append({"text": text, "url": reverse("admin:cafe_tenant_change", args=[tenant.pk])})
+    return banners
 
 
 @admin.register(PosConfig)
@@ -172,25 +264,18 @@ class PosConfigAdmin(TenantScopedAdmin):
         "history",
     ]
 
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "tenant_banners": tenant_banners(request.user)}
+        return super().changelist_view(request, extra_context)
+
     def scoped_queryset(self, user):
-        return selectors.registers_for(user).annotate(
-            state_rank=Case(
-                When(sync_state=SyncState.SYNC_ERROR, then=Value(0)),
-                When(
-                    Q(sync_state__in=[SyncState.PENDING_CREATE, SyncState.PENDING_UPDATE])
-                    & Q(sync_retries__gt=0),
-                    then=Value(1),
-                ),
-                When(sync_state=SyncState.PENDING_CREATE, then=Value(2)),
-                When(sync_state=SyncState.PENDING_UPDATE, then=Value(2)),
-                default=Value(3),
-                output_field=IntegerField(),
-            )
-        )
+        return registers_for(user)
 
     def get_ordering(self, request):
-        # Dead letters first, then rows that failed and wait to retry, then the rest.
-        return ["state_rank", "tenant__name", "name", "pk"]
+        # An expression, not an annotation: Django also orders every other admin's
+        # register dropdowns and filters by this (e.g. a sync attempt's page), on
+        # querysets that never went through scoped_queryset.
+        return [STATE_RANK.asc(), "tenant__name", "name", "pk"]
 
     # --- list columns ---------------------------------------------------------------
 
@@ -210,9 +295,9 @@ class PosConfigAdmin(TenantScopedAdmin):
     def odoo_id(self, obj):
         return obj.odoo_pos_config_id
 
-    @admin.display(description="Sync state", ordering="state_rank")
+    @admin.display(description="Sync state", ordering=STATE_RANK)
     def sync_badge(self, obj):
-        return sync_badge_html(obj.sync_state)
+        return register_badge_html(obj)
 
     @admin.display(description="Next attempt", ordering="next_attempt_at")
     def next_attempt(self, obj):
@@ -266,20 +351,20 @@ class PosConfigAdmin(TenantScopedAdmin):
             return "-"
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            '<tr><td>{}</td><td>{}</td><td title="{}">{}</td><td>{}</td></tr>',
             (
                 (
-                    f"{e.created_at:%Y-%m-%d %H:%M:%S}",
+                    local_time(e.created_at),
                     e.actor or "-",
-                    e.action,
-                    f"{e.from_state} → {e.to_state}" if e.to_state else e.from_state,
+                    f"{e.action}: {e.from_state} -> {e.to_state or e.from_state}",
+                    event_words(e),
                     e.detail[:300],
                 )
                 for e in events
             ),
         )
         return format_html(
-            "<table><thead><tr><th>When</th><th>Who</th><th>What</th><th>State</th>"
+            "<table><thead><tr><th>When</th><th>Who</th><th>What happened</th>"
             "<th>Detail</th></tr>"
             "</thead><tbody>{}</tbody></table>",
             rows,
@@ -305,12 +390,12 @@ class PosConfigAdmin(TenantScopedAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "tenant":
-            kwargs["queryset"] = selectors.tenants_for(request.user)
+            kwargs["queryset"] = access.tenants_for(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
-        tenants = list(selectors.tenants_for(request.user)[:2])
+        tenants = list(access.tenants_for(request.user)[:2])
         if len(tenants) == 1:
             initial.setdefault("tenant", tenants[0].pk)
         return initial
@@ -325,10 +410,10 @@ class PosConfigAdmin(TenantScopedAdmin):
     def has_change_permission(self, request, obj=None):
         if not super().has_change_permission(request, obj):
             return False
-        return obj is None or selectors.can_access_tenant(request.user, obj.tenant_id)
+        return obj is None or access.can_access_tenant(request.user, obj.tenant_id)
 
     def has_add_permission(self, request):
-        return super().has_add_permission(request) and selectors.tenants_for(request.user).exists()
+        return super().has_add_permission(request) and access.tenants_for(request.user).exists()
 
     # --- actions -----------------------------------------------------------------------
 
@@ -423,17 +508,25 @@ class PosConfigAdmin(TenantScopedAdmin):
     def retry_sync_now(self, request, queryset):
         rows = list(queryset.select_related("tenant"))
         if "confirm" not in request.POST:
+            operator = access.is_operator(request.user)
+            would_retry = [
+                row for row in rows if services.plan_retry(row, operator=operator) in RETRY_WORDS
+            ]
+            question = (
+                f"Retry {plural(len(would_retry))} now, with fresh attempts? Dead letters "
+                "and registers waiting to retry are queued; the others are left alone."
+                if would_retry
+                else "Nothing to retry: none of these registers is failed or waiting to retry."
+            )
             return render_confirmation(
                 self,
                 request,
                 queryset,
                 action="retry_sync_now",
                 title="Retry sync now",
-                question=(
-                    f"Retry {plural(len(rows))} now, with fresh attempts? Dead letters "
-                    "and registers waiting to retry are queued; the others are left alone."
-                ),
-                submit="Yes, retry now",
+                question=question,
+                # Not offered when it would do nothing.
+                submit="Yes, retry now" if would_retry else "",
                 rows=[(row, row.tenant, retry_preview(request.user, row)) for row in rows],
             )
         done, left = retry_registers(request.user, rows)
@@ -450,13 +543,42 @@ class PosConfigAdmin(TenantScopedAdmin):
                 self.admin_site.admin_view(self.retry_view),
                 name="registers_posconfig_retry",
             ),
+            path(
+                "<path:object_id>/odoo-choice/",
+                self.admin_site.admin_view(self.odoo_choice_view),
+                name="registers_posconfig_odoo_choice",
+            ),
             *super().get_urls(),
         ]
+
+    def odoo_choice_view(self, request, object_id):
+        """An operator settles an ambiguous create: link to a candidate, or create a new one."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        register = self.get_object(request, object_id)
+        if not (access.is_operator(request.user) and self.has_change_permission(request, register)):
+            raise PermissionDenied
+        who = request.user.get_username()
+        choice = request.POST.get("odoo_id", "")
+        try:
+            if choice == "new":
+                services.force_create_in_odoo(register, actor=who)
+                text = f"{register.name!r} will be created as a new Point of Sale in Odoo."
+            elif choice.isdigit():
+                services.link_register_to_odoo(register, odoo_pos_config_id=int(choice), actor=who)
+                text = f"{register.name!r} is linked to pos.config {choice}; its values go there."
+            else:
+                raise ValidationError("Pick one of the Odoo configs, or a new one.")
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+        else:
+            self.message_user(request, text, messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:registers_posconfig_change", args=[register.pk]))
 
     def retry_view(self, request, object_id):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        register = get_object_or_404(self.get_queryset(request), pk=object_id)
+        register = self.get_object(request, object_id)  # a 404 for any id not theirs
         if not self.has_change_permission(request, register):
             raise PermissionDenied
         done, left = retry_registers(request.user, [register])
@@ -477,4 +599,14 @@ class PosConfigAdmin(TenantScopedAdmin):
         context["retry_url"] = (
             reverse("admin:registers_posconfig_retry", args=[obj.pk]) if obj is not None else ""
         )
+        ambiguous = obj is not None and obj.last_sync_error_kind == ErrorKind.AMBIGUOUS
+        if (
+            ambiguous
+            and obj.sync_state == SyncState.SYNC_ERROR
+            and access.is_operator(request.user)
+        ):
+            context["odoo_choice_url"] = reverse(
+                "admin:registers_posconfig_odoo_choice", args=[obj.pk]
+            )
+            context["odoo_candidates"] = obj.odoo_link_candidates
         return super().render_change_form(request, context, add, change, form_url, obj)

@@ -1,39 +1,25 @@
 """Admin forms for registers: they validate and save through registers.services only."""
 
 from django import forms
-from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.exceptions import ValidationError
 
-from cafe.admin_helpers import add_service_errors
-from cafe.forms import ServiceForm
+from cafe.admin_base import ActingForm, add_service_errors
 from registers import services
 from registers.models import NAME_MAX_LENGTH, PosConfig
 
-
-class ActingForm(ServiceForm):
-    """A ServiceForm that knows who saves it, so the register's history can say so.
-
-    The admin builds one per request with `acting_as(login)`: Django
-    instantiates the form class itself, so the login travels on the class.
-    """
-
-    actor: str = ""
-
-    @classmethod
-    def acting_as(cls, actor: str) -> type["ActingForm"]:
-        return type(cls.__name__, (cls,), {"actor": actor, "__module__": cls.__module__})
-
-    @property
-    def who(self) -> str:
-        # An edit recorded without its author is the gap this exists to close.
-        if not self.actor:
-            raise ImproperlyConfigured(f"{type(self).__name__} used without acting_as(login)")
-        return self.actor
+HELP_TEXTS = {
+    "sequence_prefix": (
+        "Starts this register's receipt numbers (e.g. BAR1). It stays here: Odoo is never sent it."
+    ),
+    "name": "Sent to Odoo as the Point of Sale's name (for a tenant that syncs).",
+}
 
 
 class RegisterAddForm(ActingForm):
     class Meta:
         model = PosConfig
         fields = ["tenant", "name", "sequence_prefix"]
+        help_texts = HELP_TEXTS
 
     def apply(self) -> PosConfig:
         data = self.cleaned_data
@@ -65,6 +51,7 @@ class RegisterChangeForm(ActingForm):
     class Meta:
         model = PosConfig
         fields = ["name", "is_active", "sequence_prefix", "revision"]
+        help_texts = HELP_TEXTS
 
     stale = False
 

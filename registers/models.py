@@ -51,6 +51,17 @@ class ErrorKind(models.TextChoices):
     ACCESS = "access", "No access in Odoo"
     MISSING = "missing", "Deleted in Odoo"
     PERMANENT = "permanent", "Odoo error"
+    AMBIGUOUS = "ambiguous", "Several Odoo configs have this name: an operator picks"
+
+
+# The module part of regsync's external ids in Odoo: no installed Odoo module
+# may carry this name, or Odoo would treat the records as that module's data.
+EXTERNAL_ID_MODULE = "regsync"
+
+
+def odoo_external_id(register_uuid: uuid.UUID) -> tuple[str, str]:
+    """`(module, name)` of a register's external id in Odoo: what makes its create an upsert."""
+    return (EXTERNAL_ID_MODULE, f"register_{register_uuid.hex}")
 
 
 class PosConfig(models.Model):
@@ -62,6 +73,18 @@ class PosConfig(models.Model):
     # create an idempotent upsert, so a retried create never duplicates.
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     odoo_pos_config_id = models.PositiveIntegerField(null=True, blank=True)
+    # Onboarding: a create first looks in Odoo for a config of the same name to
+    # link to, unless an operator asked for a new one ("Create a new one in Odoo").
+    odoo_create_matches_name = models.BooleanField(default=True)
+    # Linked by an operator to an existing config: regsync's external id is
+    # attached to it with the next write (then this is cleared).
+    odoo_link_unconfirmed = models.BooleanField(default=False)
+    # The configs an ambiguous create found (id, name, active), for the operator to pick.
+    odoo_link_candidates = models.JSONField(default=list, blank=True)
+    # What Odoo holds as of the last create or write that landed (None: not known):
+    # an update sends only what differs, so equal changes share one `write`.
+    odoo_name = models.CharField(max_length=NAME_MAX_LENGTH, null=True, blank=True)  # noqa: DJ001
+    odoo_active = models.BooleanField(null=True, blank=True)
 
     sync_state = models.CharField(max_length=32, choices=SyncState.choices)
     sync_retries = models.PositiveSmallIntegerField(default=0)
@@ -118,7 +141,7 @@ class PosConfig(models.Model):
 
     @property
     def odoo_external_id(self) -> tuple[str, str]:
-        return ("regsync", f"register_{self.uuid.hex}")
+        return odoo_external_id(self.uuid)
 
 
 class RegisterEvent(models.Model):

@@ -2,12 +2,12 @@
 
 import re
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from cafe import text
 from cafe.models import Tenant
 from registers.models import (
     NAME_MAX_LENGTH,
@@ -18,6 +18,7 @@ from registers.models import (
     RegisterEvent,
     SyncState,
 )
+from registers.signals import registers_queued
 from registers.state import (
     SYNC_ACTOR,
     SYSTEM_ACTOR,
@@ -28,23 +29,13 @@ from registers.state import (
 )
 
 PREFIX_RE = re.compile(rf"^[A-Z0-9]{{1,{PREFIX_MAX_LENGTH}}}$")
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 # --- validation ----------------------------------------------------------------
 
 
 def clean_register_name(name: str) -> str:
-    name = (name or "").strip()
-    if not name:
-        raise ValidationError({"name": "Register name cannot be empty."})
-    if len(name) > NAME_MAX_LENGTH:
-        raise ValidationError(
-            {"name": f"Register name is {len(name)} characters long; at most {NAME_MAX_LENGTH}."}
-        )
-    if _CONTROL_CHARS.search(name):
-        raise ValidationError({"name": "Register name cannot contain line breaks or tabs."})
-    return name
+    return text.clean_name(name, field="name", what="Register name", max_length=NAME_MAX_LENGTH)
 
 
 def clean_sequence_prefix(prefix: str) -> str:
@@ -62,15 +53,23 @@ def clean_sequence_prefix(prefix: str) -> str:
 
 
 def _check_active_name_free(tenant_id: int, name: str, *, exclude_id: int | None = None) -> None:
-    clash = PosConfig.objects.filter(tenant_id=tenant_id, is_active=True).annotate(
-        lname=Lower("name")
-    )
+    """No two active registers of a tenant read the same: equal but for case or look-alikes."""
+    others = PosConfig.objects.filter(tenant_id=tenant_id, is_active=True)
     if exclude_id is not None:
-        clash = clash.exclude(pk=exclude_id)
-    if clash.filter(lname=name.lower()).exists():
+        others = others.exclude(pk=exclude_id)
+    if others.annotate(lname=Lower("name")).filter(lname=name.lower()).exists():
         raise ValidationError(
             {"name": f"An active register named {name!r} already exists for this tenant."}
         )
+    for other in others.values_list("name", flat=True).iterator():
+        if text.looks_alike(name, other):
+            raise ValidationError(
+                {
+                    "name": f"{name!r} looks like the active register {other!r} of this "
+                    "tenant (it differs only in look-alike letters); choose a name that reads "
+                    "differently."
+                }
+            )
 
 
 def _save_unique(register: PosConfig, **kwargs) -> None:
@@ -87,12 +86,8 @@ def _save_unique(register: PosConfig, **kwargs) -> None:
 
 
 def _push_soon(tenant_id: int) -> None:
-    """Have the tenant's drain run as soon as this transaction commits (the tick is the net)."""
-    if not settings.SYNC_PUSH_ON_COMMIT:
-        return
-    from odoo_sync.tasks import enqueue_drain  # the sync app builds on this one
-
-    transaction.on_commit(lambda: enqueue_drain(tenant_id))
+    """Tell whoever listens (the sync app) that the tenant has work, once this transaction commits."""
+    transaction.on_commit(lambda: registers_queued.send(sender=PosConfig, tenant_id=tenant_id))
 
 
 def relink_register(register_id: int, *, detail: str = "", actor: str = SYNC_ACTOR) -> bool:
@@ -371,3 +366,63 @@ def relink_all_to_odoo(tenant: Tenant, *, actor: str = SYSTEM_ACTOR) -> int:
         if relinked:
             _push_soon(tenant.pk)
         return relinked
+
+
+# --- onboarding: an operator settles an ambiguous create ---------------------------------
+
+
+class NotAmbiguous(ValidationError):
+    """The register is not waiting for an operator to pick its Odoo config."""
+
+
+def _ambiguous_row(register: PosConfig) -> PosConfig:
+    row = lock_register(register.pk)
+    if row.sync_state != SyncState.SYNC_ERROR or row.last_sync_error_kind != ErrorKind.AMBIGUOUS:
+        raise NotAmbiguous(
+            f"Register {row.name!r} is not waiting for a choice of Odoo config "
+            f"(it is {row.get_sync_state_display().lower()})."
+        )
+    return row
+
+
+@transaction.atomic
+def link_register_to_odoo(
+    register: PosConfig, *, odoo_pos_config_id: int, actor: str = SYSTEM_ACTOR
+) -> PosConfig:
+    """Link an ambiguous register to the config the operator picked among the candidates.
+
+    Local truth is then written to it, and regsync's external id attached, by
+    the next drain. Operator-only (the admin checks); recorded with who did it.
+    """
+    row = _ambiguous_row(register)
+    candidates = {c["id"] for c in row.odoo_link_candidates}
+    if odoo_pos_config_id not in candidates:
+        raise ValidationError(
+            f"pos.config {odoo_pos_config_id} is not one of the configs found for "
+            f"{row.name!r} ({', '.join(str(c) for c in sorted(candidates)) or 'none'})."
+        )
+    taken = PosConfig.objects.filter(
+        tenant_id=row.tenant_id, odoo_pos_config_id=odoo_pos_config_id
+    ).first()
+    if taken is not None:
+        raise ValidationError(
+            f"pos.config {odoo_pos_config_id} is already the register {taken.name!r}'s."
+        )
+    apply_event(
+        row,
+        Event.LINKED_BY_OPERATOR,
+        actor=actor,
+        detail=f"linked to pos.config {odoo_pos_config_id}",
+        odoo_id=odoo_pos_config_id,
+    )
+    _push_soon(row.tenant_id)
+    return row
+
+
+@transaction.atomic
+def force_create_in_odoo(register: PosConfig, *, actor: str = SYSTEM_ACTOR) -> PosConfig:
+    """Create a new config in Odoo for an ambiguous register, whatever names match there."""
+    row = _ambiguous_row(register)
+    apply_event(row, Event.FORCED_CREATE, actor=actor, detail="a new pos.config, by hand")
+    _push_soon(row.tenant_id)
+    return row

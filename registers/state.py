@@ -40,6 +40,8 @@ class Event:
     OPERATOR_RETRY = "operator_retry"  # "Retry sync now" of a failed row
     OPERATOR_RECREATE = "operator_recreate"  # an operator has a dead create made in Odoo again
     LINKED_BY_OPERATOR = "linked_by_operator"  # an operator picked the pos.config to link
+    DRIFT_FIXED = "drift_fixed"  # the audit saw Odoo changed behind our back: local wins
+    FORCED_CREATE = "forced_create"  # an operator wants a new config although names match
 
 
 def _has_odoo_id(row: PosConfig) -> bool:
@@ -89,6 +91,8 @@ TRANSITIONS: dict[tuple[str, str], Move] = {
     (PU, Event.OPERATOR_RETRY): Move(PU, _has_failed),
     (ERR, Event.OPERATOR_RECREATE): Move(PC),
     (ERR, Event.LINKED_BY_OPERATOR): Move(PU, _no_odoo_id),
+    (OK, Event.DRIFT_FIXED): Move(PU, _has_odoo_id),
+    (ERR, Event.FORCED_CREATE): Move(PC, _no_odoo_id),
 }
 
 
@@ -135,25 +139,70 @@ def _landed(row: PosConfig, now: datetime) -> list[str]:
 
 
 def _effect(row: PosConfig, event: str, now: datetime, values: dict) -> list[str]:
+    if event == Event.DRIFT_FIXED:
+        # Odoo was changed behind our back: what it holds is no longer what we wrote.
+        row.odoo_name = row.odoo_active = None
+        return [*_fresh(row, now), "odoo_name", "odoo_active"]
     if event in (Event.EDITED, Event.SYNC_ENABLED, Event.OPERATOR_RETRY):
         return _fresh(row, now)
     if event in (Event.RELINKED, Event.OPERATOR_RECREATE):
         row.odoo_pos_config_id = None
-        return [*_fresh(row, now), "odoo_pos_config_id"]
+        row.odoo_link_unconfirmed = False
+        row.odoo_name = row.odoo_active = None
+        return [
+            *_fresh(row, now),
+            "odoo_pos_config_id",
+            "odoo_link_unconfirmed",
+            "odoo_name",
+            "odoo_active",
+        ]
     if event == Event.LINKED_BY_OPERATOR:
         row.odoo_pos_config_id = values["odoo_id"]
-        return [*_fresh(row, now), "odoo_pos_config_id"]
+        row.odoo_link_unconfirmed = True
+        row.odoo_link_candidates = []
+        row.odoo_name = row.odoo_active = None  # unknown: the first write sends both
+        return [
+            *_fresh(row, now),
+            "odoo_pos_config_id",
+            "odoo_link_unconfirmed",
+            "odoo_link_candidates",
+            "odoo_name",
+            "odoo_active",
+        ]
+    if event == Event.FORCED_CREATE:
+        row.odoo_create_matches_name = False
+        row.odoo_link_candidates = []
+        return [*_fresh(row, now), "odoo_create_matches_name", "odoo_link_candidates"]
     if event == Event.CREATE_LANDED:
         row.odoo_pos_config_id = values["odoo_id"]
-        return [*_landed(row, now), "odoo_pos_config_id"]
+        row.odoo_create_matches_name = True
+        row.odoo_name = values.get("odoo_name")
+        row.odoo_active = values.get("odoo_active")
+        return [
+            *_landed(row, now),
+            "odoo_pos_config_id",
+            "odoo_create_matches_name",
+            "odoo_name",
+            "odoo_active",
+        ]
     if event == Event.WRITE_LANDED:
-        return _landed(row, now)
+        row.odoo_link_unconfirmed = False
+        row.odoo_name = values.get("odoo_name")
+        row.odoo_active = values.get("odoo_active")
+        return [*_landed(row, now), "odoo_link_unconfirmed", "odoo_name", "odoo_active"]
     if event in (Event.ATTEMPT_FAILED, Event.DEAD_LETTERED):
         row.sync_retries = values["retries"]
         row.next_attempt_at = values.get("next_attempt_at")
         row.last_sync_error = values["error"]
         row.last_sync_error_kind = values["kind"]
-        return ["sync_retries", "next_attempt_at", "last_sync_error", "last_sync_error_kind"]
+        row.odoo_link_candidates = values.get("candidates", [])
+        return [
+            "sync_retries",
+            "next_attempt_at",
+            "last_sync_error",
+            "last_sync_error_kind",
+            "odoo_link_candidates",
+        ]
     raise InvalidTransition(f"no effect defined for event {event!r}")
 
 
@@ -164,6 +213,7 @@ def apply_event(
     actor: str,
     detail: str = "",
     now: datetime | None = None,
+    events: list | None = None,
     **values,
 ) -> PosConfig:
     """Apply `event` to a row locked by the caller's transaction, write it, and record it.
@@ -171,7 +221,8 @@ def apply_event(
     `row` must come from `lock_register` in the current transaction. `values`
     are what the event carries: `odoo_id` (create_landed, linked_by_operator),
     `retries`, `error`, `kind` and `next_attempt_at` (attempt_failed,
-    dead_lettered). Raises InvalidTransition for an event the table does not
+    dead_lettered). With `events`, the RegisterEvent is appended there unsaved,
+    for the caller to write in bulk. Raises InvalidTransition for an event the table does not
     allow for the row's state, or whose precondition the row does not meet.
     """
     move = TRANSITIONS.get((row.sync_state, event))
@@ -183,11 +234,19 @@ def apply_event(
     now = now or timezone.now()
     from_state = row.sync_state
     row.sync_state = move.to
+    in_flight = row.claim_token is not None
     row.claim_token = None
     row.claimed_until = None
+    if in_flight:
+        # A call in flight may have changed Odoo: what Odoo holds is unknown
+        # until a landed create or write says it again (its effect sets it).
+        row.odoo_name = row.odoo_active = None
     written = _effect(row, event, now, values)
-    row.save(update_fields=["sync_state", "claim_token", "claimed_until", "updated_at", *written])
-    RegisterEvent.objects.create(
+    fields = ["sync_state", "claim_token", "claimed_until", "updated_at", *written]
+    if in_flight:
+        fields += [f for f in ("odoo_name", "odoo_active") if f not in fields]
+    row.save(update_fields=fields)
+    record = RegisterEvent(
         register=row,
         action=event,
         from_state=from_state,
@@ -196,6 +255,10 @@ def apply_event(
         actor=actor[:150],
         revision=row.revision,
     )
+    if events is None:
+        record.save()
+    else:
+        events.append(record)  # the caller writes a batch's events in one statement
     return row
 
 

@@ -1,7 +1,7 @@
 """The "Tenant staff" group: the model rights tenant staff need to use the admin.
 
 Rights only open the admin pages; which tenants and registers a member sees
-is scoped by cafe.selectors. No delete rights: nothing is deleted from the admin.
+is scoped by cafe.access. No delete rights: nothing is deleted from the admin.
 Permissions are created here (not left to post_migrate) so a fresh database
 has the group complete after `migrate`.
 """

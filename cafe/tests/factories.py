@@ -26,6 +26,18 @@ class TenantFactory(factory.django.DjangoModelFactory):
         )
 
 
+def tenant_on(sandbox, **kwargs) -> Tenant:
+    """A Pro tenant whose Odoo connection points at this sandbox Odoo."""
+    return TenantFactory(
+        plan=Plan.PRO,
+        odoo_url=sandbox.url,
+        odoo_db=sandbox.db,
+        odoo_login=sandbox.login,
+        odoo_api_key=sandbox.api_key,
+        **kwargs,
+    )
+
+
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
@@ -70,3 +82,12 @@ class OperatorFactory(UserFactory):
     """A superuser: an operator of the whole service."""
 
     is_superuser = True
+
+
+# A complete connection edit (`cafe.services.clean_connection_edit` arguments) to a local Odoo.
+CONNECTION_EDIT = {
+    "url": "http://127.0.0.1:8069",
+    "db": "acme",
+    "login": "sync@acme",
+    "api_key": "k",
+}

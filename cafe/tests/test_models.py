@@ -29,7 +29,7 @@ def test_repr_and_str_never_show_the_api_key():
     assert "odoo_api_key=set" in repr(tenant)
 
 
-def test_sync_enabled_queryset_and_property_agree():
+def test_with_odoo_and_sync_enabled_querysets_and_properties_agree():
     combos = itertools.product(["starter", "pro"], ["", "k"], [None, timezone.now()])
     for n, (plan, key, paused) in enumerate(combos):
         TenantFactory(
@@ -44,3 +44,6 @@ def test_sync_enabled_queryset_and_property_agree():
     enabled = set(Tenant.objects.sync_enabled().values_list("slug", flat=True))
     assert enabled == {t.slug for t in Tenant.objects.all() if t.is_sync_enabled}
     assert len(enabled) == 1
+    with_odoo = set(Tenant.objects.with_odoo().values_list("slug", flat=True))
+    assert with_odoo == {t.slug for t in Tenant.objects.all() if t.has_odoo}
+    assert len(with_odoo) == 2

@@ -9,8 +9,8 @@ from django.views.debug import ExceptionReporter
 
 from cafe.tests.clients import logged_in
 from cafe.tests.factories import TenantFactory
-from odoo_sync.client import OdooClient
-from odoo_sync.errors import OdooError
+from odoo_client.client import OdooClient
+from odoo_client.errors import OdooError
 
 # Made at run time, so the key is not in this file's source that reports quote.
 KEY = f"key-{uuid.uuid4().hex}"
@@ -25,7 +25,7 @@ def test_error_report_of_a_failed_odoo_call_never_shows_the_api_key(odoo_unreach
             exc_info = sys.exc_info()
             raise
     html = ExceptionReporter(None, *exc_info).get_traceback_html()
-    assert "odoo_sync/client.py" in html  # the frames are reported...
+    assert "odoo_client/client.py" in html  # the frames are reported...
     assert KEY not in html  # ...without the key in any of them
 
 

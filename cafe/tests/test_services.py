@@ -1,50 +1,32 @@
-"""Tenant operations: plan upgrades and Odoo connection edits."""
+"""Tenant operations on the tenant row: plan, Odoo connection edits, names, staff access."""
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from cafe import services
+from cafe.tests.factories import CONNECTION_EDIT as CONNECTION
 from cafe.tests.factories import TenantFactory
-from registers.models import SyncState
-from registers.tests.factories import PosConfigFactory
 
 pytestmark = pytest.mark.django_db
 
-CONNECTION = {
-    "url": "http://127.0.0.1:8069",
-    "db": "acme",
-    "login": "sync@acme",
-    "api_key": "k",
-}
+
+def _edit_connection(tenant, **fields):
+    return services.set_odoo_connection(tenant, services.clean_connection_edit(**fields)).tenant
 
 
-def test_upgrade_to_pro_with_complete_connection_queues_local_registers_for_create(settings):
-    settings.ODOO_ALLOW_PRIVATE_URLS = True
-    settings.ODOO_REQUIRE_HTTPS = False
-    tenant = TenantFactory()
-    local = PosConfigFactory(tenant=tenant)
-    dead_create = PosConfigFactory(tenant=tenant, dead_create=True)
-    services.update_odoo_connection(tenant, **CONNECTION)
-    local.refresh_from_db()
-    assert local.sync_state == SyncState.SYNCED  # still Starter: nothing queued
-
-    services.change_plan(tenant, plan="pro")
-    local.refresh_from_db()
-    dead_create.refresh_from_db()
-    assert local.sync_state == SyncState.PENDING_CREATE
-    assert local.next_attempt_at is not None
-    assert dead_create.sync_state == SyncState.SYNC_ERROR  # left for the operator
-
-
-def test_completing_a_pro_tenants_connection_queues_its_registers(settings):
+def test_a_connection_edit_says_whether_the_tenant_became_sync_enabled_or_moved(settings):
     settings.ODOO_ALLOW_PRIVATE_URLS = True
     settings.ODOO_REQUIRE_HTTPS = False
     tenant = TenantFactory(plan="pro")
-    reg = PosConfigFactory(tenant=tenant)
-    services.update_odoo_connection(tenant, **CONNECTION)
-    reg.refresh_from_db()
-    assert reg.sync_state == SyncState.PENDING_CREATE
+    first = services.set_odoo_connection(tenant, services.clean_connection_edit(**CONNECTION))
+    assert first.became_sync_enabled and first.moved_odoo
+    again = services.set_odoo_connection(tenant, services.clean_connection_edit(api_key="k2"))
+    assert not again.became_sync_enabled and not again.moved_odoo
+    other_db = services.set_odoo_connection(tenant, services.clean_connection_edit(db="other"))
+    assert other_db.moved_odoo and not other_db.became_sync_enabled
+    assert services.set_plan(tenant, plan="starter").became_sync_enabled is False
+    assert services.set_plan(tenant, plan="pro").became_sync_enabled is True
 
 
 def test_editing_the_connection_lifts_a_credentials_pause_and_outage_backoff():
@@ -55,7 +37,7 @@ def test_editing_the_connection_lifts_a_credentials_pause_and_outage_backoff():
         odoo_outage_failures=3,
         odoo_next_attempt_at=timezone.now(),
     )
-    tenant = services.update_odoo_connection(tenant, api_key="new-key")
+    tenant = _edit_connection(tenant, api_key="new-key")
     tenant.refresh_from_db()
     assert tenant.odoo_paused_at is None
     assert tenant.odoo_outage_failures == 0
@@ -65,7 +47,7 @@ def test_editing_the_connection_lifts_a_credentials_pause_and_outage_backoff():
 
 def test_blank_api_key_on_edit_keeps_the_stored_key():
     tenant = TenantFactory(pro=True, odoo_api_key="keep-me")
-    services.update_odoo_connection(tenant, api_key="", db="other")
+    _edit_connection(tenant, api_key="", db="other")
     tenant.refresh_from_db()
     assert tenant.odoo_api_key == "keep-me"
     assert tenant.odoo_db == "other"
@@ -76,7 +58,7 @@ def test_private_odoo_url_is_rejected_unless_allowed(settings):
     settings.ODOO_REQUIRE_HTTPS = False
     tenant = TenantFactory()
     with pytest.raises(ValidationError) as exc:
-        services.update_odoo_connection(tenant, url="http://127.0.0.1:8069")
+        _edit_connection(tenant, url="http://127.0.0.1:8069")
     assert "odoo_url" in exc.value.message_dict
     tenant.refresh_from_db()
     assert tenant.odoo_url == ""
@@ -86,13 +68,13 @@ def test_plain_http_odoo_url_is_rejected_when_https_is_required(settings):
     settings.ODOO_ALLOW_PRIVATE_URLS = True
     settings.ODOO_REQUIRE_HTTPS = True
     with pytest.raises(ValidationError) as exc:
-        services.update_odoo_connection(TenantFactory(), url="http://127.0.0.1:8069")
+        _edit_connection(TenantFactory(), url="http://127.0.0.1:8069")
     assert "https" in str(exc.value.message_dict["odoo_url"])
 
 
 def test_unknown_plan_is_rejected():
     with pytest.raises(ValidationError):
-        services.change_plan(TenantFactory(), plan="gold")
+        services.set_plan(TenantFactory(), plan="gold")
 
 
 def test_rename_tenant_strips_and_refuses_empty_names():

@@ -9,7 +9,14 @@ from __future__ import annotations
 import json
 import urllib.request
 
-from .state import DEFAULT_API_KEY, DEFAULT_DB, DEFAULT_LOGIN, DEFAULT_VERSION
+from .state import (
+    ADMIN_GROUPS,
+    DEFAULT_API_KEY,
+    DEFAULT_DB,
+    DEFAULT_LOGIN,
+    DEFAULT_VERSION,
+    INTEGRATION_USER_GROUPS,
+)
 
 
 class SandboxControlError(RuntimeError):
@@ -83,7 +90,7 @@ class Sandbox:
 
     def client(self, **kwargs):
         """An `OdooClient` for this sandbox (keyword arguments go to the client)."""
-        from odoo_sync.client import OdooClient
+        from odoo_client.client import OdooClient
 
         return OdooClient(self.url, self.db, self.login, self.api_key, **kwargs)
 
@@ -203,6 +210,34 @@ class Sandbox:
             },
         )
 
+    def park_next(
+        self, when: str = "before", count: int = 1, method: str | None = None, seconds: float = 60.0
+    ) -> None:
+        """Hold the next matching calls `before` applying them or `after` (before the reply).
+
+        A parked call waits until `release_parked` (or `seconds`, or a reset,
+        which drop it) and shows in `parked()` meanwhile, so a test knows its
+        client is exactly there: waiting on Odoo, the call applied or not.
+        """
+        if when not in ("before", "after"):
+            raise ValueError("when must be 'before' or 'after'")
+        self._call(
+            "fault",
+            {"kind": "park", "count": count, "method": method, "when": when, "seconds": seconds},
+        )
+
+    def parked(self) -> list[dict]:
+        """Calls held now: id, key (`model.method`), when, applied, held_s."""
+        return self._call("parked", method="GET")["parked"]
+
+    def release_parked(self, decision: str = "continue", call_id: int | None = None) -> int:
+        """Let parked calls go on ("continue": apply if not yet, then reply) or "drop" them.
+
+        "drop" closes the connection unanswered; a call parked `before` is then
+        never applied. Returns how many calls were released.
+        """
+        return self._call("release_parked", {"decision": decision, "id": call_id})["released"]
+
     def random_faults(self, rate: float, specs: list[dict], *, seed: int | None = None) -> None:
         """Fail a share of all Odoo calls from now on, each with one spec picked at random.
 
@@ -225,6 +260,21 @@ class Sandbox:
         """False: the integration user loses Point of Sale / Administrator (AccessError)."""
         self._call("set_rights", {"pos_manager": allowed})
 
+    def set_groups(self, groups) -> list[str]:
+        """The user's groups, e.g. `INTEGRATION_USER_GROUPS` (Point of Sale / Administrator
+        only: ir.model.data is refused) or `ADMIN_GROUPS` (the default after `reset`)."""
+        return self._call("set_groups", {"groups": sorted(groups)})["groups"]
+
+    def as_integration_user(self) -> None:
+        """The user docs/odoo.md asks for: PoS Administrator, not Settings nor Access Rights."""
+        self.set_groups(INTEGRATION_USER_GROUPS)
+
+    def as_admin(self) -> None:
+        self.set_groups(ADMIN_GROUPS)
+
+    def groups(self) -> list[str]:
+        return self.state()["groups"]
+
     def set_keep_alive(self, keep_alive: bool) -> None:
         """False answers `Connection: close`, like Odoo's own server without a proxy."""
         self._call("configure", {"keep_alive": keep_alive})
@@ -238,6 +288,14 @@ class Sandbox:
         return self._call("create_pos_config", {"name": name, "active": active, "xmlid": xmlid})[
             "id"
         ]
+
+    def rename_pos_config(self, config_id: int, name: str) -> bool:
+        """Rename it in Odoo's back office, behind regsync's back."""
+        return self._call("edit_pos_config", {"id": config_id, "name": name})["edited"]
+
+    def set_pos_config_active(self, config_id: int, active: bool) -> bool:
+        """Archive or unarchive it in Odoo's back office, behind regsync's back."""
+        return self._call("edit_pos_config", {"id": config_id, "active": bool(active)})["edited"]
 
     def delete_pos_config(self, config_id: int) -> bool:
         """Delete it in Odoo as an admin would (its external id goes too)."""
@@ -274,6 +332,32 @@ class Sandbox:
     def connections(self) -> int:
         """TCP connections that carried at least one Odoo call (control calls excluded)."""
         return self.state()["rpc_connections"]
+
+    def mutations(self) -> list[tuple[int, str, str, bool]]:
+        """Every pos.config create or write applied by an Odoo call, in order.
+
+        `(record id, via, name, active)`, `via` being "create", "write", or
+        "load" (an upsert that found its external id and wrote the record);
+        the name and active are the record's values right after.
+        """
+        return [tuple(m) for m in self._call("mutations", method="GET")["mutations"]]
+
+    def sessions(self) -> list[dict]:
+        """One per connection that carried Odoo calls (an OdooClient session, i.e. a drain).
+
+        `start`: its first request read; `end`: its last reply about to be
+        sent (server clock, seconds); `calls`.
+        """
+        rows = self._call("sessions", method="GET")["sessions"]
+        return [{"start": start, "end": end, "calls": calls} for start, end, calls in rows]
+
+    def max_concurrent_sessions(self) -> int:
+        """The most sessions that were inside an exchange at one moment.
+
+        Both ends are the server's, between a request read and a reply not yet
+        sent, so an overlap proves two clients were mid-session together.
+        """
+        return self._call("sessions", method="GET")["max_concurrent"]
 
     def counters(self) -> dict:
         """Calls, connections and random faults injected, without the records (cheap to poll).

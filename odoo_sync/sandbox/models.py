@@ -192,6 +192,29 @@ def now_str() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+GROUP_LABELS = {
+    "point_of_sale.group_pos_manager": "Point of Sale/Administrator",
+    "base.group_erp_manager": "Administration/Access Rights",
+}
+_ACCESS_VERBS = {"read": "access", "create": "create", "write": "modify", "unlink": "delete"}
+
+
+def acl_error(operation: str, description: str, model: str, group: str) -> AccessError:
+    """ir.model.access's refusal when no group of the user grants `operation` on `model`."""
+    return AccessError(
+        f"You are not allowed to {_ACCESS_VERBS[operation]} '{description}' ({model}) records.\n\n"
+        "This operation is allowed for the following groups:\n"
+        f"\t- {GROUP_LABELS[group]}\n\n"
+        "Contact your administrator to request access if necessary."
+    )
+
+
+class NotNullViolation(Exception):
+    """psycopg2.errors.NotNullViolation: what a NULL in a required column raises in a load."""
+
+    __module__ = "psycopg2.errors"
+
+
 def not_null_error(model_label: str, model: str, field_label: str, field: str) -> ValidationError:
     return ValidationError(
         f"The operation cannot be completed: Missing required value for the field "
@@ -336,6 +359,7 @@ class BaseModel:
         )
 
     def _search_ids(self, domain, offset=0, limit=None, order=None) -> list[int]:
+        self._check_read()
         domain = list(domain or [])
         use_active = (
             "active" in self._fields
@@ -383,6 +407,7 @@ class BaseModel:
         return self._read(ids, fields)
 
     def _read(self, ids, fields):
+        self._check_read()
         fields = list(fields or self._fields)
         self._check_fields(fields)
         out = []
@@ -392,7 +417,31 @@ class BaseModel:
                 out.append({"id": record_id, **{f: values[f] for f in fields if f != "id"}})
         return out
 
-    PUBLIC = ("search", "search_count", "search_read", "read")
+    def get_metadata(self, ids):
+        """odoo/models.py get_metadata (17.0, 18.0): the caller needs read access to
+        the records only; their external ids are read with `ir.model.data` as sudo."""
+        self._check_read()
+        rows = [{"id": i} for i in ids if i in self.table]
+        xml_data: dict[int, list[dict]] = {}
+        imds = sorted(self.state.tables["ir.model.data"].values(), key=lambda r: -r["id"])
+        for imd in imds:  # order='id DESC'
+            if imd["model"] == self._name and imd["res_id"] in ids:
+                xml_data.setdefault(imd["res_id"], []).append(
+                    {"xmlid": imd["complete_name"], "noupdate": imd["noupdate"]}
+                )
+        for row in rows:
+            stored = self.table[row["id"]]
+            row.update({k: stored[k] for k in ("create_date", "write_date") if k in stored})
+            main = xml_data.get(row["id"], [{}])[-1]
+            row["xmlid"] = main.get("xmlid", False)
+            row["noupdate"] = main.get("noupdate", False)
+            row["xmlids"] = xml_data.get(row["id"], [])[::-1]
+        return rows
+
+    def _check_read(self) -> None:
+        """Read access (ir.model.access); every model here but ir.model.data allows it."""
+
+    PUBLIC = ("search", "search_count", "search_read", "read", "get_metadata")
 
 
 class PosConfig(BaseModel):
@@ -440,13 +489,9 @@ class PosConfig(BaseModel):
         }
 
     def _check_rights(self, operation: str) -> None:
-        if not self.state.pos_manager:
-            verb = {"create": "create", "write": "modify", "unlink": "delete"}[operation]
-            raise AccessError(
-                f"You are not allowed to {verb} '{self._description}' ({self._name}) records.\n\n"
-                "This operation is allowed for the following groups:\n"
-                "\t- Point of Sale/Administrator\n\n"
-                "Contact your administrator to request access if necessary."
+        if not self.state.has_group("point_of_sale.group_pos_manager"):
+            raise acl_error(
+                operation, self._description, self._name, "point_of_sale.group_pos_manager"
             )
 
     def _check_vals(self, vals: Mapping, *, creating: bool) -> None:
@@ -470,6 +515,9 @@ class PosConfig(BaseModel):
             "create_date": stamp,
             "write_date": stamp,
         }
+        self.state.mutations.append(
+            (record_id, "create", str(vals["name"]), bool(vals.get("active", True)))
+        )
         return record_id
 
     @api_model
@@ -494,6 +542,10 @@ class PosConfig(BaseModel):
 
     def write(self, ids, vals):
         self._check_rights("write")
+        self._write(ids, vals, via="write")
+        return True
+
+    def _write(self, ids, vals, *, via: str) -> None:
         self._write_checks(ids, vals)
         for record_id in ids:
             row = self.table[record_id]
@@ -502,7 +554,7 @@ class PosConfig(BaseModel):
             if "active" in vals:
                 row["active"] = bool(vals["active"])
             row["write_date"] = now_str()
-        return True
+            self.state.mutations.append((record_id, via, row["name"], row["active"]))
 
     def unlink(self, ids):
         self._check_rights("unlink")
@@ -521,60 +573,155 @@ class PosConfig(BaseModel):
 
     @api_model
     def load(self, fields, data):
+        """BaseModel.load as odoo/models.py has it in 17.0 and 18.0 (see docs/odoo.md).
+
+        One savepoint around everything; all rows go to one `_load_records`
+        call, and if that raises, each row is tried again alone in its own
+        savepoint so that every bad row gets its own message. Any error
+        message rolls the whole load back and answers `ids: False`.
+        """
         self._check_rights("create")
         fields = list(fields)
         for name in fields:
-            if name != "id" and name not in self._fields:
+            if name not in ("id", ".id") and name not in self._fields:
                 raise KeyError(name)
-        # Real Odoo rolls a failed load back whole. One row fails before it
-        # writes anything, so only a batch needs the (O(records)) snapshot.
-        snapshot = self.state.snapshot() if len(data) > 1 else None
-        ids: list[int] = []
+        start = self.state.snapshot()
         messages: list[dict] = []
-        for index, row in enumerate(data):
-            info = {"rows": {"from": index, "to": index}, "record": index}
-            cells = dict(zip(fields, row, strict=False))
+        batch = [self._convert_row(index, row, fields, messages) for index, row in enumerate(data)]
+        ids: list[int] | bool = []
+        try:
+            ids = self._load_records(batch)
+        except Exception as exc:  # noqa: BLE001 - as load()'s flush(): retry row by row
+            self.state.restore(start)
+            ids = self._load_one_by_one(batch, exc, messages)
+        if any(msg["type"] == "error" for msg in messages):
+            self.state.restore(start)
+            ids = False
+        return {"ids": ids, "messages": messages, "nextrow": 0}
+
+    def _convert_row(self, index: int, row, fields, messages: list[dict]) -> dict:
+        """_extract_records + _convert_records for one single-line row."""
+        info = {"rows": {"from": index, "to": index}, "record": index}
+        cells = dict(zip(fields, row, strict=False))
+        xid = str(cells.get("id") or "")
+        dbid = False
+        if cells.get(".id"):
             try:
-                ids.append(self._load_row(cells))
-            except UserError as exc:
-                messages.append({**info, "type": "error", "message": str(exc)})
-            except (ValueError, TypeError) as exc:
+                dbid = int(cells[".id"])
+            except ValueError:
+                dbid = cells[".id"]
+            # a plain search: active_test applies, so an archived record is "unknown"
+            if dbid not in self._search_ids([("id", "=", dbid)]):
                 messages.append(
                     {
                         **info,
                         "type": "error",
-                        "message": f"Unknown error during import: {type(exc)}: {exc}",
-                        "moreinfo": "Resolve other errors first",
+                        "field": ".id",
+                        "message": f"Unknown database identifier '{dbid}'",
                     }
                 )
-        if any(m["type"] == "error" for m in messages):
-            if snapshot is not None:
-                self.state.restore(snapshot)
-            return {"ids": False, "messages": messages, "nextrow": 0}
-        return {"ids": ids, "messages": messages, "nextrow": 0}
-
-    def _load_row(self, cells: Mapping) -> int:
+                dbid = False
         vals: dict = {}
         for name, raw in cells.items():
-            if name == "id":
-                continue
+            if name in ("id", ".id"):
+                continue  # REFERENCING_FIELDS: never a value
             if name == "active":
                 vals["active"] = str(raw).strip().lower() not in ("", "0", "false", "no")
             else:
                 vals[name] = raw or False
-        if "name" in vals and not vals["name"]:
-            raise ValidationError("Missing required value for the field 'Point of Sale' (name)")
-        xid = str(cells.get("id") or "")
-        module, _, name = xid.rpartition(".")
-        module = module or "__import__"
-        entry = self.state.find_xmlid(module, name) if xid else None
-        if entry is not None and entry["res_id"] in self.table:
-            self.write([entry["res_id"]], vals)
-            return entry["res_id"]
-        record_id = self._create_one(vals)
-        if xid:
-            self.state.set_xmlid(module, name, "pos.config", record_id)
-        return record_id
+        if xid and "." not in xid:
+            xid = f"__import__.{xid}"
+        # load(): `if xid: ... elif id: record['id'] = id`, so .id counts only without id
+        return {"xml_id": xid, "id": False if xid else dbid, "values": vals, "info": info}
+
+    def _load_one_by_one(self, batch: list[dict], batch_error: Exception, messages) -> list[int]:
+        global_error = None
+        if isinstance(batch_error, UserError) and batch and self.state.major >= 17:
+            global_error = {**batch[0]["info"], "type": "error", "message": str(batch_error)}
+        ids: list[int] = []
+        errors = 0
+        for i, data in enumerate(batch, 1):
+            savepoint = self.state.snapshot()
+            try:
+                ids.extend(self._load_records([data]))
+            except Exception as exc:  # noqa: BLE001 - each row gets its message
+                self.state.restore(savepoint)
+                messages.append(self._load_error(data["info"], exc))
+                errors += 1
+            if errors >= 10 and errors >= i / 10:
+                messages.append(
+                    {
+                        "type": "warning",
+                        "message": "Found more than 10 errors and more than one error per 10 "
+                        "records, interrupted to avoid showing too many errors.",
+                    }
+                )
+                break
+        if errors and global_error and global_error not in messages:
+            # "If we cannot create the records 1 by 1, we display the error raised
+            # when we created the records simultaneously": with the FIRST row's info
+            messages.insert(0, global_error)
+        return ids
+
+    @staticmethod
+    def _load_error(info: dict, exc: Exception) -> dict:
+        if isinstance(exc, NotNullViolation):
+            return {**info, "type": "error", "message": str(exc), "field": "name"}
+        if isinstance(exc, UserError):
+            return {**info, "type": "error", "message": str(exc)}
+        return {
+            **info,
+            "type": "error",
+            "message": f"Unknown error during import: {type(exc)}: {exc}",
+            "moreinfo": "Resolve other errors first",
+        }
+
+    def _load_records(self, batch: list[dict]) -> list[int]:
+        """BaseModel._load_records: existing xmlids are updated (first), the rest
+        created, then every xmlid is written as sudo (ir.model.data._update_xmlids)."""
+        to_update: list[dict] = []
+        to_create: list[dict] = []
+        for data in batch:
+            xid = data["xml_id"]
+            if not xid:
+                if data["id"]:
+                    data["record"] = data["id"]
+                    to_update.append(data)
+                else:
+                    to_create.append(data)
+                continue
+            module, _, name = xid.partition(".")
+            row = self.state.find_xmlid(module, name)
+            if row is None:
+                to_create.append(data)
+                continue
+            if row["model"] != self._name:
+                raise ValidationError(
+                    f"For external id {xid} when trying to create/update a record of model "
+                    f"{self._name} found record of different model {row['model']} ({row['id']})"
+                )
+            if row["res_id"] in self.table:
+                data["record"] = row["res_id"]
+                to_update.append(data)
+            else:  # the xmlid's record was deleted: drop the xmlid, create anew
+                del self.state.tables["ir.model.data"][row["id"]]
+                to_create.append(data)
+        for data in to_update:
+            self._check_rights("write")
+            self._write([data["record"]], data["values"], via="load")
+        for data in to_create:
+            vals = data["values"]
+            if "name" in vals and not vals["name"]:
+                # the NOT NULL column refuses it (psycopg2.errors.NotNullViolation)
+                raise NotNullViolation(
+                    "Missing required value for the field 'Point of Sale' (name)"
+                )
+            data["record"] = self._create_one(vals)
+        for data in batch:
+            if data["xml_id"]:
+                module, _, name = data["xml_id"].partition(".")
+                self.state.set_xmlid(module, name, self._name, data["record"])
+        return [data["record"] for data in batch]
 
 
 class Created(list):
@@ -620,6 +767,10 @@ class PosSession(BaseModel):
 
 
 class IrModelData(BaseModel):
+    """base's ir.model.access.csv (17.0, 18.0, 19.0-based): `access_ir_model_data_user`
+    gives base.group_user 0,0,0,0 and only base.group_erp_manager (Access Rights)
+    has 1,1,1,1, so Point of Sale / Administrator alone can neither read nor create."""
+
     _name = "ir.model.data"
     _description = "Model Data"
     _table = "ir.model.data"
@@ -632,6 +783,39 @@ class IrModelData(BaseModel):
         "complete_name": "Complete ID",
         "noupdate": "Non Updatable",
     }
+    PUBLIC = (*BaseModel.PUBLIC, "create")
+
+    def _check_acl(self, operation: str) -> None:
+        if not self.state.has_group("base.group_erp_manager"):
+            raise acl_error(operation, self._description, self._name, "base.group_erp_manager")
+
+    def _check_read(self) -> None:
+        self._check_acl("read")
+
+    @api_model
+    def create(self, vals_list):
+        self._check_acl("create")
+        single = isinstance(vals_list, Mapping)
+        items = [vals_list] if single else list(vals_list)
+        ids = []
+        for vals in items:
+            self._check_fields(vals)
+            module, name = str(vals.get("module") or ""), str(vals.get("name") or "")
+            if not name or not vals.get("model"):
+                field = "name" if not name else "model"
+                raise not_null_error(self._description, self._name, self._fields[field], field)
+            if self.state.find_xmlid(module, name) is not None:
+                # ir_model_data_module_name_uniq_index, as odoo/service/model.py
+                # turns the IntegrityError into a ValidationError
+                raise ValidationError(
+                    "The operation cannot be completed: duplicate key value violates unique "
+                    'constraint "ir_model_data_module_name_uniq_index"\n'
+                    f"DETAIL:  Key (module, name)=({module}, {name}) already exists.\n"
+                )
+            ids.append(
+                self.state.set_xmlid(module, name, str(vals["model"]), int(vals.get("res_id") or 0))
+            )
+        return Created(ids, single)
 
 
 class ResUsers(BaseModel):

@@ -11,6 +11,7 @@ import logging
 import re
 import socket
 import threading
+import time
 import xmlrpc.client
 from collections.abc import Callable
 from http import HTTPStatus
@@ -19,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from defusedxml.xmlrpc import DefusedExpatParser
 
 from . import models as m
-from .state import ADMIN_UID, SandboxState
+from .state import ADMIN_UID, POS_MANAGER, SandboxState
 
 log = logging.getLogger("odoo_sync.sandbox")
 rpc_log = logging.getLogger("odoo.addons.rpc.controllers.xmlrpc")
@@ -285,6 +286,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         super().setup()
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._served_rpc = False
+        self._session: list | None = None
         with self.state.lock:
             self.state.connections += 1
 
@@ -332,6 +334,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             phrase = HTTPStatus(status).phrase
         except ValueError:
             phrase = "Unknown"
+        self._replying()
         if not self.state.keep_alive:
             self.close_connection = True
         head = {
@@ -357,6 +360,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     def _send_chunked(self, status: int, headers: dict, body: bytes) -> None:
         """A reply with no Content-Length (chunked), as some proxies send."""
+        self._replying()
         self.close_connection = True
         out = self._head(status, {**headers, "Transfer-Encoding": "chunked"})
         for start in range(0, len(body), 8192):
@@ -374,6 +378,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
         Each read is quick, the reply is not: only a bound on the whole exchange ends it.
         """
+        self._replying()
         self.close_connection = True
         head = self._head(
             status, {**headers, "Content-Length": str(len(body)), "Connection": "close"}
@@ -393,7 +398,14 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     def _drop(self) -> None:
         """Close without a reply, as a crashed worker or a cut link does."""
+        self._replying()
         self.close_connection = True
+
+    def _replying(self) -> None:
+        """The session's last moment inside an exchange: taken before the reply leaves."""
+        if self._session is not None:
+            with self.state.lock:
+                self._session[1] = time.monotonic()
 
     def _route(self, method: str) -> None:
         path = self.path.split("?", 1)[0]
@@ -414,6 +426,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
     def _serve(self, key: str, run: Callable[[], Reply], fault_reply: Callable) -> None:
         """Apply latency and injected faults around one Odoo call, then reply."""
         st = self.state
+        received = time.monotonic()  # the request is read: its client is inside a session
         with st.lock:
             st.requests += 1
             st.calls[key] += 1
@@ -423,10 +436,18 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 self._served_rpc = True
                 st.rpc_connections += 1
                 st.open_rpc_connections += 1
+                self._session = [received, received, 0]
+                st.sessions.append(self._session)
+            self._session[2] += 1
         delay = st.latency_for(key)
         if delay and wake.wait(delay):
             return self._drop()  # reset while waiting: this call belongs to a past test
         faults = st.take_faults(key)
+        park = faults.get("park")
+        park_when = park.params.get("when", "before") if park else None
+        park_seconds = float(park.params.get("seconds", 60.0)) if park else 0.0
+        if park_when == "before" and st.park(key, "before", park_seconds) != "continue":
+            return self._drop()  # released without applying: Odoo never saw it
 
         def apply() -> Reply | None:
             with st.lock:
@@ -481,7 +502,13 @@ class SandboxHandler(BaseHTTPRequestHandler):
         reply = apply()
         if reply is None or "drop_after" in faults:
             return self._drop()
-        return self._send(*reply)
+        if park_when == "after" and st.park(key, "after", park_seconds) != "continue":
+            return self._drop()  # applied, and the reply never leaves
+        try:
+            return self._send(*reply)
+        except OSError:
+            # Its client died while the call was parked: nobody to answer.
+            self.close_connection = True
 
     # endpoints
     def _xmlrpc(self, service: str, body: bytes) -> None:
@@ -582,6 +609,18 @@ def control(st: SandboxState, action: str, p: dict):
             m.database_lost(str(p.get("reason", "refused")))  # refuse an unknown reason now
         st.add_fault(p.pop("kind"), p.pop("count", 1), p.pop("method", None), **p)
         return {"ok": True}
+    if action == "parked":
+        with st.lock:
+            return {"parked": [c.as_dict() for c in st.parked.values()]}
+    if action == "release_parked":
+        return {"released": st.release_parked(str(p.get("decision")), p.get("id"))}
+    if action == "mutations":
+        with st.lock:
+            return {"mutations": [list(m) for m in st.mutations]}
+    if action == "sessions":
+        with st.lock:
+            sessions = [list(s) for s in st.sessions]
+        return {"sessions": sessions, "max_concurrent": st.max_concurrent_sessions()}
     if action == "random_faults":
         st.set_random_faults(p.get("rate", 0), p.get("specs") or [], p.get("seed"))
         return {"ok": True}
@@ -597,8 +636,18 @@ def control(st: SandboxState, action: str, p: dict):
         return {"api_key": st.rotate_key(p.get("api_key"))}
     if action == "set_rights":
         with st.lock:
-            st.pos_manager = bool(p.get("pos_manager", True))
+            if bool(p.get("pos_manager", True)):
+                st.groups.add(POS_MANAGER)
+            else:
+                st.groups.discard(POS_MANAGER)
         return {"ok": True}
+    if action == "set_groups":
+        groups = p.get("groups")
+        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+            raise ValueError("groups must be a list of group external ids")
+        with st.lock:
+            st.groups = set(groups)
+        return {"groups": sorted(st.groups)}
     if action == "configure":
         with st.lock:
             if "keep_alive" in p:
@@ -608,6 +657,9 @@ def control(st: SandboxState, action: str, p: dict):
         return {"id": st.create_pos_config(p["name"], bool(p.get("active", True)), p.get("xmlid"))}
     if action == "delete_pos_config":
         return {"deleted": st.delete_pos_config(int(p["id"]))}
+    if action == "edit_pos_config":
+        values = {k: p[k] for k in ("name", "active") if k in p}
+        return {"edited": st.edit_pos_config(int(p["id"]), **values)}
     if action == "open_session":
         try:
             return {"id": st.open_session(int(p["config_id"]))}

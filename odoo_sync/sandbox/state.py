@@ -19,6 +19,18 @@ ADMIN_UID = 2
 LOGIN_COOLDOWN_AFTER = 5  # base.login_cooldown_after
 LOGIN_COOLDOWN_SECONDS = 60.0  # base.login_cooldown_duration
 
+# The groups of the sandbox's user. By default it is the database's admin
+# (uid 2), who has them all; `Sandbox.set_groups(INTEGRATION_USER_GROUPS)` makes
+# it the integration user docs/odoo.md asks for: Point of Sale / Administrator
+# without Settings (base.group_system) or Access Rights (base.group_erp_manager).
+POS_MANAGER = "point_of_sale.group_pos_manager"
+ACCESS_RIGHTS = "base.group_erp_manager"
+SETTINGS = "base.group_system"
+INTEGRATION_USER_GROUPS = frozenset(
+    {"base.group_user", "point_of_sale.group_pos_user", POS_MANAGER}
+)
+ADMIN_GROUPS = INTEGRATION_USER_GROUPS | {ACCESS_RIGHTS, SETTINGS}
+
 FAULT_KINDS = (
     "status",
     "timeout",
@@ -28,7 +40,9 @@ FAULT_KINDS = (
     "body",
     "trickle",
     "drop_after",
+    "park",
 )
+PARK_POINTS = ("before", "after")  # held before applying the call, or after it, before the reply
 
 
 def parse_version(version: str) -> tuple[int, str, list]:
@@ -51,6 +65,29 @@ def fault_label(spec: dict) -> str:
     if spec.get("apply"):
         words.append("apply")
     return " ".join(words)
+
+
+@dataclass
+class ParkedCall:
+    """A call held at a point until the test releases it (or its time runs out)."""
+
+    id: int
+    key: str
+    when: str
+    since: float
+    event: threading.Event = field(default_factory=threading.Event)
+    decision: str = "drop"
+
+    def as_dict(self) -> dict:
+        applied = self.when == "after"
+        held = round(time.monotonic() - self.since, 3)
+        return {
+            "id": self.id,
+            "key": self.key,
+            "when": self.when,
+            "applied": applied,
+            "held_s": held,
+        }
 
 
 @dataclass
@@ -93,6 +130,11 @@ class SandboxState:
             # generation changed and drop their call instead of applying it.
             self._wake.set()
             self._wake = threading.Event()
+            for call in getattr(self, "parked", {}).values():
+                call.decision = "drop"
+                call.event.set()
+            self.parked: dict[int, ParkedCall] = {}
+            self.park_seq = 0
             self.generation += 1
             self.version = version
             self.major = major
@@ -102,7 +144,7 @@ class SandboxState:
             self.login = login
             self.api_key = api_key
             self.keep_alive = keep_alive
-            self.pos_manager = True
+            self.groups: set[str] = set(ADMIN_GROUPS)
             self.tables: dict[str, dict[int, dict]] = {
                 "pos.config": {},
                 "pos.session": {},
@@ -131,6 +173,14 @@ class SandboxState:
             self.connections = 0
             self.rpc_connections = 0
             self.deprecation_warnings = 0
+            # Every pos.config create or write an Odoo call applied, in order:
+            # (record id, "create" | "write" | "load", name, active).
+            self.mutations: list[tuple[int, str, str, bool]] = []
+            # One entry per TCP connection that carried an Odoo call, i.e. per
+            # OdooClient session (a drain): [first request read, last reply
+            # about to be sent, calls]. Both ends are taken on the server, so
+            # an overlap proves two clients were inside a session at once.
+            self.sessions: list[list] = []
             if seed_demo:
                 self.seed_demo()
 
@@ -140,14 +190,22 @@ class SandboxState:
                 self.create_pos_config(name)
 
     @property
+    def pos_manager(self) -> bool:
+        return POS_MANAGER in self.groups
+
+    def has_group(self, group: str) -> bool:
+        return group in self.groups
+
+    @property
     def wake_event(self) -> threading.Event:
         return self._wake
 
     def snapshot(self):
-        return copy.deepcopy(self.tables), self.sequences.copy()
+        return copy.deepcopy(self.tables), self.sequences.copy(), len(self.mutations)
 
     def restore(self, snapshot) -> None:
         self.tables, self.sequences = copy.deepcopy(snapshot[0]), snapshot[1].copy()
+        del self.mutations[snapshot[2] :]
 
     # --- records ------------------------------------------------------------
     def next_id(self, table: str) -> int:
@@ -172,6 +230,18 @@ class SandboxState:
                 self.set_xmlid(module or "__import__", xname, "pos.config", record_id)
             return record_id
 
+    def edit_pos_config(self, record_id: int, **values) -> bool:
+        """Change a config as someone in Odoo's back office would (name, active)."""
+        from .models import now_str
+
+        with self.lock:
+            row = self.tables["pos.config"].get(record_id)
+            if row is None:
+                return False
+            row.update({k: v for k, v in values.items() if k in ("name", "active")})
+            row["write_date"] = now_str()
+            return True
+
     def delete_pos_config(self, record_id: int) -> bool:
         """Delete like Odoo's unlink (its external ids go too), sessions included."""
         with self.lock:
@@ -194,7 +264,8 @@ class SandboxState:
                 return row
         return None
 
-    def set_xmlid(self, module: str, name: str, model: str, res_id: int) -> None:
+    def set_xmlid(self, module: str, name: str, model: str, res_id: int) -> int:
+        """Create or rebind `module.name` (ir.model.data._update_xmlids: ON CONFLICT DO UPDATE)."""
         row = self.find_xmlid(module, name)
         if row is None:
             xid = self.next_id("ir.model.data")
@@ -207,8 +278,9 @@ class SandboxState:
                 "complete_name": f"{module}.{name}",
                 "noupdate": False,
             }
-        else:
-            row.update(model=model, res_id=res_id)
+            return xid
+        row.update(model=model, res_id=res_id)
+        return row["id"]
 
     def open_session_for(self, config_id: int) -> dict | None:
         for row in self.tables["pos.session"].values():
@@ -289,6 +361,41 @@ class SandboxState:
                     taken[kind] = FaultRule(kind, 0, None, spec)
         return taken
 
+    def park(self, key: str, when: str, seconds: float) -> str:
+        """Hold this call until released: "continue" or "drop" ("drop" when time runs out)."""
+        with self.lock:
+            self.park_seq += 1
+            call = ParkedCall(self.park_seq, key, when, time.monotonic())
+            self.parked[call.id] = call
+        try:
+            released = call.event.wait(seconds)
+        finally:
+            with self.lock:
+                self.parked.pop(call.id, None)
+        return call.decision if released else "drop"
+
+    def release_parked(self, decision: str, call_id: int | None = None) -> int:
+        if decision not in ("continue", "drop"):
+            raise ValueError("decision must be 'continue' or 'drop'")
+        with self.lock:
+            calls = [c for c in self.parked.values() if call_id is None or c.id == call_id]
+            for call in calls:
+                call.decision = decision
+                call.event.set()
+                del self.parked[call.id]
+        return len(calls)
+
+    def max_concurrent_sessions(self) -> int:
+        """The most client sessions that were inside an exchange at the same moment."""
+        with self.lock:
+            edges = [(s[0], 1) for s in self.sessions] + [(s[1], -1) for s in self.sessions]
+        # An end and a start at the same instant do not overlap: ends sort first.
+        current = peak = 0
+        for _, step in sorted(edges):
+            current += step
+            peak = max(peak, current)
+        return peak
+
     def set_random_faults(self, rate: float, specs: list[dict], seed: int | None = None) -> None:
         """Fail this share of calls (0 stops it), each with one of `specs` (kind + params)."""
         rate = float(rate)
@@ -339,6 +446,7 @@ class SandboxState:
                 "api_key": self.api_key,
                 "keep_alive": self.keep_alive,
                 "pos_manager": self.pos_manager,
+                "groups": sorted(self.groups),
                 "pos_configs": configs,
                 "external_ids": list(self.tables["ir.model.data"].values()),
                 "sessions": list(self.tables["pos.session"].values()),
@@ -348,6 +456,13 @@ class SandboxState:
                 "rpc_connections": self.rpc_connections,
                 "deprecation_warnings": self.deprecation_warnings,
                 "pending_faults": [
-                    {"kind": r.kind, "count": r.count, "method": r.method} for r in self.faults
+                    {
+                        "kind": r.kind,
+                        "count": r.count,
+                        "method": r.method,
+                        "status": r.params.get("status"),
+                    }
+                    for r in self.faults
                 ],
+                "parked": [c.as_dict() for c in self.parked.values()],
             }

@@ -11,7 +11,7 @@ from freezegun import freeze_time
 from cafe.models import Tenant
 from cafe.tests.clients import logged_in
 from cafe.tests.factories import TenantFactory, TenantStaffFactory
-from odoo_sync import queue
+from odoo_sync import housekeeping, tenant_health
 from odoo_sync.models import SyncAttempt
 from registers.models import SyncState
 from registers.tests.factories import PosConfigFactory
@@ -29,6 +29,48 @@ def tenant_row(response, tenant):
 def test_admin_index_links_to_the_overview(operator):
     html = logged_in(operator).get(reverse("admin:index")).content.decode()
     assert f'href="{OVERVIEW}"' in html
+
+
+def test_the_overview_is_one_entry_of_the_sync_app_in_the_index_and_the_sidebar(operator):
+    client = logged_in(operator)
+    index = client.get(reverse("admin:index"))
+    [sync_app] = [a for a in index.context["app_list"] if a["app_label"] == "odoo_sync"]
+    assert sync_app["models"][0]["name"] == "Sync overview"
+    html = index.content.decode()
+    assert html.count(">Odoo sync<") == 1  # the app once, not twice
+    # The sidebar of any other admin page lists it too.
+    sidebar = client.get(ATTEMPTS).content.decode()
+    assert 'id="nav-sidebar"' in sidebar and f'href="{OVERVIEW}"' in sidebar
+
+
+def test_view_site_opens_the_overview_and_every_page_has_a_favicon(operator):
+    html = logged_in(operator).get(reverse("admin:index")).content.decode()
+    assert f'<a href="{OVERVIEW}">View site</a>' in html
+    assert 'rel="icon"' in html
+
+
+def test_the_registers_list_says_which_tenants_are_paused_or_unreachable(operator):
+    paused = TenantFactory(pro=True, name="Paused Cafe")
+    tenant_health.pause_tenant(
+        paused.pk, connection_revision=0, reason="Odoo refused the login 'sync'."
+    )
+    down = TenantFactory(pro=True, name="Down Cafe")
+    tenant_health.record_tenant_unreachable(down.pk, connection_revision=0, error="HTTP 502")
+    TenantFactory(pro=True, name="Fine Cafe")
+    html = logged_in(operator).get(reverse("admin:registers_posconfig_changelist")).content
+    html = html.decode()
+    assert "Paused Cafe: paused since" in html and "Odoo refused the login" in html
+    assert "Down Cafe: Odoo unreachable since" in html
+    assert "Fine Cafe:" not in html
+    assert reverse("admin:cafe_tenant_change", args=[paused.pk]) in html
+
+
+def test_staff_see_banners_only_for_their_own_tenants():
+    staff = TenantStaffFactory()
+    other = TenantFactory(pro=True, name="Other Cafe")
+    tenant_health.pause_tenant(other.pk, connection_revision=0, reason="refused")
+    html = logged_in(staff).get(reverse("admin:registers_posconfig_changelist")).content
+    assert b"Other Cafe" not in html
 
 
 @freeze_time("2026-03-02 10:00:00")
@@ -94,7 +136,7 @@ def test_retry_from_the_overview_requeues_and_comes_back(operator):
 
 def test_overview_shows_paused_tenants_with_the_reason(operator):
     paused = TenantFactory(pro=True, name="Paused cafe")
-    queue.pause_tenant(
+    tenant_health.pause_tenant(
         paused.pk, connection_revision=0, reason="Odoo rejected the connection: Access Denied"
     )
     html = logged_in(operator).get(OVERVIEW).content.decode()
@@ -106,7 +148,9 @@ def test_overview_shows_paused_tenants_with_the_reason(operator):
 def test_overview_shows_unreachable_tenants_and_since_when(operator):
     with freeze_time("2026-03-02 09:00:00"):
         down = TenantFactory(pro=True, name="Down cafe")
-        queue.record_tenant_unreachable(down.pk, connection_revision=0, error="connection refused")
+        tenant_health.record_tenant_unreachable(
+            down.pk, connection_revision=0, error="connection refused"
+        )
     with freeze_time("2026-03-02 10:30:00"):
         html = logged_in(operator).get(OVERVIEW).content.decode()
     assert 'id="sync-unreachable"' in html
@@ -117,9 +161,9 @@ def test_overview_shows_unreachable_tenants_and_since_when(operator):
 def test_overview_says_whether_tick_and_worker_are_alive(operator, settings):
     settings.SYNC_TICK_SECONDS = 60
     with freeze_time("2026-03-02 10:00:00"):
-        queue.beat("tick")
+        housekeeping.beat("tick")
     with freeze_time("2026-03-02 09:00:00"):
-        queue.beat("worker")
+        housekeeping.beat("worker")
     with freeze_time("2026-03-02 10:02:00"):
         response = logged_in(operator).get(OVERVIEW)
     overview = response.context["overview"]
@@ -137,7 +181,7 @@ def test_overview_with_no_heartbeat_says_so(operator):
 def test_staff_overview_shows_only_their_tenants():
     mine, theirs = TenantFactory(pro=True, name="Mine"), TenantFactory(pro=True, name="Theirs")
     PosConfigFactory(dead_update=True, tenant=theirs, name="Their dead letter")
-    queue.pause_tenant(theirs.pk, connection_revision=0, reason="their secret trouble")
+    tenant_health.pause_tenant(theirs.pk, connection_revision=0, reason="their secret trouble")
     staff = TenantStaffFactory(tenants=[mine])
     response = logged_in(staff).get(OVERVIEW)
     assert [r["tenant"] for r in response.context["overview"]["rows"]] == [mine]
@@ -195,3 +239,10 @@ def test_staff_see_only_their_tenants_sync_history():
     assert list(client.get(ATTEMPTS).context["cl"].result_list) == [own]
     change = reverse("admin:odoo_sync_syncattempt_change", args=[theirs.pk])
     assert client.get(change).status_code == 404
+
+
+def test_on_the_overview_only_the_overview_is_marked_current_in_the_sidebar(operator):
+    html = logged_in(operator).get(OVERVIEW).content.decode()
+    assert OVERVIEW == "/admin/odoo_sync/overview/"
+    assert html.count(" current-model") == 1
+    assert 'class="model-syncoverview current-model"' in html

@@ -8,10 +8,11 @@ import time
 
 import pytest
 
-from odoo_sync.client import OdooClient
-from odoo_sync.errors import (
+from odoo_client.client import OdooClient
+from odoo_client.errors import (
     OdooAccessError,
     OdooAuthError,
+    OdooBatchError,
     OdooConfigError,
     OdooError,
     OdooMissingRecordError,
@@ -21,9 +22,20 @@ from odoo_sync.errors import (
     OdooUnreachableError,
     OdooValidationError,
 )
-from odoo_sync.payloads import pos_config_external_id
 
 XID = ("regsync", "register_0123456789abcdef0123456789abcdef")
+
+
+def _find_by_external_id(client, external_id):
+    """What `ir.model.data` records under an external id: the test's view into Odoo."""
+    module, name = external_id
+    rows = client.execute_kw(
+        "ir.model.data",
+        "search_read",
+        [[("module", "=", module), ("name", "=", name), ("model", "=", "pos.config")]],
+        {"fields": ["res_id"], "limit": 1},
+    )
+    return int(rows[0]["res_id"]) if rows else None
 
 
 def fault_body(code, text):
@@ -70,7 +82,9 @@ def test_xmlrpc_still_works_on_19_and_triggers_its_deprecation_warning(odoo_sand
         assert client.protocol_in_use == "xmlrpc"
         assert client.version()["major"] == 19
         config_id = client.upsert_pos_config(external_id=XID, name="Bar")
-        assert client.read_pos_configs([config_id], ["name"]) == [{"id": config_id, "name": "Bar"}]
+        assert client.execute_kw("pos.config", "read", [[config_id], ["name"]]) == [
+            {"id": config_id, "name": "Bar"}
+        ]
     assert odoo_sandbox.deprecation_warnings() >= 3
 
 
@@ -103,10 +117,10 @@ def test_helpers_round_trip(odoo_sandbox_any_version):
     sandbox = odoo_sandbox_any_version
     with sandbox.client() as client:
         config_id = client.upsert_pos_config(external_id=XID, name="Bar")
-        assert client.find_pos_config_by_external_id(external_id=XID) == config_id
-        assert client.find_pos_config_by_external_id(external_id=("regsync", "register_x")) is None
+        assert _find_by_external_id(client, XID) == config_id
+        assert _find_by_external_id(client, ("regsync", "register_x")) is None
         client.write_pos_config(config_id, {"name": "Terrace", "active": False})
-        assert client.read_pos_configs([config_id], ["name", "active"]) == [
+        assert client.execute_kw("pos.config", "read", [[config_id], ["name", "active"]]) == [
             {"id": config_id, "name": "Terrace", "active": False}
         ]
         # archived: hidden from searches unless active_test is off, still readable by id
@@ -151,7 +165,7 @@ def test_upsert_recreates_a_record_deleted_in_odoo(odoo_sandbox):
 @pytest.mark.parametrize("version", ["17.0", "19.0"])
 def test_create_survives_a_reply_lost_after_odoo_applied_it(odoo_sandbox, version):
     odoo_sandbox.reset(version=version)
-    external_id = pos_config_external_id("3f2b1c4d-0000-4000-8000-000000000001")
+    external_id = ("regsync", "register_3f2b1c4d000040008000000000000001")
     with odoo_sandbox.client() as client:
         client.authenticate()
         odoo_sandbox.drop_next("after", method="pos.config.load")
@@ -159,7 +173,7 @@ def test_create_survives_a_reply_lost_after_odoo_applied_it(odoo_sandbox, versio
             client.upsert_pos_config(external_id=external_id, name="Bar")
         assert exc.value.outcome_unknown is True
         assert len(odoo_sandbox.pos_configs()) == 1  # it landed; we never heard back
-        found = client.find_pos_config_by_external_id(external_id=external_id)
+        found = _find_by_external_id(client, external_id)
         retried = client.upsert_pos_config(external_id=external_id, name="Bar")
     assert retried == found
     assert len(odoo_sandbox.pos_configs()) == 1
@@ -196,7 +210,7 @@ def test_rotated_key_gives_fault_3(odoo_sandbox):
         client.authenticate()
         odoo_sandbox.rotate_key()
         with pytest.raises(OdooAuthError) as exc:
-            client.read_pos_configs([1], ["name"])
+            client.execute_kw("pos.config", "read", [[1], ["name"]])
     assert exc.value.fault_code == 3
     assert exc.value.message == "Access Denied"
 
@@ -214,10 +228,10 @@ def test_login_cooldown_after_five_failures(odoo_sandbox):
     with pytest.raises(OdooAuthError), odoo_sandbox.client() as fresh:
         fresh.authenticate()
     with pytest.raises(OdooAuthError, match="Too many login failures") as exc:
-        good.read_pos_configs([1], ["name"])
+        good.execute_kw("pos.config", "read", [[1], ["name"]])
     assert exc.value.fault_code == 3
     odoo_sandbox.clear_login_failures()
-    assert good.read_pos_configs([1], ["name"]) == []
+    assert good.execute_kw("pos.config", "read", [[1], ["name"]]) == []
     good.close()
 
 
@@ -282,7 +296,9 @@ def test_missing_rights_are_an_access_error(odoo_sandbox_any_version):
             client.write_pos_config(config_id, {"name": "Terrace"})
         with pytest.raises(OdooAccessError):
             client.upsert_pos_config(external_id=XID, name="Terrace")
-        assert client.read_pos_configs([config_id], ["name"]) == [{"id": config_id, "name": "Bar"}]
+        assert client.execute_kw("pos.config", "read", [[config_id], ["name"]]) == [
+            {"id": config_id, "name": "Bar"}
+        ]
 
 
 def test_write_on_a_record_deleted_in_odoo_is_confirmed_missing(odoo_sandbox_any_version):
@@ -292,7 +308,7 @@ def test_write_on_a_record_deleted_in_odoo_is_confirmed_missing(odoo_sandbox_any
         sandbox.delete_pos_config(config_id)
         with pytest.raises(OdooMissingRecordError, match="Record does not exist") as exc:
             client.write_pos_config(config_id, {"name": "Terrace"})
-        assert client.read_pos_configs([config_id], ["name"]) == []
+        assert client.execute_kw("pos.config", "read", [[config_id], ["name"]]) == []
     assert isinstance(exc.value, OdooPermanentError)
     assert sandbox.call_count("pos.config.search_count") == 1  # the confirmation
 
@@ -301,7 +317,7 @@ def test_archived_record_is_not_mistaken_for_missing(odoo_sandbox):
     with odoo_sandbox.client() as client:
         config_id = client.upsert_pos_config(external_id=XID, name="Bar", active=False)
         client.write_pos_config(config_id, {"active": False})
-        assert client.read_pos_configs([config_id], ["active"]) == [
+        assert client.execute_kw("pos.config", "read", [[config_id], ["active"]]) == [
             {"id": config_id, "active": False}
         ]
 
@@ -381,7 +397,7 @@ def test_json2_protocol_errors_are_classified(odoo_sandbox):
         with pytest.raises(OdooPermanentError, match="missing a required argument: 'domain'"):
             client.execute_kw("pos.config", "search", [])
         with pytest.raises(OdooPermanentError, match="Invalid field 'no_such_field'") as exc:
-            client.read_pos_configs([1], ["no_such_field"])
+            client.execute_kw("pos.config", "read", [[1], ["no_such_field"]])
         assert exc.value.http_status == 500
 
 
@@ -465,7 +481,7 @@ def test_a_row_error_quoting_database_words_is_not_an_outage(odoo_sandbox):
         client.authenticate()
         odoo_sandbox.reply_body_next(fault_body(1, text))
         with pytest.raises(OdooPermanentError):
-            client.read_pos_configs([1], ["name"])
+            client.execute_kw("pos.config", "read", [[1], ["name"]])
 
 
 @pytest.mark.parametrize("protocol", ["xmlrpc", "json2"])
@@ -478,7 +494,7 @@ def test_a_maintenance_page_with_status_200_is_the_tenants_outage(odoo_sandbox, 
             MAINTENANCE_PAGE, content_type="text/html; charset=utf-8", method="pos.config.read"
         )
         with pytest.raises(OdooOutageError) as exc:
-            client.read_pos_configs([1], ["name"])
+            client.execute_kw("pos.config", "read", [[1], ["name"]])
     assert exc.value.message == (
         f'Odoo\'s server answered with an HTML page (HTTP 200), not {wire}: "Site under maintenance"'
     )
@@ -495,7 +511,7 @@ def test_plain_text_instead_of_json2_is_the_tenants_outage(odoo_sandbox):
             "upstream connect error db-7 10.0.3.7", content_type="text/plain", method="read"
         )
         with pytest.raises(OdooOutageError) as exc:
-            client.read_pos_configs([1], ["name"])
+            client.execute_kw("pos.config", "read", [[1], ["name"]])
     assert exc.value.message == "Odoo's server answered with a text reply (HTTP 200), not JSON-2"
 
 
@@ -530,7 +546,7 @@ def test_xmlrpc_401_403_always_come_from_in_front_of_odoo(odoo_sandbox, status, 
         client.authenticate()
         odoo_sandbox.reply_body_next(body, status=status, content_type=content_type)
         with pytest.raises(OdooOutageError) as exc:
-            client.read_pos_configs([1], ["name"])
+            client.execute_kw("pos.config", "read", [[1], ["name"]])
     assert not isinstance(exc.value, OdooAuthError | OdooAccessError)
     assert exc.value.http_status == status
     assert exc.value.outcome_unknown is False  # refused before it reached Odoo
@@ -560,7 +576,7 @@ def test_json2_401_403_without_odoos_error_body_are_the_tenants_outage(
             body, status=status, content_type=content_type, method="pos.config.read"
         )
         with pytest.raises(OdooOutageError) as exc:
-            client.read_pos_configs([1], ["name"])
+            client.execute_kw("pos.config", "read", [[1], ["name"]])
     assert exc.value.http_status == status
     assert exc.value.outcome_unknown is False
     assert f"(HTTP {status}), not JSON-2" in exc.value.message
@@ -577,7 +593,7 @@ def test_any_other_page_is_the_tenants_outage_never_the_rows(odoo_sandbox, proto
         client.authenticate()
         odoo_sandbox.reply_body_next(page, status=status, content_type="text/html")
         with pytest.raises(OdooOutageError) as exc:
-            client.read_pos_configs([1], ["name"])
+            client.execute_kw("pos.config", "read", [[1], ["name"]])
     assert exc.value.outcome_unknown is False
     assert exc.value.message.endswith(
         f'(HTTP {status}), not {client_wire(protocol)}: "Request refused"'
@@ -608,7 +624,7 @@ def test_json2_401_403_with_odoos_error_body_keep_their_meaning(
             json.dumps(body), status=status, content_type="application/json", method="read"
         )
         with pytest.raises(expected) as exc:
-            client.read_pos_configs([1], ["name"])
+            client.execute_kw("pos.config", "read", [[1], ["name"]])
     assert not isinstance(exc.value, OdooUnreachableError)
     assert exc.value.message == "Odoo says no"
 
@@ -620,13 +636,13 @@ def test_a_proxy_error_page_keeps_only_its_title(odoo_sandbox, protocol):
         client.authenticate()
         odoo_sandbox.fail_next(502, method="pos.config.read")
         with pytest.raises(OdooUnreachableError) as exc:
-            client.read_pos_configs([1], ["name"])
+            client.execute_kw("pos.config", "read", [[1], ["name"]])
         assert exc.value.message == 'HTTP 502 from Odoo: "502 Bad Gateway"'
         odoo_sandbox.reply_body_next(
             "upstream db-7 10.0.3.7 refused", status=503, content_type="text/plain"
         )
         with pytest.raises(OdooUnreachableError) as exc:
-            client.read_pos_configs([1], ["name"])
+            client.execute_kw("pos.config", "read", [[1], ["name"]])
         assert exc.value.message == "HTTP 503 from Odoo"
     assert not isinstance(exc.value, OdooOutageError)
 
@@ -690,7 +706,7 @@ def test_response_size_is_bounded(odoo_sandbox):
         client.authenticate()
         odoo_sandbox.reply_body_next(huge)
         with pytest.raises(OdooConfigError, match="larger than 2000 bytes"):
-            client.read_pos_configs([1], ["name"])
+            client.execute_kw("pos.config", "read", [[1], ["name"]])
 
 
 def test_response_size_is_bounded_without_a_content_length(odoo_sandbox):
@@ -698,7 +714,7 @@ def test_response_size_is_bounded_without_a_content_length(odoo_sandbox):
         client.authenticate()
         odoo_sandbox.reply_body_next("x" * 10_000, repeat=50, chunked=True)  # 500 kB, chunked
         with pytest.raises(OdooConfigError, match="larger than 100000 bytes"):
-            client.read_pos_configs([1], ["name"])
+            client.execute_kw("pos.config", "read", [[1], ["name"]])
 
 
 def test_a_reply_trickling_in_cannot_outlast_the_calls_deadline(odoo_sandbox):
@@ -748,7 +764,7 @@ def test_the_watchdog_is_one_thread_per_client_and_joined_when_it_closes(odoo_sa
     assert _deadline_threads() - threads_before == set()
     assert odoo_sandbox.connections() == 1  # watching each call leaves connection reuse alone
     with pytest.raises(RuntimeError, match="closed"):
-        client.read_pos_configs([1], ["name"])
+        client.execute_kw("pos.config", "read", [[1], ["name"]])
 
 
 def test_an_unclosed_client_does_not_leave_its_watchdog_behind(odoo_sandbox):
@@ -1008,7 +1024,7 @@ def test_credentials_never_appear_in_errors_or_repr(odoo_sandbox):
         client.authenticate()
         odoo_sandbox.reply_body_next(fault_body(1, f"Traceback ...\nValueError: bad key {key}"))
         with pytest.raises(OdooError) as exc:
-            client.read_pos_configs([1], ["name"])
+            client.execute_kw("pos.config", "read", [[1], ["name"]])
     assert key not in str(exc.value)
     assert "[redacted]" in exc.value.message
 
@@ -1023,7 +1039,7 @@ def test_json2_bearer_key_is_not_echoed(odoo_sandbox):
             content_type="application/json",
         )
         with pytest.raises(OdooPermanentError) as exc:
-            client.read_pos_configs([1], ["name"])
+            client.execute_kw("pos.config", "read", [[1], ["name"]])
     assert odoo_sandbox.api_key not in exc.value.message
 
 
@@ -1068,3 +1084,183 @@ def test_a_slow_odoo_does_not_delay_another_tenants_odoo(odoo_sandbox, odoo_sand
     thread.join(timeout=5)
     assert not thread.is_alive()
     assert outcome and outcome[0].outcome_unknown is True
+
+
+# --- onboarding (issue 13) ------------------------------------------------------------------
+
+
+def test_find_pos_configs_by_name_in_two_calls_archived_included(odoo_sandbox_any_version):
+    s = odoo_sandbox_any_version
+    terrace = s.create_pos_config("Terrace", xmlid="regsync.register_a")
+    old = s.create_pos_config("Terrace", active=False)
+    s.create_pos_config("Bar")
+    s.as_integration_user()  # may not read ir.model.data: get_metadata is how
+    with s.client() as client:
+        client.authenticate()
+        before = sum(s.calls().values())
+        found = client.find_pos_configs_by_name(["Terrace", "Kiosk", "Terrace"])
+        assert sum(s.calls().values()) - before == 2
+    assert found == {
+        "Terrace": [
+            {
+                "id": terrace,
+                "name": "Terrace",
+                "active": True,
+                "external_id": "regsync.register_a",
+                "external_ids": ["regsync.register_a"],
+            },
+            {
+                "id": old,
+                "name": "Terrace",
+                "active": False,
+                "external_id": None,
+                "external_ids": [],
+            },
+        ],
+        "Kiosk": [],
+    }
+
+
+def test_find_pos_configs_by_name_is_trimmed_and_case_blind_never_a_substring(odoo_sandbox):
+    s = odoo_sandbox
+    spaced = s.create_pos_config("  front COUNTER ")
+    s.create_pos_config("Front counter 2")  # contains the name: not the same name
+    s.create_pos_config("Bar 100%_off")  # wildcards in Odoo's ilike match more; narrowed here
+    with s.client() as client:
+        client.authenticate()
+        found = client.find_pos_configs_by_name(["Front Counter", "Bar 100%_off", "Bar 1000off"])
+    assert [r["id"] for r in found["Front Counter"]] == [spaced]
+    assert [r["name"] for r in found["Bar 100%_off"]] == ["Bar 100%_off"]
+    assert found["Bar 1000off"] == []
+
+
+def test_read_all_pos_configs_pages_by_id(odoo_sandbox):
+    s = odoo_sandbox
+    ids = [s.create_pos_config(f"R{i}", active=i % 2 == 0) for i in range(7)]
+    s.delete_pos_config(ids[3])
+    with s.client() as client:
+        client.upsert_pos_config(external_id=XID, name="Linked")
+        rows = client.read_all_pos_configs(page_size=3)
+    assert [r["id"] for r in rows] == [*ids[:3], *ids[4:], ids[-1] + 1]
+    assert [r["active"] for r in rows][:3] == [True, False, True]
+    assert rows[-1]["external_id"] == f"regsync.{XID[1]}"
+    assert s.call_count("pos.config.search_read") == 3  # 3 + 3 + 1 rows
+    with pytest.raises(ValueError):
+        s.client().read_all_pos_configs(page_size=0)
+
+
+def test_link_needs_access_rights_and_says_so(odoo_sandbox_any_version):
+    s = odoo_sandbox_any_version
+    existing = s.create_pos_config("Terrace")
+    s.as_integration_user()
+    with s.client() as client, pytest.raises(OdooAccessError) as caught:
+        client.link_pos_config(existing, XID)
+    assert "Administration / Access Rights" in caught.value.message
+    assert "not allowed to create 'Model Data'" in caught.value.message
+    assert s.external_ids() == [] and len(s.pos_configs()) == 1
+
+
+def test_link_attaches_the_id_to_the_existing_record_once(odoo_sandbox_any_version):
+    s = odoo_sandbox_any_version
+    existing = s.create_pos_config("Terrace")
+    with s.client() as client:
+        client.link_pos_config(existing, XID)
+        client.link_pos_config(existing, f"regsync.{XID[1]}")  # again: nothing to do
+        assert s.call_count("ir.model.data.create") == 1
+        # the upsert now finds it: the same record is renamed, none is created
+        assert client.upsert_pos_config(external_id=XID, name="Patio") == existing
+    assert s.pos_configs() == [
+        {"id": existing, "name": "Patio", "active": True, "open_session": False}
+    ]
+
+
+def test_link_refuses_an_id_of_another_record_and_a_second_id(odoo_sandbox):
+    s = odoo_sandbox
+    other = s.create_pos_config("Bar", xmlid=f"regsync.{XID[1]}")
+    existing = s.create_pos_config("Terrace", xmlid="regsync.register_old")
+    fresh = s.create_pos_config("Kiosk")
+    with s.client() as client:
+        with pytest.raises(OdooValidationError, match=r"already linked to regsync\.register_old"):
+            client.link_pos_config(existing, XID)
+        with pytest.raises(OdooValidationError, match="already belongs to another record"):
+            client.link_pos_config(fresh, XID)
+        with pytest.raises(OdooMissingRecordError):
+            client.link_pos_config(999, XID)
+    assert {x["res_id"] for x in s.external_ids()} == {other, existing}
+
+
+# --- batching (issue 14) --------------------------------------------------------------------
+
+
+def test_upsert_many_in_one_call_then_again_updates_the_same_records(odoo_sandbox_any_version):
+    s = odoo_sandbox_any_version
+    rows = [(("regsync", f"register_{i}"), f"R{i}", True) for i in range(50)]
+    with s.client() as client:
+        ids = client.upsert_pos_configs(rows)
+        again = client.upsert_pos_configs(
+            [(x, f"{n}!", i % 2 == 0) for i, (x, n, _) in enumerate(rows)]
+        )
+    assert again == ids and len(set(ids)) == 50
+    assert s.call_count("pos.config.load") == 2
+    configs = s.pos_configs()
+    assert len(configs) == 50 and configs[1] == {
+        "id": ids[1],
+        "name": "R1!",
+        "active": False,
+        "open_session": False,
+    }
+
+
+def test_upsert_many_names_the_bad_rows_and_writes_nothing(odoo_sandbox_any_version):
+    s = odoo_sandbox_any_version
+    rows = [(f"regsync.register_{i}", "" if i in (1, 4) else f"R{i}", True) for i in range(6)]
+    with s.client() as client, pytest.raises(OdooBatchError) as caught:
+        client.upsert_pos_configs(rows)
+    error = caught.value
+    assert isinstance(error, OdooValidationError)
+    assert set(error.failed_rows) == {1, 4}
+    assert "Missing required value" in error.failed_rows[4]
+    assert not error.uncertain_rows and not error.transient_rows and not error.incomplete
+    assert error.message.startswith("Odoo refused 2 of 6 rows, nothing was written: row 1: ")
+    assert s.pos_configs() == []
+
+
+def test_the_repeat_of_a_batch_error_on_row_0_is_not_a_failure_of_row_0(odoo_sandbox):
+    s = odoo_sandbox.reset(version="19.0")
+    with s.client() as client:
+        ids = client.upsert_pos_configs([(f"regsync.r{i}", f"R{i}", True) for i in range(3)])
+        s.open_session(ids[2])
+        with pytest.raises(OdooBatchError) as caught:
+            client.upsert_pos_configs([(f"regsync.r{i}", f"R{i}", False) for i in range(3)])
+    error = caught.value
+    # Odoo's messages: row 0 (the batch's error, repeated) then row 2: row 0 may be fine
+    assert [m["record"] for m in error.messages] == [0, 2]
+    assert set(error.failed_rows) == {2} and error.transient_rows == {2}
+    assert error.uncertain_rows == {0}
+    assert all(c["active"] for c in s.pos_configs())
+
+
+def test_upsert_many_reports_an_interrupted_batch_and_refuses_duplicates(odoo_sandbox):
+    s = odoo_sandbox
+    with s.client() as client:
+        with pytest.raises(OdooBatchError) as caught:
+            client.upsert_pos_configs([(f"regsync.r{i}", "", True) for i in range(12)])
+        assert caught.value.incomplete and set(caught.value.failed_rows) == set(range(10))
+        with pytest.raises(ValueError, match="appears twice"):
+            client.upsert_pos_configs([("regsync.r1", "A", True), (("regsync", "r1"), "B", True)])
+        assert client.upsert_pos_configs([]) == []
+    assert s.call_count("pos.config.load") == 1
+
+
+def test_write_many_is_one_call_and_names_the_deleted_ones(odoo_sandbox_any_version):
+    s = odoo_sandbox_any_version
+    ids = [s.create_pos_config(f"R{i}") for i in range(4)]
+    with s.client() as client:
+        client.write_pos_configs(ids, {"active": False})
+        assert s.call_count("pos.config.write") == 1
+        assert not any(c["active"] for c in s.pos_configs())
+        s.delete_pos_config(ids[1])
+        with pytest.raises(OdooMissingRecordError) as caught:
+            client.write_pos_configs(ids, {"active": True})
+    assert caught.value.missing_ids == (ids[1],)
+    assert not any(c["active"] for c in s.pos_configs())  # nothing applied

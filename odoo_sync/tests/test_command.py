@@ -8,7 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command, execute_from_command_line
 
-from odoo_sync import queue
+from odoo_sync import reporting
 from registers import services
 from registers.tests.factories import PosConfigFactory
 
@@ -40,7 +40,7 @@ def test_status_prints_counts_per_state(sandbox_tenant):
     code, out = _run("--status", "--tenant", sandbox_tenant.slug, "--json")
     assert json.loads(out) == {
         "tenant": sandbox_tenant.slug,
-        **queue.status_counts(tenant_id=sandbox_tenant.pk),
+        **reporting.status_counts(tenant_id=sandbox_tenant.pk),
     }
 
 
@@ -81,7 +81,7 @@ def test_once_is_a_try_now_that_skips_the_outage_backoff(sandbox_tenant, odoo_sa
         (["--once", "--tenant", "no-such-cafe"], "no tenant with slug 'no-such-cafe'"),
         (["--once", "--frobnicate"], "unrecognized arguments: --frobnicate"),
         (["--status", "--once"], "argument --once: not allowed with argument --status"),
-        ([], "one of the arguments --once --status is required"),
+        ([], "one of the arguments --once --status --audit is required"),
     ],
 )
 def test_user_mistakes_get_one_clear_line_and_exit_2(capsys, args, message):
@@ -120,3 +120,39 @@ def test_once_exits_0_when_a_tenant_is_unreachable_but_no_register_failed(
     assert code == 0
     assert f"{sandbox_tenant.slug}: unreachable " in out
     assert "create_failed=0" in out
+
+
+class _Terminal(StringIO):
+    def isatty(self):
+        return True
+
+
+def _progress_of(*args, stderr=None):
+    from cafe.tests.factories import TenantFactory
+
+    for n in range(2):  # two tenants whose Odoo refuses at once: the audit is quick
+        TenantFactory(pro=True, slug=f"cafe-{n}", odoo_url="http://127.0.0.1:9")
+    err = stderr if stderr is not None else _Terminal()
+    try:
+        call_command("odoo_sync", *args, stdout=StringIO(), stderr=err)
+    except SystemExit:
+        pass
+    return err.getvalue()
+
+
+@pytest.fixture(autouse=False)
+def loopback(settings):
+    settings.ODOO_ALLOW_PRIVATE_URLS = True
+    settings.ODOO_REQUIRE_HTTPS = False
+
+
+def test_long_runs_show_progress_on_a_terminal(loopback):
+    assert "Auditing: 100%" in _progress_of("--audit")
+
+
+def test_no_progress_with_json(loopback):
+    assert _progress_of("--audit", "--json") == ""
+
+
+def test_no_progress_into_a_pipe(loopback):
+    assert _progress_of("--audit", stderr=StringIO()) == ""

@@ -15,7 +15,7 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from cafe.tests.factories import TenantFactory
-from odoo_sync import queue
+from odoo_sync import claims, outcomes
 from odoo_sync.drain import TenantStatus, drain_tenant
 from registers import services
 from registers.models import PosConfig, SyncState
@@ -56,7 +56,7 @@ def test_two_drains_of_one_tenant_at_once_push_each_row_exactly_once(sandbox_ten
     results = [box["result"] for _, box in runs]
     assert sorted(r.status for r in results) == [TenantStatus.BUSY, TenantStatus.OK]
     assert sum(r.created for r in results) == 6
-    assert odoo_sandbox.call_count("pos.config.load") == 6
+    assert odoo_sandbox.call_count("pos.config.load") == 1  # one batch, sent once
     assert len(odoo_sandbox.pos_configs()) == 6
     assert set(PosConfig.objects.values_list("sync_state", flat=True)) == {SyncState.SYNCED}
 
@@ -70,7 +70,7 @@ def test_concurrent_claims_never_share_a_row(sandbox_tenant):
         barrier.wait()
         return [
             c.register_id
-            for c in queue.claim_due(sandbox_tenant.pk, limit=15, connection_revision=0)
+            for c in claims.claim_due(sandbox_tenant.pk, limit=15, connection_revision=0)
         ]
 
     runs = [_in_thread(claim) for _ in range(4)]
@@ -144,13 +144,13 @@ def test_a_drain_whose_claim_was_taken_over_cannot_overwrite_the_newer_outcome(
     sandbox_tenant, odoo_sandbox
 ):
     reg = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
-    [stale] = queue.claim_due(sandbox_tenant.pk, limit=1, connection_revision=0)
+    [stale] = claims.claim_due(sandbox_tenant.pk, limit=1, connection_revision=0)
     later = timezone.now() + timedelta(seconds=settings.SYNC_CLAIM_SECONDS + 1)
     with freeze_time(later):
-        [fresh] = queue.claim_due(sandbox_tenant.pk, limit=1, connection_revision=0)
-        queue.mark_create_pushed(fresh, odoo_id=77, pushed_name="Bar")
-    assert queue.mark_failed(stale, error="late timeout", kind="transient") == "superseded"
-    assert queue.mark_create_pushed(stale, odoo_id=99, pushed_name="Bar") == "superseded"
+        [fresh] = claims.claim_due(sandbox_tenant.pk, limit=1, connection_revision=0)
+        outcomes.mark_create_pushed(fresh, odoo_id=77, pushed_name="Bar")
+    assert outcomes.mark_failed(stale, error="late timeout", kind="transient") == "superseded"
+    assert outcomes.mark_create_pushed(stale, odoo_id=99, pushed_name="Bar") == "superseded"
     reg.refresh_from_db()
     assert (reg.sync_state, reg.odoo_pos_config_id, reg.sync_retries) == (SyncState.SYNCED, 77, 0)
 
@@ -240,7 +240,7 @@ def test_key_revoked_mid_drain_pauses_the_tenant_without_charging_the_rows(
 def test_a_late_rejection_of_old_credentials_does_not_pause_a_fixed_connection(
     sandbox_tenant, odoo_sandbox, wait_until
 ):
-    from cafe.services import update_odoo_connection
+    from odoo_sync.tenants import update_odoo_connection
 
     services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
     good_key = odoo_sandbox.api_key

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 from freezegun import freeze_time
 
-from odoo_sync import queue
+from odoo_sync import claims, due, outcomes
 from odoo_sync.drain import TenantStatus, drain_all, drain_tenant
 from odoo_sync.models import SyncAttempt
 from registers import services
@@ -63,13 +63,13 @@ def test_rename_during_create_flight_is_caught_by_the_divergence_check(
     sandbox_tenant, odoo_sandbox
 ):
     reg = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
-    [claim] = queue.claim_due(sandbox_tenant.pk, limit=10, connection_revision=0)
+    [claim] = claims.claim_due(sandbox_tenant.pk, limit=10, connection_revision=0)
     with odoo_sandbox.client() as client:
         odoo_id = client.upsert_pos_config(external_id=claim.external_id, name=claim.name)
     # The admin renames while the create's reply is on its way back.
     services.rename_register(reg, name="Bar North")
     assert _reload(reg).sync_state == SyncState.PENDING_CREATE  # create signal untouched
-    queue.mark_create_pushed(claim, odoo_id=odoo_id, pushed_name=claim.name)
+    outcomes.mark_create_pushed(claim, odoo_id=odoo_id, pushed_name=claim.name)
     reg = _reload(reg)
     assert reg.sync_state == SyncState.PENDING_UPDATE
     assert reg.odoo_pos_config_id == odoo_id
@@ -89,8 +89,8 @@ def test_deactivate_before_create_lands_ends_archived_in_odoo(sandbox_tenant, od
     assert (result.created, result.updated) == (1, 1)
     assert reg.sync_state == SyncState.SYNCED
     assert odoo_sandbox.pos_config(reg.odoo_pos_config_id)["active"] is False
-    outcomes = list(reg.sync_attempts.order_by("id").values_list("action", "outcome"))
-    assert outcomes == [("create", "requeued"), ("update", "synced")]
+    history = list(reg.sync_attempts.order_by("id").values_list("action", "outcome"))
+    assert history == [("create", "requeued"), ("update", "synced")]
 
 
 # --- update half --------------------------------------------------------------------
@@ -110,12 +110,12 @@ def test_rename_and_deactivate_are_written_back(sandbox_tenant, odoo_sandbox):
 def test_rename_during_an_in_flight_write_is_not_lost(sandbox_tenant, odoo_sandbox):
     reg = _synced_register(sandbox_tenant)
     services.rename_register(reg, name="Second")
-    [claim] = queue.claim_due(sandbox_tenant.pk, limit=10, connection_revision=0)
+    [claim] = claims.claim_due(sandbox_tenant.pk, limit=10, connection_revision=0)
     with odoo_sandbox.client() as client:
         client.write_pos_config(claim.odoo_pos_config_id, {"name": claim.name, "active": True})
     services.rename_register(reg, name="Third")  # lands while the write is in flight
     # The edit ended the claim: the late outcome is superseded, the row stays queued.
-    assert queue.mark_update_synced(claim) == queue.Outcome.SUPERSEDED
+    assert outcomes.mark_update_synced(claim) == outcomes.Outcome.SUPERSEDED
     reg = _reload(reg)
     assert (reg.sync_state, reg.claim_token) == (SyncState.PENDING_UPDATE, None)
 
@@ -210,6 +210,19 @@ def test_record_deleted_in_odoo_dead_letters_at_once_with_a_useful_message(
     reg = _reload(reg)
     assert reg.sync_state == SyncState.SYNCED
     assert odoo_sandbox.pos_config(reg.odoo_pos_config_id)["name"] == "Renamed"
+
+
+def test_a_charged_failure_logs_the_calls_duration(sandbox_tenant, odoo_sandbox, caplog):
+    reg = _synced_register(sandbox_tenant)
+    odoo_sandbox.delete_pos_config(reg.odoo_pos_config_id)
+    odoo_sandbox.add_latency(0.05, method="pos.config.write")
+    services.rename_register(reg, name="Renamed")
+    with caplog.at_level("INFO", logger="odoo_sync"):
+        drain_tenant(sandbox_tenant.pk)
+    attempt = SyncAttempt.objects.get(register=reg, outcome=SyncAttempt.Outcome.DEAD_LETTERED)
+    [line] = [r.getMessage() for r in caplog.records if "outcome=dead_lettered" in r.getMessage()]
+    assert attempt.duration_ms >= 50
+    assert f"duration_ms={attempt.duration_ms} " in line
 
 
 def test_access_error_dead_letters_at_once_with_odoos_message(sandbox_tenant, odoo_sandbox):
@@ -309,13 +322,14 @@ def test_rejected_credentials_pause_the_tenant_and_rows_keep_their_attempts(
     sandbox_tenant.refresh_from_db()
     assert result.status == TenantStatus.PAUSED
     assert sandbox_tenant.odoo_paused_at is not None
-    assert "rejected" in sandbox_tenant.odoo_paused_reason
+    assert "refused the login" in sandbox_tenant.odoo_paused_reason
+    assert "API key" in sandbox_tenant.odoo_paused_reason  # what to do, in words
     reg = _reload(reg)
     assert (reg.sync_state, reg.sync_retries) == (SyncState.PENDING_CREATE, 0)
 
     calls_before = sum(odoo_sandbox.calls().values())
     assert drain_tenant(sandbox_tenant.pk).status == TenantStatus.PAUSED
-    assert queue.tenants_with_due_work() == []
+    assert due.tenants_with_due_work() == []
     assert sum(odoo_sandbox.calls().values()) == calls_before  # nothing more sent
 
 
@@ -486,7 +500,7 @@ def test_a_password_on_odoo_19_keeps_syncing_over_xml_rpc(sandbox_tenant, odoo_s
 
 
 def test_editing_the_connection_detects_the_protocol_again(sandbox_tenant, odoo_sandbox):
-    from cafe.services import update_odoo_connection
+    from odoo_sync.tenants import update_odoo_connection
 
     _synced_register(sandbox_tenant)
     sandbox_tenant.refresh_from_db()
@@ -521,7 +535,7 @@ def test_a_stale_odoo_id_after_odoo_was_restored_is_relinked_not_crashed(
 def test_moving_a_tenant_to_another_odoo_database_relinks_every_register(
     settings, sandbox_tenant, odoo_sandbox
 ):
-    from cafe.services import update_odoo_connection
+    from odoo_sync.tenants import update_odoo_connection
 
     settings.ODOO_ALLOW_PRIVATE_URLS = True
     settings.ODOO_REQUIRE_HTTPS = False

@@ -232,18 +232,18 @@ CASES = [
 def _point_at_nothing(tenant):
     import socket
 
-    from cafe import services as cafe_services
+    from odoo_sync import tenants
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    cafe_services.update_odoo_connection(tenant, url=f"http://127.0.0.1:{port}")
+    tenants.update_odoo_connection(tenant, url=f"http://127.0.0.1:{port}")
 
 
 def _wrong_database(tenant):
-    from cafe import services as cafe_services
+    from odoo_sync import tenants
 
-    cafe_services.update_odoo_connection(tenant, db="no-such-db")
+    tenants.update_odoo_connection(tenant, db="no-such-db")
 
 
 def _archive_with_open_session(odoo, regs):
@@ -253,13 +253,13 @@ def _archive_with_open_session(odoo, regs):
 
 
 def _heal(case, odoo, tenant, regs):
-    from cafe import services as cafe_services
+    from odoo_sync import tenants
 
     odoo.clear_faults()
     if case.version == "19.0":
         odoo.close_session(regs["update"].odoo_pos_config_id)
     if case.heals == "connection":
-        cafe_services.update_odoo_connection(
+        tenants.update_odoo_connection(
             tenant, url=odoo.url, db=odoo.db, login=odoo.login, api_key=odoo.api_key
         )
     if case.heals == "operator":

@@ -3,6 +3,7 @@
 import http.client
 import json
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -550,6 +551,7 @@ def test_runs_as_a_module_on_a_free_port():
         ],
         stdout=subprocess.PIPE,
         text=True,
+        env={**os.environ, "SANDBOX_API_KEY": "key-from-the-environment-0123"},
     )
     try:
         line = process.stdout.readline()
@@ -557,14 +559,337 @@ def test_runs_as_a_module_on_a_free_port():
         url = line.split("listening on ")[1].split()[0]
         sandbox = Sandbox.attach(url)
         assert (sandbox.version, sandbox.db) == ("19.0", "demo")
+        # The key came through the environment: nothing in the command line shows it.
+        assert sandbox.api_key == "key-from-the-environment-0123"
+        assert not any("key-from" in arg for arg in process.args)
         assert [c["name"] for c in sandbox.pos_configs()] == ["Shop", "Bar"]
         with sandbox.client() as client:
             assert client.protocol_in_use == "json2"
-            assert len(client.read_pos_configs([1, 2], ["name"])) == 2
+            assert len(client.execute_kw("pos.config", "read", [[1, 2], ["name"]])) == 2
     finally:
         process.terminate()
         process.wait(timeout=5)
         process.stdout.close()
+
+
+def test_a_taken_port_is_one_line_not_a_traceback():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "odoo_sync.sandbox", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        f"odoo sandbox: cannot listen on 127.0.0.1:{port} (Address already in use); "
+        "set SANDBOX_PORT (or --port) to a free port"
+    ]
+
+
+def test_make_runs_port_check_names_the_taken_port_and_the_way_out():
+    from django.conf import settings
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "scripts/check_ports.py", "WEB_PORT=0", f"SANDBOX_PORT={port}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=settings.BASE_DIR,
+        )
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == (
+        f"make run: port {port} is already in use (another Odoo or web server?); "
+        f"choose a free one, e.g. `SANDBOX_PORT={port + 1} make run`"
+    )
+
+
+# --- parking a call at a point, and what the sandbox counts -------------------------------
+
+
+def _call_in_thread(sandbox, service, method, *params):
+    """Send one XML-RPC call from a thread; returns (thread, box with 'value' or 'error')."""
+    import threading
+
+    box = {}
+
+    def run():
+        try:
+            box["value"] = xmlrpc_call(sandbox, service, method, *params)[1]
+        except requests.RequestException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, box
+
+
+def _load_params(sandbox, name):
+    fields = ["id", "name", "active"]
+    return (sandbox.db, 2, sandbox.api_key, "pos.config", "load", [fields, [["x.r1", name, "1"]]])
+
+
+def test_a_call_parked_before_applying_is_visible_and_dropped_unapplied(odoo_sandbox, wait_until):
+    s = odoo_sandbox
+    s.park_next("before", method="pos.config.load")
+    thread, box = _call_in_thread(s, "object", "execute_kw", *_load_params(s, "Bar"))
+    [parked] = wait_until(s.parked, what="call parked")
+    assert (parked["key"], parked["when"], parked["applied"]) == (
+        "pos.config.load",
+        "before",
+        False,
+    )
+    assert s.pos_configs() == []  # held before Odoo applied anything
+    assert s.release_parked("drop") == 1
+    thread.join(timeout=5)
+    assert isinstance(box.get("error"), requests.ConnectionError)  # never answered
+    assert s.pos_configs() == [] and s.parked() == []
+
+
+def test_a_call_parked_before_applying_goes_on_when_released(odoo_sandbox, wait_until):
+    s = odoo_sandbox
+    s.park_next("before", method="pos.config.load")
+    thread, box = _call_in_thread(s, "object", "execute_kw", *_load_params(s, "Bar"))
+    wait_until(s.parked, what="call parked")
+    s.release_parked("continue")
+    thread.join(timeout=5)
+    assert box["value"]["ids"] == [1]
+    assert [c["name"] for c in s.pos_configs()] == ["Bar"]
+
+
+def test_a_call_parked_after_applying_holds_its_reply(odoo_sandbox, wait_until):
+    s = odoo_sandbox
+    s.park_next("after", method="pos.config.load")
+    thread, box = _call_in_thread(s, "object", "execute_kw", *_load_params(s, "Bar"))
+    [parked] = wait_until(s.parked, what="call parked")
+    assert (parked["when"], parked["applied"]) == ("after", True)
+    assert [c["name"] for c in s.pos_configs()] == ["Bar"]  # applied...
+    assert thread.is_alive() and box == {}  # ...and its client still waits for the reply
+    s.release_parked("continue")
+    thread.join(timeout=5)
+    assert box["value"]["ids"] == [1]
+
+
+def test_a_parked_call_is_dropped_by_a_reset_or_when_its_time_runs_out(odoo_sandbox, wait_until):
+    s = odoo_sandbox
+    s.park_next("before", method="common.version", seconds=0.2)
+    thread, box = _call_in_thread(s, "common", "version")
+    thread.join(timeout=5)
+    assert isinstance(box.get("error"), requests.ConnectionError)
+    s.park_next("after", method="common.version")
+    thread, box = _call_in_thread(s, "common", "version")
+    wait_until(s.parked, what="call parked")
+    s.reset()
+    thread.join(timeout=5)
+    assert isinstance(box.get("error"), requests.ConnectionError)
+    assert s.parked() == []
+
+
+def test_mutations_record_each_create_write_and_upsert_with_the_values_after(odoo_sandbox):
+    s = odoo_sandbox
+    execute_kw(s, "pos.config", "load", [["id", "name", "active"], [["x.r1", "Bar", "1"]]])
+    execute_kw(s, "pos.config", "write", [[1], {"name": "Bar 2"}])
+    execute_kw(s, "pos.config", "write", [[1], {"active": False}])
+    execute_kw(s, "pos.config", "load", [["id", "name", "active"], [["x.r1", "Bar 3", "1"]]])
+    execute_kw(s, "pos.config", "create", [{"name": "Shop"}])
+    s.create_pos_config("Made in Odoo by a person")  # not an Odoo call: not counted
+    assert s.mutations() == [
+        (1, "create", "Bar", True),
+        (1, "write", "Bar 2", True),
+        (1, "write", "Bar 2", False),
+        (1, "load", "Bar 3", True),
+        (2, "create", "Shop", True),
+    ]
+
+
+def test_sessions_are_per_connection_and_overlaps_are_counted(odoo_sandbox, wait_until):
+    s = odoo_sandbox
+    parts = urlsplit(s.url)
+    body = xmlrpc.client.dumps((), "version").encode()
+
+    def call(conn):
+        conn.request("POST", "/xmlrpc/2/common", body)
+        conn.getresponse().read()
+
+    first = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+    second = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+    call(first)
+    call(first)
+    call(second)  # after the first's last reply: one at a time so far
+    assert s.max_concurrent_sessions() == 1
+    s.park_next("before", method="common.version")
+    first.request("POST", "/xmlrpc/2/common", body)  # parked: the first is mid-exchange
+    wait_until(s.parked, what="call parked")
+    call(second)
+    s.release_parked("continue")
+    first.getresponse().read()
+    first.close()
+    second.close()
+    assert [x["calls"] for x in s.sessions()] == [3, 2]
+    assert s.max_concurrent_sessions() == 2
+
+
+# --- onboarding (issue 13): the integration user and external ids --------------------------
+
+
+@pytest.mark.parametrize("version", ["17.0", "18.0", "19.0"])
+def test_integration_user_may_neither_read_nor_create_model_data(odoo_sandbox, version):
+    s = odoo_sandbox.reset(version=version)
+    config = s.create_pos_config("Terrace")
+    s.as_integration_user()
+    assert "base.group_erp_manager" not in s.groups()
+    read = execute_kw(s, "ir.model.data", "search_read", [[("model", "=", "pos.config")]])
+    assert read.faultCode == 4
+    assert read.faultString.startswith(
+        "You are not allowed to access 'Model Data' (ir.model.data) records."
+    )
+    assert "\t- Administration/Access Rights\n" in read.faultString
+    vals = {"module": "regsync", "name": "register_x", "model": "pos.config", "res_id": config}
+    created = execute_kw(s, "ir.model.data", "create", [vals])
+    assert created.faultCode == 4
+    assert "not allowed to create 'Model Data' (ir.model.data)" in created.faultString
+    assert s.external_ids() == []
+    # ...while pos.config itself is still theirs to write
+    assert execute_kw(s, "pos.config", "write", [[config], {"name": "Patio"}]) is True
+
+
+def test_access_rights_may_create_model_data_once_per_name(odoo_sandbox):
+    s = odoo_sandbox
+    first, second = s.create_pos_config("Terrace"), s.create_pos_config("Bar")
+    vals = {"module": "regsync", "name": "register_x", "model": "pos.config", "res_id": first}
+    assert execute_kw(s, "ir.model.data", "create", [vals]) == 1
+    again = execute_kw(s, "ir.model.data", "create", [{**vals, "res_id": second}])
+    assert again.faultCode == 2
+    assert 'unique constraint "ir_model_data_module_name_uniq_index"' in again.faultString
+    assert [(x["complete_name"], x["res_id"]) for x in s.external_ids()] == [
+        ("regsync.register_x", first)
+    ]
+
+
+def test_get_metadata_shows_every_external_id_to_the_integration_user(odoo_sandbox):
+    s = odoo_sandbox
+    linked = s.create_pos_config("Terrace", xmlid="regsync.register_a")
+    plain = s.create_pos_config("Bar")
+    s.as_integration_user()
+    meta = execute_kw(s, "pos.config", "get_metadata", [[linked, plain, 999]])
+    assert [(m["id"], m["xmlid"], m["xmlids"]) for m in meta] == [
+        (linked, "regsync.register_a", [{"xmlid": "regsync.register_a", "noupdate": False}]),
+        (plain, False, []),
+    ]
+    s.set_pos_manager(False)  # PoS Administrator implies PoS User, who may still read
+    assert execute_kw(s, "pos.config", "get_metadata", [[plain]])[0]["id"] == plain
+
+
+def test_load_with_id_and_dot_id_creates_a_second_record(odoo_sandbox):
+    """`.id` counts only without `id`: the existing record is not linked, a new one is made."""
+    s = odoo_sandbox
+    existing = s.create_pos_config("Terrace")
+    fields = ["id", ".id", "name"]
+    result = execute_kw(
+        s, "pos.config", "load", [fields, [["regsync.register_x", str(existing), "Terrace"]]]
+    )
+    assert result == {"ids": [existing + 1], "messages": [], "nextrow": 0}
+    assert [c["name"] for c in s.pos_configs()] == ["Terrace", "Terrace"]
+    assert [x["res_id"] for x in s.external_ids()] == [existing + 1]
+
+
+def test_load_with_dot_id_alone_updates_and_attaches_nothing(odoo_sandbox):
+    s = odoo_sandbox
+    existing = s.create_pos_config("Terrace")
+    archived = s.create_pos_config("Old", active=False)
+    ok = execute_kw(s, "pos.config", "load", [[".id", "name"], [[str(existing), "Patio"]]])
+    assert ok == {"ids": [existing], "messages": [], "nextrow": 0}
+    assert s.pos_config(existing)["name"] == "Patio" and s.external_ids() == []
+    # _convert_records looks the id up with a plain search: archived is "unknown"
+    bad = execute_kw(s, "pos.config", "load", [[".id", "name"], [[str(archived), "New"]]])
+    assert bad["ids"] is False
+    assert bad["messages"] == [
+        {
+            "rows": {"from": 0, "to": 0},
+            "record": 0,
+            "type": "error",
+            "field": ".id",
+            "message": f"Unknown database identifier '{archived}'",
+        }
+    ]
+    assert len(s.pos_configs()) == 2
+
+
+def test_load_of_an_id_bound_to_another_record_writes_that_record(odoo_sandbox):
+    s = odoo_sandbox
+    bound = s.create_pos_config("Bar", xmlid="regsync.register_x")
+    s.create_pos_config("Terrace")
+    result = execute_kw(s, "pos.config", "load", [["id", "name"], [["regsync.register_x", "T"]]])
+    assert result["ids"] == [bound]
+    assert [c["name"] for c in s.pos_configs()] == ["T", "Terrace"]
+
+
+# --- batching (issue 14) ------------------------------------------------------------------
+
+
+def test_load_of_many_rows_is_all_or_nothing_with_one_message_per_bad_row(odoo_sandbox):
+    s = odoo_sandbox
+    rows = [[f"regsync.register_{i}", "" if i in (2, 5) else f"R{i}", "1"] for i in range(8)]
+    result = execute_kw(s, "pos.config", "load", [["id", "name", "active"], rows])
+    assert result["ids"] is False and result["nextrow"] == 0
+    assert [(m["record"], m["rows"], m["type"]) for m in result["messages"]] == [
+        (2, {"from": 2, "to": 2}, "error"),
+        (5, {"from": 5, "to": 5}, "error"),
+    ]
+    assert all("Missing required value" in m["message"] for m in result["messages"])
+    assert s.pos_configs() == [] and s.external_ids() == []
+    good = execute_kw(s, "pos.config", "load", [["id", "name", "active"], rows[:2]])
+    assert good["ids"] == [1, 2]  # ids in row order, nothing left over from the failure
+
+
+def test_a_user_error_in_a_batch_is_repeated_on_its_first_row(odoo_sandbox):
+    """19.0 refuses to archive a config with an open session: a UserError (not a
+    database error), so load() puts the batch's error first, with row 0's info."""
+    s = odoo_sandbox.reset(version="19.0")
+    fields = ["id", "name", "active"]
+    execute_kw(
+        s, "pos.config", "load", [fields, [[f"regsync.r{i}", f"R{i}", "1"] for i in range(3)]]
+    )
+    s.open_session(3)
+    rows = [[f"regsync.r{i}", f"R{i}", "0"] for i in range(3)]
+    result = execute_kw(s, "pos.config", "load", [fields, rows])
+    refusal = (
+        "Unable to modify this PoS Configuration because you can't modify Active while a "
+        "session is open."
+    )
+    assert result["ids"] is False
+    assert [(m["record"], m["message"]) for m in result["messages"]] == [
+        (0, refusal),
+        (2, refusal),
+    ]
+    assert all(c["active"] for c in s.pos_configs())
+
+
+def test_load_stops_naming_rows_after_ten_errors(odoo_sandbox):
+    s = odoo_sandbox
+    rows = [[f"regsync.r{i}", "", "1"] for i in range(15)]
+    result = execute_kw(s, "pos.config", "load", [["id", "name", "active"], rows])
+    assert [m.get("record") for m in result["messages"]] == [*range(10), None]
+    assert result["messages"][-1]["type"] == "warning"
+    assert result["messages"][-1]["message"].startswith("Found more than 10 errors")
+
+
+def test_write_of_many_ids_is_one_call(odoo_sandbox):
+    s = odoo_sandbox
+    ids = [s.create_pos_config(f"R{i}") for i in range(5)]
+    assert execute_kw(s, "pos.config", "write", [ids, {"active": False}]) is True
+    assert s.call_count("pos.config.write") == 1
+    assert not any(c["active"] for c in s.pos_configs())
+    missing = execute_kw(s, "pos.config", "write", [[*ids, 999], {"active": True}])
+    assert missing.faultCode == 2 and "pos.config(999,)" in missing.faultString
+    assert not any(c["active"] for c in s.pos_configs())
 
 
 def test_random_faults_fail_the_share_of_calls_asked_and_are_counted(odoo_sandbox):

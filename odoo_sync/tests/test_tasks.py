@@ -6,7 +6,7 @@ Real worker and beat processes are exercised in test_e2e.py.
 import pytest
 
 from cafe.tests.factories import TenantFactory
-from odoo_sync import queue, tasks
+from odoo_sync import due, housekeeping, tasks
 from registers import services
 from registers.models import PosConfig, SyncState
 
@@ -23,13 +23,13 @@ def test_tick_drains_each_tenant_with_due_work_and_survives_a_dead_odoo(
     services.add_register(starter, name="Bar", prefix="BAR")
 
     assert tasks.tick.delay().get() == 2
-    assert queue.last_beat("tick") is not None
-    assert queue.last_beat("worker") is not None
+    assert housekeeping.last_beat("tick") is not None
+    assert housekeeping.last_beat("worker") is not None
     assert PosConfig.objects.get(tenant=sandbox_tenant).sync_state == SyncState.SYNCED
     down.refresh_from_db()
     assert down.odoo_unreachable_since is not None  # backed off, not crashed
     assert PosConfig.objects.get(tenant=down).sync_retries == 0
-    assert queue.tenants_with_due_work() == []  # the dead Odoo's tenant waits out its backoff
+    assert due.tenants_with_due_work() == []  # the dead Odoo's tenant waits out its backoff
 
 
 def test_admin_edit_pushes_its_tenant_on_commit(settings, sandbox_tenant, odoo_sandbox):

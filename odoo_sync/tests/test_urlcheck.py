@@ -1,8 +1,10 @@
 """Tenant-supplied Odoo URLs: shape, scheme and where they point."""
 
+import re
+
 import pytest
 
-from odoo_sync.urlcheck import OdooUrlError, check_odoo_url
+from odoo_client.urlcheck import OdooUrlError, check_odoo_url
 
 
 def public(host, port):
@@ -34,9 +36,9 @@ def test_public_https_urls_are_normalised(url, expected):
     ("url", "fragment"),
     [
         ("", "empty"),
-        ("ftp://acme.odoo.com", "scheme 'ftp'"),
-        ("file:///etc/passwd", "scheme 'file'"),
-        ("acme.odoo.com", "https://"),
+        ("ftp://acme.odoo.com", "not ftp://"),
+        ("file:///etc/passwd", "not file://"),
+        ("acme.odoo.com", "Start the Odoo URL with https://"),
         ("http://acme.odoo.com", "must use https"),
         ("https://user:pw@acme.odoo.com", "user name or password"),
         ("https://acme.odoo.com/web#action=12", "fragment"),
@@ -47,8 +49,17 @@ def test_public_https_urls_are_normalised(url, expected):
     ],
 )
 def test_malformed_or_insecure_urls_say_what_is_wrong(url, fragment):
-    with pytest.raises(OdooUrlError, match=fragment):
+    with pytest.raises(OdooUrlError, match=re.escape(fragment)):
         check(url)
+
+
+def test_where_http_is_accepted_the_message_says_so():
+    with pytest.raises(OdooUrlError) as exc:
+        check("acme.odoo.com:8069", require_https=False)
+    assert str(exc.value) == (
+        "Start the Odoo URL with https:// (or http:// on a local network), "
+        "e.g. https://yourcafe.odoo.com."
+    )
 
 
 @pytest.mark.parametrize(
@@ -136,6 +147,6 @@ def test_error_is_a_value_error():
     ],
 )
 def test_why_not_public_judges_the_address_a_connection_reached(address, why):
-    from odoo_sync.urlcheck import why_not_public
+    from odoo_client.urlcheck import why_not_public
 
     assert why_not_public(address) == why

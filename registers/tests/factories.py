@@ -35,6 +35,17 @@ class PosConfigFactory(factory.django.DjangoModelFactory):
             sync_retries=5,
             last_sync_error="Odoo unreachable",
         )
+        ambiguous = factory.Trait(
+            tenant=factory.SubFactory(TenantFactory, pro=True),
+            sync_state=SyncState.SYNC_ERROR,
+            sync_retries=1,
+            last_sync_error_kind="ambiguous",
+            last_sync_error="Odoo has 2 configs named like this register: 7 'Bar', 9 'bar'",
+            odoo_link_candidates=[
+                {"id": 7, "name": "Bar", "active": True},
+                {"id": 9, "name": "bar", "active": False},
+            ],
+        )
         dead_create = factory.Trait(
             tenant=factory.SubFactory(TenantFactory, pro=True),
             sync_state=SyncState.SYNC_ERROR,

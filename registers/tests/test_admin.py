@@ -555,7 +555,10 @@ def test_change_page_history_shows_who_made_each_change(operator):
     services.rename_register(register, name="Espresso bar", actor="colleague")
     html = logged_in(operator).get(change_url(register)).content.decode()
     assert "<th>Who</th>" in html
-    assert "<td>colleague</td><td>renamed</td>" in html
+    assert '<td>colleague</td><td title="renamed: synced -&gt; synced">Renamed</td>' in html
+    # The sync's own step in the operator's words, its technical name in the tooltip.
+    assert 'title="edited: synced -&gt; pending_update">Change queued for Odoo (change ' in html
+    assert "→" not in html and "pending_update →" not in html
 
 
 # --- permissions -----------------------------------------------------------------------------
@@ -634,3 +637,46 @@ def test_nothing_can_be_deleted_from_the_admin(operator):
     action(client, "delete_selected", [register], post="yes")
     assert PosConfig.objects.filter(pk=register.pk).exists()
     assert messages_of(client.get(CHANGELIST)) == ["No action selected."]
+
+
+def test_the_prefix_field_says_it_stays_local(operator):
+    register = PosConfigFactory(pushed=True)
+    html = logged_in(operator).get(change_url(register)).content.decode()
+    assert "It stays here: Odoo is never sent it." in html
+
+
+def test_retry_is_not_offered_when_nothing_would_be_retried(operator):
+    register = PosConfigFactory(pushed=True)  # synced: nothing to retry
+    response = logged_in(operator).post(
+        reverse("admin:registers_posconfig_changelist"),
+        {"action": "retry_sync_now", "_selected_action": [register.pk]},
+    )
+    html = response.content.decode()
+    assert "Nothing to retry" in html
+    assert 'value="Yes, retry now"' not in html
+
+
+def test_an_operator_picks_the_odoo_config_of_an_ambiguous_register(operator):
+    register = PosConfigFactory(ambiguous=True, name="Bar")
+    client = logged_in(operator)
+    page = client.get(change_url(register)).content.decode()
+    assert "Link to pos.config 7: Bar" in page and "Link to pos.config 9: bar (archived)" in page
+    assert "Create a new one in Odoo" in page
+    choice = reverse("admin:registers_posconfig_odoo_choice", args=[register.pk])
+    client.post(choice, {"odoo_id": "9"})
+    register.refresh_from_db()
+    assert (register.sync_state, register.odoo_pos_config_id) == (SyncState.PENDING_UPDATE, 9)
+    assert register.events.first().actor == operator.username
+
+
+def test_staff_are_not_offered_the_choice_and_cannot_post_it():
+    from cafe.tests.factories import TenantStaffFactory
+
+    register = PosConfigFactory(ambiguous=True, name="Bar")
+    staff = TenantStaffFactory(tenants=[register.tenant])
+    client = logged_in(staff)
+    assert "Create a new one in Odoo" not in client.get(change_url(register)).content.decode()
+    choice = reverse("admin:registers_posconfig_odoo_choice", args=[register.pk])
+    assert client.post(choice, {"odoo_id": "new"}).status_code == 403
+    register.refresh_from_db()
+    assert register.sync_state == SyncState.SYNC_ERROR

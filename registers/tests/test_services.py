@@ -63,6 +63,12 @@ def test_add_register_of_pro_tenant_that_cannot_sync_stays_local(tenant_kwargs):
         ("   ", "cannot be empty"),
         ("x" * 65, "65 characters long; at most 64"),
         ("Bar\nTwo", "line breaks"),
+        ("Bar\x00", "control characters (U+0000)"),
+        ("Bar\u202egpj.exe", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+        ("Ba\u200br", "U+200B ZERO WIDTH SPACE"),
+        ("Bar \ufffd", "not valid UTF-8"),
+        ("<b>Bar</b>", "cannot contain < or >"),
+        ("B\u0430r", "mixes Cyrillic and Latin letters that look alike (U+0430"),
     ],
 )
 def test_bad_register_name_is_rejected_and_nothing_written(name, message):
@@ -71,6 +77,26 @@ def test_bad_register_name_is_rejected_and_nothing_written(name, message):
         services.add_register(tenant, name=name, prefix="BAR")
     assert message in str(exc.value.message_dict["name"])
     assert not PosConfig.objects.exists()
+
+
+def test_name_that_looks_like_an_active_register_of_the_tenant_is_refused():
+    tenant = TenantFactory()
+    services.add_register(tenant, name="BAKE", prefix="BK")
+    # All Cyrillic (not mixed): only the comparison with the existing name catches it.
+    lookalike = "\u0412\u0410\u041a\u0415"
+    with pytest.raises(ValidationError) as exc:
+        services.add_register(tenant, name=lookalike, prefix="BK2")
+    assert "looks like the active register 'BAKE'" in exc.value.message_dict["name"][0]
+    assert PosConfig.objects.count() == 1
+
+
+def test_look_alike_of_an_inactive_or_other_tenants_register_is_a_new_name():
+    lookalike = "\u0412\u0410\u041a\u0415"
+    archived = PosConfigFactory(name="BAKE", is_active=False)
+    elsewhere = PosConfigFactory(name="BAKE")
+    for tenant in (archived.tenant, TenantFactory()):
+        assert services.add_register(tenant, name=lookalike, prefix="BK").name == lookalike
+    assert elsewhere.tenant.registers.count() == 1
 
 
 def test_rename_to_bad_name_keeps_old_name_and_state():
@@ -264,3 +290,70 @@ def test_retry_of_a_register_deleted_in_odoo_drops_the_stale_id_for_operators_on
     assert services.retry_sync(reg, operator=True) == "recreate"
     reg.refresh_from_db()
     assert (reg.sync_state, reg.odoo_pos_config_id) == (SyncState.PENDING_CREATE, None)
+
+
+def test_queueing_a_register_tells_listeners_once_the_transaction_commits(
+    django_capture_on_commit_callbacks,
+):
+    from registers.signals import registers_queued
+
+    heard = []
+
+    def listener(sender, *, tenant_id, **kwargs):
+        heard.append(tenant_id)
+
+    registers_queued.connect(listener)
+    try:
+        tenant = TenantFactory(pro=True)
+        with django_capture_on_commit_callbacks(execute=True):
+            services.add_register(tenant, name="Bar", prefix="BAR")
+            assert heard == []  # not before the commit: a worker would not see the row
+        assert heard == [tenant.pk]
+        local = TenantFactory()
+        with django_capture_on_commit_callbacks(execute=True):
+            services.add_register(local, name="Kiosk", prefix="K")
+        assert heard == [tenant.pk]  # a Starter register queues nothing
+    finally:
+        registers_queued.disconnect(listener)
+
+
+# --- onboarding: an operator settles an ambiguous create ------------------------------------
+
+
+def test_linking_an_ambiguous_register_stores_the_pick_and_queues_local_truth():
+    register = PosConfigFactory(ambiguous=True, name="Bar")
+    services.link_register_to_odoo(register, odoo_pos_config_id=9, actor="ops")
+    register.refresh_from_db()
+    assert (register.sync_state, register.odoo_pos_config_id) == (SyncState.PENDING_UPDATE, 9)
+    assert register.odoo_link_unconfirmed  # the external id is attached by the next write
+    assert register.odoo_link_candidates == []
+    event = register.events.first()
+    assert (event.action, event.actor) == ("linked_by_operator", "ops")
+
+
+def test_a_link_to_a_config_that_was_not_found_or_is_taken_is_refused():
+    register = PosConfigFactory(ambiguous=True, name="Bar")
+    with pytest.raises(ValidationError, match="not one of the configs found"):
+        services.link_register_to_odoo(register, odoo_pos_config_id=8)
+    PosConfigFactory(tenant=register.tenant, pushed=True, name="Other", odoo_pos_config_id=7)
+    with pytest.raises(ValidationError, match="already the register 'Other'"):
+        services.link_register_to_odoo(register, odoo_pos_config_id=7)
+    register.refresh_from_db()
+    assert register.sync_state == SyncState.SYNC_ERROR
+
+
+def test_force_create_queues_a_create_that_does_not_match_names():
+    register = PosConfigFactory(ambiguous=True)
+    services.force_create_in_odoo(register, actor="ops")
+    register.refresh_from_db()
+    assert register.sync_state == SyncState.PENDING_CREATE
+    assert register.odoo_create_matches_name is False
+    assert register.events.first().action == "forced_create"
+
+
+def test_only_an_ambiguous_register_can_be_linked_or_force_created():
+    register = PosConfigFactory(dead_create=True)
+    with pytest.raises(services.NotAmbiguous):
+        services.force_create_in_odoo(register)
+    with pytest.raises(services.NotAmbiguous):
+        services.link_register_to_odoo(register, odoo_pos_config_id=7)

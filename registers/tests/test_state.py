@@ -37,6 +37,10 @@ def test_the_table_is_the_designs_event_table():
         (PU, Event.OPERATOR_RETRY): PU,
         (ERR, Event.OPERATOR_RECREATE): PC,
         (ERR, Event.LINKED_BY_OPERATOR): PU,
+        # Beyond DESIGN.md's table (issue 13, docs/architecture.md): the audit's fix and
+        # an operator's "Create a new one in Odoo" for an ambiguous create.
+        (OK, Event.DRIFT_FIXED): PU,
+        (ERR, Event.FORCED_CREATE): PC,
     }
     assert {key: move.to for key, move in TRANSITIONS.items()} == drawn
 
@@ -94,3 +98,10 @@ def test_an_event_writes_only_its_own_columns():
         )
     row.refresh_from_db()
     assert (row.sync_state, row.odoo_pos_config_id, row.name) == (OK, 42, "Bar")
+
+
+def test_the_external_id_is_the_regsync_module_and_the_registers_uuid():
+    register = PosConfigFactory()
+    module, name = register.odoo_external_id
+    assert (module, name) == ("regsync", f"register_{register.uuid.hex}")
+    assert " " not in name and "." not in name and "." not in module

@@ -1,0 +1,1015 @@
+"""`OdooClient`: one tenant's Odoo over XML-RPC (16-19) or JSON-2 (19+), with typed errors.
+
+Standalone (no Django): the sync engine passes the tenant's connection and the
+timeouts from settings. One client is one `requests.Session`, so a drain reuses
+its connection; a client is not meant to be shared between threads.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import socket
+import threading
+import time
+import weakref
+import xmlrpc.client
+from collections.abc import Iterable
+from contextvars import ContextVar
+from typing import Any
+from urllib.parse import urlsplit
+from xml.parsers.expat import ExpatError
+
+import requests
+import urllib3.connection
+import urllib3.connectionpool
+import urllib3.exceptions
+from defusedxml import DefusedXmlException
+from defusedxml.xmlrpc import DefusedExpatParser
+from requests.adapters import HTTPAdapter
+
+from .errors import (
+    Cause,
+    OdooAccessError,
+    OdooAuthError,
+    OdooBatchError,
+    OdooConfigError,
+    OdooError,
+    OdooMissingRecordError,
+    OdooPermanentError,
+    OdooTransientError,
+    OdooUnreachableError,
+    OdooValidationError,
+    error_from_fault,
+    error_from_foreign_reply,
+    error_from_json2,
+    is_odoo_json_error,
+    is_open_session_refusal,
+    is_transient_text,
+    looks_like_html,
+    redact,
+    unreachable_for_status,
+)
+from .urlcheck import is_ip_literal, not_public_message, why_not_public
+
+PROTOCOLS = ("auto", "xmlrpc", "json2")
+
+
+def name_key(name: str) -> str:
+    """How onboarding compares a register's name with a pos.config's: trimmed, any case."""
+    return " ".join(name.split()).casefold()
+
+
+REGSYNC_MODULE = "regsync"  # the module part of every external id regsync writes
+_POS_FIELDS = ["id", "name", "active"]
+_REPEAT_KEYS = {"rows", "record", "type", "message"}
+USER_AGENT = "regsync-odoo-client/1.0"
+_READ_CHUNK = 16 * 1024
+
+# JSON-2 takes named arguments only: how execute_kw's positional args map to them.
+JSON2_ARGUMENTS: dict[str, tuple[str, ...]] = {
+    "create": ("vals_list",),
+    "write": ("ids", "vals"),
+    "read": ("ids", "fields"),
+    "unlink": ("ids",),
+    "search": ("domain", "offset", "limit", "order"),
+    "search_read": ("domain", "fields", "offset", "limit", "order"),
+    "search_count": ("domain", "limit"),
+    "load": ("fields", "data"),
+    "name_search": ("name", "domain", "operator", "limit"),
+    "fields_get": ("allfields", "attributes"),
+    "context_get": (),
+}
+
+
+def parse_xmlrpc_response(data: bytes) -> Any:
+    """Decode an XML-RPC reply without DTDs, entity expansion or external references.
+
+    Raises `xmlrpc.client.Fault` for a fault, defusedxml's errors for hostile XML,
+    `ExpatError` / `xmlrpc.client.ResponseError` for anything that is not XML-RPC.
+    """
+    unmarshaller = xmlrpc.client.Unmarshaller()
+    parser = DefusedExpatParser(
+        unmarshaller, forbid_dtd=True, forbid_entities=True, forbid_external=True
+    )
+    parser.feed(data)
+    parser.close()
+    result = unmarshaller.close()
+    if len(result) != 1:
+        raise xmlrpc.client.ResponseError(f"expected one value, got {len(result)}")
+    return result[0]
+
+
+def normalise_version(raw: dict) -> dict:
+    """`{"server_version": "17.0", "major": 17, "raw": raw}` from either protocol's answer."""
+    info = raw.get("server_version_info") or raw.get("version_info") or []
+    server_version = str(raw.get("server_version") or raw.get("version") or "")
+    first = info[0] if info else server_version
+    match = re.search(r"(\d+)", str(first))
+    if not match:
+        raise OdooConfigError(f"Cannot read the Odoo version from {raw!r}")
+    return {"server_version": server_version, "major": int(match.group(1)), "raw": raw}
+
+
+def _chain(exc: BaseException):
+    """`exc` and every exception it wraps (reason, cause, context, args), each once."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        err = stack.pop()
+        if err is None or id(err) in seen:
+            continue
+        seen.add(id(err))
+        yield err
+        stack.extend([getattr(err, "reason", None), err.__cause__, err.__context__])
+        stack.extend(a for a in err.args if isinstance(a, BaseException))
+
+
+def _connection_failed_before_send(exc: requests.exceptions.ConnectionError) -> bool:
+    """True when no byte of the request can have reached Odoo (refused, DNS, connect)."""
+    for err in _chain(exc):
+        if isinstance(
+            err, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError
+        ):
+            return True
+        if isinstance(err, urllib3.exceptions.ProtocolError):
+            return False
+    return False
+
+
+def _name_did_not_resolve(exc: BaseException) -> bool:
+    """True when the host name could not be resolved (DNS)."""
+    return any(
+        isinstance(err, socket.gaierror | urllib3.exceptions.NameResolutionError)
+        for err in _chain(exc)
+    )
+
+
+class _Exchange:
+    """One HTTP exchange and its deadline.
+
+    Socket timeouts bound each read, not their sum: a server sending a byte
+    now and then (status line and headers included) would hold a call for as
+    long as it likes. A watchdog calls `expire()` at the deadline, which shuts
+    down every socket the exchange uses, so whatever read or write is blocked
+    on it returns at once. Each socket is followed through a duplicate of its
+    descriptor: shutdown acts on the connection behind any of them, that
+    works while TLS is wrapping (and detaching) the raw socket, and the number
+    cannot be reused by another socket before `finish()` closes it.
+    """
+
+    def __init__(self, *, allow_private_addresses: bool = True) -> None:
+        self.allow_private_addresses = allow_private_addresses
+        self._lock = threading.Lock()
+        self._done = False
+        self._expired = False
+        self._watches: list[socket.socket] = []
+        self.connections: list[urllib3.connection.HTTPConnection] = []
+
+    def admit(self, conn: urllib3.connection.HTTPConnection, sock: socket.socket) -> None:
+        """A new connection: refuse a non-public peer (before any byte), then watch it."""
+        if not self.allow_private_addresses:
+            _check_peer_is_public(conn.host, sock)
+        self.watch(conn, sock)
+
+    def watch(self, conn: urllib3.connection.HTTPConnection, sock: socket.socket) -> None:
+        with self._lock:
+            if self._done or any(known is conn for known in self.connections):
+                return
+            self.connections.append(conn)
+            watch = socket.fromfd(sock.fileno(), sock.family, sock.type)
+            self._watches.append(watch)
+            if self._expired:  # connected after the deadline (a slow DNS answer)
+                _shut(watch)
+
+    def expire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self._expired = True
+            for watch in self._watches:
+                _shut(watch)
+
+    def finish(self) -> bool:
+        """End the exchange (idempotent); True when the deadline passed before it ended."""
+        with self._lock:
+            if not self._done:
+                self._done = True
+                for watch in self._watches:
+                    watch.close()
+                self._watches.clear()
+            return self._expired
+
+
+class _Watchdog:
+    """One thread per client that expires the exchange in progress at its deadline.
+
+    Started with the client's first call and joined by `stop()` (the client's
+    `close()`, or its garbage collection): a thread per call would cost more
+    to start and join than a fast Odoo call takes.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._armed: tuple[float, _Exchange] | None = None
+        self._waiting_until: float | None = None
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+
+    def arm(self, exchange: _Exchange, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        with self._cond:
+            if self._stopped:
+                raise RuntimeError("this OdooClient is closed")
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="odoo-call-deadline", daemon=True
+                )
+                self._thread.start()
+            self._armed = (deadline, exchange)
+            # A thread already waiting until an earlier moment re-reads it then.
+            if self._waiting_until is None or self._waiting_until > deadline:
+                self._cond.notify()
+
+    def disarm(self) -> None:
+        with self._cond:
+            self._armed = None
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._armed = None
+            self._cond.notify()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def _run(self) -> None:
+        with self._cond:
+            while not self._stopped:
+                if self._armed is None:
+                    self._waiting_until = None
+                    self._cond.wait()
+                    continue
+                deadline, exchange = self._armed
+                remaining = deadline - time.monotonic()
+                if remaining > 0:
+                    self._waiting_until = deadline
+                    self._cond.wait(remaining)
+                    continue
+                self._armed = None
+                exchange.expire()
+
+
+def _check_peer_is_public(host: str, sock: socket.socket) -> None:
+    """Refuse a connected socket whose peer is not a public address (`OdooConfigError`).
+
+    The URL's host was checked when it was saved, but a name can resolve
+    elsewhere later (DNS rebinding to 127.0.0.1, 10.x, 169.254.169.254): the
+    address judged is the one this connection actually reached.
+    """
+    peer = str(sock.getpeername()[0])
+    why = why_not_public(peer)
+    if why:
+        ip = ipaddress.ip_address(peer.split("%", 1)[0])
+        literal = is_ip_literal(host)
+        raise OdooConfigError(not_public_message(host, ip, why, resolved=not literal, now=True))
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed by the peer
+
+
+# The exchange in progress in this thread (a client is used by one thread at a time).
+_EXCHANGE: ContextVar[_Exchange | None] = ContextVar("odoo_exchange", default=None)
+
+
+class _WatchedConnection:
+    """Hands every socket of an exchange to it: when it is made (for the peer check,
+    before TLS or the request sends a byte), and when it is reused."""
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        exchange = _EXCHANGE.get()
+        if exchange is not None:
+            try:
+                exchange.admit(self, sock)
+            except BaseException:
+                sock.close()
+                raise
+        return sock
+
+    def request(self, *args, **kwargs) -> None:
+        exchange = _EXCHANGE.get()
+        if exchange is not None and self.sock is not None:  # a kept-alive connection
+            exchange.watch(self, self.sock)
+        return super().request(*args, **kwargs)
+
+
+class _HTTPConnection(_WatchedConnection, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_WatchedConnection, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _HTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+class _Adapter(HTTPAdapter):
+    """requests' adapter, with connections that report their sockets to the exchange."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class OdooClient:
+    """A connection to one tenant's Odoo.
+
+    No call is ever retried here (DESIGN property 5): a timeout or a dropped
+    connection after the request left raises `OdooUnreachableError` with
+    `outcome_unknown=True`, and the caller's next attempt reconciles.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        db: str,
+        login: str,
+        api_key: str,
+        *,
+        protocol: str = "auto",
+        connect_timeout: float = 5.0,
+        read_timeout: float = 20.0,
+        max_response_bytes: int = 10 * 1024 * 1024,
+        allow_private_addresses: bool = True,
+    ) -> None:
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {PROTOCOLS}, not {protocol!r}")
+        parts = urlsplit((url or "").strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise OdooConfigError(f"Not an http(s) URL: {url!r}")
+        if connect_timeout <= 0 or read_timeout <= 0:
+            raise ValueError("timeouts must be positive")
+        self.url = url.strip().rstrip("/")
+        self.db = db
+        self.login = login
+        self._api_key = api_key
+        self._requested_protocol = protocol
+        self._protocol: str | None = None if protocol == "auto" else protocol
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.max_response_bytes = max_response_bytes
+        # False: every new connection must reach a public address (the Django
+        # side passes settings.ODOO_ALLOW_PRIVATE_URLS).
+        self.allow_private_addresses = allow_private_addresses
+        self.calls = 0
+        self._uid: int | None = None
+        self._version: dict | None = None
+
+        self._watchdog = _Watchdog()
+        # An unclosed client must not leave its watchdog thread behind either.
+        self._finalizer = weakref.finalize(self, self._watchdog.stop)
+        self._session = requests.Session()
+        # No .netrc, no proxy variables: what is sent goes where the URL says.
+        self._session.trust_env = False
+        adapter = _Adapter(max_retries=0, pool_connections=1, pool_maxsize=2)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
+
+    def __repr__(self) -> str:
+        return (
+            f"<OdooClient url={self.url!r} db={self.db!r} login={self.login!r} "
+            f"protocol={self._protocol or self._requested_protocol!r}>"
+        )
+
+    # --- lifecycle -------------------------------------------------------------
+    def close(self) -> None:
+        self._session.close()
+        self._finalizer()  # stops and joins the watchdog thread, once
+
+    def __enter__(self) -> OdooClient:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # --- transport ---------------------------------------------------------------
+    def _secrets(self) -> Iterable[str]:
+        return (self._api_key,)
+
+    def _clean(self, text: str) -> str:
+        return redact(text, self._secrets())
+
+    def _request(
+        self, method: str, path: str, *, data: bytes | None = None, headers: dict | None = None
+    ) -> tuple[int, Any, bytes]:
+        """One HTTP exchange: `(status, headers, body)`, the body read with a size bound.
+
+        The whole exchange (connect, send, status line, headers, body) ends
+        within connect + read timeout: the client's watchdog thread shuts its
+        socket down then.
+        """
+        self.calls += 1
+        exchange = _Exchange(allow_private_addresses=self.allow_private_addresses)
+        self._watchdog.arm(exchange, self.connect_timeout + self.read_timeout)
+        token = _EXCHANGE.set(exchange)
+        try:
+            return self._exchange(method, path, data, headers, exchange)
+        finally:
+            _EXCHANGE.reset(token)
+            self._watchdog.disarm()
+            expired = exchange.finish()
+            if expired:
+                # Shut down under the pool's feet: it must never be handed out again.
+                for conn in exchange.connections:
+                    conn.close()
+
+    def _deadline_passed(self) -> OdooUnreachableError:
+        return OdooUnreachableError(
+            f"Odoo's reply did not complete within {self.connect_timeout + self.read_timeout:g} s",
+            outcome_unknown=True,
+            cause=Cause.READ_TIMEOUT,
+        )
+
+    def _exchange(
+        self, method: str, path: str, data: bytes | None, headers: dict | None, exchange: _Exchange
+    ) -> tuple[int, Any, bytes]:
+        try:
+            response = self._session.request(
+                method,
+                self.url + path,
+                data=data,
+                headers=headers,
+                timeout=(self.connect_timeout, self.read_timeout),
+                stream=True,
+                allow_redirects=False,
+            )
+        except requests.exceptions.RequestException as exc:
+            if exchange.finish():
+                raise self._deadline_passed() from None
+            raise self._transport_error(exc) from None
+        try:
+            body = self._read_bounded(response)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            if exchange.finish():
+                raise self._deadline_passed() from None
+            raise OdooUnreachableError(
+                f"Connection to Odoo lost while reading its reply: {self._clean(str(exc))}",
+                outcome_unknown=True,
+                cause=Cause.LOST,
+            ) from None
+        finally:
+            response.close()
+        if exchange.finish():
+            # A body "ending" at the shutdown may be cut short, as may the headers.
+            raise self._deadline_passed()
+        return response.status_code, response.headers, body
+
+    def _transport_error(self, exc: requests.exceptions.RequestException) -> OdooError:
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return OdooUnreachableError(
+                f"Timed out connecting to Odoo after {self.connect_timeout:g} s",
+                outcome_unknown=False,
+                cause=Cause.CONNECT_TIMEOUT,
+            )
+        if isinstance(exc, requests.exceptions.ReadTimeout):
+            return OdooUnreachableError(
+                f"Odoo did not answer within {self.read_timeout:g} s",
+                outcome_unknown=True,
+                cause=Cause.READ_TIMEOUT,
+            )
+        if isinstance(exc, requests.exceptions.SSLError):
+            return OdooUnreachableError(
+                f"TLS error talking to Odoo: {self._clean(str(exc))}",
+                outcome_unknown=False,
+                cause=Cause.TLS,
+            )
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            before = _connection_failed_before_send(exc)
+            what = "Cannot connect to Odoo" if before else "Connection to Odoo lost"
+            if not before:
+                cause = Cause.LOST
+            elif _name_did_not_resolve(exc):
+                cause = Cause.NAME_UNKNOWN
+            else:
+                cause = Cause.REFUSED
+            return OdooUnreachableError(
+                f"{what}: {self._clean(str(exc))}", outcome_unknown=not before, cause=cause
+            )
+        return OdooConfigError(f"Bad request to Odoo: {self._clean(str(exc))}")
+
+    def _read_bounded(self, response: requests.Response) -> bytes:
+        """The body, refused past `max_response_bytes` (the exchange's deadline bounds its time)."""
+        limit = self.max_response_bytes
+        too_big = OdooConfigError(f"Odoo's reply is larger than {limit} bytes: refusing to read it")
+        declared = response.headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise too_big
+        chunks, size = [], 0
+        while True:
+            chunk = response.raw.read1(_READ_CHUNK)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > limit:
+                raise too_big
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _foreign(self, status: int, headers, body: bytes, protocol: str) -> OdooError:
+        """The error for a reply that carries no Odoo answer or Odoo error (see errors.py)."""
+        return error_from_foreign_reply(
+            status,
+            body,
+            protocol=protocol,
+            content_type=headers.get("Content-Type") or "",
+            location=headers.get("Location") or "",
+            url=self.url,
+            db=self.db,
+            secrets=self._secrets(),
+        )
+
+    def _xmlrpc(self, service: str, method: str, params: list) -> Any:
+        payload = xmlrpc.client.dumps(tuple(params), method, encoding="utf-8", allow_none=False)
+        status, headers, body = self._request(
+            "POST",
+            f"/xmlrpc/2/{service}",
+            data=payload.encode("utf-8"),
+            headers={"Content-Type": "text/xml; charset=utf-8"},
+        )
+        if status != 200:
+            # Odoo's XML-RPC says everything, faults included, with a 200: any
+            # other status comes from a proxy, a firewall or the wrong server.
+            raise self._foreign(status, headers, body, "XML-RPC")
+        if looks_like_html(headers.get("Content-Type") or "", body):
+            # A maintenance or proxy page: its <!DOCTYPE html> is not hostile XML,
+            # and it is never parsed as XML at all.
+            raise self._foreign(status, headers, body, "XML-RPC")
+        try:
+            return parse_xmlrpc_response(body)
+        except xmlrpc.client.Fault as fault:
+            raise error_from_fault(fault.faultCode, self._clean(str(fault.faultString))) from None
+        except DefusedXmlException as exc:
+            raise OdooConfigError(
+                f"Odoo's reply contains forbidden XML ({type(exc).__name__}): refused"
+            ) from None
+        except (ExpatError, xmlrpc.client.ResponseError, ValueError, TypeError, IndexError):
+            raise self._foreign(status, headers, body, "XML-RPC") from None
+
+    def _json2(self, model: str, method: str, payload: dict) -> Any:
+        headers = {
+            "Authorization": f"bearer {self._api_key}",
+            "Content-Type": "application/json; charset=utf-8",
+            "Accept": "application/json",
+        }
+        if self.db:
+            headers["X-Odoo-Database"] = self.db
+        status, response_headers, body = self._request(
+            "POST", f"/json/2/{model}/{method}", data=json.dumps(payload).encode(), headers=headers
+        )
+        is_json = "json" in (response_headers.get("Content-Type") or "")
+        decoded = None
+        if is_json:
+            try:
+                decoded = json.loads(body)
+            except ValueError:
+                decoded = None
+        if status == 200:
+            if not is_json or (decoded is None and body.strip() != b"null"):
+                raise self._foreign(status, response_headers, body, "JSON-2")
+            return decoded
+        if 300 <= status < 400 or not is_odoo_json_error(decoded):
+            raise self._foreign(status, response_headers, body, "JSON-2")
+        cleaned = {k: self._clean(v) if isinstance(v, str) else v for k, v in decoded.items()}
+        raise error_from_json2(status, cleaned)
+
+    # --- version and protocol ------------------------------------------------------
+    def version(self) -> dict:
+        """Odoo's version, normalised: `{"server_version", "major", "raw"}` (cached)."""
+        if self._version is None:
+            raw = None
+            if self._requested_protocol != "xmlrpc":
+                raw = self._web_version()
+            if raw is None:
+                raw = self._xmlrpc("common", "version", [])
+                if not isinstance(raw, dict):
+                    raise OdooConfigError(f"Unexpected answer to version(): {raw!r}")
+            self._version = normalise_version(raw)
+        return self._version
+
+    def _web_version(self) -> dict | None:
+        """`GET /web/version` (19+, no auth); None when the server has no such route."""
+        status, _headers, body = self._request("GET", "/web/version")
+        if status == 429 or status >= 500:
+            raise unreachable_for_status(status, body, secrets=self._secrets())
+        if status != 200:
+            return None
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return None
+        if not isinstance(data, dict) or "version_info" not in data:
+            return None
+        return data
+
+    @property
+    def protocol_in_use(self) -> str:
+        """`xmlrpc` or `json2`; "auto" asks the server's version once (json2 on 19+)."""
+        if self._protocol is None:
+            self._protocol = "json2" if self.version()["major"] >= 19 else "xmlrpc"
+        return self._protocol
+
+    # --- authentication --------------------------------------------------------------
+    def authenticate(self) -> int:
+        """Log in once per client and return the uid; `OdooAuthError` when rejected."""
+        if self._uid is not None:
+            return self._uid
+        if self.protocol_in_use == "json2":
+            try:
+                uid = self._json2_uid()
+            except OdooAuthError as exc:
+                if self._requested_protocol != "auto" or exc.http_status != 401:
+                    raise
+                # A password (not an API key) works over XML-RPC but never as a bearer.
+                try:
+                    fallback = self._xmlrpc_authenticate(quiet=True)
+                except OdooError:
+                    fallback = None
+                if fallback is None:
+                    raise exc from None
+                uid = fallback
+                self._protocol = "xmlrpc"
+        else:
+            uid = self._xmlrpc_authenticate()
+        self._uid = uid
+        return uid
+
+    def _json2_uid(self) -> int:
+        # context_get is callable by any user, cheap, and answers the key owner's uid.
+        context = self._json2("res.users", "context_get", {})
+        uid = context.get("uid") if isinstance(context, dict) else None
+        if not isinstance(uid, int) or isinstance(uid, bool):
+            raise OdooConfigError(f"Unexpected answer to res.users.context_get: {context!r}")
+        return uid
+
+    def _xmlrpc_authenticate(self, *, quiet: bool = False) -> int | None:
+        uid = self._xmlrpc("common", "authenticate", [self.db, self.login, self._api_key, {}])
+        if isinstance(uid, int) and not isinstance(uid, bool) and uid > 0:
+            return uid
+        if quiet:
+            return None
+        raise OdooAuthError(
+            f"Odoo rejected the login {self.login!r} or its API key on database {self.db!r} "
+            "(or logins are in cooldown after repeated failures)",
+            fault_code=None,
+            http_status=200,
+        )
+
+    # --- calls -----------------------------------------------------------------------
+    def execute_kw(self, model: str, method: str, args: list, kwargs: dict | None = None) -> Any:
+        """Call `model.method(*args, **kwargs)` as Odoo's execute_kw does, on either protocol."""
+        uid = self.authenticate()
+        args = list(args)
+        kwargs = dict(kwargs or {})
+        if self.protocol_in_use == "json2":
+            return self._execute_json2(model, method, args, kwargs)
+        params: list = [self.db, uid, self._api_key, model, method, args]
+        if kwargs:
+            params.append(kwargs)
+        return self._xmlrpc("object", "execute_kw", params)
+
+    def _execute_json2(self, model: str, method: str, args: list, kwargs: dict) -> Any:
+        names = JSON2_ARGUMENTS.get(method)
+        if names is None:
+            # Unknown method: a leading list of ints is the record ids, the rest must be named.
+            if args and isinstance(args[0], list) and all(isinstance(i, int) for i in args[0]):
+                names = ("ids",)
+            else:
+                names = ()
+        if len(args) > len(names):
+            raise TypeError(
+                f"JSON-2 needs named arguments for {model}.{method}: pass them in kwargs"
+            )
+        payload = dict(zip(names, args, strict=False)) | kwargs
+        single_create = method == "create" and isinstance(payload.get("vals_list"), dict)
+        if single_create:
+            payload["vals_list"] = [payload["vals_list"]]
+        result = self._json2(model, method, payload)
+        if single_create and isinstance(result, list) and result:
+            return result[0]  # XML-RPC returns an int for one dict: same here
+        return result
+
+    # --- pos.config helpers ---------------------------------------------------------------
+    def upsert_pos_config(
+        self, *, external_id: tuple[str, str], name: str, active: bool = True
+    ) -> int:
+        """Create or update the `pos.config` behind `external_id`; return its id.
+
+        Uses Odoo's `load()` with an external id: the record and its
+        `ir.model.data` row are written in one Odoo transaction, and the same
+        call again updates that record. So a create whose reply was lost
+        (timeout, dropped connection, worker killed) can simply be sent again:
+        it never creates a second pos.config, and if the record was deleted in
+        Odoo meanwhile it is recreated. `load()` reports errors in its answer
+        instead of faulting; they are raised here.
+        """
+        module, xml_name = external_id
+        result = self.execute_kw(
+            "pos.config",
+            "load",
+            [["id", "name", "active"], [[f"{module}.{xml_name}", name, "1" if active else "0"]]],
+        )
+        if not isinstance(result, dict):
+            raise OdooConfigError(f"Unexpected answer to pos.config.load: {result!r}")
+        errors = [
+            self._clean(str(msg.get("message", "")))
+            for msg in result.get("messages") or []
+            if isinstance(msg, dict) and msg.get("type") == "error"
+        ]
+        ids = result.get("ids")
+        if errors or not ids:
+            text = "\n".join(errors) or "pos.config.load returned no id"
+            if is_open_session_refusal(text) or is_transient_text(text):
+                raise OdooTransientError(text, fault_code="load")
+            raise OdooValidationError(text, fault_code="load")
+        return int(ids[0])
+
+    def write_pos_config(self, odoo_id: int, vals: dict) -> None:
+        """Write `vals` on one pos.config; `OdooMissingRecordError` if it was deleted in Odoo."""
+        if not vals:
+            return
+        try:
+            self.execute_kw("pos.config", "write", [[odoo_id], vals])
+        except OdooPermanentError as exc:
+            # MissingError shares fault 2 (JSON-2: 404) with other refusals and its
+            # text is translated: only a count that ignores `active` proves it.
+            if exc.fault_code == 2 or exc.http_status in (404, 422):
+                if not self._pos_config_exists(odoo_id):
+                    raise OdooMissingRecordError(
+                        exc.message, fault_code=exc.fault_code, http_status=exc.http_status
+                    ) from exc
+            raise
+
+    def _pos_config_exists(self, odoo_id: int) -> bool:
+        count = self.execute_kw(
+            "pos.config",
+            "search_count",
+            [[("id", "=", odoo_id)]],
+            {"context": {"active_test": False}},
+        )
+        return bool(count)
+
+    # --- many pos.config at once (issue 14) and onboarding (issue 13) ---------------------
+    def upsert_pos_configs(self, rows: list[tuple[tuple[str, str] | str, str, bool]]) -> list[int]:
+        """`upsert_pos_config` for many rows in one `load()`; the ids in row order.
+
+        `rows`: `(external_id, name, active)`, the external id as `(module, name)`
+        or `"module.name"`. Odoo applies all of them or none (one savepoint); on
+        a refusal `OdooBatchError` says which rows Odoo named and why, and the
+        others must be sent again. An external id twice in one batch is refused
+        here: Odoo would create two records and bind the id to the last.
+        """
+        if not rows:
+            return []
+        data, seen = [], set()
+        for external_id, name, active in rows:
+            xid = external_id if isinstance(external_id, str) else ".".join(external_id)
+            if xid in seen:
+                raise ValueError(f"external id {xid!r} appears twice in one batch")
+            seen.add(xid)
+            data.append([xid, name, "1" if active else "0"])
+        result = self.execute_kw("pos.config", "load", [["id", "name", "active"], data])
+        if not isinstance(result, dict):
+            raise OdooConfigError(f"Unexpected answer to pos.config.load: {result!r}")
+        messages = [m for m in result.get("messages") or [] if isinstance(m, dict)]
+        ids = result.get("ids")
+        if any(m.get("type") == "error" for m in messages) or not ids:
+            raise self._batch_error(messages, len(rows))
+        if not isinstance(ids, list) or len(ids) != len(rows):
+            raise OdooConfigError(f"pos.config.load answered {len(ids)} ids for {len(rows)} rows")
+        return [int(i) for i in ids]
+
+    def _batch_error(self, messages: list[dict], row_count: int) -> OdooBatchError:
+        """Odoo's per-row messages, the batch-level repeat on the first row told apart."""
+        named = [
+            m for m in messages if m.get("type") == "error" and isinstance(m.get("record"), int)
+        ]
+        errors = [(m["record"], self._clean(str(m.get("message", "")))) for m in named]
+        uncertain: set[int] = set()
+        # load()'s repeat of the batch's UserError is `dict(first row's info, type,
+        # message)`: record 0, first, and no other key (a database error's has `field`).
+        if len(errors) > 1 and errors[0][0] == 0 and set(named[0]) <= _REPEAT_KEYS:
+            first_text = errors[0][1]
+            later = errors[1:]
+            if any(row == 0 for row, _ in later):
+                errors = later  # the repeat; row 0's own message follows
+            elif any(text == first_text for _, text in later):
+                uncertain.add(0)  # the repeat, or row 0 failing the same way
+                errors = later
+        failed: dict[int, str] = {}
+        for row, text in errors:
+            if 0 <= row < row_count and row not in failed:
+                failed[row] = text
+        transient = {
+            row
+            for row, text in failed.items()
+            if is_open_session_refusal(text) or is_transient_text(text)
+        }
+        incomplete = any(m.get("type") == "warning" and "record" not in m for m in messages)
+        if failed:
+            shown = "; ".join(f"row {row}: {text}" for row, text in sorted(failed.items())[:5])
+            more = f" (and {len(failed) - 5} more)" if len(failed) > 5 else ""
+            text = f"Odoo refused {len(failed)} of {row_count} rows, nothing was written: {shown}{more}"
+        else:
+            text = "pos.config.load returned no ids and named no row"
+        return OdooBatchError(
+            text,
+            failed_rows=failed,
+            uncertain_rows=frozenset(uncertain - failed.keys()),
+            transient_rows=frozenset(transient),
+            incomplete=incomplete,
+            messages=messages,
+        )
+
+    def write_pos_configs(self, ids: list[int], vals: dict) -> None:
+        """Write the same `vals` on many pos.config in one call (all or nothing).
+
+        `OdooMissingRecordError` (its `missing_ids` confirmed by a search that
+        includes archived records) if some were deleted in Odoo.
+        """
+        ids = [int(i) for i in ids]
+        if not ids or not vals:
+            return
+        try:
+            self.execute_kw("pos.config", "write", [ids, vals])
+        except OdooPermanentError as exc:
+            if exc.fault_code == 2 or exc.http_status in (404, 422):
+                present = set(
+                    self.execute_kw(
+                        "pos.config",
+                        "search",
+                        [[("id", "in", ids)]],
+                        {"context": {"active_test": False}},
+                    )
+                )
+                missing = tuple(i for i in ids if i not in present)
+                if missing:
+                    error = OdooMissingRecordError(
+                        exc.message, fault_code=exc.fault_code, http_status=exc.http_status
+                    )
+                    error.missing_ids = missing
+                    raise error from exc
+            raise
+
+    def _regsync_external_ids(self, ids: list[int], module: str) -> dict[int, list[str]]:
+        """Each record's external ids of `module`, via `get_metadata`.
+
+        The integration user may not read `ir.model.data` (base's ACL gives it
+        to Access Rights only, 17.0+); `get_metadata` reads it as sudo for
+        anyone who may read the records themselves.
+        """
+        found: dict[int, list[str]] = {}
+        for start in range(0, len(ids), 1000):
+            chunk = ids[start : start + 1000]
+            for meta in self.execute_kw("pos.config", "get_metadata", [chunk]) or []:
+                xmlids = [str(x.get("xmlid") or "") for x in meta.get("xmlids") or []]
+                found[int(meta["id"])] = [x for x in xmlids if x.startswith(module + ".")]
+        return found
+
+    def _pos_config_rows(self, records: list[dict], module: str) -> list[dict]:
+        linked = self._regsync_external_ids([int(r["id"]) for r in records], module)
+        return [
+            {
+                "id": int(r["id"]),
+                "name": r["name"],
+                "active": bool(r["active"]),
+                "external_id": (linked.get(int(r["id"])) or [None])[0],
+                "external_ids": linked.get(int(r["id"]), []),
+            }
+            for r in records
+        ]
+
+    def find_pos_configs_by_name(
+        self, names: list[str], *, module: str = REGSYNC_MODULE
+    ) -> dict[str, list[dict]]:
+        """Every pos.config (archived too) whose name equals one of `names`, trimmed and
+        case-insensitively.
+
+        `{name: [{"id", "name", "active", "external_id", "external_ids"}, ...]}`,
+        every asked name present (an empty list when Odoo has none), records by
+        id. `external_id` is the record's first external id of `module`
+        (`"regsync.register_<hex>"`) or None. Two calls for the whole list:
+        `search_read` (an `ilike` per name, which may match more, narrowed here
+        to equal names) with `active_test: False`, then `get_metadata`.
+        """
+        wanted = list(dict.fromkeys(str(n) for n in names))
+        found: dict[str, list[dict]] = {name: [] for name in wanted}
+        keys = {name_key(name) for name in wanted} - {""}
+        if not keys:
+            return found
+        terms = [("name", "ilike", key) for key in sorted(keys)]
+        domain = ["|"] * (len(terms) - 1) + terms
+        records = self.execute_kw(
+            "pos.config",
+            "search_read",
+            [domain],
+            {"fields": _POS_FIELDS, "order": "id", "context": {"active_test": False}},
+        )
+        by_key: dict[str, list[dict]] = {}
+        for row in self._pos_config_rows(
+            [r for r in records if name_key(str(r.get("name") or "")) in keys], module
+        ):
+            by_key.setdefault(name_key(row["name"]), []).append(row)
+        for name in wanted:
+            found[name] = by_key.get(name_key(name), [])
+        return found
+
+    def read_all_pos_configs(
+        self, *, page_size: int = 500, module: str = REGSYNC_MODULE
+    ) -> list[dict]:
+        """Every pos.config, archived too, by id, as `find_pos_configs_by_name` describes them.
+
+        Pages of `page_size` by id (`id > last`, not offsets, so a record created
+        or deleted meanwhile cannot shift a page): two calls per page.
+        """
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        rows: list[dict] = []
+        last = 0
+        while True:
+            page = self.execute_kw(
+                "pos.config",
+                "search_read",
+                [[("id", ">", last)]],
+                {
+                    "fields": _POS_FIELDS,
+                    "order": "id",
+                    "limit": page_size,
+                    "context": {"active_test": False},
+                },
+            )
+            if not page:
+                return rows
+            rows.extend(self._pos_config_rows(page, module))
+            last = max(int(r["id"]) for r in page)
+            if len(page) < page_size:
+                return rows
+
+    def link_pos_config(self, odoo_id: int, external_id: tuple[str, str] | str) -> None:
+        """Attach `external_id` to the existing pos.config `odoo_id`, creating nothing else.
+
+        Only `ir.model.data.create` does that (see docs/odoo.md: `load` ignores
+        `.id` when `id` is given and would create a second record). It needs
+        Administration / Access Rights (base.group_erp_manager): with Point of
+        Sale / Administrator alone Odoo answers `OdooAccessError`. Idempotent:
+        an id already attached to that record is success. `OdooValidationError`
+        when the external id belongs to another record, or the record already
+        has another external id of the same module.
+        """
+        module, _, name = (
+            external_id if isinstance(external_id, str) else ".".join(external_id)
+        ).partition(".")
+        xid = f"{module}.{name}"
+        metadata = self.execute_kw("pos.config", "get_metadata", [[int(odoo_id)]])
+        if not metadata:
+            raise OdooMissingRecordError(f"pos.config {odoo_id} does not exist in Odoo")
+        attached = [str(x.get("xmlid")) for x in metadata[0].get("xmlids") or []]
+        if xid in attached:
+            return
+        others = [x for x in attached if x.startswith(module + ".")]
+        if others:
+            raise OdooValidationError(
+                f"pos.config {odoo_id} is already linked to {others[0]}, not {xid}"
+            )
+        vals = {"module": module, "name": name, "model": "pos.config", "res_id": int(odoo_id)}
+        try:
+            self.execute_kw("ir.model.data", "create", [vals])
+        except OdooAccessError as exc:
+            raise OdooAccessError(
+                "Linking an existing Point of Sale to regsync creates an external identifier "
+                "(ir.model.data), which Odoo allows only to users with Administration / "
+                f"Access Rights. Odoo said: {exc.message}",
+                fault_code=exc.fault_code,
+                http_status=exc.http_status,
+            ) from exc
+        except OdooValidationError as exc:
+            if "ir_model_data_module_name_uniq_index" in exc.message:
+                raise OdooValidationError(
+                    f"The external id {xid} already belongs to another record in Odoo",
+                    fault_code=exc.fault_code,
+                    http_status=exc.http_status,
+                ) from exc
+            raise

@@ -1,0 +1,291 @@
+"""The tenants admin: plan, Odoo connection (key write-only), test connection, sync health."""
+
+from dataclasses import dataclass
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html, format_html_join
+from django.views.decorators.debug import sensitive_post_parameters
+
+from cafe import access
+from cafe.admin_base import (
+    TenantScopedAdmin,
+    humanize_ago,
+    humanize_duration,
+    humanize_until,
+    local_time,
+)
+from cafe.models import Plan, Tenant
+from odoo_sync.connection import test_odoo_connection
+from odoo_sync.forms import TenantForm, TenantKeyForm
+from odoo_sync.tenants import sync_now
+from registers.admin import register_badge_html
+
+INCIDENTS_SHOWN = 20
+REGISTERS_SHOWN = 50
+CONNECTION_FIELDS = ["odoo_url", "odoo_db", "odoo_login", "odoo_protocol"]
+HEALTH_FIELDS = [
+    "sync_status",
+    "odoo_last_contact_at",
+    "odoo_server_version",
+    "odoo_paused_at",
+    "odoo_paused_reason",
+    "odoo_unreachable_since",
+    "odoo_next_attempt_at",
+    "odoo_last_error",
+]
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    """One line on whether the tenant's registers reach Odoo, and if not, why; `tone` colours it."""
+
+    text: str
+    tone: str = ""  # "ok" (green), "bad" (red), "" (neutral)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def tenant_sync_status(tenant: Tenant) -> SyncStatus:
+    """What is true now, never a hopeful "Syncing" before Odoo has answered."""
+    if tenant.plan != Plan.PRO:
+        return SyncStatus("Local only (Starter plan): registers are not sent to Odoo")
+    if not tenant.connection_complete:
+        return SyncStatus("Not set up: the Odoo connection is incomplete", "bad")
+    if tenant.odoo_paused_at:
+        return SyncStatus(
+            f"Paused since {local_time(tenant.odoo_paused_at)}: "
+            f"{tenant.odoo_paused_reason or 'Odoo refused the connection'}",
+            "bad",
+        )
+    if tenant.odoo_unreachable_since:
+        return SyncStatus(
+            f"Odoo unreachable since {local_time(tenant.odoo_unreachable_since)} "
+            f"({humanize_ago(tenant.odoo_unreachable_since)}); "
+            f"next try {humanize_until(tenant.odoo_next_attempt_at) or 'at the next tick'}",
+            "bad",
+        )
+    if tenant.odoo_last_contact_at is None:
+        return SyncStatus("Not connected yet: Odoo has not been reached with this connection")
+    return SyncStatus(f"Syncing (last contact {humanize_ago(tenant.odoo_last_contact_at)})", "ok")
+
+
+@admin.register(Tenant)
+class TenantAdmin(TenantScopedAdmin):
+    list_display = ["name", "slug", "plan", "sync_status", "api_key_status", "odoo_server_version"]
+    list_filter = ["plan"]
+    search_fields = ["name", "slug"]
+    actions = ["test_connection"]
+
+    def scoped_queryset(self, user):
+        return access.tenants_for(user)
+
+    @method_decorator(sensitive_post_parameters("new_api_key"))
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # Error reports (the debug page, admin e-mails) never show the posted key.
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="Sync")
+    def sync_status(self, obj):
+        status = tenant_sync_status(obj)
+        css = {"ok": "regsync-ok", "bad": "regsync-bad"}.get(status.tone, "")
+        return format_html('<span class="{}">{}</span>', css, status.text)
+
+    @admin.display(description="Registers")
+    def register_list(self, obj):
+        registers = list(obj.registers.order_by("name", "pk")[: REGISTERS_SHOWN + 1])
+        if not registers:
+            return "No registers yet."
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:registers_posconfig_change", args=[register.pk]),
+                    register.name,
+                    "active" if register.is_active else "inactive",
+                    register_badge_html(register),
+                    register.odoo_pos_config_id or "",
+                )
+                for register in registers[:REGISTERS_SHOWN]
+            ),
+        )
+        every = reverse("admin:registers_posconfig_changelist") + f"?tenant__id__exact={obj.pk}"
+        return format_html(
+            '<table class="regsync-incidents"><thead><tr><th>Name</th><th>Active</th>'
+            "<th>Sync</th><th>Odoo id</th></tr></thead><tbody>{}</tbody></table>"
+            '<p><a href="{}">All registers of {}</a></p>',
+            rows,
+            every,
+            obj.name,
+        )
+
+    @admin.display(description="Pauses and outages")
+    def incident_history(self, obj):
+        incidents = list(obj.incidents.all()[:INCIDENTS_SHOWN])
+        if not incidents:
+            return "None so far."
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    local_time(incident.started_at),
+                    incident.get_kind_display(),
+                    humanize_duration(incident.ended_at - incident.started_at)
+                    if incident.ended_at
+                    else "ongoing",
+                    incident.ended_by,
+                    incident.reason,
+                )
+                for incident in incidents
+            ),
+        )
+        return format_html(
+            '<table class="regsync-incidents"><thead><tr><th>Began</th><th>What</th>'
+            "<th>Lasted</th><th>Ended by</th><th>Why</th></tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
+
+    @admin.display(description="Odoo API key")
+    def api_key_status(self, obj):
+        return "set" if obj.odoo_api_key else "not set"
+
+    # --- forms: operators edit everything, tenant staff only rotate the key -------
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        operator = access.is_operator(request.user)
+        form = TenantForm if operator else TenantKeyForm
+        kwargs["form"] = form.acting_as(request.user.get_username())
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [
+                (None, {"fields": ["name", "slug", "plan"]}),
+                ("Odoo connection", {"fields": [*CONNECTION_FIELDS, "new_api_key"]}),
+            ]
+        return [
+            (None, {"fields": ["name", "slug", "plan"]}),
+            (
+                "Odoo connection",
+                {
+                    "fields": [*CONNECTION_FIELDS, "api_key_status", "new_api_key"],
+                    "description": "Editing the connection (a new API key included) lifts a "
+                    "pause and an outage backoff: the next drain tries at once.",
+                },
+            ),
+            ("Sync health", {"fields": [*HEALTH_FIELDS, "incident_history"]}),
+            ("Registers", {"fields": ["register_list"]}),
+        ]
+
+    def get_prepopulated_fields(self, request, obj=None):
+        # The slug is typed once, on the add form (it is read-only afterwards).
+        return {"slug": ["name"]} if obj is None else {}
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        readonly = ["slug", "api_key_status", *HEALTH_FIELDS, "incident_history", "register_list"]
+        if not access.is_operator(request.user):
+            readonly = ["name", "plan", *CONNECTION_FIELDS, *readonly]
+        return readonly
+
+    def save_model(self, request, obj, form, change):
+        # The form saved through cafe.services while it was validated.
+        pass
+
+    def save_related(self, request, form, formsets, change):
+        pass
+
+    def has_add_permission(self, request):
+        return access.is_operator(request.user) and super().has_add_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        if not super().has_change_permission(request, obj):
+            return False
+        return obj is None or access.can_access_tenant(request.user, obj.pk)
+
+    # --- test connection --------------------------------------------------------------
+
+    def _report_connection(self, request, tenant: Tenant, *, after_save: bool = False) -> None:
+        report = test_odoo_connection(tenant)
+        if report.ok:
+            self.message_user(request, f"{tenant.name}: {report.message}", messages.SUCCESS)
+            return
+        lead = "Saved, but the connection does not work yet. " if after_save else ""
+        text = format_html(
+            '{}: {}{} <details class="regsync-detail"><summary>Technical detail for support'
+            "</summary><code>{}</code></details>",
+            tenant.name,
+            lead,
+            report.message,
+            report.detail or "-",
+        )
+        self.message_user(request, text, messages.WARNING if after_save else messages.ERROR)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if obj.has_odoo:
+            self._report_connection(request, obj, after_save=True)
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request, obj):
+        # Saving a connection tests it; the save stands whatever Odoo says.
+        if getattr(obj, "_connection_edited", False) and obj.has_odoo:
+            self._report_connection(request, obj, after_save=True)
+        return super().response_change(request, obj)
+
+    @admin.action(description="Test Odoo connection", permissions=["view"])
+    def test_connection(self, request, queryset):
+        for tenant in queryset:
+            self._report_connection(request, tenant)
+
+    def sync_now_view(self, request, object_id):
+        """Push the tenant's due registers now (and skip an outage's wait), from its page."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        tenant = self.get_object(request, object_id)  # a 404 for any id not theirs
+        if not self.has_change_permission(request, tenant):
+            raise PermissionDenied
+        started, text = sync_now(tenant)
+        self.message_user(request, text, messages.SUCCESS if started else messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:cafe_tenant_change", args=[tenant.pk]))
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/sync-now/",
+                self.admin_site.admin_view(self.sync_now_view),
+                name="cafe_tenant_sync_now",
+            ),
+            path(
+                "<path:object_id>/test-connection/",
+                self.admin_site.admin_view(self.test_connection_view),
+                name="cafe_tenant_test_connection",
+            ),
+            *super().get_urls(),
+        ]
+
+    def test_connection_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        tenant = self.get_object(request, object_id)  # a 404 for any id not theirs
+        if not self.has_view_permission(request, tenant):
+            raise PermissionDenied
+        self._report_connection(request, tenant)
+        return HttpResponseRedirect(reverse("admin:cafe_tenant_change", args=[tenant.pk]))
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["test_connection_url"] = (
+            reverse("admin:cafe_tenant_test_connection", args=[obj.pk]) if obj is not None else ""
+        )
+        context["sync_now_url"] = (
+            reverse("admin:cafe_tenant_sync_now", args=[obj.pk])
+            if obj is not None and obj.has_odoo and self.has_change_permission(request, obj)
+            else ""
+        )
+        return super().render_change_form(request, context, add, change, form_url, obj)

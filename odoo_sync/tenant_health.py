@@ -1,0 +1,152 @@
+"""A tenant's health as its drains see it: reachable, backing off after an outage, or paused.
+
+Written only against the connection revision a drain logged in with, so a
+late answer to old credentials cannot pause or back off a freshly fixed tenant.
+"""
+
+import logging
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from cafe.models import Tenant
+from odoo_sync import alerts
+from odoo_sync.due import backoff_for
+from odoo_sync.models import TenantIncident
+
+log = logging.getLogger("odoo_sync")
+
+
+def _same_connection(tenant_id: int, connection_revision: int):
+    """The tenant row, only while its connection is the one a drain logged in with."""
+    return Tenant.objects.filter(pk=tenant_id, odoo_connection_revision=connection_revision)
+
+
+def record_tenant_reachable(
+    tenant_id: int, *, connection_revision: int, server_version: str = "", protocol: str = ""
+) -> None:
+    """Odoo accepted a login: remember when, the version and the protocol that logged in.
+
+    An outage is not ended here: an Odoo that accepts logins but fails every
+    row is still down for this tenant (see `record_tenant_healthy`).
+    """
+    _same_connection(tenant_id, connection_revision).update(
+        odoo_server_version=server_version,
+        odoo_detected_protocol=protocol,
+        odoo_last_contact_at=timezone.now(),
+    )
+
+
+def record_tenant_healthy(tenant_id: int, *, connection_revision: int) -> None:
+    """Odoo did the work a drain asked of it: end any outage backoff of the tenant."""
+    with transaction.atomic():
+        ended = (
+            _same_connection(tenant_id, connection_revision)
+            .filter(
+                Q(odoo_unreachable_since__isnull=False)
+                | Q(odoo_outage_failures__gt=0)
+                | Q(odoo_next_attempt_at__isnull=False)
+            )
+            .update(
+                odoo_unreachable_since=None,
+                odoo_outage_failures=0,
+                odoo_next_attempt_at=None,
+                odoo_last_error="",
+            )
+        )
+        if ended:
+            _end_incidents(tenant_id, TenantIncident.Kind.UNREACHABLE, "Odoo took work again")
+
+
+def _open_incident(tenant_id: int, kind: str, reason: str, *, since) -> None:
+    """Start an incident of this kind, or keep the open one (its reason becomes the latest)."""
+    updated = TenantIncident.objects.filter(
+        tenant_id=tenant_id, kind=kind, ended_at__isnull=True
+    ).update(reason=reason[:2000])
+    if not updated:
+        TenantIncident.objects.create(
+            tenant_id=tenant_id, kind=kind, reason=reason[:2000], started_at=since
+        )
+
+
+def _end_incidents(tenant_id: int, kind: str, ended_by: str) -> None:
+    TenantIncident.objects.filter(tenant_id=tenant_id, kind=kind, ended_at__isnull=True).update(
+        ended_at=timezone.now(), ended_by=ended_by[:200]
+    )
+
+
+def end_incidents_that_are_over(tenant: Tenant, *, ended_by: str) -> None:
+    """Close the open incidents the tenant's row no longer shows (after a connection edit)."""
+    if tenant.odoo_paused_at is None:
+        _end_incidents(tenant.pk, TenantIncident.Kind.PAUSED, ended_by)
+    if tenant.odoo_unreachable_since is None:
+        _end_incidents(tenant.pk, TenantIncident.Kind.UNREACHABLE, ended_by)
+
+
+def record_tenant_unreachable(
+    tenant_id: int, *, connection_revision: int, error: str
+) -> datetime | None:
+    """Odoo could not be reached at login: the tenant backs off, its rows keep their attempts.
+
+    The schedule's last step repeats for as long as the outage lasts; a tenant
+    is never dead-lettered. Returns the next attempt time, or None when the
+    connection was edited meanwhile (the edit already cleared the backoff).
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        tenant = _same_connection(tenant_id, connection_revision).select_for_update().first()
+        if tenant is None:
+            return None
+        tenant.odoo_outage_failures += 1
+        tenant.odoo_unreachable_since = tenant.odoo_unreachable_since or now
+        tenant.odoo_next_attempt_at = now + backoff_for(
+            tenant.odoo_outage_failures, settings.SYNC_TENANT_BACKOFF_MINUTES
+        )
+        tenant.odoo_last_error = error[:2000]
+        tenant.save(
+            update_fields=[
+                "odoo_outage_failures",
+                "odoo_unreachable_since",
+                "odoo_next_attempt_at",
+                "odoo_last_error",
+            ]
+        )
+        _open_incident(
+            tenant_id, TenantIncident.Kind.UNREACHABLE, error, since=tenant.odoo_unreachable_since
+        )
+    return tenant.odoo_next_attempt_at
+
+
+def try_tenant_now(tenant_id: int, *, connection_revision: int) -> bool:
+    """End a tenant's outage wait: its next drain may run at once (the outage stays shown)."""
+    return bool(
+        _same_connection(tenant_id, connection_revision)
+        .filter(odoo_next_attempt_at__isnull=False)
+        .update(odoo_next_attempt_at=None)
+    )
+
+
+def pause_tenant(tenant_id: int, *, connection_revision: int, reason: str) -> bool:
+    """Odoo rejected the credentials: send nothing more until the connection is edited.
+
+    False when the connection was edited after the drain logged in with it:
+    the rejection was of the old credentials, so nothing is paused.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        paused = _same_connection(tenant_id, connection_revision).update(
+            odoo_paused_at=now, odoo_paused_reason=reason[:2000]
+        )
+        if paused:
+            _open_incident(tenant_id, TenantIncident.Kind.PAUSED, reason, since=now)
+            name = Tenant.objects.filter(pk=tenant_id).values_list("name", flat=True).first()
+            alerts.raise_alert(
+                tenant_id,
+                subject=f"{name} is paused: Odoo refused its connection",
+                body=f"Nothing is sent to the Odoo of {name} until its connection is fixed.\n\n"
+                f"{reason}",
+            )
+    return paused == 1

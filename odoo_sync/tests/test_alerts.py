@@ -1,0 +1,92 @@
+"""Mail to the operators when a tenant pauses or a register dead-letters, one per tenant per hour."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from freezegun import freeze_time
+
+from cafe.tests.factories import OperatorFactory, TenantFactory
+from odoo_sync import tenant_health
+from odoo_sync.drain import drain_tenant
+from odoo_sync.models import OperatorAlert
+from registers import services
+from registers.models import SyncState
+
+pytestmark = pytest.mark.django_db
+
+NOW = "2026-05-04 09:00:00"
+
+
+@pytest.fixture
+def operator_with_mail(db):
+    return OperatorFactory(email="ops@example.com")
+
+
+def _pause(tenant, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        tenant_health.pause_tenant(tenant.pk, connection_revision=0, reason="Odoo refused")
+
+
+@freeze_time(NOW, tick=True)
+def test_a_pause_mails_the_operators_once_per_hour_per_tenant(
+    operator_with_mail, mailoutbox, django_capture_on_commit_callbacks, settings
+):
+    settings.ADMINS = [("Night shift", "night@example.com")]
+    tenant = TenantFactory(pro=True, name="Acme")
+    _pause(tenant, django_capture_on_commit_callbacks)
+    [mail] = mailoutbox
+    assert mail.subject == "[regsync] Acme is paused: Odoo refused its connection"
+    assert sorted(mail.to) == ["night@example.com", "ops@example.com"]
+    assert "Odoo refused" in mail.body
+
+    # Fixed, paused again within the hour: no second mail; another tenant still gets one.
+    tenant.odoo_paused_at = None
+    tenant.save()
+    _pause(tenant, django_capture_on_commit_callbacks)
+    other = TenantFactory(pro=True, name="Beta")
+    _pause(other, django_capture_on_commit_callbacks)
+    assert [m.subject for m in mailoutbox][1:] == [
+        "[regsync] Beta is paused: Odoo refused its connection"
+    ]
+
+    with freeze_time(timezone.now() + timedelta(minutes=61)):
+        tenant.odoo_paused_at = None
+        tenant.save()
+        _pause(tenant, django_capture_on_commit_callbacks)
+    assert len(mailoutbox) == 3
+    assert OperatorAlert.objects.filter(tenant=tenant).count() == 2
+
+
+def test_nothing_is_sent_without_an_operator_address_or_with_alerts_off(
+    mailoutbox, django_capture_on_commit_callbacks, settings
+):
+    tenant = TenantFactory(pro=True)
+    _pause(tenant, django_capture_on_commit_callbacks)
+    assert mailoutbox == []
+    OperatorFactory(email="ops@example.com")
+    settings.OPERATOR_ALERTS = False
+    tenant.odoo_paused_at = None
+    tenant.save()
+    _pause(tenant, django_capture_on_commit_callbacks)
+    assert mailoutbox == []
+
+
+@pytest.mark.django_db(transaction=True)  # a real drain
+def test_a_dead_lettered_register_mails_the_operators(
+    operator_with_mail, mailoutbox, sandbox_tenant, odoo_sandbox
+):
+    register = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
+    odoo_sandbox.reply_body_next(
+        "<?xml version='1.0'?><methodResponse><fault><value><struct>"
+        "<member><name>faultCode</name><value><int>2</int></value></member>"
+        "<member><name>faultString</name><value><string>The name is not valid</string></value>"
+        "</member></struct></value></fault></methodResponse>",
+        method="pos.config.load",
+    )
+    drain_tenant(sandbox_tenant.pk)
+    register.refresh_from_db()
+    assert register.sync_state == SyncState.SYNC_ERROR
+    [mail] = mailoutbox
+    assert mail.subject == f"[regsync] Register 'Bar' of {sandbox_tenant.name} could not be synced"
+    assert "The name is not valid" in mail.body

@@ -1,0 +1,142 @@
+"""Batched Odoo calls: a batch's creates in one load, equal updates in one write, and one
+bad row costing one row. Against the sandbox over HTTP."""
+
+import pytest
+
+from odoo_sync.drain import TenantStatus, drain_tenant
+from registers import services
+from registers.models import ErrorKind, PosConfig, SyncState
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _add(tenant, *names):
+    return [services.add_register(tenant, name=n, prefix=f"P{i}") for i, n in enumerate(names)]
+
+
+def test_a_batchs_creates_go_in_one_load(sandbox_tenant, odoo_sandbox):
+    _add(sandbox_tenant, "Bar", "Terrace", "Kiosk", "Patio")
+    result = drain_tenant(sandbox_tenant.pk)
+    assert (result.status, result.created) == (TenantStatus.OK, 4)
+    assert odoo_sandbox.call_count("pos.config.load") == 1
+    assert sorted(c["name"] for c in odoo_sandbox.pos_configs()) == [
+        "Bar",
+        "Kiosk",
+        "Patio",
+        "Terrace",
+    ]
+
+
+def test_equal_updates_share_one_write_and_a_rename_sends_only_the_name(
+    sandbox_tenant, odoo_sandbox
+):
+    registers = _add(sandbox_tenant, "Bar", "Terrace", "Kiosk", "Patio")
+    drain_tenant(sandbox_tenant.pk)
+    for register in registers[:3]:
+        register.refresh_from_db()
+        services.set_register_active(register, active=False)
+    patio = registers[3]
+    patio.refresh_from_db()
+    services.rename_register(patio, name="Garden")
+    before = len(odoo_sandbox.mutations())
+    result = drain_tenant(sandbox_tenant.pk)
+    assert (result.status, result.updated) == (TenantStatus.OK, 4)
+    assert odoo_sandbox.call_count("pos.config.write") == 2  # three deactivations, one rename
+    written = odoo_sandbox.mutations()[before:]
+    assert len(written) == 4  # each record written once
+    configs = {c["name"]: c["active"] for c in odoo_sandbox.pos_configs()}
+    assert configs == {"Bar": False, "Terrace": False, "Kiosk": False, "Garden": True}
+
+
+def test_one_bad_row_in_a_load_costs_that_row_only(sandbox_tenant, odoo_sandbox):
+    registers = _add(sandbox_tenant, "Bar", "Terrace", "Kiosk")
+    # Odoo's answer to a load it refused: ids False, a message naming row 1.
+    odoo_sandbox.reply_body_next(
+        "<?xml version='1.0'?><methodResponse><params><param><value><struct>"
+        "<member><name>ids</name><value><boolean>0</boolean></value></member>"
+        "<member><name>messages</name><value><array><data><value><struct>"
+        "<member><name>type</name><value><string>error</string></value></member>"
+        "<member><name>message</name><value><string>The name is not allowed</string></value>"
+        "</member><member><name>record</name><value><int>1</int></value></member>"
+        "<member><name>rows</name><value><struct>"
+        "<member><name>from</name><value><int>1</int></value></member>"
+        "<member><name>to</name><value><int>1</int></value></member>"
+        "</struct></value></member></struct></value></data></array></value></member>"
+        "</struct></value></param></params></methodResponse>",
+        method="pos.config.load",
+    )
+    result = drain_tenant(sandbox_tenant.pk)
+    assert (result.created, result.create_failed) == (2, 1)
+    states = {r.name: (r.sync_state, r.last_sync_error_kind) for r in PosConfig.objects.all()}
+    assert states["Terrace"] == (SyncState.SYNC_ERROR, ErrorKind.VALIDATION)
+    assert states["Bar"][0] == states["Kiosk"][0] == SyncState.SYNCED
+    assert sorted(c["name"] for c in odoo_sandbox.pos_configs()) == ["Bar", "Kiosk"]
+    assert registers  # three added, one refused
+
+
+def test_a_record_deleted_in_odoo_costs_its_row_and_the_rest_of_the_write_lands(
+    sandbox_tenant, odoo_sandbox
+):
+    registers = _add(sandbox_tenant, "Bar", "Terrace", "Kiosk")
+    drain_tenant(sandbox_tenant.pk)
+    for register in registers:
+        register.refresh_from_db()
+        services.set_register_active(register, active=False)
+    odoo_sandbox.delete_pos_config(registers[1].odoo_pos_config_id)
+    result = drain_tenant(sandbox_tenant.pk)
+    assert (result.updated, result.update_failed) == (2, 1)
+    terrace = PosConfig.objects.get(name="Terrace")
+    assert (terrace.sync_state, terrace.last_sync_error_kind) == (
+        SyncState.SYNC_ERROR,
+        ErrorKind.MISSING,
+    )
+    assert {c["name"]: c["active"] for c in odoo_sandbox.pos_configs()} == {
+        "Bar": False,
+        "Kiosk": False,
+    }
+
+
+def test_a_refused_write_of_many_is_halved_until_the_row_at_fault_is_found(
+    sandbox_tenant, odoo_sandbox
+):
+    odoo_sandbox.reset(version="19.0", api_key=sandbox_tenant.odoo_api_key)
+    registers = _add(sandbox_tenant, "Bar", "Terrace", "Kiosk", "Patio")
+    drain_tenant(sandbox_tenant.pk)
+    for register in registers:
+        register.refresh_from_db()
+        services.set_register_active(register, active=False)
+    kiosk = PosConfig.objects.get(name="Kiosk")
+    odoo_sandbox.open_session(kiosk.odoo_pos_config_id)  # 19.0 refuses to archive it
+    result = drain_tenant(sandbox_tenant.pk)
+    assert (result.status, result.updated, result.update_failed) == (TenantStatus.OK, 3, 1)
+    kiosk.refresh_from_db()
+    assert (kiosk.sync_state, kiosk.sync_retries) == (SyncState.PENDING_UPDATE, 1)  # retried later
+    assert {c["name"]: c["active"] for c in odoo_sandbox.pos_configs()} == {
+        "Bar": False,
+        "Terrace": False,
+        "Kiosk": True,
+        "Patio": False,
+    }
+
+
+def test_an_edit_back_while_a_write_is_in_flight_is_written_again(sandbox_tenant, odoo_sandbox):
+    """Odoo holds what an unrecorded write left, so the next write sends every value again."""
+    from odoo_sync.drain import open_drain
+
+    [bar] = _add(sandbox_tenant, "Bar")
+    drain_tenant(sandbox_tenant.pk)
+    bar.refresh_from_db()
+    services.rename_register(bar, name="Espresso")
+    drain = open_drain(sandbox_tenant.pk)
+    with drain:
+        assert drain.login() and drain.claim_batch()
+        claim = drain.next_claim()
+        outcome = drain.call(claim)  # Odoo now says "Espresso"
+        bar.refresh_from_db()
+        services.rename_register(bar, name="Bar")  # back, before the write is recorded
+        drain.record(claim, outcome)  # superseded
+        drain.end_batch()
+    drain_tenant(sandbox_tenant.pk)
+    bar.refresh_from_db()
+    assert bar.sync_state == SyncState.SYNCED
+    assert odoo_sandbox.pos_config(bar.odoo_pos_config_id)["name"] == "Bar"

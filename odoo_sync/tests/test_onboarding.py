@@ -1,0 +1,128 @@
+"""Onboarding: a create links to the config Odoo already has under the register's name.
+
+Against the sandbox over HTTP: one match is linked (no second record), several
+wait for an operator, and configs that are another register's are never taken.
+"""
+
+import pytest
+
+from odoo_sync.drain import TenantStatus, drain_tenant
+from registers import services
+from registers.models import ErrorKind, SyncState
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _reload(register):
+    register.refresh_from_db()
+    return register
+
+
+def test_a_single_config_of_the_same_name_is_linked_not_duplicated(sandbox_tenant, odoo_sandbox):
+    existing = odoo_sandbox.create_pos_config("  terrace ", active=False)  # case, spaces, archived
+    register = services.add_register(sandbox_tenant, name="Terrace", prefix="TER")
+    drain_tenant(sandbox_tenant.pk)
+    register = _reload(register)
+    assert register.odoo_pos_config_id == existing
+    assert register.sync_state == SyncState.SYNCED  # local truth written next, same drain
+    assert [(c["id"], c["name"], c["active"]) for c in odoo_sandbox.pos_configs()] == [
+        (existing, "Terrace", True)
+    ]
+    xmlid = "regsync.register_" + register.uuid.hex
+    assert any(
+        f"{x['module']}.{x['name']}" == xmlid and x["res_id"] == existing
+        for x in odoo_sandbox.external_ids()
+    )
+
+
+def test_every_create_looks_not_only_the_first_drain(sandbox_tenant, odoo_sandbox):
+    first = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
+    drain_tenant(sandbox_tenant.pk)
+    later = odoo_sandbox.create_pos_config("Patio")  # made in Odoo's back office meanwhile
+    patio = services.add_register(sandbox_tenant, name="Patio", prefix="PAT")
+    drain_tenant(sandbox_tenant.pk)
+    assert _reload(patio).odoo_pos_config_id == later
+    assert len(odoo_sandbox.pos_configs()) == 2
+    assert _reload(first).sync_state == SyncState.SYNCED
+
+
+def test_one_lookup_for_the_whole_batch(sandbox_tenant, odoo_sandbox):
+    for n, name in enumerate(["Bar", "Terrace", "Kiosk"]):
+        services.add_register(sandbox_tenant, name=name, prefix=f"P{n}")
+    drain_tenant(sandbox_tenant.pk)
+    assert odoo_sandbox.call_count("pos.config.search_read") == 1
+
+
+def test_without_access_rights_the_link_holds_by_its_odoo_id(sandbox_tenant, odoo_sandbox, caplog):
+    odoo_sandbox.as_integration_user()  # Point of Sale / Administrator only
+    existing = odoo_sandbox.create_pos_config("Terrace")
+    register = services.add_register(sandbox_tenant, name="Terrace", prefix="TER")
+    result = drain_tenant(sandbox_tenant.pk)
+    assert result.status == TenantStatus.OK
+    register = _reload(register)
+    assert (register.sync_state, register.odoo_pos_config_id) == (SyncState.SYNCED, existing)
+    assert len(odoo_sandbox.pos_configs()) == 1
+    assert "without regsync's external id" in caplog.text
+
+
+def test_several_matches_wait_for_an_operator_and_nothing_is_created(sandbox_tenant, odoo_sandbox):
+    one = odoo_sandbox.create_pos_config("Terrace")
+    two = odoo_sandbox.create_pos_config("TERRACE", active=False)
+    register = services.add_register(sandbox_tenant, name="Terrace", prefix="TER")
+    drain_tenant(sandbox_tenant.pk)
+    register = _reload(register)
+    assert register.sync_state == SyncState.SYNC_ERROR
+    assert register.last_sync_error_kind == ErrorKind.AMBIGUOUS
+    assert f"{one} 'Terrace'" in register.last_sync_error
+    assert f"{two} 'TERRACE' (archived)" in register.last_sync_error
+    assert [c["id"] for c in register.odoo_link_candidates] == [one, two]
+    assert len(odoo_sandbox.pos_configs()) == 2  # nothing created, nothing linked
+
+    # The operator picks the archived one: it is linked, and local truth is written to it.
+    services.link_register_to_odoo(register, odoo_pos_config_id=two, actor="ops")
+    drain_tenant(sandbox_tenant.pk)
+    register = _reload(register)
+    assert (register.sync_state, register.odoo_pos_config_id) == (SyncState.SYNCED, two)
+    assert not register.odoo_link_unconfirmed
+    assert odoo_sandbox.pos_config(two)["name"] == "Terrace"
+    assert odoo_sandbox.pos_config(two)["active"] is True
+    assert any(x["res_id"] == two and x["module"] == "regsync" for x in odoo_sandbox.external_ids())
+
+
+def test_force_create_makes_a_new_config_whatever_the_names(sandbox_tenant, odoo_sandbox):
+    odoo_sandbox.create_pos_config("Terrace")
+    odoo_sandbox.create_pos_config("terrace")
+    register = services.add_register(sandbox_tenant, name="Terrace", prefix="TER")
+    drain_tenant(sandbox_tenant.pk)
+    services.force_create_in_odoo(_reload(register), actor="ops")
+    drain_tenant(sandbox_tenant.pk)
+    register = _reload(register)
+    assert register.sync_state == SyncState.SYNCED
+    assert len(odoo_sandbox.pos_configs()) == 3
+    assert register.odoo_create_matches_name  # a later create (after a move) matches again
+
+
+def test_another_registers_config_is_never_a_candidate(sandbox_tenant, odoo_sandbox):
+    bar = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
+    drain_tenant(sandbox_tenant.pk)
+    services.set_register_active(_reload(bar), active=False)
+    drain_tenant(sandbox_tenant.pk)
+    # Another tenant's register in the same Odoo, and a config carrying its external id.
+    odoo_sandbox.create_pos_config("Bar", xmlid="regsync.register_" + "f" * 32)
+    again = services.add_register(sandbox_tenant, name="Bar", prefix="BAR2")
+    drain_tenant(sandbox_tenant.pk)
+    again = _reload(again)
+    assert again.sync_state == SyncState.SYNCED
+    assert again.odoo_pos_config_id not in (_reload(bar).odoo_pos_config_id,)
+    assert len(odoo_sandbox.pos_configs()) == 3  # created its own
+
+
+def test_a_lost_reply_after_the_create_is_found_again_by_its_external_id(
+    sandbox_tenant, odoo_sandbox
+):
+    register = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
+    odoo_sandbox.drop_next("after", method="pos.config.load")
+    drain_tenant(sandbox_tenant.pk, ignore_outage_backoff=True)
+    drain_tenant(sandbox_tenant.pk, ignore_outage_backoff=True)
+    assert _reload(register).sync_state == SyncState.SYNCED
+    assert len(odoo_sandbox.pos_configs()) == 1  # its own, not an ambiguous pair
