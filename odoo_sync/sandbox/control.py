@@ -238,6 +238,16 @@ class Sandbox:
         """
         return self._call("release_parked", {"decision": decision, "id": call_id})["released"]
 
+    def random_faults(self, rate: float, specs: list[dict], *, seed: int | None = None) -> None:
+        """Fail a share of all Odoo calls from now on, each with one spec picked at random.
+
+        A spec is a fault kind and its parameters, as the `*_next` methods take
+        them: `{"kind": "status", "status": 502}`, `{"kind": "drop_after"}`. A
+        call already meeting a queued fault draws nothing. `rate=0` stops it, as
+        do `clear_faults` and `reset`; `counters()` says how many were injected.
+        """
+        self._call("random_faults", {"rate": rate, "specs": specs, "seed": seed})
+
     def clear_faults(self) -> None:
         self._call("clear_faults")
 
@@ -359,6 +369,14 @@ class Sandbox:
         sent, so an overlap proves two clients were mid-session together.
         """
         return self._call("sessions", method="GET")["max_concurrent"]
+
+    def counters(self) -> dict:
+        """Calls, connections and random faults injected, without the records (cheap to poll).
+
+        `open_rpc_connections`: TCP connections open now that carried an Odoo
+        call (control calls never do), so a client leaking connections shows.
+        """
+        return self._call("counters", method="GET")
 
     def deprecation_warnings(self) -> int:
         return self.state()["deprecation_warnings"]

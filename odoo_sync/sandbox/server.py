@@ -290,6 +290,14 @@ class SandboxHandler(BaseHTTPRequestHandler):
         with self.state.lock:
             self.state.connections += 1
 
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            if self._served_rpc:
+                with self.state.lock:
+                    self.state.open_rpc_connections -= 1
+
     @property
     def state(self) -> SandboxState:
         return self.server.state
@@ -428,6 +436,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             if not self._served_rpc:
                 self._served_rpc = True
                 st.rpc_connections += 1
+                st.open_rpc_connections += 1
                 self._session = [received, received, 0]
                 st.sessions.append(self._session)
             self._session[2] += 1
@@ -617,10 +626,16 @@ def control(st: SandboxState, action: str, p: dict):
         with st.lock:
             sessions = [list(s) for s in st.sessions]
         return {"sessions": sessions, "max_concurrent": st.max_concurrent_sessions()}
+    if action == "random_faults":
+        st.set_random_faults(p.get("rate", 0), p.get("specs") or [], p.get("seed"))
+        return {"ok": True}
+    if action == "counters":
+        return st.counters()
     if action == "clear_faults":
         with st.lock:
             st.faults.clear()
             st.latency.clear()
+            st.random_fault_rate = 0.0
         return {"ok": True}
     if action == "rotate_key":
         return {"api_key": st.rotate_key(p.get("api_key"))}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import random
 import re
 import secrets
 import threading
@@ -53,6 +54,17 @@ def parse_version(version: str) -> tuple[int, str, list]:
     if saas:
         return major, f"saas~{major}.{minor}+e", [f"saas~{major}", minor, 0, "final", 0, "e"]
     return major, f"{major}.{minor}", [major, minor, 0, "final", 0, ""]
+
+
+def fault_label(spec: dict) -> str:
+    """`status 502`, `timeout apply`, `drop_after`: a fault spec as a short name."""
+    words = [spec["kind"]]
+    words += [
+        str(v) for k, v in sorted(spec.items()) if k != "kind" and k != "apply" and k != "seconds"
+    ]
+    if spec.get("apply"):
+        words.append("apply")
+    return " ".join(words)
 
 
 @dataclass
@@ -107,6 +119,8 @@ class SandboxState:
         self.lock = threading.RLock()
         self._wake = threading.Event()
         self.generation = 0
+        # A gauge of sockets open now, so a reset does not zero it.
+        self.open_rpc_connections = 0
         self.reset(**options)
 
     # --- lifecycle -----------------------------------------------------------
@@ -157,6 +171,12 @@ class SandboxState:
             self.sequences: Counter = Counter()
             self.login_failures: dict[str, tuple[int, float]] = {}
             self.faults: list[FaultRule] = []
+            # A share of all calls failing at random (the soak's "1 % of calls"):
+            # each call draws once; a hit takes one spec, picked uniformly.
+            self.random_fault_rate = 0.0
+            self.random_fault_specs: list[dict] = []
+            self.random_fault_draw = random.Random()
+            self.random_faults_injected: Counter = Counter()
             self.latency: list[tuple[float, str | None]] = []
             self.calls: Counter = Counter()
             self.requests = 0
@@ -350,6 +370,12 @@ class SandboxState:
                     rule.count -= 1
                     taken[rule.kind] = rule
             self.faults = [r for r in self.faults if r.count > 0]
+            if not taken and self.random_fault_rate:
+                if self.random_fault_draw.random() < self.random_fault_rate:
+                    spec = dict(self.random_fault_draw.choice(self.random_fault_specs))
+                    self.random_faults_injected[fault_label(spec)] += 1
+                    kind = spec.pop("kind")
+                    taken[kind] = FaultRule(kind, 0, None, spec)
             if taken:
                 self.faults_met.append(
                     {
@@ -395,6 +421,36 @@ class SandboxState:
             current += step
             peak = max(peak, current)
         return peak
+
+    def set_random_faults(self, rate: float, specs: list[dict], seed: int | None = None) -> None:
+        """Fail this share of calls (0 stops it), each with one of `specs` (kind + params)."""
+        rate = float(rate)
+        if not 0 <= rate <= 1:
+            raise ValueError(f"rate must be between 0 and 1, got {rate}")
+        for spec in specs:
+            if spec.get("kind") not in FAULT_KINDS:
+                raise ValueError(f"unknown fault kind {spec.get('kind')!r}; one of {FAULT_KINDS}")
+        if rate and not specs:
+            raise ValueError("a fault rate needs at least one fault spec")
+        with self.lock:
+            self.random_fault_rate = rate
+            self.random_fault_specs = [dict(spec) for spec in specs]
+            if seed is not None:
+                self.random_fault_draw.seed(seed)
+
+    def counters(self) -> dict:
+        """The cheap part of the summary (no records): for sampling while under load."""
+        with self.lock:
+            return {
+                "requests": self.requests,
+                "calls": sum(self.calls.values()),
+                "connections": self.connections,
+                "open_rpc_connections": self.open_rpc_connections,
+                "rpc_connections": self.rpc_connections,
+                "pos_configs": len(self.tables["pos.config"]),
+                "random_faults_injected": dict(self.random_faults_injected),
+                "pending_faults": sum(r.count for r in self.faults),
+            }
 
     def latency_for(self, key: str) -> float:
         with self.lock:

@@ -922,3 +922,47 @@ def test_write_of_many_ids_is_one_call(odoo_sandbox):
     missing = execute_kw(s, "pos.config", "write", [[*ids, 999], {"active": True}])
     assert missing.faultCode == 2 and "pos.config(999,)" in missing.faultString
     assert not any(c["active"] for c in s.pos_configs())
+
+
+def test_random_faults_fail_the_share_of_calls_asked_and_are_counted(odoo_sandbox):
+    s = odoo_sandbox
+    s.random_faults(0.25, [{"kind": "status", "status": 502}], seed=7)
+    body = xmlrpc.client.dumps((), "version").encode()
+    with requests.Session() as session:
+        statuses = [
+            session.post(f"{s.url}/xmlrpc/2/common", data=body, timeout=5).status_code
+            for _ in range(400)
+        ]
+    failed = statuses.count(502)
+    assert set(statuses) == {200, 502}
+    assert 60 <= failed <= 140  # 100 expected; a binomial(400, 0.25) stays well inside
+    assert s.counters()["random_faults_injected"] == {"status 502": failed}
+    s.random_faults(0, [])
+    assert xmlrpc_call(s, "common", "version")[0].status_code == 200
+    assert s.counters()["random_faults_injected"] == {"status 502": failed}
+
+
+def test_random_faults_refuse_an_unknown_kind_or_rate(odoo_sandbox):
+    from odoo_sync.sandbox.control import SandboxControlError
+
+    with pytest.raises(SandboxControlError, match="unknown fault kind 'explode'"):
+        odoo_sandbox.random_faults(0.01, [{"kind": "explode"}])
+    with pytest.raises(SandboxControlError, match="rate must be between 0 and 1"):
+        odoo_sandbox.random_faults(1.5, [{"kind": "drop_before"}])
+    assert odoo_sandbox.counters()["random_faults_injected"] == {}
+
+
+def test_counters_show_the_odoo_connections_open_now(odoo_sandbox_factory, wait_until):
+    s = odoo_sandbox_factory()  # its own server: no keep-alive socket left by another test
+    assert s.counters()["open_rpc_connections"] == 0
+    conn = http.client.HTTPConnection(urlsplit(s.url).hostname, urlsplit(s.url).port, timeout=5)
+    conn.request("POST", "/xmlrpc/2/common", xmlrpc.client.dumps((), "version").encode())
+    assert conn.getresponse().read()
+    assert s.counters()["open_rpc_connections"] == 1  # kept alive, control calls not counted
+    conn.close()
+    # the server notices the close when its read returns
+    counters = wait_until(
+        lambda: (c := s.counters())["open_rpc_connections"] == 0 and c, what="socket closed"
+    )
+    assert counters["rpc_connections"] == 1
+    assert counters["calls"] == 1
