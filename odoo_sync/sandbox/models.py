@@ -515,8 +515,8 @@ class PosConfig(BaseModel):
             "create_date": stamp,
             "write_date": stamp,
         }
-        self.state.mutations.append(
-            (record_id, "create", str(vals["name"]), bool(vals.get("active", True)))
+        self.state.record_mutation(
+            record_id, "create", str(vals["name"]), bool(vals.get("active", True))
         )
         return record_id
 
@@ -548,13 +548,14 @@ class PosConfig(BaseModel):
     def _write(self, ids, vals, *, via: str) -> None:
         self._write_checks(ids, vals)
         for record_id in ids:
-            row = self.table[record_id]
+            row = dict(self.table[record_id])  # a new dict: snapshots share the old one
             if "name" in vals:
                 row["name"] = str(vals["name"])
             if "active" in vals:
                 row["active"] = bool(vals["active"])
             row["write_date"] = now_str()
-            self.state.mutations.append((record_id, via, row["name"], row["active"]))
+            self.table[record_id] = row
+            self.state.record_mutation(record_id, via, row["name"], row["active"])
 
     def unlink(self, ids):
         self._check_rights("unlink")
@@ -762,7 +763,7 @@ class PosSession(BaseModel):
             raise self._missing_error(missing)
         for record_id in ids:
             if "state" in vals:
-                self.table[record_id]["state"] = vals["state"]
+                self.table[record_id] = {**self.table[record_id], "state": vals["state"]}
         return True
 
 

@@ -607,7 +607,10 @@ def control(st: SandboxState, action: str, p: dict):
         return {"released": st.release_parked(str(p.get("decision")), p.get("id"))}
     if action == "mutations":
         with st.lock:
-            return {"mutations": [list(m) for m in st.mutations]}
+            return {
+                "mutations": [list(m) for m in st.mutations],
+                "applied_at": list(st.mutation_times),
+            }
     if action == "sessions":
         with st.lock:
             sessions = [list(s) for s in st.sessions]
