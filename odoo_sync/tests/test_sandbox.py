@@ -910,3 +910,32 @@ def test_write_of_many_ids_is_one_call(odoo_sandbox):
     missing = execute_kw(s, "pos.config", "write", [[*ids, 999], {"active": True}])
     assert missing.faultCode == 2 and "pos.config(999,)" in missing.faultString
     assert not any(c["active"] for c in s.pos_configs())
+
+
+def test_the_fast_path_for_ored_ilikes_answers_as_the_domain_does():
+    from odoo_sync.sandbox.models import domain_predicate, eval_domain
+
+    fields = {"id": "ID", "name": "Name", "active": "Active"}
+    records = [
+        {"id": 1, "name": "Bar", "active": True},
+        {"id": 2, "name": "  BAR terrace", "active": False},
+        {"id": 3, "name": "Shop", "active": True},
+        {"id": 4, "name": False, "active": True},
+    ]
+    domains = [
+        ["|", ("name", "ilike", "bar"), ("name", "ilike", "SHOP")],
+        ["|", "|", ("name", "ilike", "ter"), ("name", "ilike", "x"), ("name", "ilike", "op")],
+        ["|", ("name", "ilike", "bar"), ("name", "=", "Shop")],  # not the fast path's shape
+        ["|", ("name", "ilike", "bar"), ("id", "ilike", "3")],
+    ]
+    for domain in domains:
+        matches = domain_predicate("pos.config", domain, fields)
+        assert [matches(r) for r in records] == [
+            eval_domain("pos.config", domain, r, fields) for r in records
+        ], domain
+    assert [domain_predicate("pos.config", domains[0], fields)(r) for r in records] == [
+        True,
+        True,
+        True,
+        False,
+    ]
