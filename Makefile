@@ -55,8 +55,11 @@ run: demo
 	@echo "regsync: admin on http://127.0.0.1:$(WEB_PORT)/admin/, sandbox Odoo on http://127.0.0.1:$(SANDBOX_PORT)"
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
+# Issue 14's figures (docs/performance.md): prints them, writes bench/results.json and the
+# table in docs/performance.md. Needs DATABASE_URL (PostgreSQL) and REDIS_URL; a throwaway
+# database. BENCH_ARGS: e.g. --only tick cpu, --set cpu_rows=100,1000, --smoke (CI's size).
 bench: $(STAMP) .env
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py --docs docs/performance.md $(BENCH_ARGS)
 
 # docs/reliability.md: need DATABASE_URL (PostgreSQL) and REDIS_URL; each uses a throwaway
 # database and writes bench/results/*.json. BENCH_ARGS: e.g. --runs 5, --workers 2 4.

@@ -1,5 +1,7 @@
 """Shared fixtures: the sandbox Odoo, tenants connected to it, and test-wide switches."""
 
+import os
+
 import pytest
 
 from config.celery import app as celery_app
@@ -115,6 +117,19 @@ def child_env(transactional_db):
     from odoo_sync.tests.harness import child_env_for
 
     return child_env_for(connection.settings_dict)
+
+
+@pytest.fixture
+def prefork_on_redis():
+    """Production's pool and broker (PostgreSQL, Redis): fails in CI without them, else skips."""
+    from django.conf import settings
+    from django.db import connection
+
+    if settings.REDIS_URL and connection.vendor == "postgresql":
+        return
+    if os.environ.get("CI"):
+        pytest.fail("CI must run on PostgreSQL and Redis")
+    pytest.skip("needs PostgreSQL and REDIS_URL (CI always has both)")
 
 
 @pytest.fixture

@@ -37,13 +37,13 @@ def require_postgres_and_redis() -> None:
 
 
 @contextmanager
-def throwaway_database():
+def throwaway_database(suffix: str = "reliability"):
     """A fresh database next to the configured one, dropped afterwards.
 
-    Named `<db>_reliability`, so it never clobbers the test database pytest keeps.
+    Named `<db>_<suffix>`, so it never clobbers the test database pytest keeps.
     """
     old_name = connection.settings_dict["NAME"]
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = f"{old_name}_reliability"
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = f"{old_name}_{suffix}"
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         yield
@@ -64,7 +64,9 @@ def sandbox_process():
     )
     try:
         url = re.search(r"listening on (\S+)", server.stdout.readline()).group(1)
-        yield Sandbox(url).reset()
+        handle = Sandbox(url).reset()
+        handle.pid = server.pid  # bench/run.py reads its CPU time
+        yield handle
     finally:
         server.terminate()
         server.wait(timeout=10)

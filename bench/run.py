@@ -1,145 +1,170 @@
-"""Benchmarks that print their figures: drain throughput, queries per row, the tick's cost.
+"""`make bench`: issue 14's performance figures, printed and written to bench/results.json.
 
-Runs against a throwaway test database of the configured engine (SQLite by
-default, PostgreSQL with DATABASE_URL) and an in-process sandbox Odoo, so it
-measures regsync, not a network. `make bench` or `python bench/run.py [N]`.
+    python bench/run.py [--smoke] [--only cpu tick ...] [--set cpu_rows=100,1000 ...]
+                        [--out bench/results.json] [--docs docs/performance.md]
+
+Needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL). Works in a throwaway
+database (`<db>_bench`, dropped after) against a sandbox Odoo in its own
+process, so the sandbox's CPU is never counted as regsync's; the figures that
+need them start real `celery worker --pool prefork` and `beat` processes.
+The sandbox's own floor is measured and printed first. `--smoke` runs every
+figure at a tiny size (CI does, through odoo_sync/tests/test_bench_smoke.py):
+its timings mean nothing. The figures are in bench/_perf.py; docs/performance.md
+says what each one measures.
 """
 
+import argparse
+import dataclasses
+import json
 import os
-import re
-import subprocess
+import platform
 import sys
 import time
-import tracemalloc
+import traceback
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("ODOO_ALLOW_PRIVATE_URLS", "true")
-os.environ.setdefault("LOG_LEVEL", "WARNING")  # one line per attempt would dominate
+# Production's settings where they change what is measured: DEBUG keeps every SQL
+# statement of a worker (up to 9,000) and wraps each cursor. The sandbox is http.
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("ODOO_REQUIRE_HTTPS", "false")
 
-import django
+import _perf as perf  # after the environment: it sets Django up
+import _reliability as common
+from django.conf import settings
+from django.db import connection
 
-django.setup()
-
-from django.conf import settings  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.utils import timezone  # noqa: E402
-
-settings.SYNC_PUSH_ON_COMMIT = False
+DOCS_START, DOCS_END = "<!-- bench:results -->", "<!-- /bench:results -->"
 
 
-class QueryCounter:
-    """Counts SQL statements on the default connection (the debug log caps at 9000)."""
-
-    def __init__(self):
-        self.count = 0
-
-    def __call__(self, execute, sql, params, many, context):
-        self.count += 1
-        return execute(sql, params, many, context)
-
-    def __enter__(self):
-        self._cm = connection.execute_wrapper(self)
-        self._cm.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self._cm.__exit__(*exc)
-
-
-def main(n: int) -> None:
-    from cafe.models import Tenant
-    from odoo_sync import due
-    from odoo_sync.drain import drain_tenant
-    from odoo_sync.sandbox.control import Sandbox
-    from registers import services
-    from registers.models import PosConfig, SyncState
-
-    # The sandbox runs in its own process, so it does not share this one's GIL.
-    server = subprocess.Popen(
-        [sys.executable, "-m", "odoo_sync.sandbox", "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
+def machine() -> dict:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
     )
-    url = re.search(r"listening on (\S+)", server.stdout.readline()).group(1)
-    sandbox = Sandbox(url).reset()
-    tenant = Tenant.objects.create(
-        name="Bench",
-        slug="bench",
-        plan="pro",
-        odoo_url=sandbox.url,
-        odoo_db=sandbox.db,
-        odoo_login=sandbox.login,
-        odoo_api_key=sandbox.api_key,
-    )
-    print(f"engine={connection.vendor} registers={n} sandbox=17.0 (XML-RPC, loopback)")
-
-    t0 = time.perf_counter()
-    regs = [services.add_register(tenant, name=f"Register {i}", prefix="R") for i in range(n)]
-    add_s = time.perf_counter() - t0
-    print(f"add_register:       {n / add_s:8.0f} registers/s")
-
-    tracemalloc.start()
-    with QueryCounter() as ctx:
-        t0 = time.perf_counter()
-        result = drain_tenant(tenant.pk)
-        create_s = time.perf_counter() - t0
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    assert result.created == n, result
-    print(
-        f"drain creates:      {n / create_s:8.0f} rows/s  "
-        f"{ctx.count / n:5.1f} queries/row  peak {peak / 1e6:.1f} MB"
-    )
-
-    for reg in regs:
-        services.rename_register(reg, name=reg.name + " renamed")
-    with QueryCounter() as ctx:
-        t0 = time.perf_counter()
-        result = drain_tenant(tenant.pk)
-        update_s = time.perf_counter() - t0
-    assert result.updated == n, result
-    print(
-        f"drain updates:      {n / update_s:8.0f} rows/s  "
-        f"{ctx.count / n:5.1f} queries/row  "
-        f"odoo connections {sandbox.connections()}"
-    )
-
-    big = 100_000
-    PosConfig.objects.bulk_create(
-        [
-            PosConfig(
-                tenant=tenant,
-                name=f"Old {i}",
-                sequence_prefix="O",
-                sync_state=SyncState.SYNCED,
-                odoo_pos_config_id=10_000_000 + i,
-            )
-            for i in range(big)
-        ],
-        batch_size=5000,
+    memory_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal:")
     )
     with connection.cursor() as cur:
-        cur.execute("ANALYZE")
-    reg = regs[0]
-    services.rename_register(reg, name="Due now")
-    runs = 200
-    t0 = time.perf_counter()
-    for _ in range(runs):
-        found = due.tenants_with_due_work(now=timezone.now())
-    tick_ms = (time.perf_counter() - t0) / runs * 1000
-    assert found == [tenant.pk]
-    print(f"tick due-work query: {tick_ms:7.2f} ms with {big + n} registers, 1 due")
-    server.terminate()
-    server.wait()
+        cur.execute("SHOW server_version")
+        postgres = cur.fetchone()[0]
+    from odoo_sync.locks import _redis
+
+    redis_version = _redis(settings.REDIS_URL).info("server")["redis_version"]
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(memory_kb / 1024 / 1024),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "postgres": postgres,
+        "redis": redis_version,
+    }
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def markdown_table(figures: list[dict]) -> str:
+    lines = ["| figure | measured | target | met |", "|---|---|---|---|"]
+    for f in figures:
+        if "error" in f:
+            lines.append(f"| {f['figure']} | failed: {f['error']} | | no |")
+            continue
+        met = {True: "yes", False: "**no**", None: "-"}[f["met"]]
+        lines.append(f"| {f['figure']} | {f['measured']} | {f['target']} | {met} |")
+    return "\n".join(lines)
+
+
+def docs_block(report: dict) -> str:
+    m = report["machine"]
+    return "\n".join(
+        [
+            DOCS_START,
+            f"Latest run: {report['finished_at']}, commit `{report['commit']}`, "
+            f"`make bench` ({'smoke size' if report['smoke'] else 'full size'}"
+            + (f", `{' '.join(report['args'])}`" if report["args"] else "")
+            + f"), {report['wall_seconds']} s.",
+            "",
+            f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, {m['os']}, "
+            f"Python {m['python']}, PostgreSQL {m['postgres']}, Redis {m['redis']}; "
+            f"load average {report['load_before']} before, {report['load_after']} after "
+            "(the machine is shared with other work).",
+            "",
+            markdown_table(report["figures"]),
+            DOCS_END,
+        ]
+    )
+
+
+def update_docs(path: Path, block: str) -> None:
+    text = path.read_text()
+    start, end = text.find(DOCS_START), text.find(DOCS_END)
+    if start < 0 or end < start:
+        raise SystemExit(f"{path} has no {DOCS_START} ... {DOCS_END} block to replace")
+    path.write_text(text[:start] + block + text[end + len(DOCS_END) :])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="every figure at a tiny size (CI)")
+    parser.add_argument("--only", nargs="+", choices=list(perf.FIGURES), help="some figures")
+    parser.add_argument("--set", nargs="+", default=[], metavar="NAME=VALUE", help="a size")
+    parser.add_argument("--out", type=Path, default=common.ROOT / "bench" / "results.json")
+    parser.add_argument("--docs", type=Path, help="replace the results block of this file")
+    args = parser.parse_args(argv)
+    common.require_postgres_and_redis()
+    sizes = perf.override(perf.SMOKE if args.smoke else perf.Sizes(), args.set)
+    names = [n for n in perf.FIGURES if not args.only or n in args.only]
+    # The in-process figures push nothing on commit (no worker listens); edit-latency turns it on.
+    settings.SYNC_PUSH_ON_COMMIT = False
+    report = {
+        "commit": common.git_commit(),
+        "smoke": args.smoke,
+        "args": (argv if argv is not None else sys.argv[1:]),
+        "sizes": dataclasses.asdict(sizes),
+        "load_before": load(),
+        "figures": [],
+    }
+    started = time.monotonic()
+    with common.throwaway_database("bench"), common.sandbox_process() as sandbox:
+        report["machine"] = machine()
+        print(
+            f"regsync bench ({'smoke' if args.smoke else 'full'} size), commit {report['commit']}, "
+            f"{report['machine']['cores']} cores, load average {report['load_before']}",
+            flush=True,
+        )
+        bench = perf.Bench(sizes=sizes, sandbox=sandbox, say=lambda *a: print(*a, flush=True))
+        for name in names:
+            print(f"\n== {name}: {perf.FIGURES[name].__doc__.splitlines()[0]}", flush=True)
+            t0 = time.monotonic()
+            try:
+                result = perf.FIGURES[name](bench)
+            except Exception as exc:  # noqa: BLE001 - one broken figure must not hide the others
+                traceback.print_exc()
+                result = {"figure": name, "error": f"{type(exc).__name__}: {exc}"}
+            result["seconds"] = round(time.monotonic() - t0, 1)
+            report["figures"].append(result)
+    report["wall_seconds"] = round(time.monotonic() - started)
+    report["load_after"] = load()
+    report["finished_at"] = time.strftime("%Y-%m-%d %H:%M %Z")
+    print("\n" + markdown_table(report["figures"]))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwritten {args.out} ({report['wall_seconds']} s, load average {report['load_after']})")
+    if args.docs and (args.smoke or args.only or args.set):
+        print(f"{args.docs} left as it is: it shows full runs of every figure at full size")
+    elif args.docs:
+        update_docs(args.docs, docs_block(report))
+        print(f"updated {args.docs}")
+    return 1 if any("error" in f for f in report["figures"]) else 0
 
 
 if __name__ == "__main__":
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 500
-    old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
-        main(count)
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+    sys.exit(main())

@@ -353,6 +353,11 @@ class Sandbox:
         """
         return self._call("faults_met", {"since": since})["faults_met"]
 
+    def timed_mutations(self) -> list[tuple[int, str, str, bool, float]]:
+        """`mutations()`, each with the moment Odoo applied it (`time.time()` on this machine)."""
+        answer = self._call("mutations", method="GET")
+        return [(*m, at) for m, at in zip(answer["mutations"], answer["applied_at"], strict=True)]
+
     def sessions(self) -> list[dict]:
         """One per connection that carried Odoo calls (an OdooClient session, i.e. a drain).
 

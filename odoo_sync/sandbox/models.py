@@ -295,6 +295,40 @@ def eval_domain(model: str, domain, record: Mapping, fields: Mapping) -> bool:
     return all(stack)
 
 
+def domain_predicate(model: str, domain, fields: Mapping):
+    """`eval_domain` for one search, with a fast path for `|`-joined ilikes on one field.
+
+    That domain is regsync's onboarding lookup (one `ilike` per name of a
+    batch): evaluated leaf by leaf it cost O(records x names) of Python per
+    search, so the sandbox slowed down by itself as it filled (1.5 s at 10,000
+    configs and 50 names). The fast path gives the same answer.
+    """
+    leaves = [el for el in domain] if isinstance(domain, list | tuple) else []
+    terms = [el for el in leaves if el != "|"]
+    fast = (
+        len(terms) >= 2
+        and leaves == ["|"] * (len(terms) - 1) + terms
+        and all(
+            isinstance(t, list | tuple) and len(t) == 3 and t[1] == "ilike" and t[0] == terms[0][0]
+            for t in terms
+        )
+        and terms[0][0] in fields
+    )
+    if not fast:
+        return lambda record: eval_domain(model, domain, record, fields)
+    field_name = terms[0][0]
+    patterns = [str(t[2]).lower() for t in terms]
+
+    def any_ilike(record: Mapping) -> bool:
+        value = _scalar(record.get(field_name, False))
+        if value is False or value is None:
+            return False
+        text = str(value).lower()
+        return any(p in text for p in patterns)
+
+    return any_ilike
+
+
 def domain_fields(domain) -> set[str]:
     return {el[0] for el in domain or () if isinstance(el, list | tuple) and len(el) == 3}
 
@@ -368,10 +402,11 @@ class BaseModel:
         )
         rows = [self._row(i) for i in sorted(self.table)]
         result = []
+        matches = domain_predicate(self._name, domain, self._fields)
         for row in rows:
             if use_active and not row.get("active"):
                 continue
-            if eval_domain(self._name, domain, self._read_row(row), self._fields):
+            if matches(self._read_row(row)):
                 result.append(row)
         order = (order or self._order_default).strip().lower()
         key, _, direction = order.partition(" ")
@@ -515,8 +550,8 @@ class PosConfig(BaseModel):
             "create_date": stamp,
             "write_date": stamp,
         }
-        self.state.mutations.append(
-            (record_id, "create", str(vals["name"]), bool(vals.get("active", True)))
+        self.state.record_mutation(
+            record_id, "create", str(vals["name"]), bool(vals.get("active", True))
         )
         return record_id
 
@@ -548,13 +583,14 @@ class PosConfig(BaseModel):
     def _write(self, ids, vals, *, via: str) -> None:
         self._write_checks(ids, vals)
         for record_id in ids:
-            row = self.table[record_id]
+            row = dict(self.table[record_id])  # a new dict: snapshots share the old one
             if "name" in vals:
                 row["name"] = str(vals["name"])
             if "active" in vals:
                 row["active"] = bool(vals["active"])
             row["write_date"] = now_str()
-            self.state.mutations.append((record_id, via, row["name"], row["active"]))
+            self.table[record_id] = row
+            self.state.record_mutation(record_id, via, row["name"], row["active"])
 
     def unlink(self, ids):
         self._check_rights("unlink")
@@ -762,7 +798,7 @@ class PosSession(BaseModel):
             raise self._missing_error(missing)
         for record_id in ids:
             if "state" in vals:
-                self.table[record_id]["state"] = vals["state"]
+                self.table[record_id] = {**self.table[record_id], "state": vals["state"]}
         return True
 
 

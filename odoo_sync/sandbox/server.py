@@ -617,7 +617,10 @@ def control(st: SandboxState, action: str, p: dict):
         return {"released": st.release_parked(str(p.get("decision")), p.get("id"))}
     if action == "mutations":
         with st.lock:
-            return {"mutations": [list(m) for m in st.mutations]}
+            return {
+                "mutations": [list(m) for m in st.mutations],
+                "applied_at": list(st.mutation_times),
+            }
     if action == "faults_met":
         since = int(p.get("since") or 0)
         with st.lock:

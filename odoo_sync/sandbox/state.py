@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import random
 import re
 import secrets
@@ -168,6 +167,10 @@ class SandboxState:
                     }
                 },
             }
+            # Every ir.model.data id ever given to (module, name), so that finding
+            # an external id costs O(1), not a scan of the table; a hit is
+            # checked against the table (a rolled-back or deleted row is no hit).
+            self.xmlid_ids: dict[tuple[str, str], list[int]] = {}
             self.sequences: Counter = Counter()
             self.login_failures: dict[str, tuple[int, float]] = {}
             self.faults: list[FaultRule] = []
@@ -186,6 +189,8 @@ class SandboxState:
             # Every pos.config create or write an Odoo call applied, in order:
             # (record id, "create" | "write" | "load", name, active).
             self.mutations: list[tuple[int, str, str, bool]] = []
+            # When each of them was applied (time.time(), this machine's clock).
+            self.mutation_times: list[float] = []
             # One entry per TCP connection that carried an Odoo call, i.e. per
             # OdooClient session (a drain): [first request read, last reply
             # about to be sent, calls]. Both ends are taken on the server, so
@@ -214,11 +219,27 @@ class SandboxState:
         return self._wake
 
     def snapshot(self):
-        return copy.deepcopy(self.tables), self.sequences.copy(), len(self.mutations)
+        """A savepoint, taken by every load(): O(tables' size) pointer copies, never a deep copy.
+
+        A row's dict is never changed in place (every write puts a new dict in
+        its table), so copying each table's index keeps the rows as they were.
+        A deep copy here made each call cost O(records) and the sandbox slow
+        down by itself as its tables grew (issue 14's benchmarks).
+        """
+        return self._tables_copy(self.tables), self.sequences.copy(), len(self.mutations)
 
     def restore(self, snapshot) -> None:
-        self.tables, self.sequences = copy.deepcopy(snapshot[0]), snapshot[1].copy()
+        self.tables, self.sequences = self._tables_copy(snapshot[0]), snapshot[1].copy()
         del self.mutations[snapshot[2] :]
+        del self.mutation_times[snapshot[2] :]
+
+    @staticmethod
+    def _tables_copy(tables: dict[str, dict[int, dict]]) -> dict[str, dict[int, dict]]:
+        return {name: dict(rows) for name, rows in tables.items()}
+
+    def record_mutation(self, record_id: int, via: str, name: str, active: bool) -> None:
+        self.mutations.append((record_id, via, name, active))
+        self.mutation_times.append(time.time())
 
     # --- records ------------------------------------------------------------
     def next_id(self, table: str) -> int:
@@ -251,8 +272,8 @@ class SandboxState:
             row = self.tables["pos.config"].get(record_id)
             if row is None:
                 return False
-            row.update({k: v for k, v in values.items() if k in ("name", "active")})
-            row["write_date"] = now_str()
+            changed = {k: v for k, v in values.items() if k in ("name", "active")}
+            self.tables["pos.config"][record_id] = {**row, **changed, "write_date": now_str()}
             return True
 
     def delete_pos_config(self, record_id: int) -> bool:
@@ -272,8 +293,10 @@ class SandboxState:
             return found
 
     def find_xmlid(self, module: str, name: str) -> dict | None:
-        for row in self.tables["ir.model.data"].values():
-            if row["module"] == module and row["name"] == name:
+        imd = self.tables["ir.model.data"]
+        for xid in reversed(self.xmlid_ids.get((module, name), ())):
+            row = imd.get(xid)
+            if row is not None and row["module"] == module and row["name"] == name:
                 return row
         return None
 
@@ -282,6 +305,7 @@ class SandboxState:
         row = self.find_xmlid(module, name)
         if row is None:
             xid = self.next_id("ir.model.data")
+            self.xmlid_ids.setdefault((module, name), []).append(xid)
             self.tables["ir.model.data"][xid] = {
                 "id": xid,
                 "module": module,
@@ -292,7 +316,7 @@ class SandboxState:
                 "noupdate": False,
             }
             return xid
-        row.update(model=model, res_id=res_id)
+        self.tables["ir.model.data"][row["id"]] = {**row, "model": model, "res_id": res_id}
         return row["id"]
 
     def open_session_for(self, config_id: int) -> dict | None:
@@ -327,9 +351,10 @@ class SandboxState:
     def close_sessions(self, config_id: int) -> int:
         with self.lock:
             closed = 0
-            for row in self.tables["pos.session"].values():
+            sessions = self.tables["pos.session"]
+            for sid, row in list(sessions.items()):
                 if row["config_id"] == config_id and row["state"] != "closed":
-                    row["state"] = "closed"
+                    sessions[sid] = {**row, "state": "closed"}
                     closed += 1
             return closed
 

@@ -5,12 +5,10 @@ sandbox Odoos over HTTP; the harness is odoo_sync/tests/reliability.py, the
 same code the bench/ scripts run with more repetitions and rows.
 """
 
-import os
 import random
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
 
 from cafe.tests.factories import tenant_on
 from config.celery import app as celery_app
@@ -18,16 +16,6 @@ from odoo_sync.tests import reliability
 from odoo_sync.tests.harness import Processes, fresh_broker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def prefork_on_redis():
-    """Production's pool and broker: the kill matrix and races mean nothing on another."""
-    if django_settings.REDIS_URL and connection.vendor == "postgresql":
-        return
-    if os.environ.get("CI"):
-        pytest.fail("CI must run on PostgreSQL and Redis")
-    pytest.skip("needs PostgreSQL and REDIS_URL (CI always has both)")
 
 
 @pytest.fixture

@@ -203,6 +203,26 @@ def test_load_creates_once_then_updates_and_records_the_external_id(odoo_sandbox
     assert fault.faultCode == 1 and fault.faultString.rstrip().endswith("KeyError: 'bogus'")
 
 
+def test_a_failed_load_rolls_back_the_rows_it_had_already_written(odoo_sandbox):
+    """The savepoint copies table indexes only: a write must never change a saved row."""
+    s = odoo_sandbox
+    fields = ["id", "name", "active"]
+    execute_kw(s, "pos.config", "load", [fields, [["regsync.register_a", "Bar", "1"]]])
+    before = s.mutations()
+    # Row 0 updates register_a, row 1 is refused: the whole load goes back.
+    rows = [["regsync.register_a", "Pub", "0"], ["regsync.register_b", "", "1"]]
+    assert execute_kw(s, "pos.config", "load", [fields, rows])["ids"] is False
+    assert s.pos_configs() == [{"id": 1, "name": "Bar", "active": True, "open_session": False}]
+    assert [x["complete_name"] for x in s.external_ids()] == ["regsync.register_a"]
+    assert s.mutations() == before
+    # The external id still finds its record after the rollback.
+    again = execute_kw(s, "pos.config", "load", [fields, [["regsync.register_a", "Café", "1"]]])
+    assert again["ids"] == [1]
+    timed = s.timed_mutations()
+    assert [m[:4] for m in timed] == [(1, "create", "Bar", True), (1, "load", "Café", True)]
+    assert timed[0][4] <= timed[1][4] <= time.time()
+
+
 def test_unlink_is_refused_once_a_config_had_a_session(odoo_sandbox):
     s = odoo_sandbox
     used, unused = s.create_pos_config("Shop"), s.create_pos_config("Bar")
@@ -966,3 +986,32 @@ def test_counters_show_the_odoo_connections_open_now(odoo_sandbox_factory, wait_
     )
     assert counters["rpc_connections"] == 1
     assert counters["calls"] == 1
+
+
+def test_the_fast_path_for_ored_ilikes_answers_as_the_domain_does():
+    from odoo_sync.sandbox.models import domain_predicate, eval_domain
+
+    fields = {"id": "ID", "name": "Name", "active": "Active"}
+    records = [
+        {"id": 1, "name": "Bar", "active": True},
+        {"id": 2, "name": "  BAR terrace", "active": False},
+        {"id": 3, "name": "Shop", "active": True},
+        {"id": 4, "name": False, "active": True},
+    ]
+    domains = [
+        ["|", ("name", "ilike", "bar"), ("name", "ilike", "SHOP")],
+        ["|", "|", ("name", "ilike", "ter"), ("name", "ilike", "x"), ("name", "ilike", "op")],
+        ["|", ("name", "ilike", "bar"), ("name", "=", "Shop")],  # not the fast path's shape
+        ["|", ("name", "ilike", "bar"), ("id", "ilike", "3")],
+    ]
+    for domain in domains:
+        matches = domain_predicate("pos.config", domain, fields)
+        assert [matches(r) for r in records] == [
+            eval_domain("pos.config", domain, r, fields) for r in records
+        ], domain
+    assert [domain_predicate("pos.config", domains[0], fields)(r) for r in records] == [
+        True,
+        True,
+        True,
+        False,
+    ]
