@@ -314,17 +314,9 @@ class Drain:
         started = time.monotonic()
         try:
             if claim.action == claims.CREATE:
-                match = self._match_for(claim) if claim.matches_name else None
-                if match is not None:
-                    self._attach_external_id(match["id"], claim)
-                    self.linked_in_batch.add(match["id"])
-                    return CallOutcome(
-                        match["id"],
-                        None,
-                        _ms(started),
-                        pushed_name=match["name"],
-                        pushed_active=match["active"],
-                    )
+                linked = self._link_to_existing(claim, started)
+                if linked is not None:
+                    return linked
                 payload = build_pos_config_create_payload(name=claim.name)
                 odoo_id = self.client.upsert_pos_config(
                     external_id=claim.external_id, name=payload["name"], active=payload["active"]
@@ -373,19 +365,11 @@ class Drain:
         for claim in creates:
             started = time.monotonic()
             try:
-                match = self._match_for(claim) if claim.matches_name else None
-                if match is None:
+                linked = self._link_to_existing(claim, started)
+                if linked is None:
                     upserts.append(claim)
                     continue
-                self._attach_external_id(match["id"], claim)
-                self.linked_in_batch.add(match["id"])
-                results[claim.register_id] = CallOutcome(
-                    match["id"],
-                    None,
-                    _ms(started),
-                    pushed_name=match["name"],
-                    pushed_active=match["active"],
-                )
+                results[claim.register_id] = linked
             except OdooError as exc:
                 results[claim.register_id] = CallOutcome(None, exc, _ms(started))
         self._upsert(upserts, results)
@@ -473,6 +457,21 @@ class Drain:
             results[claim.register_id] = CallOutcome(claim.odoo_pos_config_id, None, took)
 
     # --- onboarding: link to the config Odoo already has, don't duplicate it -------------
+
+    def _link_to_existing(self, claim: claims.Claim, started: float) -> CallOutcome | None:
+        """A create linked to the one config Odoo has under its name; None: create it."""
+        match = self._match_for(claim) if claim.matches_name else None
+        if match is None:
+            return None
+        self._attach_external_id(match["id"], claim)
+        self.linked_in_batch.add(match["id"])
+        return CallOutcome(
+            match["id"],
+            None,
+            _ms(started),
+            pushed_name=match["name"],
+            pushed_active=match["active"],
+        )
 
     def _match_for(self, claim: claims.Claim) -> dict | None:
         """The one existing config this create should link to; None to create; raises when several.
