@@ -36,6 +36,7 @@ from .errors import (
     OdooBatchError,
     OdooConfigError,
     OdooError,
+    OdooExternalIdTakenError,
     OdooMissingRecordError,
     OdooPermanentError,
     OdooTransientError,
@@ -81,6 +82,13 @@ JSON2_ARGUMENTS: dict[str, tuple[str, ...]] = {
     "fields_get": ("allfields", "attributes"),
     "context_get": (),
 }
+
+
+def _load_cell(value) -> str:
+    """A value as `load()` reads it from a spreadsheet cell (a boolean is "1" or "0")."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
 
 
 def parse_xmlrpc_response(data: bytes) -> Any:
@@ -802,6 +810,61 @@ class OdooClient:
             raise OdooConfigError(f"pos.config.load answered {len(ids)} ids for {len(rows)} rows")
         return [int(i) for i in ids]
 
+    def update_pos_configs(self, updates: list[tuple[int, dict]]) -> None:
+        """Write different values on many pos.config in one `load()` by database id.
+
+        `updates`: `(odoo_id, vals)`, every `vals` with the same keys (`name`,
+        `active`). One call instead of one `write` per record: `load` with a
+        `.id` column writes each row's record (`_load_records_write`), all or
+        nothing, and creates no external id (docs/odoo.md). `active_test` is off
+        so that archived records are found. On a refusal `OdooBatchError` names
+        the rows as `upsert_pos_configs` does; a record deleted in Odoo is Odoo's
+        "Unknown database identifier" on its row, confirmed by one search and
+        listed in `missing_rows`.
+        """
+        if not updates:
+            return
+        keys = sorted(updates[0][1])
+        if not keys or any(sorted(vals) != keys for _, vals in updates):
+            raise ValueError("every update of one load must set the same fields")
+        ids = [int(odoo_id) for odoo_id, _ in updates]
+        if len(set(ids)) != len(ids):
+            raise ValueError("a pos.config appears twice in one batch")
+        data = [
+            [str(odoo_id), *(_load_cell(vals[key]) for key in keys)]
+            for odoo_id, (_, vals) in zip(ids, updates, strict=True)
+        ]
+        result = self.execute_kw(
+            "pos.config", "load", [[".id", *keys], data], {"context": {"active_test": False}}
+        )
+        if not isinstance(result, dict):
+            raise OdooConfigError(f"Unexpected answer to pos.config.load: {result!r}")
+        messages = [m for m in result.get("messages") or [] if isinstance(m, dict)]
+        answered = result.get("ids")
+        if any(m.get("type") == "error" for m in messages) or not answered:
+            error = self._batch_error(messages, len(updates))
+            unknown = {
+                m["record"]
+                for m in messages
+                if m.get("type") == "error"
+                and m.get("field") == ".id"
+                and isinstance(m.get("record"), int)
+                and 0 <= m["record"] < len(ids)
+            }
+            if unknown:
+                present = set(
+                    self.execute_kw(
+                        "pos.config",
+                        "search",
+                        [[("id", "in", [ids[i] for i in sorted(unknown)])]],
+                        {"context": {"active_test": False}},
+                    )
+                )
+                error.missing_rows = frozenset(i for i in unknown if ids[i] not in present)
+            raise error
+        if not isinstance(answered, list) or [int(i) for i in answered] != ids:
+            raise OdooConfigError(f"pos.config.load answered ids {answered!r} for {ids!r}")
+
     def _batch_error(self, messages: list[dict], row_count: int) -> OdooBatchError:
         """Odoo's per-row messages, the batch-level repeat on the first row told apart."""
         named = [
@@ -1007,7 +1070,7 @@ class OdooClient:
             ) from exc
         except OdooValidationError as exc:
             if "ir_model_data_module_name_uniq_index" in exc.message:
-                raise OdooValidationError(
+                raise OdooExternalIdTakenError(
                     f"The external id {xid} already belongs to another record in Odoo",
                     fault_code=exc.fault_code,
                     http_status=exc.http_status,

@@ -175,6 +175,10 @@ class OdooMissingRecordError(OdooPermanentError):
     missing_ids: tuple[int, ...] = ()
 
 
+class OdooExternalIdTakenError(OdooValidationError):
+    """The external id to attach already belongs to another record in Odoo."""
+
+
 class OdooBatchError(OdooValidationError):
     """`load()` of many rows refused the whole batch: nothing was written.
 
@@ -189,6 +193,8 @@ class OdooBatchError(OdooValidationError):
       open-session archive refusal, lock conflicts): retry them, do not dead-letter.
     - `incomplete`: Odoo stopped trying rows after 10 errors (and one in ten):
       rows after the last one named were not tried at all.
+    - `missing_rows`: rows of a load by database id (`.id`) whose record is
+      gone, confirmed by a search that includes archived records.
     - `messages`: Odoo's messages as received.
     """
 
@@ -200,6 +206,7 @@ class OdooBatchError(OdooValidationError):
         uncertain_rows: frozenset[int] = frozenset(),
         transient_rows: frozenset[int] = frozenset(),
         incomplete: bool = False,
+        missing_rows: frozenset[int] = frozenset(),
         messages: list | None = None,
         fault_code: int | str | None = "load",
         http_status: int | None = None,
@@ -209,6 +216,7 @@ class OdooBatchError(OdooValidationError):
         self.uncertain_rows = frozenset(uncertain_rows)
         self.transient_rows = frozenset(transient_rows)
         self.incomplete = incomplete
+        self.missing_rows = frozenset(missing_rows)
         self.messages = list(messages or [])
 
 

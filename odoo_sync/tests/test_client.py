@@ -1217,6 +1217,64 @@ def test_upsert_many_reports_an_interrupted_batch_and_refuses_duplicates(odoo_sa
     assert s.call_count("pos.config.load") == 1
 
 
+def test_update_many_writes_each_rows_values_in_one_load_archived_too(odoo_sandbox_any_version):
+    s = odoo_sandbox_any_version
+    ids = [s.create_pos_config(f"R{i}", active=i != 2) for i in range(4)]
+    with s.client() as client:
+        client.update_pos_configs(
+            [(i, {"name": f"New {n}", "active": True}) for n, i in enumerate(ids)]
+        )
+        assert (s.call_count("pos.config.load"), s.call_count("pos.config.write")) == (1, 0)
+        assert [(c["name"], c["active"]) for c in s.pos_configs()] == [
+            (f"New {n}", True) for n in range(4)
+        ]  # R2 was archived: found (active_test off) and reactivated
+        client.update_pos_configs([(ids[0], {"name": "Only the name"}), (ids[3], {"name": "X"})])
+    assert s.pos_config(ids[0])["name"] == "Only the name" and s.pos_config(ids[0])["active"]
+    assert s.external_ids() == []  # a load by database id links nothing
+    assert len(s.pos_configs()) == 4  # and creates nothing
+
+
+def test_update_many_names_a_deleted_record_and_writes_nothing(odoo_sandbox_any_version):
+    s = odoo_sandbox_any_version
+    ids = [s.create_pos_config(f"R{i}") for i in range(3)]
+    s.delete_pos_config(ids[1])
+    with s.client() as client, pytest.raises(OdooBatchError) as caught:
+        client.update_pos_configs([(i, {"name": f"New {n}"}) for n, i in enumerate(ids)])
+    error = caught.value
+    assert set(error.failed_rows) == {1} and error.missing_rows == {1}
+    assert f"'{ids[1]}'" in error.failed_rows[1]  # Odoo's "Unknown database identifier '<id>'"
+    assert sorted(c["name"] for c in s.pos_configs()) == ["R0", "R2"]  # all or nothing
+    assert s.mutations() == []  # nor the create load tried for the unknown row, rolled back
+
+
+def test_update_many_refuses_rows_that_set_different_fields_or_one_record_twice(odoo_sandbox):
+    with odoo_sandbox.client() as client:
+        with pytest.raises(ValueError, match="same fields"):
+            client.update_pos_configs([(1, {"name": "A"}), (2, {"active": False})])
+        with pytest.raises(ValueError, match="twice"):
+            client.update_pos_configs([(1, {"name": "A"}), (1, {"name": "B"})])
+        client.update_pos_configs([])
+    assert odoo_sandbox.call_count("pos.config.load") == 0
+
+
+def test_update_many_tells_an_open_session_refusal_from_a_bad_value(odoo_sandbox):
+    s = odoo_sandbox.reset(version="19.0")
+    ids = [s.create_pos_config(f"R{i}") for i in range(3)]
+    s.open_session(ids[2])
+    with s.client() as client, pytest.raises(OdooBatchError) as caught:
+        client.update_pos_configs(
+            [
+                (ids[0], {"name": "A", "active": False}),
+                (ids[1], {"name": "", "active": True}),
+                (ids[2], {"name": "C", "active": False}),
+            ]
+        )
+    error = caught.value
+    assert 2 in error.failed_rows and error.transient_rows == {2}
+    assert not error.missing_rows
+    assert [c["name"] for c in s.pos_configs()] == ["R0", "R1", "R2"]
+
+
 def test_write_many_is_one_call_and_names_the_deleted_ones(odoo_sandbox_any_version):
     s = odoo_sandbox_any_version
     ids = [s.create_pos_config(f"R{i}") for i in range(4)]
