@@ -16,6 +16,7 @@ from odoo_client.errors import (
     OdooAuthError,
     OdooBatchError,
     OdooError,
+    OdooExternalIdTakenError,
     OdooMissingRecordError,
     OdooOutageError,
     OdooPermanentError,
@@ -343,11 +344,12 @@ class Drain:
         """Send a batch to Odoo in as few calls as Odoo allows, without changing what an outcome means.
 
         The creates go in one `pos.config.load` (after one name lookup for
-        onboarding); updates that send the same values share one `write`.
-        A call Odoo refuses is split until the row at fault is found, so one
-        bad row costs one row. A failure that says nothing about a row
-        (connection, outage, rejected key) is every row's outcome in that call.
-        Outcomes come back in the batch's order; no transaction is open.
+        onboarding); updates that send the same values share one `write`, and
+        the other updates (renames: each its own values) share one `load` by
+        database id. A call Odoo refuses is split until the row at fault is
+        found, so one bad row costs one row. A failure that says nothing about
+        a row (connection, outage, rejected key) is every row's outcome in that
+        call. Outcomes come back in the batch's order; no transaction is open.
         """
         results: dict[int, CallOutcome] = {}
         creates = [c for c in batch if c.action == claims.CREATE]
@@ -372,20 +374,32 @@ class Drain:
                 results[claim.register_id] = linked
             except OdooError as exc:
                 results[claim.register_id] = CallOutcome(None, exc, _ms(started))
-        self._upsert(upserts, results)
-        groups: dict[tuple, list[claims.Claim]] = {}
+        self._load(upserts, results, self._send_creates)
+        same_values: dict[tuple, list[claims.Claim]] = {}
         for claim in updates:
-            if claim.link_unconfirmed:
-                results[claim.register_id] = self.call(claim)  # attach, then write: one row
+            if claim.link_unconfirmed or not claim.update_payload():
+                results[claim.register_id] = self.call(claim)  # attach first / nothing to send
                 continue
-            payload = claim.update_payload()
-            groups.setdefault(tuple(sorted(payload.items())), []).append(claim)
-        for payload, group in groups.items():
-            self._write(group, dict(payload), results)
+            same_values.setdefault(tuple(sorted(claim.update_payload().items())), []).append(claim)
+        same_fields: dict[tuple, list[claims.Claim]] = {}
+        for payload, group in same_values.items():
+            if len(group) > 1:
+                self._write(group, dict(payload), results)
+            else:
+                same_fields.setdefault(tuple(k for k, _ in payload), []).append(group[0])
+        for group in same_fields.values():
+            self._load(group, results, self._send_updates)
         return [(claim, results[claim.register_id]) for claim in batch]
 
-    def _upsert(self, rows: list[claims.Claim], results: dict, *, split: bool = True) -> None:
-        """One `load` for these creates; Odoo's verdict per row, the rest sent again."""
+    def _send_creates(self, rows: list[claims.Claim]) -> list[int]:
+        return self.client.upsert_pos_configs([(c.external_id, c.name, True) for c in rows])
+
+    def _send_updates(self, rows: list[claims.Claim]) -> list[int]:
+        self.client.update_pos_configs([(c.odoo_pos_config_id, c.update_payload()) for c in rows])
+        return [c.odoo_pos_config_id for c in rows]
+
+    def _load(self, rows: list[claims.Claim], results: dict, send, *, split: bool = True) -> None:
+        """One `load` for these rows (`send`); Odoo's verdict per row, the rest sent again."""
         if not rows:
             return
         if len(rows) == 1:
@@ -393,26 +407,31 @@ class Drain:
             return
         started = time.monotonic()
         try:
-            ids = self.client.upsert_pos_configs([(c.external_id, c.name, True) for c in rows])
+            ids = send(rows)
         except OdooBatchError as exc:
             took = _ms(started)
             named = set(exc.failed_rows) - set(exc.uncertain_rows)
             for index in named:
-                cls = OdooTransientError if index in exc.transient_rows else OdooValidationError
-                error = cls(exc.failed_rows[index], fault_code="load")
-                results[rows[index].register_id] = CallOutcome(None, error, took)
+                if index in exc.missing_rows:
+                    cls = OdooMissingRecordError
+                elif index in exc.transient_rows:
+                    cls = OdooTransientError
+                else:
+                    cls = OdooValidationError
+                claim, error = rows[index], cls(exc.failed_rows[index], fault_code="load")
+                results[claim.register_id] = CallOutcome(claim.odoo_pos_config_id, error, took)
             rest = [c for i, c in enumerate(rows) if i not in named]
             if not split or not named or len(rest) == len(rows):
                 # Odoo named no row it can be told from: each row is tried alone.
                 for claim in rest:
                     results[claim.register_id] = self.call(claim)
                 return
-            self._upsert(rest, results, split=False)
+            self._load(rest, results, send, split=False)
             return
         except (OdooUnreachableError, OdooAuthError) as exc:
             took = _ms(started)  # the connection's or the key's: every row's outcome
             for claim in rows:
-                results[claim.register_id] = CallOutcome(None, exc, took)
+                results[claim.register_id] = CallOutcome(claim.odoo_pos_config_id, exc, took)
             return
         except OdooError:
             # A refusal of the whole call that names no row (a conflict, a
@@ -463,7 +482,12 @@ class Drain:
         match = self._match_for(claim) if claim.matches_name else None
         if match is None:
             return None
-        self._attach_external_id(match["id"], claim)
+        try:
+            self._attach_external_id(match["id"], claim)
+        except OdooExternalIdTakenError:
+            # Odoo already holds this register's own config (under an older name:
+            # the tenant came back to an Odoo it used before): the upsert finds it.
+            return None
         self.linked_in_batch.add(match["id"])
         return CallOutcome(
             match["id"],

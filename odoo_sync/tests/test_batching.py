@@ -74,48 +74,97 @@ def test_one_bad_row_in_a_load_costs_that_row_only(sandbox_tenant, odoo_sandbox)
     assert registers  # three added, one refused
 
 
-def test_a_record_deleted_in_odoo_costs_its_row_and_the_rest_of_the_write_lands(
+def test_renames_share_one_load_by_database_id_and_write_each_record_once(
     sandbox_tenant, odoo_sandbox
 ):
+    registers = _add(sandbox_tenant, "Bar", "Terrace", "Kiosk", "Patio")
+    drain_tenant(sandbox_tenant.pk)
+    for register in registers[:3]:
+        register.refresh_from_db()
+        services.rename_register(register, name=f"{register.name} 2")
+    patio = registers[3]
+    patio.refresh_from_db()
+    services.set_register_active(patio, active=False)
+    loads, before = odoo_sandbox.call_count("pos.config.load"), len(odoo_sandbox.mutations())
+    result = drain_tenant(sandbox_tenant.pk)
+    assert (result.status, result.updated) == (TenantStatus.OK, 4)
+    # three renames (each its own name) in one load, the deactivation alone in one write
+    assert odoo_sandbox.call_count("pos.config.load") - loads == 1
+    assert odoo_sandbox.call_count("pos.config.write") == 1
+    written = odoo_sandbox.mutations()[before:]
+    assert sorted(m[1] for m in written) == ["load", "load", "load", "write"]
+    assert len({m[0] for m in written}) == 4  # each record once
+    assert {c["name"]: c["active"] for c in odoo_sandbox.pos_configs()} == {
+        "Bar 2": True,
+        "Terrace 2": True,
+        "Kiosk 2": True,
+        "Patio": False,
+    }
+    assert odoo_sandbox.external_ids() and len(odoo_sandbox.external_ids()) == 4  # none added
+    assert set(PosConfig.objects.values_list("sync_state", flat=True)) == {SyncState.SYNCED}
+
+
+@pytest.mark.parametrize("shared_call", ["write", "load"])
+def test_a_record_deleted_in_odoo_costs_its_row_and_the_rest_of_the_shared_call_lands(
+    sandbox_tenant, odoo_sandbox, shared_call
+):
+    """Deactivations share a `write`, renames a `load`; either way the deleted one is named."""
     registers = _add(sandbox_tenant, "Bar", "Terrace", "Kiosk")
     drain_tenant(sandbox_tenant.pk)
+    suffix = " 2" if shared_call == "load" else ""
     for register in registers:
         register.refresh_from_db()
-        services.set_register_active(register, active=False)
+        if suffix:
+            services.rename_register(register, name=register.name + suffix)
+        else:
+            services.set_register_active(register, active=False)
     odoo_sandbox.delete_pos_config(registers[1].odoo_pos_config_id)
+    before = odoo_sandbox.call_count(f"pos.config.{shared_call}")
     result = drain_tenant(sandbox_tenant.pk)
     assert (result.updated, result.update_failed) == (2, 1)
-    terrace = PosConfig.objects.get(name="Terrace")
+    # the refused call, then one for the two others: never one call per row
+    assert odoo_sandbox.call_count(f"pos.config.{shared_call}") - before == 2
+    terrace = PosConfig.objects.get(name="Terrace" + suffix)
     assert (terrace.sync_state, terrace.last_sync_error_kind) == (
         SyncState.SYNC_ERROR,
         ErrorKind.MISSING,
     )
+    assert "was deleted in Odoo" in terrace.last_sync_error
     assert {c["name"]: c["active"] for c in odoo_sandbox.pos_configs()} == {
-        "Bar": False,
-        "Kiosk": False,
+        "Bar" + suffix: bool(suffix),
+        "Kiosk" + suffix: bool(suffix),
     }
 
 
-def test_a_refused_write_of_many_is_halved_until_the_row_at_fault_is_found(
-    sandbox_tenant, odoo_sandbox
+@pytest.mark.parametrize("shared_call", ["write", "load"])
+def test_a_row_odoo_refuses_in_a_shared_call_costs_that_row_only(
+    sandbox_tenant, odoo_sandbox, shared_call
 ):
+    """Four deactivations share a `write`, halved until the row at fault is found; four
+    renames that also archive share a `load`, where Odoo names the row."""
     odoo_sandbox.reset(version="19.0", api_key=sandbox_tenant.odoo_api_key)
     registers = _add(sandbox_tenant, "Bar", "Terrace", "Kiosk", "Patio")
     drain_tenant(sandbox_tenant.pk)
+    suffix = " 2" if shared_call == "load" else ""
     for register in registers:
         register.refresh_from_db()
+        if suffix:
+            services.rename_register(register, name=register.name + suffix)
+            register.refresh_from_db()
         services.set_register_active(register, active=False)
-    kiosk = PosConfig.objects.get(name="Kiosk")
+    kiosk = PosConfig.objects.get(name="Kiosk" + suffix)
     odoo_sandbox.open_session(kiosk.odoo_pos_config_id)  # 19.0 refuses to archive it
+    before = odoo_sandbox.call_count(f"pos.config.{shared_call}")
     result = drain_tenant(sandbox_tenant.pk)
     assert (result.status, result.updated, result.update_failed) == (TenantStatus.OK, 3, 1)
+    assert odoo_sandbox.call_count(f"pos.config.{shared_call}") > before
     kiosk.refresh_from_db()
     assert (kiosk.sync_state, kiosk.sync_retries) == (SyncState.PENDING_UPDATE, 1)  # retried later
     assert {c["name"]: c["active"] for c in odoo_sandbox.pos_configs()} == {
-        "Bar": False,
-        "Terrace": False,
+        "Bar" + suffix: False,
+        "Terrace" + suffix: False,
         "Kiosk": True,
-        "Patio": False,
+        "Patio" + suffix: False,
     }
 
 

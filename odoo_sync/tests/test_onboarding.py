@@ -126,3 +126,23 @@ def test_a_lost_reply_after_the_create_is_found_again_by_its_external_id(
     drain_tenant(sandbox_tenant.pk, ignore_outage_backoff=True)
     assert _reload(register).sync_state == SyncState.SYNCED
     assert len(odoo_sandbox.pos_configs()) == 1  # its own, not an ambiguous pair
+
+
+def test_a_register_back_on_an_odoo_it_used_before_finds_its_own_config_under_an_older_name(
+    sandbox_tenant, odoo_sandbox
+):
+    """Its own config (by external id) wins over another config carrying its new name."""
+    register = services.add_register(sandbox_tenant, name="Garden", prefix="GAR")
+    own = odoo_sandbox.create_pos_config(
+        "Terrace",
+        xmlid="regsync.register_" + register.uuid.hex,  # its name before a rename
+    )
+    namesake = odoo_sandbox.create_pos_config("Garden")  # made in Odoo's back office
+    result = drain_tenant(sandbox_tenant.pk)
+    register = _reload(register)
+    assert (result.created, result.create_failed) == (1, 0)
+    assert (register.sync_state, register.odoo_pos_config_id) == (SyncState.SYNCED, own)
+    assert odoo_sandbox.pos_config(own)["name"] == "Garden"
+    assert odoo_sandbox.pos_config(namesake)["name"] == "Garden"  # untouched, not linked
+    xmlids = {f"{x['module']}.{x['name']}": x["res_id"] for x in odoo_sandbox.external_ids()}
+    assert xmlids == {"regsync.register_" + register.uuid.hex: own}

@@ -273,7 +273,11 @@ def test_two_beats_at_once_write_each_edit_once(procs, tmp_path, odoo_sandbox, w
     for record_id, via, _name, _active in mutations:
         per_record.setdefault(record_id, []).append(via)
     assert len(odoo_sandbox.pos_configs()) == 3  # no duplicate pos.config
-    # Each register: created once, then one write per edit.
-    assert sorted(per_record.values()) == [["create", "write", "write"]] * 3, mutations
+    # Each register: created once, then one write per edit (a `write`, or a `load` by
+    # database id when renames of several registers went in one call).
+    assert len(per_record) == 3, mutations
+    for vias in per_record.values():
+        assert vias[0] == "create" and len(vias) == 3, mutations
+        assert set(vias[1:]) <= {"write", "load"}, mutations
     # The tenant's lock held: never two drains in Odoo at once.
     assert odoo_sandbox.max_concurrent_sessions() == 1
