@@ -4,7 +4,8 @@ Each outcome is an event on the locked row (`registers.state`) and a
 `SyncAttempt` in the history; an outcome whose claim was ended meanwhile is
 `superseded` and changes nothing. A drain records a whole batch at once
 (`record_batch`): one transaction that locks the batch's rows in one
-statement and writes their events and attempts in one statement each.
+statement and writes the rows (one UPDATE per set of changed fields), their
+events and their attempts in one statement each.
 """
 
 import logging
@@ -18,9 +19,9 @@ from odoo_sync import alerts
 from odoo_sync.claims import CREATE, UPDATE, Claim
 from odoo_sync.due import backoff_for
 from odoo_sync.models import SyncAttempt
-from registers.models import ErrorKind, PosConfig, RegisterEvent, SyncState
+from registers.models import ErrorKind, PosConfig, SyncState
 from registers.services import relink_register
-from registers.state import SYNC_ACTOR, Event, apply_event
+from registers.state import SYNC_ACTOR, BatchWrites, Event, apply_event
 
 log = logging.getLogger("odoo_sync")
 
@@ -46,7 +47,7 @@ class _Batch:
             )
         )
         self.attempts: list[SyncAttempt] = []
-        self.events: list[RegisterEvent] = []
+        self.writes = BatchWrites()
         # Who holds each Odoo id a create of this batch landed on (one statement).
         self.holders: dict[int, set[int]] = {}
         if created_ids:
@@ -57,7 +58,7 @@ class _Batch:
                 self.holders.setdefault(odoo_id, set()).add(pk)
 
     def write(self) -> None:
-        RegisterEvent.objects.bulk_create(self.events)
+        self.writes.write()
         SyncAttempt.objects.bulk_create(self.attempts)
 
 
@@ -166,7 +167,7 @@ def _create_pushed(
     apply_event(
         row,
         Event.CREATE_LANDED,
-        events=batch.events,
+        writes=batch.writes,
         actor=SYNC_ACTOR,
         detail=f"pos.config {odoo_id}",
         odoo_id=odoo_id,
@@ -177,7 +178,7 @@ def _create_pushed(
         apply_event(
             row,
             Event.EDITED,
-            events=batch.events,
+            writes=batch.writes,
             actor=SYNC_ACTOR,
             detail="Odoo's values differ from the register's",
         )
@@ -194,6 +195,8 @@ def _unlink_stale_holders(claim: Claim, odoo_id: int, batch: _Batch) -> None:
     again, where the upsert finds or makes its own.
     """
     holders = batch.holders.get(odoo_id, set()) - {claim.register_id}
+    if holders:
+        batch.writes.write_rows()  # relinking reads them from the database
     for pk in sorted(holders):
         relink_register(
             pk, detail=f"pos.config {odoo_id} belongs to register {claim.register_id} in Odoo"
@@ -215,7 +218,7 @@ def _update_synced(claim: Claim, batch: _Batch, *, duration_ms: int = 0) -> str:
     apply_event(
         row,
         Event.WRITE_LANDED,
-        events=batch.events,
+        writes=batch.writes,
         actor=SYNC_ACTOR,
         detail=f"pos.config {odoo_id}",
         odoo_name=claim.name,
@@ -247,7 +250,7 @@ def _failed(
         apply_event(
             row,
             Event.DEAD_LETTERED,
-            events=batch.events,
+            writes=batch.writes,
             actor=SYNC_ACTOR,
             detail=error[:500],
             retries=failures,
@@ -265,7 +268,7 @@ def _failed(
     apply_event(
         row,
         Event.ATTEMPT_FAILED,
-        events=batch.events,
+        writes=batch.writes,
         actor=SYNC_ACTOR,
         detail=error[:500],
         retries=failures,
