@@ -165,6 +165,21 @@ def test_archived_records_hide_from_searches_only(odoo_sandbox):
     ]
 
 
+def test_a_search_by_ids_answers_as_a_full_scan_does(odoo_sandbox):
+    """The sandbox looks ids up directly (no cost growing with the table): same answers."""
+    s = odoo_sandbox
+    ids = [s.create_pos_config(f"R{i}", active=i != 1) for i in range(4)]
+    s.delete_pos_config(ids[3])
+    everything = {"context": {"active_test": False}}
+    search = lambda domain, kw=None: execute_kw(s, "pos.config", "search", [domain], kw)  # noqa: E731
+    assert search([("id", "in", [ids[3], ids[1], ids[0], 999])]) == [ids[0]]
+    assert search([("id", "in", [ids[3], ids[1], ids[0]])], everything) == [ids[0], ids[1]]
+    assert search([("id", "=", ids[1])], everything) == [ids[1]]
+    assert search([("id", "=", ids[3])], everything) == []
+    assert search([("id", "in", [])]) == []
+    assert search([("id", "in", ids)], {"limit": 1, "order": "id"}) == [ids[0]]
+
+
 def test_domains(odoo_sandbox):
     s = odoo_sandbox
     a, b, c = (s.create_pos_config(n) for n in ("Shop", "Bar", "Barbecue"))
