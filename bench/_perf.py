@@ -115,13 +115,20 @@ def override(sizes: Sizes, assignments: list[str]) -> Sizes:
 
 
 class QueryCounter:
-    """Counts SQL statements on the default connection (the debug log caps at 9000)."""
+    """Counts SQL statements on the default connection (the debug log caps at 9000).
+
+    `count`: statements executed, an `executemany` counting one per parameter set;
+    `round_trips`: calls to the database (psycopg 3 pipelines an `executemany`).
+    """
 
     def __init__(self):
         self.count = 0
+        self.round_trips = 0
 
     def __call__(self, execute, sql, params, many, context):
-        self.count += 1
+        params = list(params) if many else params
+        self.count += len(params) if many else 1
+        self.round_trips += 1
         return execute(sql, params, many, context)
 
     def __enter__(self):
@@ -481,12 +488,14 @@ def cpu_per_row(b: Bench) -> dict:
                 "phase": phase,
                 "cpu_ms_per_row": r(cpu / n * 1000, 3),
                 "queries_per_row": r(queries.count / n, 3),
+                "round_trips_per_row": r(queries.round_trips / n, 3),
                 "rows_per_s": r(n / wall, 1),
             }
             rows.append(row)
             b.say(
                 f"  N={n} {phase}: {row['cpu_ms_per_row']:.3f} ms CPU/row, "
-                f"{row['queries_per_row']:.2f} queries/row, {row['rows_per_s']:.0f} rows/s"
+                f"{row['queries_per_row']:.2f} statements/row "
+                f"({row['round_trips_per_row']:.2f} round trips), {row['rows_per_s']:.0f} rows/s"
             )
     small, large = min(b.sizes.cpu_rows), max(b.sizes.cpu_rows)
     same = True
