@@ -182,21 +182,35 @@ def queue_figures() -> dict:
     tenant's outage wait is by design, so it is shown apart (`oldest_due_age_s`,
     `tenants_backing_off`), and a queue falling behind shows in `ready_age_s`.
     """
-    from django.db.models import Count, Min, Q
+    from django.db.models import Count, Min, OuterRef, Q, Subquery
     from django.db.models.functions import Coalesce, Greatest
     from django.utils import timezone
 
     from cafe.models import Tenant
+    from odoo_sync.models import TenantIncident
     from registers.models import PosConfig, SyncState, is_pending
 
     now = timezone.now()
     due = PosConfig.objects.filter(is_pending(), next_attempt_at__lte=now)
     figures = due.aggregate(due_rows=Count("pk"), oldest=Min("next_attempt_at"))
+    # A row waits for a worker from the latest of: its own due time, the end of its
+    # tenant's outage wait (still set while the outage lasts) and the end of the
+    # tenant's last outage or pause (once it is over, the wait is cleared; without
+    # this a backlog drained just after an outage would count the outage too).
+    last_incident_end = (
+        TenantIncident.objects.filter(tenant=OuterRef("tenant_id"), ended_at__isnull=False)
+        .order_by("-ended_at")
+        .values("ended_at")[:1]
+    )
     ready = due.filter(
         Q(tenant__odoo_next_attempt_at__isnull=True) | Q(tenant__odoo_next_attempt_at__lte=now)
     ).aggregate(
         oldest=Min(
-            Greatest("next_attempt_at", Coalesce("tenant__odoo_next_attempt_at", "next_attempt_at"))
+            Greatest(
+                "next_attempt_at",
+                Coalesce("tenant__odoo_next_attempt_at", "next_attempt_at"),
+                Coalesce(Subquery(last_incident_end), "next_attempt_at"),
+            )
         )
     )
     return {
