@@ -798,16 +798,21 @@ class OdooClient:
             if xid in seen:
                 raise ValueError(f"external id {xid!r} appears twice in one batch")
             seen.add(xid)
-            data.append([xid, name, "1" if active else "0"])
-        result = self.execute_kw("pos.config", "load", [["id", "name", "active"], data])
+            data.append([xid, name, _load_cell(active)])
+        return self._load_rows(["id", "name", "active"], data)
+
+    def _load_rows(self, fields: list[str], data: list[list[str]], **kwargs) -> list[int]:
+        """`pos.config.load(fields, data)` of many rows: the ids in row order, or
+        `OdooBatchError` (Odoo's messages per row) when Odoo refused the batch."""
+        result = self.execute_kw("pos.config", "load", [fields, data], kwargs or None)
         if not isinstance(result, dict):
             raise OdooConfigError(f"Unexpected answer to pos.config.load: {result!r}")
         messages = [m for m in result.get("messages") or [] if isinstance(m, dict)]
         ids = result.get("ids")
         if any(m.get("type") == "error" for m in messages) or not ids:
-            raise self._batch_error(messages, len(rows))
-        if not isinstance(ids, list) or len(ids) != len(rows):
-            raise OdooConfigError(f"pos.config.load answered {len(ids)} ids for {len(rows)} rows")
+            raise self._batch_error(messages, len(data))
+        if not isinstance(ids, list) or len(ids) != len(data):
+            raise OdooConfigError(f"pos.config.load answered {len(ids)} ids for {len(data)} rows")
         return [int(i) for i in ids]
 
     def update_pos_configs(self, updates: list[tuple[int, dict]]) -> None:
@@ -834,18 +839,12 @@ class OdooClient:
             [str(odoo_id), *(_load_cell(vals[key]) for key in keys)]
             for odoo_id, (_, vals) in zip(ids, updates, strict=True)
         ]
-        result = self.execute_kw(
-            "pos.config", "load", [[".id", *keys], data], {"context": {"active_test": False}}
-        )
-        if not isinstance(result, dict):
-            raise OdooConfigError(f"Unexpected answer to pos.config.load: {result!r}")
-        messages = [m for m in result.get("messages") or [] if isinstance(m, dict)]
-        answered = result.get("ids")
-        if any(m.get("type") == "error" for m in messages) or not answered:
-            error = self._batch_error(messages, len(updates))
+        try:
+            answered = self._load_rows([".id", *keys], data, context={"active_test": False})
+        except OdooBatchError as error:
             unknown = {
                 m["record"]
-                for m in messages
+                for m in error.messages
                 if m.get("type") == "error"
                 and m.get("field") == ".id"
                 and isinstance(m.get("record"), int)
@@ -861,8 +860,8 @@ class OdooClient:
                     )
                 )
                 error.missing_rows = frozenset(i for i in unknown if ids[i] not in present)
-            raise error
-        if not isinstance(answered, list) or [int(i) for i in answered] != ids:
+            raise
+        if answered != ids:
             raise OdooConfigError(f"pos.config.load answered ids {answered!r} for {ids!r}")
 
     def _batch_error(self, messages: list[dict], row_count: int) -> OdooBatchError:
