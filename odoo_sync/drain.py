@@ -377,10 +377,11 @@ class Drain:
         self._load(upserts, results, self._send_creates)
         same_values: dict[tuple, list[claims.Claim]] = {}
         for claim in updates:
-            if claim.link_unconfirmed or not claim.update_payload():
+            payload = claim.update_payload()
+            if claim.link_unconfirmed or not payload:
                 results[claim.register_id] = self.call(claim)  # attach first / nothing to send
                 continue
-            same_values.setdefault(tuple(sorted(claim.update_payload().items())), []).append(claim)
+            same_values.setdefault(tuple(sorted(payload.items())), []).append(claim)
         same_fields: dict[tuple, list[claims.Claim]] = {}
         for payload, group in same_values.items():
             if len(group) > 1:
@@ -429,9 +430,7 @@ class Drain:
             self._load(rest, results, send, split=False)
             return
         except (OdooUnreachableError, OdooAuthError) as exc:
-            took = _ms(started)  # the connection's or the key's: every row's outcome
-            for claim in rows:
-                results[claim.register_id] = CallOutcome(claim.odoo_pos_config_id, exc, took)
+            self._every_row(rows, exc, started, results)
             return
         except OdooError:
             # A refusal of the whole call that names no row (a conflict, a
@@ -442,6 +441,13 @@ class Drain:
         took = _ms(started)
         for claim, odoo_id in zip(rows, ids, strict=True):
             results[claim.register_id] = CallOutcome(odoo_id, None, took)
+
+    @staticmethod
+    def _every_row(rows: list[claims.Claim], exc: OdooError, started: float, results: dict):
+        """A failure of the connection or the key says nothing about a row: it is every row's."""
+        took = _ms(started)
+        for claim in rows:
+            results[claim.register_id] = CallOutcome(claim.odoo_pos_config_id, exc, took)
 
     def _write(self, rows: list[claims.Claim], vals: dict, results: dict) -> None:
         """One `write` of the same values on these rows; a refusal is split to find its row."""
@@ -461,9 +467,7 @@ class Drain:
             self._write([c for c in rows if c.odoo_pos_config_id not in gone], vals, results)
             return
         except (OdooUnreachableError, OdooAuthError) as exc:
-            took = _ms(started)  # the connection's or the key's: every row's outcome
-            for claim in rows:
-                results[claim.register_id] = CallOutcome(claim.odoo_pos_config_id, exc, took)
+            self._every_row(rows, exc, started, results)
             return
         except OdooError:
             # Which row Odoo refused is not said: halve until it is found.

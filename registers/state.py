@@ -222,8 +222,9 @@ def apply_event(
     are what the event carries: `odoo_id` (create_landed, linked_by_operator),
     `retries`, `error`, `kind` and `next_attempt_at` (attempt_failed,
     dead_lettered). With `writes`, the row and its RegisterEvent are kept
-    there unsaved, for the caller to write a whole batch in one statement each. Raises InvalidTransition for an event the table does not
-    allow for the row's state, or whose precondition the row does not meet.
+    there unsaved, for the caller to write a whole batch in one statement each.
+    Raises InvalidTransition for an event the table does not allow for the
+    row's state, or whose precondition the row does not meet.
     """
     move = TRANSITIONS.get((row.sync_state, event))
     if move is None or not move.requires(row):
@@ -248,7 +249,7 @@ def apply_event(
     if writes is None:
         row.save(update_fields=fields)
     else:
-        row.updated_at = now  # bulk_update does not apply auto_now
+        row.updated_at = now  # the batch's own UPDATE does not apply auto_now
         writes.changed(row, fields)
     record = RegisterEvent(
         register=row,
