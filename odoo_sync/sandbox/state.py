@@ -197,7 +197,7 @@ class SandboxState:
             # an overlap proves two clients were inside a session at once.
             self.sessions: list[list] = []
             # Which call met which injected fault, in order: one entry per call that
-            # consumed at least one rule (see `met_faults`).
+            # consumed at least one rule (see `take_faults`).
             self.faults_met: list[dict] = []
             if seed_demo:
                 self.seed_demo()
