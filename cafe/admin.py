@@ -9,7 +9,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from cafe import services
 from cafe.access import is_operator
-from cafe.admin_base import SearchableChoicesAdmin
+from cafe.admin_base import BoundedSearchAdmin, SearchableChoicesAdmin
 from cafe.forms import GroupForm, MembershipForm, StaffUserChangeForm, StaffUserCreationForm
 from cafe.models import Membership
 
@@ -67,12 +67,12 @@ class MembershipAdmin(SearchableChoicesAdmin):
 # --- staff users and groups: Django's admin, with regsync's name rules ---------------------
 
 
-class StaffUserAdmin(UserAdmin):
+class StaffUserAdmin(BoundedSearchAdmin, UserAdmin):
     form = StaffUserChangeForm
     add_form = StaffUserCreationForm
 
 
-class StaffGroupAdmin(GroupAdmin):
+class StaffGroupAdmin(BoundedSearchAdmin, GroupAdmin):
     form = GroupForm
 
 

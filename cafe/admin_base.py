@@ -4,9 +4,10 @@ confirmation pages, times in words."""
 from datetime import datetime, timedelta
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin import widgets as admin_widgets
+from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.exceptions import NON_FIELD_ERRORS, ImproperlyConfigured, ValidationError
 from django.db import transaction
 from django.http import Http404
@@ -85,7 +86,31 @@ class AutocompleteSelect(admin_widgets.AutocompleteSelect):
         return super().optgroups(name, [v for v in value if str(v).isdigit()], attr)
 
 
-class SearchableChoicesAdmin(admin.ModelAdmin):
+MAX_SEARCH_LENGTH = 200
+
+
+class BoundedSearchAdmin(admin.ModelAdmin):
+    """A changelist search longer than MAX_SEARCH_LENGTH gets a message, never a database error.
+
+    Every word of a search is a LIKE on each search field: SQLite refuses a
+    pattern over 50,000 bytes ("LIKE or GLOB pattern too complex") and a tree
+    of over 1,000 terms. No register, tenant or login is that long, so such a
+    term finds nothing anyway; the list says why and shows no rows.
+    """
+
+    def get_search_results(self, request, queryset, search_term):
+        if len(search_term) <= MAX_SEARCH_LENGTH:
+            return super().get_search_results(request, queryset, search_term)
+        if request.GET.get(SEARCH_VAR) == search_term:  # not an autocomplete
+            messages.warning(
+                request,
+                f"Searches are at most {MAX_SEARCH_LENGTH} characters and this one has "
+                f"{len(search_term):,}, so nothing was searched: shorten it and search again.",
+            )
+        return queryset.none(), False
+
+
+class SearchableChoicesAdmin(BoundedSearchAdmin):
     """`autocomplete_fields` with the safe widget above."""
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
@@ -96,7 +121,7 @@ class SearchableChoicesAdmin(admin.ModelAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
-class TenantScopedAdmin(admin.ModelAdmin):
+class TenantScopedAdmin(BoundedSearchAdmin):
     """Rows a user may not see do not exist for them: lists, change views and actions.
 
     `scoped_queryset(user)` comes from the `access` module of the model's app. An object outside it is
