@@ -1,7 +1,7 @@
 """The races: 2, 4 and 8 workers, fast ticks and `odoo_sync --once` on one tenant while edits come.
 
 `make races` or `python bench/races.py [--workers 2 4 8] [--rows 500]
-[--edit-seconds 30]`. Needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL);
+[--edits 800]`. Needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL);
 uses a throwaway database. Prints the table; writes bench/results/races.json.
 The harness is odoo_sync/tests/reliability.py, the one the CI-size test runs.
 """
@@ -19,7 +19,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[2, 4, 8])
     parser.add_argument("--rows", type=int, default=500)
-    parser.add_argument("--edit-seconds", type=float, default=30.0)
+    parser.add_argument("--edits", type=int, default=800, help="edits made while they race")
     parser.add_argument("--once-loops", type=int, default=2, help="concurrent --once loops")
     parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args()
@@ -47,7 +47,7 @@ def main() -> int:
                         sandbox=sandbox,
                         workers=workers,
                         rows=args.rows,
-                        edit_seconds=args.edit_seconds,
+                        edits=args.edits,
                         once_loops=args.once_loops,
                         rng=random.Random(seed + workers),
                     )
@@ -66,7 +66,7 @@ def main() -> int:
             "seed": seed,
             "wall_seconds": wall,
             "rows": args.rows,
-            "edit_seconds": args.edit_seconds,
+            "edits": args.edits,
             "once_loops": args.once_loops,
             "settings": reliability.RACE_ENV,
             "results": [f.as_dict() for f in results],

@@ -403,8 +403,16 @@ class EditStream(_Loop):
     can be traced to exactly one edit: the one whose values it carries.
     """
 
-    def __init__(self, register_ids: list[int], rng: random.Random, *, pause: float = 0.005):
+    def __init__(
+        self,
+        register_ids: list[int],
+        rng: random.Random,
+        *,
+        limit: int | None = None,
+        pause: float = 0.005,
+    ):
         super().__init__("edits")
+        self.limit = limit  # stops by itself after this many edits
         self.rows = {r.pk: r for r in PosConfig.objects.filter(pk__in=register_ids).order_by("pk")}
         self.states: dict[int, list[tuple[str, bool]]] = {
             pk: [(r.name, r.is_active)] for pk, r in self.rows.items()
@@ -426,7 +434,14 @@ class EditStream(_Loop):
         self.rows[pk] = reg
         self.states[pk].append((reg.name, reg.is_active))
         self.edits += 1
+        if self.limit is not None and self.edits >= self.limit:
+            self._stop.set()
+            return
         self._stop.wait(self.pause)
+
+    @property
+    def done(self) -> bool:
+        return not self._thread.is_alive()
 
 
 class OnceLoop(_Loop):
@@ -542,21 +557,24 @@ def run_races(
     sandbox: Sandbox,
     workers: int,
     rows: int,
-    edit_seconds: float,
+    edits: int,
     once_loops: int = 2,
     rng: random.Random,
     quiet_timeout: float = 300,
+    edit_timeout: float = 600,
 ) -> RaceFigures:
     """One tenant, `rows` new registers, `workers` worker processes, beat, `--once` loops, edits.
 
     The registers are added before anything runs, so their creates race as
-    well; edits keep coming for `edit_seconds` while workers (on-commit pushes
-    and fast ticks), beat and the --once loops all drain the one tenant.
+    well; `edits` edits are made, one after another, while workers (on-commit
+    pushes and fast ticks), beat and the --once loops all drain the one
+    tenant. A fixed amount of work, so a slow machine takes longer, never
+    does less: `edit_timeout` is only a bound on a hang.
     """
     started = time.monotonic()
     figures = RaceFigures(workers=workers, rows=rows)
     regs = [services.add_register(tenant, name=f"Race {n:04d}", prefix="R") for n in range(rows)]
-    stream = EditStream([r.pk for r in regs], rng)
+    stream = EditStream([r.pk for r in regs], rng, limit=edits)
     names = [f"race-worker-{n + 1}" for n in range(workers)]
     for name in names:
         procs.worker(name, concurrency=1)
@@ -565,8 +583,7 @@ def run_races(
     procs.beat()
     loops = [OnceLoop(procs, f"once-{n + 1}", tenant.slug).start() for n in range(once_loops)]
     stream.start()
-    deadline = time.monotonic() + edit_seconds
-    wait_until(lambda: time.monotonic() > deadline or stream.errors, timeout=edit_seconds + 5)
+    wait_until(lambda: stream.done, timeout=edit_timeout, interval=0.2, what=f"{edits} edits")
     stream.stop()
     for loop in loops:
         loop.stop()

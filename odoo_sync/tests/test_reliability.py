@@ -67,7 +67,7 @@ def test_racing_workers_ticks_and_once_runs_drain_one_at_a_time_and_write_each_e
         sandbox=odoo_sandbox,
         workers=2,
         rows=60,
-        edit_seconds=6,
+        edits=120,
         once_loops=1,
         rng=random.Random(7),
         quiet_timeout=90,
@@ -76,8 +76,9 @@ def test_racing_workers_ticks_and_once_runs_drain_one_at_a_time_and_write_each_e
     print(reliability.races_table([figures]))
     assert figures.errors == []
     assert figures.quiet
-    # The drains did race: many found the tenant busy, and the lock changed hands.
-    assert figures.edits > 60 and figures.found_busy > 0 and figures.drains_in_odoo > 5
+    # Every edit was made (a fixed amount of work, however slow the machine), and the
+    # drains did race: some found the tenant busy, and more than one reached Odoo.
+    assert figures.edits == 120 and figures.found_busy > 0 and figures.drains_in_odoo > 1
     assert figures.max_concurrent_drains == 1
     assert figures.max_creates_per_row == 1 and figures.duplicate_pos_config == 0
     assert figures.max_writes_of_one_edit == 1
