@@ -78,6 +78,11 @@ class SoakConfig:
     # hit twice in a row backs off 5 minutes (SYNC_*BACKOFF_MINUTES).
     settle_timeout: float = 420.0
     sample_seconds: float | None = None  # default: duration / 360, between 1 and 10 s
+    # Judge the figures that depend on how fast this machine is (edits per
+    # second reached, how long a due row waits, how many are due). `make soak`
+    # does; the test in the suite only shows them, since CI's machine may be
+    # busy: there it judges growth (memory, connections, files) and the end state.
+    judge_speed: bool = True
 
     @property
     def seconds(self) -> float:
@@ -607,14 +612,20 @@ def analyse(
         raise SoakError(f"too few samples for windows of {w:.0f} s in a {cfg.seconds:.0f} s run")
     checks: list[Check] = []
 
-    def compare(key, label, how, limit_of):
-        """`limit_of(start)`: the most the end may be; `how`: median or max over a window."""
+    def compare(key, label, how, limit_of, *, speed=False):
+        """`limit_of(start)`: the most the end may be; `how`: median or max over a window.
+
+        A figure of the machine's `speed` is shown, not judged, unless `judge_speed`.
+        """
         if first[0][key] is None:
             return
         a = round(how(r[key] for r in first), 1)
         b = round(how(r[key] for r in last), 1)
         limit = limit_of(a)
-        checks.append(Check(f"{label} ({how.__name__})", a, b, f"<= {_fmt(limit)}", b <= limit))
+        judged = cfg.judge_speed or not speed
+        passed = b <= limit or not judged
+        shown = f"<= {_fmt(limit)}" + ("" if judged else " (shown)")
+        checks.append(Check(f"{label} ({how.__name__})", a, b, shown, passed))
 
     def memory(start):
         return start + max(RSS_GROWTH_MB, RSS_GROWTH_SHARE * start)
@@ -645,9 +656,14 @@ def analyse(
         "queue age s, waiting for a worker",
         max,
         lambda a: 2 * cfg.tick_seconds + call_limit,
+        speed=True,
     )
     compare(
-        "due_rows", "due rows", median, lambda a: 2 * a + cfg.edits_per_second * cfg.tick_seconds
+        "due_rows",
+        "due rows",
+        median,
+        lambda a: 2 * a + cfg.edits_per_second * cfg.tick_seconds,
+        speed=True,
     )
     for key, label in (
         ("oldest_due_age_s", "queue age s, all due rows"),
@@ -664,7 +680,10 @@ def analyse(
         )
     # The load asked for is the load that ran, every edit accepted, faults met.
     rate, floor = totals["edits_per_second"], 0.95 * cfg.edits_per_second
-    checks.append(Check("edits per second", None, rate, f">= {floor:.2f}", rate >= floor))
+    shown = f">= {floor:.2f}" + ("" if cfg.judge_speed else " (shown)")
+    checks.append(
+        Check("edits per second", None, rate, shown, rate >= floor or not cfg.judge_speed)
+    )
     refused = totals["edits"].get("error", 0)
     checks.append(Check("edits refused", None, refused, "0", refused == 0))
     faulted = totals["faulted_percent"]

@@ -1,4 +1,7 @@
-"""The soak in CI: a minute of steady edits over 100 tenants with 1 % of Odoo calls failing.
+"""The soak in the suite: steady edits over many tenants with 1 % of Odoo calls failing.
+
+`make test` runs half a minute over 40 tenants; CI (REGSYNC_TEST_PROFILE=ci)
+a minute over 100.
 
 The same driver as `make soak` (bench/soak.py): real sandbox Odoos, `celery
 worker` (prefork on Redis in CI, threads on the embedded file broker) and
@@ -9,6 +12,7 @@ nothing dead-lettered.
 """
 
 import json
+import os
 
 import pytest
 from django.conf import settings
@@ -19,13 +23,21 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.mark.timeout(900)
-def test_a_minute_of_edits_with_one_percent_faults_grows_nothing_and_ends_in_step(
-    child_env, tmp_path
-):
+def test_steady_edits_with_one_percent_faults_grow_nothing_and_end_in_step(child_env, tmp_path):
     # The embedded default (SQLite, file broker, thread pool) is a development
     # setup and takes about half the load before its queue falls behind.
     rate = 4 if settings.REDIS_URL else 2
-    config = SoakConfig(minutes=1, tenants=100, edits_per_second=rate, fault_rate=0.01)
+    ci = os.environ.get("REGSYNC_TEST_PROFILE") == "ci"
+    minutes, tenants, tick = (1, 100, 10.0) if ci else (0.5, 40, 3.0)
+    config = SoakConfig(
+        minutes=minutes,
+        tenants=tenants,
+        edits_per_second=rate,
+        fault_rate=0.01,
+        tick_seconds=tick,
+        # CI's machine may be busy: growth and the end state are judged, not speed.
+        judge_speed=False,
+    )
     report = run_soak(config, child_env, tmp_path)
     (tmp_path / "soak.json").write_text(json.dumps(report.as_dict(), indent=1, default=str))
     print(report.table())
@@ -34,4 +46,5 @@ def test_a_minute_of_edits_with_one_percent_faults_grows_nothing_and_ends_in_ste
         for name in ("worker", "beat"):
             print(f"--- celery {name} log ---\n{(tmp_path / f'{name}.log').read_text()[-4000:]}")
     assert report.failures() == []
-    assert report.end_state["registers"] >= 300  # the initial registers at least, all checked
+    # The initial registers at least, all checked.
+    assert report.end_state["registers"] >= tenants * config.registers_per_tenant
