@@ -1,13 +1,15 @@
 """The drift audit: what changed in a tenant's Odoo behind regsync's back, and local truth winning.
 
 `audit_tenant` reads every pos.config of the tenant's Odoo (active and
-archived, in pages) and compares it with the registers that are in step
-(`synced`): a register whose own change is still on its way is not drift.
-Each run is kept (`AuditRun`, `AuditFinding`) for the overview. `fix_findings`
-makes local truth win where that is safe: a renamed, archived or unarchived
-config is written again from the register; a deleted one is created again.
-A config no register links to (`unknown_in_odoo`) is reported, never touched;
-nothing is ever deleted in Odoo.
+archived, in pages) with the regsync external ids each carries, and compares
+it with the registers that are in step (`synced`): a register whose own change
+is still on its way is not drift. Each run is kept (`AuditRun`,
+`AuditFinding`) for the overview. `fix_findings` makes local truth win where
+that is safe: a renamed, archived or unarchived config is written again from
+the register; a deleted one is created again. Left alone, only reported: a
+config no register links to (`unknown_in_odoo`), and a register's linked
+config that carries another register's external id (`stale_link_in_odoo`:
+not ours, DESIGN property 14). Nothing is ever deleted in Odoo.
 """
 
 import logging
@@ -21,7 +23,12 @@ from odoo_client.errors import OdooAuthError, OdooError
 from odoo_sync.drain import client_for
 from odoo_sync.explain import explain
 from odoo_sync.models import AuditFinding, AuditRun
-from registers.models import PosConfig, SyncState, odoo_external_id
+from registers.models import (
+    PosConfig,
+    SyncState,
+    another_registers_external_id,
+    odoo_external_id,
+)
 from registers.services import relink_register
 from registers.signals import registers_queued
 from registers.state import Event, allows, apply_event, lock_register
@@ -32,6 +39,11 @@ Kind = AuditFinding.Kind
 Status = AuditRun.Status
 AUDIT_ACTOR = "audit"
 PAGE_SIZE = 200
+# Findings that are reported, never fixed: writing there would write a config that is not ours.
+LEFT_ALONE = {
+    Kind.UNKNOWN: "not a register here",
+    Kind.STALE_LINK: "the config carries another register's external id",
+}
 
 
 @dataclass
@@ -59,6 +71,7 @@ def _finding(kind, register=None, record=None) -> AuditFinding:
         local_active=register.is_active if register else None,
         odoo_name=record["name"] if record else None,
         odoo_active=record["active"] if record else None,
+        odoo_external_id=next(iter(record.get("external_ids") or ()), "") if record else "",
     )
 
 
@@ -70,9 +83,15 @@ def compare(registers: list[PosConfig], records: list[dict]) -> list[AuditFindin
     linked = {r.odoo_pos_config_id for r in registers if r.odoo_pos_config_id is not None}
     findings = []
     for register in registers:
-        if register.odoo_pos_config_id is None or register.sync_state != SyncState.SYNCED:
-            continue  # not in Odoo yet, or its own change is on the way: not drift
+        if register.odoo_pos_config_id is None:
+            continue  # not in Odoo yet
         record = by_id.get(register.odoo_pos_config_id)
+        if record and another_registers_external_id(record.get("external_ids", ()), register.uuid):
+            # Whatever its state: a write queued for it would land on another register's config.
+            findings.append(_finding(Kind.STALE_LINK, register, record))
+            continue
+        if register.sync_state != SyncState.SYNCED:
+            continue  # its own change is on the way: not drift
         if record is None:
             findings.append(_finding(Kind.DELETED, register))
             continue
@@ -138,7 +157,7 @@ def audit(tenants) -> list[TenantAudit]:
 
 def fix_finding(finding: AuditFinding, *, actor: str = AUDIT_ACTOR) -> bool:
     """Local truth wins for one finding, where safe; True when the register was re-queued."""
-    if finding.kind == Kind.UNKNOWN or finding.register_id is None or finding.fixed_at:
+    if finding.kind in LEFT_ALONE or finding.register_id is None or finding.fixed_at:
         return False
     with transaction.atomic():
         row = lock_register(finding.register_id)
