@@ -156,23 +156,53 @@ def audit(tenants) -> list[TenantAudit]:
 
 
 def fix_finding(finding: AuditFinding, *, actor: str = AUDIT_ACTOR) -> bool:
-    """Local truth wins for one finding, where safe; True when the register was re-queued."""
+    """Local truth wins for one finding, where safe; True when the write (or create) that
+    fixes it was queued, and only then is the finding marked fixed.
+
+    A drifted register is re-queued with Odoo's values as the audit read them
+    (`drift_fixed`), so the write sends what Odoo differs in even when the
+    register is already pending an update of something else; a write then in
+    flight is superseded. A dead letter stays the operator's to retry.
+    """
     if finding.kind in LEFT_ALONE or finding.register_id is None or finding.fixed_at:
         return False
     with transaction.atomic():
         row = lock_register(finding.register_id)
-        if row.odoo_pos_config_id != finding.odoo_id:
-            return False  # the register moved on since the audit: nothing to fix here
+        if row.odoo_pos_config_id != finding.odoo_id or _known_stale(finding):
+            return False  # moved on since the audit, or a later audit found the link stale
         if finding.kind == Kind.DELETED:
             fixed = relink_register(row.pk, detail="deleted in Odoo: created again", actor=actor)
         elif allows(row, Event.DRIFT_FIXED):
-            apply_event(row, Event.DRIFT_FIXED, actor=actor, detail=f"{finding.kind}: local wins")
+            apply_event(
+                row,
+                Event.DRIFT_FIXED,
+                actor=actor,
+                detail=f"{finding.kind}: local wins",
+                odoo_name=finding.odoo_name,
+                odoo_active=finding.odoo_active,
+            )
             fixed = True
         else:
-            fixed = row.sync_state == SyncState.PENDING_UPDATE  # already on its way
+            fixed = False
         if fixed:
             AuditFinding.objects.filter(pk=finding.pk).update(fixed_at=timezone.now())
     return fixed
+
+
+def _known_stale(finding: AuditFinding) -> bool:
+    """Whether the tenant's latest audit found this register's link stale (an older finding
+    fixed from the admin must not write a config that is not the register's)."""
+    latest = (
+        AuditRun.objects.filter(tenant_id=finding.tenant_id, status=Status.OK)
+        .order_by("-started_at", "-id")
+        .first()
+    )
+    return (
+        latest is not None
+        and latest.findings.filter(
+            kind=Kind.STALE_LINK, register_id=finding.register_id, odoo_id=finding.odoo_id
+        ).exists()
+    )
 
 
 def fix_findings(findings, *, actor: str = AUDIT_ACTOR) -> int:

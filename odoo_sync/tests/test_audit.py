@@ -157,6 +157,17 @@ def test_a_finding_older_than_the_registers_last_relink_is_not_fixed():
     assert register.sync_state == SyncState.SYNCED
 
 
+def test_an_older_finding_is_not_fixed_once_a_later_audit_found_the_link_stale():
+    tenant = TenantFactory(pro=True)
+    bar = PosConfigFactory(tenant=tenant, pushed=True, name="Bar")
+    [renamed] = _kept(tenant, audit.compare([bar], [record(bar, name="Terrace")]))
+    foreign = ".".join(odoo_external_id(PosConfigFactory.build().uuid))
+    _kept(tenant, audit.compare([bar], [record(bar, name="Terrace", external_ids=[foreign])]))
+    assert audit.fix_findings([renamed]) == 0
+    bar.refresh_from_db()
+    assert bar.sync_state == SyncState.SYNCED
+
+
 def test_a_starter_or_paused_tenant_is_reported_without_calling_odoo(odoo_sandbox):
     starter = audit.audit_tenant(TenantFactory())
     assert (starter.status, starter.findings) == ("disabled", [])
@@ -292,6 +303,85 @@ def test_fix_never_writes_a_config_that_carries_another_registers_external_id(
     assert bar.sync_state == SyncState.SYNCED  # left for the operator, not queued
     stale = AuditFinding.objects.filter(kind=Kind.STALE_LINK)
     assert [(f.register_id, f.fixed_at) for f in stale] == [(bar.pk, None), (bar.pk, None)]
+
+
+@pytest.fixture
+def archived_behind_our_back(sandbox_tenant, odoo_sandbox, transactional_db):
+    """'Bar', in step with Odoo, archived there behind regsync's back; the audit found it."""
+    from odoo_sync.drain import drain_tenant
+    from registers import services
+
+    bar = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
+    drain_tenant(sandbox_tenant.pk)
+    bar.refresh_from_db()
+    odoo_sandbox.set_pos_config_active(bar.odoo_pos_config_id, False)
+    [finding] = audit.audit_tenant(sandbox_tenant).findings
+    assert finding.kind == Kind.ARCHIVED
+    return sandbox_tenant, bar, finding
+
+
+def test_a_fix_after_a_local_rename_writes_every_field_odoo_differs_in(
+    archived_behind_our_back, odoo_sandbox, operator
+):
+    """Renamed here after the audit (pending update), then fixed from the findings page:
+    the queued write must carry `active` too, though the rename alone would not."""
+    from django.urls import reverse
+
+    from cafe.tests.clients import logged_in
+    from odoo_sync.drain import drain_tenant
+    from registers import services
+
+    tenant, bar, finding = archived_behind_our_back
+    services.rename_register(bar, name="Bar North", actor="colleague")
+    findings = reverse("admin:odoo_sync_auditfinding_changelist")
+    logged_in(operator).post(
+        findings, {"action": "fix_local_wins", "_selected_action": [finding.pk]}
+    )
+    finding.refresh_from_db()
+    assert finding.fixed_at is not None
+
+    drain_tenant(tenant.pk)
+    config = odoo_sandbox.pos_config(bar.odoo_pos_config_id)
+    assert (config["name"], config["active"]) == ("Bar North", True)
+    bar.refresh_from_db()
+    assert bar.sync_state == SyncState.SYNCED
+    code, _ = _audit_command("--json", "--tenant", tenant.slug)
+    assert code == 0
+
+
+def test_a_fix_while_a_write_is_in_flight_supersedes_it_and_the_next_write_fixes_odoo(
+    archived_behind_our_back, odoo_sandbox
+):
+    from odoo_sync import claims, outcomes
+    from odoo_sync.drain import drain_tenant
+    from registers import services
+
+    tenant, bar, finding = archived_behind_our_back
+    services.rename_register(bar, name="Bar North")
+    [claim] = claims.claim_due(tenant.pk, limit=10, connection_revision=0)
+    assert claim.update_payload() == {"name": "Bar North"}  # what Odoo last heard from us
+    with odoo_sandbox.client() as client:
+        client.update_pos_configs([(claim.odoo_pos_config_id, claim.update_payload())])
+    assert audit.fix_findings([finding]) == 1  # while that write is in flight
+    # The write in flight could not fix the drift: its outcome is not recorded as synced.
+    assert outcomes.mark_update_synced(claim) == outcomes.Outcome.SUPERSEDED
+
+    drain_tenant(tenant.pk)
+    config = odoo_sandbox.pos_config(bar.odoo_pos_config_id)
+    assert (config["name"], config["active"]) == ("Bar North", True)
+
+
+def test_a_finding_is_not_marked_fixed_when_no_write_is_queued(archived_behind_our_back):
+    from registers import services
+    from registers.state import Event, apply_event_to
+
+    _, bar, finding = archived_behind_our_back
+    services.rename_register(bar, name="Bar North")
+    apply_event_to(bar.pk, Event.DEAD_LETTERED, actor="sync", retries=5, error="x", kind="x")
+    assert audit.fix_findings([finding]) == 0  # a dead letter is the operator's to retry
+    finding.refresh_from_db()
+    bar.refresh_from_db()
+    assert (finding.fixed_at, bar.sync_state) == (None, SyncState.SYNC_ERROR)
 
 
 def test_in_step_exits_0_with_a_table(sandbox_tenant, odoo_sandbox, transactional_db):
