@@ -102,7 +102,11 @@ class AuditFindingAdmin(TenantScopedAdmin):
         findings = list(queryset)
         fixed = audit.fix_findings(findings, actor=request.user.get_username())
         left = Counter(audit.LEFT_ALONE[f.kind] for f in findings if f.kind in audit.LEFT_ALONE)
-        text = f"{fixed} finding(s) fixed: their registers are queued to be written to Odoo again."
+        text = (
+            f"{fixed} finding(s) fixed: their registers are queued to be written to Odoo again."
+            if fixed
+            else "Nothing fixed."
+        )
         if left:
             text += " Left alone: " + "; ".join(f"{n} ({why})" for why, n in left.items()) + "."
         self.message_user(request, text, messages.SUCCESS if fixed else messages.WARNING)

@@ -230,7 +230,8 @@ def apply_event(
     `row` must come from `lock_register` in the current transaction. `values`
     are what the event carries: `odoo_id` (create_landed, linked_by_operator),
     `retries`, `error`, `kind` and `next_attempt_at` (attempt_failed,
-    dead_lettered), `odoo_name` and `odoo_active` as Odoo was seen (drift_fixed). With `writes`, the row and its RegisterEvent are kept
+    dead_lettered), `odoo_name` and `odoo_active` as the audit read them
+    (drift_fixed). With `writes`, the row and its RegisterEvent are kept
     there unsaved, for the caller to write a whole batch in one statement each.
     Raises InvalidTransition for an event the table does not allow for the
     row's state, or whose precondition the row does not meet.
