@@ -1,13 +1,15 @@
 """The drift audit: what changed in a tenant's Odoo behind regsync's back, and local truth winning.
 
 `audit_tenant` reads every pos.config of the tenant's Odoo (active and
-archived, in pages) and compares it with the registers that are in step
-(`synced`): a register whose own change is still on its way is not drift.
-Each run is kept (`AuditRun`, `AuditFinding`) for the overview. `fix_findings`
-makes local truth win where that is safe: a renamed, archived or unarchived
-config is written again from the register; a deleted one is created again.
-A config no register links to (`unknown_in_odoo`) is reported, never touched;
-nothing is ever deleted in Odoo.
+archived, in pages) with the regsync external ids each carries, and compares
+it with the registers that are in step (`synced`): a register whose own change
+is still on its way is not drift. Each run is kept (`AuditRun`,
+`AuditFinding`) for the overview. `fix_findings` makes local truth win where
+that is safe: a renamed, archived or unarchived config is written again from
+the register; a deleted one is created again. Left alone, only reported: a
+config no register links to (`unknown_in_odoo`), and a register's linked
+config that carries another register's external id (`stale_link_in_odoo`:
+not ours, DESIGN property 14). Nothing is ever deleted in Odoo.
 """
 
 import logging
@@ -21,7 +23,12 @@ from odoo_client.errors import OdooAuthError, OdooError
 from odoo_sync.drain import client_for
 from odoo_sync.explain import explain
 from odoo_sync.models import AuditFinding, AuditRun
-from registers.models import PosConfig, SyncState, odoo_external_id
+from registers.models import (
+    PosConfig,
+    SyncState,
+    another_registers_external_id,
+    odoo_external_id,
+)
 from registers.services import relink_register
 from registers.signals import registers_queued
 from registers.state import Event, allows, apply_event, lock_register
@@ -32,6 +39,11 @@ Kind = AuditFinding.Kind
 Status = AuditRun.Status
 AUDIT_ACTOR = "audit"
 PAGE_SIZE = 200
+# Findings that are reported, never fixed: writing there would write a config that is not ours.
+LEFT_ALONE = {
+    Kind.UNKNOWN: "not a register here",
+    Kind.STALE_LINK: "the config carries another register's external id",
+}
 
 
 @dataclass
@@ -59,6 +71,7 @@ def _finding(kind, register=None, record=None) -> AuditFinding:
         local_active=register.is_active if register else None,
         odoo_name=record["name"] if record else None,
         odoo_active=record["active"] if record else None,
+        odoo_external_id=next(iter(record.get("external_ids") or ()), "") if record else "",
     )
 
 
@@ -70,9 +83,15 @@ def compare(registers: list[PosConfig], records: list[dict]) -> list[AuditFindin
     linked = {r.odoo_pos_config_id for r in registers if r.odoo_pos_config_id is not None}
     findings = []
     for register in registers:
-        if register.odoo_pos_config_id is None or register.sync_state != SyncState.SYNCED:
-            continue  # not in Odoo yet, or its own change is on the way: not drift
+        if register.odoo_pos_config_id is None:
+            continue  # not in Odoo yet
         record = by_id.get(register.odoo_pos_config_id)
+        if record and another_registers_external_id(record.get("external_ids", ()), register.uuid):
+            # Whatever its state: a write queued for it would land on another register's config.
+            findings.append(_finding(Kind.STALE_LINK, register, record))
+            continue
+        if register.sync_state != SyncState.SYNCED:
+            continue  # its own change is on the way: not drift
         if record is None:
             findings.append(_finding(Kind.DELETED, register))
             continue
@@ -137,23 +156,53 @@ def audit(tenants) -> list[TenantAudit]:
 
 
 def fix_finding(finding: AuditFinding, *, actor: str = AUDIT_ACTOR) -> bool:
-    """Local truth wins for one finding, where safe; True when the register was re-queued."""
-    if finding.kind == Kind.UNKNOWN or finding.register_id is None or finding.fixed_at:
+    """Local truth wins for one finding, where safe; True when the write (or create) that
+    fixes it was queued, and only then is the finding marked fixed.
+
+    A drifted register is re-queued with Odoo's values as the audit read them
+    (`drift_fixed`), so the write sends what Odoo differs in even when the
+    register is already pending an update of something else; a write then in
+    flight is superseded. A dead letter stays the operator's to retry.
+    """
+    if finding.kind in LEFT_ALONE or finding.register_id is None or finding.fixed_at:
         return False
     with transaction.atomic():
         row = lock_register(finding.register_id)
-        if row.odoo_pos_config_id != finding.odoo_id:
-            return False  # the register moved on since the audit: nothing to fix here
+        if row.odoo_pos_config_id != finding.odoo_id or _known_stale(finding):
+            return False  # moved on since the audit, or a later audit found the link stale
         if finding.kind == Kind.DELETED:
             fixed = relink_register(row.pk, detail="deleted in Odoo: created again", actor=actor)
         elif allows(row, Event.DRIFT_FIXED):
-            apply_event(row, Event.DRIFT_FIXED, actor=actor, detail=f"{finding.kind}: local wins")
+            apply_event(
+                row,
+                Event.DRIFT_FIXED,
+                actor=actor,
+                detail=f"{finding.kind}: local wins",
+                odoo_name=finding.odoo_name,
+                odoo_active=finding.odoo_active,
+            )
             fixed = True
         else:
-            fixed = row.sync_state == SyncState.PENDING_UPDATE  # already on its way
+            fixed = False
         if fixed:
             AuditFinding.objects.filter(pk=finding.pk).update(fixed_at=timezone.now())
     return fixed
+
+
+def _known_stale(finding: AuditFinding) -> bool:
+    """Whether the tenant's latest audit found this register's link stale (an older finding
+    fixed from the admin must not write a config that is not the register's)."""
+    latest = (
+        AuditRun.objects.filter(tenant_id=finding.tenant_id, status=Status.OK)
+        .order_by("-started_at", "-id")
+        .first()
+    )
+    return (
+        latest is not None
+        and latest.findings.filter(
+            kind=Kind.STALE_LINK, register_id=finding.register_id, odoo_id=finding.odoo_id
+        ).exists()
+    )
 
 
 def fix_findings(findings, *, actor: str = AUDIT_ACTOR) -> int:

@@ -1,5 +1,7 @@
 """The drift audit's findings in the admin: what changed in Odoo, and "Fix (local wins)"."""
 
+from collections import Counter
+
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
@@ -90,18 +92,23 @@ class AuditFindingAdmin(TenantScopedAdmin):
 
     @admin.display(description="Fixed")
     def fixed(self, obj):
-        if obj.kind == AuditFinding.Kind.UNKNOWN:
-            return "left alone (not a register here)"
+        if obj.kind in audit.LEFT_ALONE:
+            whose = f": {obj.odoo_external_id}" if obj.kind == AuditFinding.Kind.STALE_LINK else ""
+            return f"left alone ({audit.LEFT_ALONE[obj.kind]}{whose})"
         return local_time(obj.fixed_at) if obj.fixed_at else "not yet"
 
     @admin.action(description="Fix (local wins)", permissions=["fix"])
     def fix_local_wins(self, request, queryset):
         findings = list(queryset)
         fixed = audit.fix_findings(findings, actor=request.user.get_username())
-        unknown = sum(f.kind == AuditFinding.Kind.UNKNOWN for f in findings)
-        text = f"{fixed} register(s) queued to be written to Odoo again from here."
-        if unknown:
-            text += f" {unknown} config(s) that are not registers here were left alone."
+        left = Counter(audit.LEFT_ALONE[f.kind] for f in findings if f.kind in audit.LEFT_ALONE)
+        text = (
+            f"{fixed} finding(s) fixed: their registers are queued to be written to Odoo again."
+            if fixed
+            else "Nothing fixed."
+        )
+        if left:
+            text += " Left alone: " + "; ".join(f"{n} ({why})" for why, n in left.items()) + "."
         self.message_user(request, text, messages.SUCCESS if fixed else messages.WARNING)
 
 

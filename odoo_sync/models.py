@@ -157,6 +157,9 @@ class AuditFinding(models.Model):
         UNARCHIVED = "unarchived_in_odoo", "Unarchived in Odoo"
         DELETED = "deleted_in_odoo", "Deleted in Odoo"
         UNKNOWN = "unknown_in_odoo", "In Odoo, not a register here"
+        # The register's Odoo id now names a config that carries another register's
+        # external id (e.g. Odoo restored from a backup handed the id out again).
+        STALE_LINK = "stale_link_in_odoo", "Linked config is another register's in Odoo"
 
     run = models.ForeignKey(AuditRun, on_delete=models.CASCADE, related_name="findings")
     tenant = models.ForeignKey("cafe.Tenant", on_delete=models.CASCADE, related_name="+")
@@ -170,6 +173,8 @@ class AuditFinding(models.Model):
     local_active = models.BooleanField(null=True)
     odoo_name = models.TextField(null=True, blank=True)  # noqa: DJ001
     odoo_active = models.BooleanField(null=True)
+    # The regsync external id the config carries ("" none): whose config it is.
+    odoo_external_id = models.CharField(max_length=200, blank=True, default="")
     fixed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -186,7 +191,13 @@ class AuditFinding(models.Model):
             else {"name": self.local_name, "active": self.local_active}
         )
         odoo = (
-            None if self.odoo_name is None else {"name": self.odoo_name, "active": self.odoo_active}
+            None
+            if self.odoo_name is None
+            else {
+                "name": self.odoo_name,
+                "active": self.odoo_active,
+                "external_id": self.odoo_external_id or None,
+            }
         )
         return {
             "kind": self.kind,

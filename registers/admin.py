@@ -436,6 +436,7 @@ class PosConfigAdmin(TenantScopedAdmin):
                 effect = write_effect(row) if row.name != old else "nothing changed"
                 self.message_user(request, f"Renamed {old!r} to {row.name!r}: {effect}.")
                 return None
+            register = form.register  # as it is now, if a colleague's edit refused this one
         return render_confirmation(
             self,
             request,

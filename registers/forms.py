@@ -37,23 +37,14 @@ NO_REVISION = (
 )
 
 
-class RegisterChangeForm(ActingForm):
-    """Saves only what the user changed, and only if nobody edited the register since.
+class RevisionLocked(forms.Form):
+    """A form that says which revision of the register it edits (DESIGN.md property 12).
 
-    `revision` is the optimistic lock (DESIGN.md property 12): a form opened
-    before a colleague's edit is refused with what changed, by whom and when,
-    and comes back showing the register as it is now, with its new revision,
-    so the change can be made again on top of the colleague's.
+    `revision` is the optimistic lock: `services.edit_register` refuses it when
+    stale, saying what changed, by whom and when (`services.StaleEdit`).
     """
 
     revision = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
-
-    class Meta:
-        model = PosConfig
-        fields = ["name", "is_active", "sequence_prefix", "revision"]
-        help_texts = HELP_TEXTS
-
-    stale = False
 
     def clean(self):
         cleaned = super().clean()
@@ -61,6 +52,22 @@ class RegisterChangeForm(ActingForm):
         if self.has_error("revision"):
             raise ValidationError(NO_REVISION)
         return cleaned
+
+
+class RegisterChangeForm(RevisionLocked, ActingForm):
+    """Saves only what the user changed, and only if nobody edited the register since.
+
+    A form opened before a colleague's edit is refused with what changed, by
+    whom and when, and comes back showing the register as it is now, with its
+    new revision, so the change can be made again on top of the colleague's.
+    """
+
+    class Meta:
+        model = PosConfig
+        fields = ["name", "is_active", "sequence_prefix", "revision"]
+        help_texts = HELP_TEXTS
+
+    stale = False
 
     def apply(self) -> PosConfig:
         data = self.cleaned_data
@@ -96,8 +103,13 @@ class RegisterChangeForm(ActingForm):
         self.instance = current
 
 
-class RenameForm(forms.Form):
-    """The Rename action's intermediate page."""
+class RenameForm(RevisionLocked):
+    """The Rename action's intermediate page: a new name, for the revision the page showed.
+
+    A stale page is refused as the change form is; it comes back with what the
+    user typed, on top of the register's current revision, to be sent again
+    knowingly.
+    """
 
     name = forms.CharField(label="New name", max_length=NAME_MAX_LENGTH)
 
@@ -106,13 +118,22 @@ class RenameForm(forms.Form):
         self.register = register
         self.actor = actor
         self.fields["name"].initial = register.name
+        self.fields["revision"].initial = register.revision
 
     def save(self) -> PosConfig | None:
         """Rename through the service; None (with form errors) if it refused."""
         try:
             return services.rename_register(
-                self.register, name=self.cleaned_data["name"], actor=self.actor
+                self.register,
+                name=self.cleaned_data["name"],
+                expected_revision=self.cleaned_data["revision"],
+                actor=self.actor,
             )
+        except services.StaleEdit as exc:
+            add_service_errors(self, exc)
+            self.register = PosConfig.objects.get(pk=self.register.pk)
+            self.data = self.data.copy()
+            self.data[self.add_prefix("revision")] = str(self.register.revision)
         except ValidationError as exc:
             add_service_errors(self, exc)
-            return None
+        return None

@@ -64,6 +64,16 @@ def odoo_external_id(register_uuid: uuid.UUID) -> tuple[str, str]:
     return (EXTERNAL_ID_MODULE, f"register_{register_uuid.hex}")
 
 
+def another_registers_external_id(external_ids, register_uuid: uuid.UUID) -> str | None:
+    """The regsync external id among a record's `external_ids` ("module.name") that names
+    another register, when the register's own is not there: the record is not that register's."""
+    own = ".".join(odoo_external_id(register_uuid))
+    ours = [x for x in external_ids if x.startswith(f"{EXTERNAL_ID_MODULE}.")]
+    if own in ours:
+        return None
+    return ours[0] if ours else None
+
+
 class PosConfig(models.Model):
     tenant = models.ForeignKey("cafe.Tenant", on_delete=models.PROTECT, related_name="registers")
     name = models.CharField(max_length=NAME_MAX_LENGTH)

@@ -241,8 +241,14 @@ def _set_active(row: PosConfig, active: bool, *, actor: str) -> bool:
     return True
 
 
-def rename_register(register: PosConfig, *, name: str, actor: str = SYSTEM_ACTOR) -> PosConfig:
-    return edit_register(register, name=name, actor=actor)
+def rename_register(
+    register: PosConfig,
+    *,
+    name: str,
+    expected_revision: int | None = None,
+    actor: str = SYSTEM_ACTOR,
+) -> PosConfig:
+    return edit_register(register, name=name, expected_revision=expected_revision, actor=actor)
 
 
 def set_register_active(

@@ -92,6 +92,7 @@ TRANSITIONS: dict[tuple[str, str], Move] = {
     (ERR, Event.OPERATOR_RECREATE): Move(PC),
     (ERR, Event.LINKED_BY_OPERATOR): Move(PU, _no_odoo_id),
     (OK, Event.DRIFT_FIXED): Move(PU, _has_odoo_id),
+    (PU, Event.DRIFT_FIXED): Move(PU, _has_odoo_id),
     (ERR, Event.FORCED_CREATE): Move(PC, _no_odoo_id),
 }
 
@@ -138,10 +139,18 @@ def _landed(row: PosConfig, now: datetime) -> list[str]:
     ]
 
 
+def _agreed(written, seen):
+    """What Odoo holds, if two accounts of it agree; None (unknown: sent again) if not."""
+    return written if written == seen else None
+
+
 def _effect(row: PosConfig, event: str, now: datetime, values: dict) -> list[str]:
     if event == Event.DRIFT_FIXED:
-        # Odoo was changed behind our back: what it holds is no longer what we wrote.
-        row.odoo_name = row.odoo_active = None
+        # Odoo was changed behind our back: a value is known to be Odoo's only where what
+        # we last wrote and what the audit read (`odoo_name`, `odoo_active`) agree, so the
+        # write sends every field in which either differs from the register.
+        row.odoo_name = _agreed(row.odoo_name, values["odoo_name"])
+        row.odoo_active = _agreed(row.odoo_active, values["odoo_active"])
         return [*_fresh(row, now), "odoo_name", "odoo_active"]
     if event in (Event.EDITED, Event.SYNC_ENABLED, Event.OPERATOR_RETRY):
         return _fresh(row, now)
@@ -221,7 +230,8 @@ def apply_event(
     `row` must come from `lock_register` in the current transaction. `values`
     are what the event carries: `odoo_id` (create_landed, linked_by_operator),
     `retries`, `error`, `kind` and `next_attempt_at` (attempt_failed,
-    dead_lettered). With `writes`, the row and its RegisterEvent are kept
+    dead_lettered), `odoo_name` and `odoo_active` as the audit read them
+    (drift_fixed). With `writes`, the row and its RegisterEvent are kept
     there unsaved, for the caller to write a whole batch in one statement each.
     Raises InvalidTransition for an event the table does not allow for the
     row's state, or whose precondition the row does not meet.

@@ -301,6 +301,14 @@ class Sandbox:
         """Delete it in Odoo as an admin would (its external id goes too)."""
         return self._call("delete_pos_config", {"id": config_id})["deleted"]
 
+    def backup(self) -> int:
+        """Back the database up, as Odoo's database manager does (`pg_dump`)."""
+        return self._call("backup")["backup"]
+
+    def restore_backup(self, backup: int) -> None:
+        """Restore that backup: records and id sequences as they were, so ids come again."""
+        self._call("restore_backup", {"backup": backup})
+
     def open_session(self, config_id: int) -> int:
         """A cashier opens a session (state opening_control counts as open)."""
         return self._call("open_session", {"config_id": config_id})["id"]

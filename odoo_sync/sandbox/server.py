@@ -668,6 +668,11 @@ def control(st: SandboxState, action: str, p: dict):
     if action == "edit_pos_config":
         values = {k: p[k] for k in ("name", "active") if k in p}
         return {"edited": st.edit_pos_config(int(p["id"]), **values)}
+    if action == "backup":
+        return {"backup": st.backup()}
+    if action == "restore_backup":
+        st.restore_backup(int(p["backup"]))
+        return {"ok": True}
     if action == "open_session":
         try:
             return {"id": st.open_session(int(p["config_id"]))}

@@ -172,6 +172,8 @@ class SandboxState:
             # checked against the table (a rolled-back or deleted row is no hit).
             self.xmlid_ids: dict[tuple[str, str], list[int]] = {}
             self.sequences: Counter = Counter()
+            # Database backups (`backup`), as Odoo's database manager takes them.
+            self.backups: list[tuple] = []
             self.login_failures: dict[str, tuple[int, float]] = {}
             self.faults: list[FaultRule] = []
             # A share of all calls failing at random (the soak's "1 % of calls"):
@@ -232,6 +234,23 @@ class SandboxState:
         self.tables, self.sequences = self._tables_copy(snapshot[0]), snapshot[1].copy()
         del self.mutations[snapshot[2] :]
         del self.mutation_times[snapshot[2] :]
+
+    def backup(self) -> int:
+        """A database backup, as Odoo's database manager takes it (`pg_dump`): its number."""
+        with self.lock:
+            self.backups.append((self._tables_copy(self.tables), self.sequences.copy()))
+            return len(self.backups) - 1
+
+    def restore_backup(self, number: int) -> None:
+        """Restore a backup over the database: its records and its sequences.
+
+        The dump sets each sequence back (`setval`), so ids handed out since
+        the backup are handed out again, to whatever is created next. Calls,
+        faults and the mutation log are the test's record, not the database's.
+        """
+        with self.lock:
+            tables, sequences = self.backups[number]
+            self.tables, self.sequences = self._tables_copy(tables), sequences.copy()
 
     @staticmethod
     def _tables_copy(tables: dict[str, dict[int, dict]]) -> dict[str, dict[int, dict]]:

@@ -1,4 +1,5 @@
-"""The sync overview page and the read-only sync history, scoped to the user's tenants."""
+"""The sync overview page and the read-only sync history, scoped to the user's tenants; admin
+edits that must reach (or not reach) the sandbox Odoo."""
 
 from datetime import timedelta
 
@@ -12,9 +13,12 @@ from cafe.models import Tenant
 from cafe.tests.clients import logged_in
 from cafe.tests.factories import TenantFactory, TenantStaffFactory
 from odoo_sync import housekeeping, tenant_health
+from odoo_sync.drain import drain_tenant
 from odoo_sync.models import SyncAttempt
-from registers.models import SyncState
+from registers import services
+from registers.models import RegisterEvent, SyncState
 from registers.tests.factories import PosConfigFactory
+from registers.tests.test_admin import action, rename_page_values
 
 pytestmark = pytest.mark.django_db
 
@@ -246,3 +250,44 @@ def test_on_the_overview_only_the_overview_is_marked_current_in_the_sidebar(oper
     assert OVERVIEW == "/admin/odoo_sync/overview/"
     assert html.count(" current-model") == 1
     assert 'class="model-syncoverview current-model"' in html
+
+
+# --- admin edits and the sandbox Odoo ---------------------------------------------------
+
+
+def test_a_stale_rename_page_is_refused_and_keeps_what_was_typed_and_odoo_keeps_the_colleagues_name(
+    operator, sandbox_tenant, odoo_sandbox, transactional_db
+):
+    register = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
+    drain_tenant(sandbox_tenant.pk)
+    client = logged_in(operator)
+    opened = action(client, "rename_action", [register])
+    services.rename_register(register, name="Espresso bar", actor="colleague")
+    renamed_at = RegisterEvent.objects.get(register=register, action="renamed").created_at
+    events = RegisterEvent.objects.count()
+
+    refused = action(
+        client, "rename_action", [register], confirm="yes", **rename_page_values(opened, name="bar")
+    )
+
+    assert refused.status_code == 200
+    [error] = refused.context["form"].non_field_errors()
+    when = timezone.localtime(renamed_at).strftime("%Y-%m-%d %H:%M %Z")
+    assert f"renamed 'Bar' -> 'Espresso bar' by colleague at {when}" in error
+    assert "Nothing was saved" in error
+    register.refresh_from_db()
+    assert (register.name, RegisterEvent.objects.count()) == ("Espresso bar", events)
+    # What the operator typed is still in the form, now on top of the current revision.
+    shown = rename_page_values(refused)
+    assert (shown["name"], int(shown["revision"])) == ("bar", register.revision)
+    assert "Rename the register &#x27;Espresso bar&#x27;" in refused.content.decode()
+    drain_tenant(sandbox_tenant.pk)
+    assert odoo_sandbox.pos_config(register.odoo_pos_config_id)["name"] == "Espresso bar"
+
+    # Sent again, knowingly, it applies on top of the colleague's rename.
+    again = action(client, "rename_action", [register], confirm="yes", **shown)
+    assert again.status_code == 302
+    register.refresh_from_db()
+    assert register.name == "bar"
+    drain_tenant(sandbox_tenant.pk)
+    assert odoo_sandbox.pos_config(register.odoo_pos_config_id)["name"] == "bar"

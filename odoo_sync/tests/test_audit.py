@@ -60,7 +60,11 @@ def test_each_kind_of_drift_is_found_once_with_both_sides():
     )
     by_kind = {f.kind: f.as_dict() for f in findings}
     assert by_kind[Kind.RENAMED]["local"] == {"name": "Bar", "active": True}
-    assert by_kind[Kind.RENAMED]["odoo"] == {"name": "Bar (Odoo)", "active": True}
+    assert by_kind[Kind.RENAMED]["odoo"] == {
+        "name": "Bar (Odoo)",
+        "active": True,
+        "external_id": ".".join(odoo_external_id(renamed.uuid)),
+    }
     assert by_kind[Kind.DELETED]["odoo"] is None
     assert by_kind[Kind.UNKNOWN]["local"] is None and by_kind[Kind.UNKNOWN]["register_id"] is None
 
@@ -79,6 +83,32 @@ def test_a_config_holding_a_registers_external_id_is_not_unknown():
     config = {"id": 5, "name": "Bar", "active": True, "external_ids": []}
     config["external_ids"] = [".".join(odoo_external_id(relinking.uuid))]
     assert audit.compare([relinking], [config]) == []
+
+
+def test_a_linked_config_carrying_another_registers_external_id_is_a_stale_link_in_any_state():
+    tenant = TenantFactory(pro=True)
+    bar = PosConfigFactory(tenant=tenant, pushed=True, name="Bar")
+    kiosk = PosConfigFactory(
+        tenant=tenant, pushed=True, name="Kiosk", sync_state=SyncState.PENDING_UPDATE
+    )
+    linked_by_hand = PosConfigFactory(tenant=tenant, pushed=True, name="Patio")
+    elsewhere = PosConfigFactory.build().uuid  # a register of another tenant, or gone
+    foreign = ".".join(odoo_external_id(elsewhere))
+    findings = audit.compare(
+        [bar, kiosk, linked_by_hand],
+        [
+            record(bar, name="Terrace", external_ids=[foreign]),
+            record(kiosk, external_ids=[foreign]),
+            record(linked_by_hand, external_ids=[]),  # no external id yet: still its own
+        ],
+    )
+    assert kinds(findings) == sorted(
+        [
+            (Kind.STALE_LINK, bar.pk, bar.odoo_pos_config_id),
+            (Kind.STALE_LINK, kiosk.pk, kiosk.odoo_pos_config_id),
+        ]
+    )
+    assert {f.odoo_external_id for f in findings} == {foreign}
 
 
 def _kept(tenant, findings):
@@ -125,6 +155,17 @@ def test_a_finding_older_than_the_registers_last_relink_is_not_fixed():
     assert audit.fix_findings([finding]) == 0
     register.refresh_from_db()
     assert register.sync_state == SyncState.SYNCED
+
+
+def test_an_older_finding_is_not_fixed_once_a_later_audit_found_the_link_stale():
+    tenant = TenantFactory(pro=True)
+    bar = PosConfigFactory(tenant=tenant, pushed=True, name="Bar")
+    [renamed] = _kept(tenant, audit.compare([bar], [record(bar, name="Terrace")]))
+    foreign = ".".join(odoo_external_id(PosConfigFactory.build().uuid))
+    _kept(tenant, audit.compare([bar], [record(bar, name="Terrace", external_ids=[foreign])]))
+    assert audit.fix_findings([renamed]) == 0
+    bar.refresh_from_db()
+    assert bar.sync_state == SyncState.SYNCED
 
 
 def test_a_starter_or_paused_tenant_is_reported_without_calling_odoo(odoo_sandbox):
@@ -194,7 +235,11 @@ def test_the_audit_command_reports_each_drift_as_json_and_exits_1(drifted):
     }
     renamed = found[("renamed_in_odoo", registers["Bar"].pk)]
     assert renamed["local"] == {"name": "Bar", "active": True}
-    assert renamed["odoo"] == {"name": "Bar (old)", "active": True}
+    assert renamed["odoo"] == {
+        "name": "Bar (old)",
+        "active": True,
+        "external_id": ".".join(odoo_external_id(registers["Bar"].uuid)),
+    }
     assert found[("deleted_in_odoo", registers["Kiosk"].pk)]["odoo"] is None
     assert found[("unknown_in_odoo", stranger)]["local"] is None
 
@@ -212,6 +257,131 @@ def test_fix_makes_local_truth_win_in_odoo_and_leaves_unknown_configs_alone(drif
     assert configs["Made in Odoo"]["id"] == stranger  # never touched, never deleted
     code, data = _audit_command("--json", "--tenant", tenant.slug)
     assert [f["kind"] for f in data["tenants"][0]["findings"]] == ["unknown_in_odoo"]
+
+
+def test_fix_never_writes_a_config_that_carries_another_registers_external_id(
+    sandbox_tenant, odoo_sandbox, transactional_db
+):
+    """Odoo restored from a backup: the ids regsync holds were handed out again, here to
+    another tenant's registers on the same Odoo database. Those links are stale."""
+    from cafe.tests.factories import tenant_on
+    from odoo_sync.drain import drain_tenant
+    from registers import services
+
+    backup = odoo_sandbox.backup()
+    bar = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
+    drain_tenant(sandbox_tenant.pk)
+    odoo_sandbox.restore_backup(backup)
+    neighbour = tenant_on(odoo_sandbox)
+    terrace = services.add_register(neighbour, name="Terrace", prefix="TER")
+    drain_tenant(neighbour.pk)
+    bar.refresh_from_db()
+    terrace.refresh_from_db()
+    assert bar.odoo_pos_config_id == terrace.odoo_pos_config_id  # the id came again
+    patio = services.add_register(sandbox_tenant, name="Patio", prefix="PAT")
+    drain_tenant(sandbox_tenant.pk)
+    patio.refresh_from_db()
+    odoo_sandbox.rename_pos_config(patio.odoo_pos_config_id, "Patio (old)")
+
+    code, data = _audit_command("--json", "--tenant", sandbox_tenant.slug)
+    found = {f["register_id"]: f for f in data["tenants"][0]["findings"]}
+    assert (code, set(found)) == (1, {bar.pk, patio.pk})
+    assert found[bar.pk]["kind"] == "stale_link_in_odoo"
+    assert found[bar.pk]["odoo"] == {
+        "name": "Terrace",
+        "active": True,
+        "external_id": ".".join(odoo_external_id(terrace.uuid)),
+    }
+    assert found[patio.pk]["kind"] == "renamed_in_odoo"
+
+    code, text = _audit_command("--fix", "--tenant", sandbox_tenant.slug)
+    assert "1 fixed (local wins)" in text
+    drain_tenant(sandbox_tenant.pk)
+    assert odoo_sandbox.pos_config(terrace.odoo_pos_config_id)["name"] == "Terrace"
+    assert odoo_sandbox.pos_config(patio.odoo_pos_config_id)["name"] == "Patio"
+    bar.refresh_from_db()
+    assert bar.sync_state == SyncState.SYNCED  # left for the operator, not queued
+    stale = AuditFinding.objects.filter(kind=Kind.STALE_LINK)
+    assert [(f.register_id, f.fixed_at) for f in stale] == [(bar.pk, None), (bar.pk, None)]
+
+
+@pytest.fixture
+def archived_behind_our_back(sandbox_tenant, odoo_sandbox, transactional_db):
+    """'Bar', in step with Odoo, archived there behind regsync's back; the audit found it."""
+    from odoo_sync.drain import drain_tenant
+    from registers import services
+
+    bar = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
+    drain_tenant(sandbox_tenant.pk)
+    bar.refresh_from_db()
+    odoo_sandbox.set_pos_config_active(bar.odoo_pos_config_id, False)
+    [finding] = audit.audit_tenant(sandbox_tenant).findings
+    assert finding.kind == Kind.ARCHIVED
+    return sandbox_tenant, bar, finding
+
+
+def test_a_fix_after_a_local_rename_writes_every_field_odoo_differs_in(
+    archived_behind_our_back, odoo_sandbox, operator
+):
+    """Renamed here after the audit (pending update), then fixed from the findings page:
+    the queued write must carry `active` too, though the rename alone would not."""
+    from django.urls import reverse
+
+    from cafe.tests.clients import logged_in
+    from odoo_sync.drain import drain_tenant
+    from registers import services
+
+    tenant, bar, finding = archived_behind_our_back
+    services.rename_register(bar, name="Bar North", actor="colleague")
+    findings = reverse("admin:odoo_sync_auditfinding_changelist")
+    logged_in(operator).post(
+        findings, {"action": "fix_local_wins", "_selected_action": [finding.pk]}
+    )
+    finding.refresh_from_db()
+    assert finding.fixed_at is not None
+
+    drain_tenant(tenant.pk)
+    config = odoo_sandbox.pos_config(bar.odoo_pos_config_id)
+    assert (config["name"], config["active"]) == ("Bar North", True)
+    bar.refresh_from_db()
+    assert bar.sync_state == SyncState.SYNCED
+    code, _ = _audit_command("--json", "--tenant", tenant.slug)
+    assert code == 0
+
+
+def test_a_fix_while_a_write_is_in_flight_supersedes_it_and_the_next_write_fixes_odoo(
+    archived_behind_our_back, odoo_sandbox
+):
+    from odoo_sync import claims, outcomes
+    from odoo_sync.drain import drain_tenant
+    from registers import services
+
+    tenant, bar, finding = archived_behind_our_back
+    services.rename_register(bar, name="Bar North")
+    [claim] = claims.claim_due(tenant.pk, limit=10, connection_revision=0)
+    assert claim.update_payload() == {"name": "Bar North"}  # what Odoo last heard from us
+    with odoo_sandbox.client() as client:
+        client.update_pos_configs([(claim.odoo_pos_config_id, claim.update_payload())])
+    assert audit.fix_findings([finding]) == 1  # while that write is in flight
+    # The write in flight could not fix the drift: its outcome is not recorded as synced.
+    assert outcomes.mark_update_synced(claim) == outcomes.Outcome.SUPERSEDED
+
+    drain_tenant(tenant.pk)
+    config = odoo_sandbox.pos_config(bar.odoo_pos_config_id)
+    assert (config["name"], config["active"]) == ("Bar North", True)
+
+
+def test_a_finding_is_not_marked_fixed_when_no_write_is_queued(archived_behind_our_back):
+    from registers import services
+    from registers.state import Event, apply_event_to
+
+    _, bar, finding = archived_behind_our_back
+    services.rename_register(bar, name="Bar North")
+    apply_event_to(bar.pk, Event.DEAD_LETTERED, actor="sync", retries=5, error="x", kind="x")
+    assert audit.fix_findings([finding]) == 0  # a dead letter is the operator's to retry
+    finding.refresh_from_db()
+    bar.refresh_from_db()
+    assert (finding.fixed_at, bar.sync_state) == (None, SyncState.SYNC_ERROR)
 
 
 def test_in_step_exits_0_with_a_table(sandbox_tenant, odoo_sandbox, transactional_db):
@@ -253,6 +423,27 @@ def test_fix_without_audit_is_a_usage_error():
 
     with pytest.raises(CommandError, match="--fix goes with --audit"):
         call_command("odoo_sync", "--once", "--fix")
+
+
+def test_the_admin_leaves_a_stale_link_alone_and_says_whose_config_it_is(operator):
+    from django.urls import reverse
+
+    from cafe.tests.clients import logged_in
+
+    tenant = TenantFactory(pro=True)
+    bar = PosConfigFactory(tenant=tenant, pushed=True, name="Bar")
+    foreign = ".".join(odoo_external_id(PosConfigFactory.build().uuid))
+    [finding] = _kept(
+        tenant, audit.compare([bar], [record(bar, name="Terrace", external_ids=[foreign])])
+    )
+    client = logged_in(operator)
+    findings = reverse("admin:odoo_sync_auditfinding_changelist")
+    client.post(findings, {"action": "fix_local_wins", "_selected_action": [finding.pk]})
+    page = client.get(findings).content.decode()
+    assert f"left alone (the config carries another register&#x27;s external id: {foreign})" in page
+    assert "Nothing fixed. Left alone: 1 (the config carries" in page
+    bar.refresh_from_db()
+    assert bar.sync_state == SyncState.SYNCED
 
 
 def test_the_daily_audit_runs_from_beat_and_the_overview_shows_it(drifted, operator, settings):

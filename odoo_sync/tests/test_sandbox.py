@@ -218,6 +218,20 @@ def test_load_creates_once_then_updates_and_records_the_external_id(odoo_sandbox
     assert fault.faultCode == 1 and fault.faultString.rstrip().endswith("KeyError: 'bogus'")
 
 
+def test_a_restored_backup_brings_back_records_and_sequences_so_ids_come_again(odoo_sandbox):
+    s = odoo_sandbox
+    fields = ["id", "name"]
+    kept = execute_kw(s, "pos.config", "load", [fields, [["regsync.register_a", "Bar"]]])["ids"]
+    backup = s.backup()
+    later = execute_kw(s, "pos.config", "load", [fields, [["regsync.register_b", "Pub"]]])["ids"]
+    s.restore_backup(backup)
+    assert [c["name"] for c in s.pos_configs()] == ["Bar"]
+    assert [x["name"] for x in s.external_ids()] == ["register_a"]
+    # The next record created gets the id the lost one had, as after Odoo's own restore.
+    again = execute_kw(s, "pos.config", "load", [fields, [["regsync.register_c", "Kiosk"]]])
+    assert (kept, again["ids"]) == ([1], later)
+
+
 def test_a_failed_load_rolls_back_the_rows_it_had_already_written(odoo_sandbox):
     """The savepoint copies table indexes only: a write must never change a saved row."""
     s = odoo_sandbox

@@ -377,16 +377,24 @@ def test_reactivate_leaves_a_name_clash_alone_with_the_reason(operator):
     assert "1 left alone: An active register named 'bar' already exists" in text
 
 
+def rename_page_values(response, **edits) -> dict:
+    """What the Rename… page's form posts as it was rendered (its revision too), with `edits`."""
+    form = response.context["form"]
+    return {"name": form["name"].value(), "revision": form["revision"].value(), **edits}
+
+
 def test_rename_action_shows_a_form_then_renames_one_register(operator):
     register = PosConfigFactory(pushed=True, name="Bar")
     client = logged_in(operator)
     form_page = action(client, "rename_action", [register])
     assert form_page.status_code == 200
     assert b'name="name"' in form_page.content
+    assert b'<input type="hidden" name="revision" value="0"' in form_page.content
     register.refresh_from_db()
     assert register.name == "Bar"
 
-    done = action(client, "rename_action", [register], confirm="yes", name="Espresso bar")
+    typed = rename_page_values(form_page, name="Espresso bar")
+    done = action(client, "rename_action", [register], confirm="yes", **typed)
     assert done.status_code == 302
     register.refresh_from_db()
     assert (register.name, register.sync_state) == ("Espresso bar", SyncState.PENDING_UPDATE)
@@ -398,12 +406,24 @@ def test_rename_action_shows_a_form_then_renames_one_register(operator):
 def test_rename_action_shows_service_errors_on_its_form(operator):
     register = PosConfigFactory(pushed=True, name="Bar")
     response = action(
-        logged_in(operator), "rename_action", [register], confirm="yes", name="Bar\tTab"
+        logged_in(operator), "rename_action", [register], confirm="yes", name="Bar\tTab", revision=0
     )
     assert response.status_code == 200
     assert "cannot contain line breaks or tabs" in response.context["form"].errors["name"][0]
     register.refresh_from_db()
     assert register.name == "Bar"
+
+
+def test_a_rename_page_posted_without_its_revision_is_refused(operator):
+    register = PosConfigFactory(pushed=True, name="Bar")
+    client = logged_in(operator)
+    response = action(client, "rename_action", [register], confirm="yes", name="Espresso bar")
+    assert response.status_code == 200
+    [error] = response.context["form"].non_field_errors()
+    assert "does not say which version" in error
+    assert response.context["form"]["name"].value() == "Espresso bar"
+    register.refresh_from_db()
+    assert (register.name, register.revision) == ("Bar", 0)
 
 
 def test_rename_action_needs_exactly_one_register(operator):
@@ -528,7 +548,7 @@ def test_every_admin_edit_and_retry_records_the_operators_login_as_the_actor(ope
     retried_by_button = PosConfigFactory(dead_update=True, tenant=pro_tenant)
 
     client.post(change_url(edited), change_data(edited, sequence_prefix="BAR2"))
-    action(client, "rename_action", [renamed], confirm="yes", name="Garden")
+    action(client, "rename_action", [renamed], confirm="yes", name="Garden", revision=0)
     action(client, "deactivate_selected", [deactivated], confirm="yes")
     action(client, "retry_sync_now", [retried], confirm="yes")
     client.post(retry_url(retried_by_button))

@@ -40,6 +40,7 @@ def test_the_table_is_the_designs_event_table():
         # Beyond DESIGN.md's table (issue 13, docs/architecture.md): the audit's fix and
         # an operator's "Create a new one in Odoo" for an ambiguous create.
         (OK, Event.DRIFT_FIXED): PU,
+        (PU, Event.DRIFT_FIXED): PU,
         (ERR, Event.FORCED_CREATE): PC,
     }
     assert {key: move.to for key, move in TRANSITIONS.items()} == drawn

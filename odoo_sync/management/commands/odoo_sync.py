@@ -34,7 +34,8 @@ class Command(RegsyncCommand):
             "--fix",
             action="store_true",
             help="with --audit: local truth wins (re-queue renamed, archived, unarchived and "
-            "deleted registers; configs unknown here are never touched)",
+            "deleted registers; configs unknown here, and configs carrying another register's "
+            "external id, are never touched)",
         )
         parser.add_argument("--json", action="store_true", help="print JSON")
 
@@ -101,7 +102,10 @@ class Command(RegsyncCommand):
         found = sum(len(result.findings) for result in results)
         summary = f"{found} finding(s) in {len(results)} tenant(s)"
         if fixed is not None:
-            summary += f"; {fixed} fixed (local wins), unknown configs left alone"
+            summary += (
+                f"; {fixed} fixed (local wins); unknown configs and stale links "
+                "(a config carrying another register's external id) left alone"
+            )
         self.stdout.write(summary)
 
     def _status(self, tenant, *, as_json: bool) -> None:
