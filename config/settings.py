@@ -201,14 +201,16 @@ if _TIMEOUTS != sorted(set(_TIMEOUTS)) or SYNC_CLAIM_SECONDS <= _ONE_ROW + 5:
         f"{SYNC_CLAIM_SECONDS}"
     )
 
-# Retry schedule for a failing row (minutes after failure n), and the failure
-# count that dead-letters it. With 5 attempts the 240 step is used only if an
-# operator raises the maximum.
-SYNC_BACKOFF_MINUTES = [1, 5, 15, 60, 240]
+# Retry schedule for a failing row (minutes after failure n, a comma-separated
+# list in the environment), and the failure count that dead-letters it. With 5
+# attempts the 240 step is used only if an operator raises the maximum.
+SYNC_BACKOFF_MINUTES = env.list("SYNC_BACKOFF_MINUTES", cast=float, default=[1, 5, 15, 60, 240])
 SYNC_MAX_ATTEMPTS = 5
 # A tenant whose Odoo cannot be reached at login backs off on this schedule and
 # then stays on its last step; its rows keep their attempts.
-SYNC_TENANT_BACKOFF_MINUTES = [1, 5, 15, 60, 240]
+SYNC_TENANT_BACKOFF_MINUTES = env.list(
+    "SYNC_TENANT_BACKOFF_MINUTES", cast=float, default=[1, 5, 15, 60, 240]
+)
 # How many rows one drain claims at a time, and how long sync history is kept
 # (the tick prunes older SyncAttempt rows).
 SYNC_BATCH_SIZE = 50
@@ -240,6 +242,10 @@ else:
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
         "control_folder": str(_broker_dir / "control"),
+        # Kombu looks for new files once a second by default: an edit then waits up
+        # to a second per hop (push, drain) before a worker sees it. A directory
+        # listing ten times a second costs nothing worth counting.
+        "polling_interval": 0.1,
     }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
