@@ -77,6 +77,9 @@ class SoakConfig:
     # Longest wait for the queue to drain once faults stop: a row or tenant
     # hit twice in a row backs off 5 minutes (SYNC_*BACKOFF_MINUTES).
     settle_timeout: float = 420.0
+    # Rows' and tenants' retry schedule, in minutes (None: production's 1, 5, 15...).
+    # A shorter one makes the settle, which waits out the last fault's backoff, shorter.
+    backoff_minutes: tuple[float, ...] | None = None
     sample_seconds: float | None = None  # default: duration / 360, between 1 and 10 s
     # Judge the figures that depend on how fast this machine is (edits per
     # second reached, how long a due row waits, how many are due). `make soak`
@@ -453,6 +456,9 @@ class Soak:
             "ODOO_REQUIRE_HTTPS": "false",
             "PYTHONUNBUFFERED": "1",
         }
+        if cfg.backoff_minutes:
+            schedule = ",".join(f"{m:g}" for m in cfg.backoff_minutes)
+            env["SYNC_BACKOFF_MINUTES"] = env["SYNC_TENANT_BACKOFF_MINUTES"] = schedule
         timeout = settings.ODOO_CONNECT_TIMEOUT + settings.ODOO_READ_TIMEOUT + 5
         faults = [{**f, "seconds": timeout} if f["kind"] == "timeout" else f for f in FAULTS]
         eager = app.conf.task_always_eager
