@@ -273,7 +273,7 @@ class Drain:
             self.tenant.pk, limit=settings.SYNC_BATCH_SIZE, connection_revision=self.revision
         )
         self.outstanding = list(batch)
-        self.onboarding.new_batch()  # names looked up once per batch
+        self.onboarding.new_batch()  # one name lookup per batch
         # A claim must not expire while its row is still in flight.
         self.claims_valid_until = (
             time.monotonic() + settings.SYNC_CLAIM_SECONDS - self.row_budget - 5
@@ -334,10 +334,10 @@ class Drain:
         updates = [c for c in batch if c.action != claims.CREATE]
         upserts = []
         matching = [c for c in creates if c.matches_name]
-        if matching and self.onboarding.matches is None:
+        if matching:
             started = time.monotonic()
             try:
-                self._look_up_names(matching[0])
+                self.onboarding.look_up(matching)  # every create's name, in one search
             except OdooError as exc:  # says nothing more per row: each create gets it
                 for claim in matching:
                     results[claim.register_id] = CallOutcome(None, exc, _ms(started))
@@ -460,9 +460,9 @@ class Drain:
     # --- onboarding: link to the config Odoo already has, don't duplicate it -------------
 
     def _link_to_existing(self, claim: claims.Claim, started: float) -> CallOutcome | None:
-        """A create linked to the one config Odoo has under its name (odoo_sync.linking); None: create it."""
-        if claim.matches_name and self.onboarding.matches is None:
-            self._look_up_names(claim)
+        """A create linked to the config Odoo already has (odoo_sync.linking); None: create it."""
+        # Sent row by row, the batch's other creates share this row's lookup.
+        self.onboarding.look_up([claim, *self.outstanding])
         match = self.onboarding.link(claim)
         if match is None:
             return None
@@ -472,13 +472,6 @@ class Drain:
             _ms(started),
             pushed_name=match["name"],
             pushed_active=match["active"],
-        )
-
-    def _look_up_names(self, claim: claims.Claim) -> None:
-        """One Odoo search for the names of every create in the batch that matches names."""
-        self.onboarding.look_up(
-            {claim.name}
-            | {c.name for c in self.outstanding if c.action == claims.CREATE and c.matches_name}
         )
 
     def record(self, claim: claims.Claim, outcome: CallOutcome) -> bool:

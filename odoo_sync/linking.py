@@ -1,19 +1,24 @@
 """Onboarding's link policy: which existing pos.config a new register takes instead of a new one.
 
-The rule. A create that may match names (an operator did not force a new
-one) looks, once per batch, for the configs of its Odoo, archived too, named
-like it (`name_key`). A config is a candidate unless a register already links
-to it or it carries another register's `regsync.` external id. A config
-carrying this register's own external id is its own (a create whose reply
-was lost): the upsert finds it. No candidate: create. One: link to it, and
-give it regsync's external id when Odoo lets us. Several: AmbiguousMatch,
-and the register waits for an operator to pick.
+The rule. Every create that may match names (an operator did not force a new
+one) is looked up in its Odoo, in one search per batch, among the configs
+(archived too) whose name `name_key` calls equal to its own. A config is a
+candidate unless a register of any tenant on the same Odoo (same server and
+database: `Tenant.odoo_target`) links to it, or it carries another
+register's `regsync.` external id. A config carrying this register's own
+external id is its own (a create whose reply was lost): the upsert finds it.
+No candidate: create. One: link to it, and give it regsync's external id when
+Odoo lets us. Several: AmbiguousMatch, and the register waits for an
+operator to pick.
 """
 
 import logging
+from collections.abc import Iterable
 
-from odoo_client.client import OdooClient, name_key
+from cafe.models import Tenant
+from odoo_client.client import OdooClient
 from odoo_client.errors import OdooAccessError, OdooExternalIdTakenError, OdooPermanentError
+from odoo_client.names import name_key
 from odoo_sync import claims
 from registers.models import EXTERNAL_ID_MODULE, PosConfig
 
@@ -38,34 +43,63 @@ class AmbiguousMatch(OdooPermanentError):
 
 
 class Onboarding:
-    """One drain's onboarding: the batch's name lookup and the links made from it."""
+    """One drain's onboarding: each batch's name lookup and the links made from it."""
 
-    def __init__(self, tenant, client: OdooClient, correlation_id: str):
+    def __init__(self, tenant: Tenant, client: OdooClient, correlation_id: str):
         self.tenant = tenant
         self.client = client
         self.correlation_id = correlation_id
-        self.matches: dict[str, list[dict]] | None = None  # by name_key, for this batch
-        self.taken_ids: set[int] = set()
-        self.linked_in_batch: set[int] = set()
         self.warned_no_access_rights = False
+        self.new_batch()
 
     def new_batch(self) -> None:
-        self.matches = None
-        self.linked_in_batch = set()
+        self.matches: dict[str, list[dict]] = {}  # Odoo's configs by name_key
+        self.looked_up: set[str] = set()  # the name_keys asked of Odoo in this batch
+        self.taken_ids: set[int] = set()  # found configs a register already links
+        self.linked_in_batch: set[int] = set()
+        self.decided: dict[int, dict | None] = {}  # by register id: its config, or None: create
+
+    def look_up(self, rows: Iterable[claims.Claim]) -> None:
+        """One Odoo search for the names of these creates that this batch has not asked yet."""
+        names = {
+            name_key(c.name): c.name for c in rows if c.action == claims.CREATE and c.matches_name
+        }
+        wanted = [name for key, name in names.items() if key not in self.looked_up]
+        if not wanted:
+            return
+        found = self.client.find_pos_configs_by_name(wanted)
+        self.looked_up.update(name_key(name) for name in wanted)
+        by_id = {row["id"]: row for rows in found.values() for row in rows}
+        for row in by_id.values():  # each key is new to this batch: no bucket holds it yet
+            self.matches.setdefault(name_key(row["name"]), []).append(row)
+        # Read, never locked: Odoo has already answered, nothing waits on it.
+        self.taken_ids |= set(
+            PosConfig.objects.filter(
+                tenant_id__in=Tenant.objects.sharing_odoo_with(self.tenant),
+                odoo_pos_config_id__in=list(by_id),
+            ).values_list("odoo_pos_config_id", flat=True)
+        )
 
     def link(self, claim: claims.Claim) -> dict | None:
-        """The config this create is now linked to (`id`, `name`, `active`); None: create it."""
-        match = self.match_for(claim) if claim.matches_name else None
-        if match is None:
+        """The config this create is linked to (`id`, `name`, `active`); None: create it.
+
+        Decided once per batch; raises AmbiguousMatch when several are candidates.
+        """
+        if not claim.matches_name:
             return None
-        try:
-            self.attach_external_id(match["id"], claim)
-        except OdooExternalIdTakenError:
-            # Odoo already holds this register's own config (under an older name:
-            # the tenant came back to an Odoo it used before): the upsert finds it.
-            return None
-        self.linked_in_batch.add(match["id"])
-        return match
+        if claim.register_id not in self.decided:
+            self.look_up([claim])  # nothing to ask when the batch's lookup had its name
+            match = self.match_for(claim)
+            if match is not None:
+                try:
+                    self.attach_external_id(match["id"], claim)
+                    self.linked_in_batch.add(match["id"])
+                except OdooExternalIdTakenError:
+                    # Odoo already holds this register's own config (under an older name:
+                    # the tenant came back to an Odoo it used before): the upsert finds it.
+                    match = None
+            self.decided[claim.register_id] = match
+        return self.decided[claim.register_id]
 
     def match_for(self, claim: claims.Claim) -> dict | None:
         """The one existing config this create should link to; None to create; raises when several."""
@@ -83,23 +117,6 @@ class Onboarding:
         if len(free) > 1:
             raise AmbiguousMatch(free)
         return free[0] if free else None
-
-    def look_up(self, names: set[str]) -> None:
-        """One Odoo search for these names, and which of the configs found are taken."""
-        found = self.client.find_pos_configs_by_name(sorted(names))
-        self.matches = {}
-        for rows in found.values():
-            for row in rows:
-                bucket = self.matches.setdefault(name_key(row["name"]), [])
-                if row not in bucket:
-                    bucket.append(row)
-        ids = {row["id"] for rows in self.matches.values() for row in rows}
-        # Read, never locked: Odoo has already answered, nothing waits on it.
-        self.taken_ids = set(
-            PosConfig.objects.filter(
-                tenant_id=self.tenant.pk, odoo_pos_config_id__in=ids
-            ).values_list("odoo_pos_config_id", flat=True)
-        )
 
     def attach_external_id(self, odoo_id: int, claim: claims.Claim) -> None:
         """Give the linked config regsync's external id, so later creates find it by that id.
