@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from cafe.fields import EncryptedTextField
+from odoo_client.urlcheck import site_key
 
 
 class Plan(models.TextChoices):
@@ -34,6 +35,18 @@ class TenantQuerySet(models.QuerySet):
     def sync_enabled(self):
         """Tenants `with_odoo` that are not paused: their registers are pushed now."""
         return self.with_odoo().filter(odoo_paused_at__isnull=True)
+
+    def sharing_odoo_with(self, tenant: "Tenant") -> list[int]:
+        """The ids of the tenants whose registers live where `tenant`'s do (itself included).
+
+        They share that Odoo's pos.configs: one that any of them links is taken
+        for all (odoo_sync.linking). Equal `Tenant.odoo_target`s decide.
+        """
+        if not tenant.odoo_url:
+            return [tenant.pk]
+        target = tenant.odoo_target
+        same_db = self.filter(odoo_db=tenant.odoo_db).only("pk", "odoo_url", "odoo_db")
+        return sorted({tenant.pk} | {t.pk for t in same_db if t.odoo_target == target})
 
 
 class Tenant(models.Model):
@@ -100,6 +113,14 @@ class Tenant(models.Model):
     @property
     def connection_complete(self) -> bool:
         return all([self.odoo_url, self.odoo_db, self.odoo_login, self.odoo_api_key])
+
+    @property
+    def odoo_target(self) -> tuple[str, str]:
+        """Where this tenant's registers live in Odoo: the server (`site_key`: case, default
+        port and trailing slash do not count) and the database. The one definition of "the
+        same Odoo" (sharing_odoo_with, a move of the connection); an Odoo company would join it.
+        """
+        return (site_key(self.odoo_url), self.odoo_db)
 
     # The rule of DESIGN.md, here and in TenantQuerySet only (a test holds them equal).
     @property

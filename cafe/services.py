@@ -155,7 +155,7 @@ def _set_odoo_connection(
 ) -> TenantChange:
     tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
     was_enabled = tenant.is_sync_enabled
-    was_odoo = (tenant.odoo_url, tenant.odoo_db)
+    was_odoo = tenant.odoo_target
     changed = []
     if url is not _UNSET:
         tenant.odoo_url = url
@@ -190,7 +190,7 @@ def _set_odoo_connection(
     return TenantChange(
         tenant,
         became_sync_enabled=tenant.is_sync_enabled and not was_enabled,
-        moved_odoo=(tenant.odoo_url, tenant.odoo_db) != was_odoo,
+        moved_odoo=tenant.odoo_target != was_odoo,
     )
 
 

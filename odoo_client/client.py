@@ -52,14 +52,10 @@ from .errors import (
     redact,
     unreachable_for_status,
 )
+from .names import name_key, name_pattern
 from .urlcheck import is_ip_literal, not_public_message, why_not_public
 
 PROTOCOLS = ("auto", "xmlrpc", "json2")
-
-
-def name_key(name: str) -> str:
-    """How onboarding compares a register's name with a pos.config's: trimmed, any case."""
-    return " ".join(name.split()).casefold()
 
 
 REGSYNC_MODULE = "regsync"  # the module part of every external id regsync writes
@@ -967,22 +963,22 @@ class OdooClient:
     def find_pos_configs_by_name(
         self, names: list[str], *, module: str = REGSYNC_MODULE
     ) -> dict[str, list[dict]]:
-        """Every pos.config (archived too) whose name equals one of `names`, trimmed and
-        case-insensitively.
+        """Every pos.config (archived too) whose name `name_key` calls equal to one of `names`.
 
         `{name: [{"id", "name", "active", "external_id", "external_ids"}, ...]}`,
         every asked name present (an empty list when Odoo has none), records by
         id. `external_id` is the record's first external id of `module`
         (`"regsync.register_<hex>"`) or None. Two calls for the whole list:
-        `search_read` (an `ilike` per name, which may match more, narrowed here
-        to equal names) with `active_test: False`, then `get_metadata`.
+        `search_read` (one `=ilike` per name with `name_pattern`, which matches
+        more, narrowed here to equal names) with `active_test: False`, then
+        `get_metadata` for the equal ones.
         """
         wanted = list(dict.fromkeys(str(n) for n in names))
         found: dict[str, list[dict]] = {name: [] for name in wanted}
         keys = {name_key(name) for name in wanted} - {""}
         if not keys:
             return found
-        terms = [("name", "ilike", key) for key in sorted(keys)]
+        terms = [("name", "=ilike", p) for p in sorted({name_pattern(k) for k in keys})]
         domain = ["|"] * (len(terms) - 1) + terms
         records = self.execute_kw(
             "pos.config",

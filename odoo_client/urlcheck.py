@@ -102,6 +102,33 @@ def check_odoo_url(
     return f"{scheme}://{netloc}"
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def site_key(url: str) -> str:
+    """`url` as far as it names a server: scheme and host lowercased (IDNA), the
+    default port, a trailing dot and trailing slashes dropped.
+
+    `HTTPS://Acme.odoo.com:443/` and `https://acme.odoo.com` give the same key.
+    Never raises: a URL it cannot read is kept as typed (trimmed), equal only
+    to itself.
+    """
+    raw = (url or "").strip()
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+        host = (parts.hostname or "").rstrip(".")
+        if _parse_ip_literal(host) is None:
+            host = host.encode("idna").decode("ascii").lower()
+    except (ValueError, UnicodeError):
+        return raw
+    scheme = parts.scheme.lower()
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        netloc = f"{netloc}:{port}"
+    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
 def _parse_ip_literal(host: str) -> IPAddress | None:
     try:
         return ipaddress.ip_address(host)

@@ -10,25 +10,24 @@ from django.utils import timezone
 
 from cafe.models import Tenant
 from config import logging as log_context
-from odoo_client.client import OdooClient, name_key
+from odoo_client.client import OdooClient
 from odoo_client.errors import (
     OdooAccessError,
     OdooAuthError,
     OdooBatchError,
     OdooError,
-    OdooExternalIdTakenError,
     OdooMissingRecordError,
     OdooOutageError,
-    OdooPermanentError,
     OdooTransientError,
     OdooUnreachableError,
     OdooValidationError,
 )
 from odoo_sync import claims, due, outcomes, tenant_health
 from odoo_sync.explain import explain
+from odoo_sync.linking import AmbiguousMatch, Onboarding
 from odoo_sync.locks import tenant_lock
 from odoo_sync.payloads import build_pos_config_create_payload
-from registers.models import EXTERNAL_ID_MODULE, ErrorKind, PosConfig
+from registers.models import ErrorKind
 
 log = logging.getLogger("odoo_sync")
 
@@ -156,23 +155,6 @@ class CallOutcome:
     pushed_active: bool = True
 
 
-class AmbiguousMatch(OdooPermanentError):
-    """Several configs in Odoo are named like the register: an operator picks, regsync never guesses."""
-
-    def __init__(self, candidates: list[dict]):
-        self.candidates = [
-            {"id": c["id"], "name": c["name"], "active": c["active"]} for c in candidates
-        ]
-        found = ", ".join(
-            f"{c['id']} {c['name']!r}{'' if c['active'] else ' (archived)'}"
-            for c in self.candidates
-        )
-        super().__init__(
-            f"Odoo already has {len(candidates)} Point of Sale configs named like this register "
-            f"({found}): pick the one it is on the register's page, or have a new one created."
-        )
-
-
 class Drain:
     """One drain of one tenant, holding its lock and one Odoo connection, run step by step.
 
@@ -214,10 +196,7 @@ class Drain:
         self.went_through = False  # a row's call succeeded in this drain
         # Outcomes to record with the batch: (kind, claim, arguments, then(outcome)).
         self.pending: list[tuple] = []
-        self.name_matches: dict[str, list[dict]] | None = None
-        self.taken_ids: set[int] = set()
-        self.linked_in_batch: set[int] = set()
-        self.warned_no_access_rights = False
+        self.onboarding = Onboarding(tenant, client, self.correlation_id)
         self.healthy_recorded = False
         # The most one row can take: a write may need a second call (the
         # search_count that confirms a record deleted in Odoo).
@@ -294,8 +273,7 @@ class Drain:
             self.tenant.pk, limit=settings.SYNC_BATCH_SIZE, connection_revision=self.revision
         )
         self.outstanding = list(batch)
-        self.name_matches = None  # looked up once per batch, at the batch's first create
-        self.linked_in_batch: set[int] = set()
+        self.onboarding.new_batch()  # one name lookup per batch
         # A claim must not expire while its row is still in flight.
         self.claims_valid_until = (
             time.monotonic() + settings.SYNC_CLAIM_SECONDS - self.row_budget - 5
@@ -325,7 +303,7 @@ class Drain:
             else:
                 odoo_id = claim.odoo_pos_config_id
                 if claim.link_unconfirmed:
-                    self._attach_external_id(odoo_id, claim)
+                    self.onboarding.attach_external_id(odoo_id, claim)
                 payload = claim.update_payload()
                 if payload:
                     self.client.write_pos_config(odoo_id, payload)
@@ -356,10 +334,10 @@ class Drain:
         updates = [c for c in batch if c.action != claims.CREATE]
         upserts = []
         matching = [c for c in creates if c.matches_name]
-        if matching and self.name_matches is None:
+        if matching:
             started = time.monotonic()
             try:
-                self._look_up_names(matching[0])
+                self.onboarding.look_up(matching)  # every create's name, in one search
             except OdooError as exc:  # says nothing more per row: each create gets it
                 for claim in matching:
                     results[claim.register_id] = CallOutcome(None, exc, _ms(started))
@@ -482,17 +460,12 @@ class Drain:
     # --- onboarding: link to the config Odoo already has, don't duplicate it -------------
 
     def _link_to_existing(self, claim: claims.Claim, started: float) -> CallOutcome | None:
-        """A create linked to the one config Odoo has under its name; None: create it."""
-        match = self._match_for(claim) if claim.matches_name else None
+        """A create linked to the config Odoo already has (odoo_sync.linking); None: create it."""
+        # Sent row by row, the batch's other creates share this row's lookup.
+        self.onboarding.look_up([claim, *self.outstanding])
+        match = self.onboarding.link(claim)
         if match is None:
             return None
-        try:
-            self._attach_external_id(match["id"], claim)
-        except OdooExternalIdTakenError:
-            # Odoo already holds this register's own config (under an older name:
-            # the tenant came back to an Odoo it used before): the upsert finds it.
-            return None
-        self.linked_in_batch.add(match["id"])
         return CallOutcome(
             match["id"],
             None,
@@ -500,74 +473,6 @@ class Drain:
             pushed_name=match["name"],
             pushed_active=match["active"],
         )
-
-    def _match_for(self, claim: claims.Claim) -> dict | None:
-        """The one existing config this create should link to; None to create; raises when several.
-
-        Candidates: same name (trimmed, any case), active or archived, that no
-        other register links to and that carry no other register's external
-        id. A config already holding this register's external id is its own
-        (an earlier create whose reply was lost): the upsert finds it.
-        """
-        if self.name_matches is None:
-            self._look_up_names(claim)
-        ours = ".".join(claim.external_id)
-        found = self.name_matches.get(name_key(claim.name), [])
-        if any(ours in c["external_ids"] for c in found):
-            return None
-        free = [
-            c
-            for c in found
-            if c["id"] not in self.taken_ids
-            and c["id"] not in self.linked_in_batch
-            and not any(x.startswith(f"{EXTERNAL_ID_MODULE}.") for x in c["external_ids"])
-        ]
-        if len(free) > 1:
-            raise AmbiguousMatch(free)
-        return free[0] if free else None
-
-    def _look_up_names(self, claim: claims.Claim) -> None:
-        """One Odoo search for the names of every create in the batch that matches names."""
-        names = {claim.name} | {
-            c.name for c in self.outstanding if c.action == claims.CREATE and c.matches_name
-        }
-        found = self.client.find_pos_configs_by_name(sorted(names))
-        self.name_matches = {}
-        for rows in found.values():
-            for row in rows:
-                bucket = self.name_matches.setdefault(name_key(row["name"]), [])
-                if row not in bucket:
-                    bucket.append(row)
-        ids = {row["id"] for rows in self.name_matches.values() for row in rows}
-        # Read, never locked: Odoo has already answered, nothing waits on it.
-        self.taken_ids = set(
-            PosConfig.objects.filter(
-                tenant_id=self.tenant.pk, odoo_pos_config_id__in=ids
-            ).values_list("odoo_pos_config_id", flat=True)
-        )
-
-    def _attach_external_id(self, odoo_id: int, claim: claims.Claim) -> None:
-        """Give the linked config regsync's external id, so later creates find it by that id.
-
-        Odoo lets only users with Administration / Access Rights do this
-        (docs/odoo.md); without them the link still holds by the Odoo id.
-        """
-        try:
-            self.client.link_pos_config(odoo_id, claim.external_id)
-        except OdooAccessError as exc:
-            if not self.warned_no_access_rights:
-                self.warned_no_access_rights = True
-                log.warning(
-                    "odoo_sync tenant=%s linked pos.config %s without regsync's external id: %s",
-                    self.tenant.slug,
-                    odoo_id,
-                    exc.message,
-                    extra={
-                        "correlation_id": self.correlation_id,
-                        "tenant": self.tenant.slug,
-                        "odoo_id": odoo_id,
-                    },
-                )
 
     def record(self, claim: claims.Claim, outcome: CallOutcome) -> bool:
         """Record what Odoo did with the row, charged to whom it is due; False ends the drain."""

@@ -28,14 +28,14 @@ class TenantFactory(factory.django.DjangoModelFactory):
 
 def tenant_on(sandbox, **kwargs) -> Tenant:
     """A Pro tenant whose Odoo connection points at this sandbox Odoo."""
-    return TenantFactory(
-        plan=Plan.PRO,
-        odoo_url=sandbox.url,
-        odoo_db=sandbox.db,
-        odoo_login=sandbox.login,
-        odoo_api_key=sandbox.api_key,
-        **kwargs,
-    )
+    connection = {
+        "plan": Plan.PRO,
+        "odoo_url": sandbox.url,
+        "odoo_db": sandbox.db,
+        "odoo_login": sandbox.login,
+        "odoo_api_key": sandbox.api_key,
+    }
+    return TenantFactory(**(connection | kwargs))
 
 
 class UserFactory(factory.django.DjangoModelFactory):

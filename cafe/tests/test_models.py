@@ -47,3 +47,16 @@ def test_with_odoo_and_sync_enabled_querysets_and_properties_agree():
     with_odoo = set(Tenant.objects.with_odoo().values_list("slug", flat=True))
     assert with_odoo == {t.slug for t in Tenant.objects.all() if t.has_odoo}
     assert len(with_odoo) == 2
+
+
+def test_tenants_share_an_odoo_when_server_and_database_are_the_same():
+    acme = TenantFactory(pro=True, odoo_url="https://acme.odoo.com", odoo_db="acme")
+    same = [
+        TenantFactory(pro=True, odoo_url="HTTPS://Acme.odoo.com:443/", odoo_db="acme"),
+        TenantFactory(odoo_url="https://acme.odoo.com/", odoo_db="acme"),  # Starter now
+    ]
+    TenantFactory(pro=True, odoo_url="https://acme.odoo.com:8443", odoo_db="acme")
+    TenantFactory(pro=True, odoo_url="https://acme.odoo.com", odoo_db="acme-test")
+    TenantFactory(pro=True, odoo_url="http://acme.odoo.com", odoo_db="acme")
+    assert Tenant.objects.sharing_odoo_with(acme) == sorted([acme.pk, *(t.pk for t in same)])
+    assert Tenant.objects.sharing_odoo_with(TenantFactory(odoo_url="")) != [acme.pk]

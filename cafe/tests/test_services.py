@@ -29,6 +29,17 @@ def test_a_connection_edit_says_whether_the_tenant_became_sync_enabled_or_moved(
     assert services.set_plan(tenant, plan="pro").became_sync_enabled is True
 
 
+def test_the_same_odoo_written_another_way_is_no_move(settings):
+    settings.ODOO_ALLOW_PRIVATE_URLS = True
+    settings.ODOO_REQUIRE_HTTPS = False
+    tenant = TenantFactory(pro=True, odoo_url="http://127.0.0.1", odoo_db="acme")
+    edit = services.clean_connection_edit(url="HTTP://127.0.0.1:80/")  # the default port
+    same = services.set_odoo_connection(tenant, edit)
+    assert same.tenant.odoo_url == "http://127.0.0.1:80" and not same.moved_odoo
+    edit = services.clean_connection_edit(url="http://127.0.0.1:8069")
+    assert services.set_odoo_connection(tenant, edit).moved_odoo
+
+
 def test_editing_the_connection_lifts_a_credentials_pause_and_outage_backoff():
     tenant = TenantFactory(
         pro=True,

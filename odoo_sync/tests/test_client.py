@@ -3,8 +3,10 @@
 import gc
 import json
 import socket
+import sys
 import threading
 import time
+import unicodedata
 
 import pytest
 
@@ -22,6 +24,8 @@ from odoo_client.errors import (
     OdooUnreachableError,
     OdooValidationError,
 )
+from odoo_client.names import name_key, name_pattern
+from odoo_sync.sandbox.models import like_pattern, pg_lower
 
 XID = ("regsync", "register_0123456789abcdef0123456789abcdef")
 
@@ -1097,6 +1101,55 @@ def test_find_pos_configs_by_name_is_trimmed_and_case_blind_never_a_substring(od
     assert [r["id"] for r in found["Front Counter"]] == [spaced]
     assert [r["name"] for r in found["Bar 100%_off"]] == ["Bar 100%_off"]
     assert found["Bar 1000off"] == []
+
+
+def _ascii_lower(text: str) -> str:
+    """lower() in a database whose LC_CTYPE is C: ASCII letters only."""
+    return "".join(ch.lower() if ch.isascii() else ch for ch in text)
+
+
+def _tricky_characters() -> list[str]:
+    """Every character whose case, fold or normal form differs, or that another folds to."""
+    found = set()
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        folded = unicodedata.normalize("NFC", unicodedata.normalize("NFD", char).casefold())
+        if folded != char or unicodedata.normalize("NFD", char) != char or char.isspace():
+            found.add(char)
+            found.update(folded)
+    return sorted(found)
+
+
+def test_name_pattern_finds_every_name_that_name_key_calls_equal():
+    """For any name Odoo may hold, the pattern made from any name with the same key matches
+    it under the sandbox's ILIKE (en_US.UTF-8) and under a C locale's."""
+    names = [f"Ab {ch}cD" for ch in _tricky_characters()] + [
+        "  Stra\u00dfe  ",
+        "\ufb01sh \ufb00 \ufb06op",  # ligatures
+        "Cafe\u0301\tbar",
+        "\u1100\u1161\u11a8",  # a Hangul syllable in conjoining jamo (NFD)
+        "\u212a\u017f\u0130",  # Kelvin sign, long s, dotted capital I
+        "50% _off\\",
+    ]
+    for name in names:
+        key = name_key(name)
+        assert name_key(key) == key, repr(name)
+        pattern = name_pattern(key)
+        assert like_pattern("=ilike", pattern).fullmatch(pg_lower(name)), (name, pattern)
+        c_locale = like_pattern("=ilike", pattern, lower=_ascii_lower)
+        assert c_locale.fullmatch(_ascii_lower(name)), (name, pattern)
+
+
+def test_name_pattern_keeps_what_cannot_differ_and_escapes_likes_own_characters():
+    assert name_pattern("  Terrace  Bar ") == "%terrace%bar%"
+    assert name_pattern("Straße") == name_pattern("STRASSE") == "%ra%e%"  # s: long s, ß
+    assert name_pattern("Bar 100%_off\\") == "%bar%100\\%\\_o%\\\\%"  # ff: the ligature
+    assert (
+        name_pattern("\u30ab\u30a6\u30f3\u30bf\u30fc") == "%\u30ab\u30a6\u30f3\u30bf\u30fc%"
+    )  # caseless
+    assert name_pattern("Caf\u00e9") == "%caf%"
 
 
 def test_read_all_pos_configs_pages_by_id(odoo_sandbox):

@@ -6,7 +6,8 @@ wait for an operator, and configs that are another register's are never taken.
 
 import pytest
 
-from odoo_sync.drain import TenantStatus, drain_tenant
+from cafe.tests.factories import tenant_on
+from odoo_sync.drain import TenantStatus, drain_tenant, open_drain
 from registers import services
 from registers.models import ErrorKind, SyncState
 
@@ -46,11 +47,134 @@ def test_every_create_looks_not_only_the_first_drain(sandbox_tenant, odoo_sandbo
     assert _reload(first).sync_state == SyncState.SYNCED
 
 
-def test_one_lookup_for_the_whole_batch(sandbox_tenant, odoo_sandbox):
-    for n, name in enumerate(["Bar", "Terrace", "Kiosk"]):
+def test_one_lookup_for_the_whole_batch_and_every_name_in_it_is_linked(
+    sandbox_tenant, odoo_sandbox
+):
+    existing = {name: odoo_sandbox.create_pos_config(name) for name in ["Bar", "Terrace", "Kiosk"]}
+    registers = [
         services.add_register(sandbox_tenant, name=name, prefix=f"P{n}")
-    drain_tenant(sandbox_tenant.pk)
+        for n, name in enumerate(existing)
+    ]
+    result = drain_tenant(sandbox_tenant.pk)
+    assert (result.created, result.create_failed) == (3, 0)
     assert odoo_sandbox.call_count("pos.config.search_read") == 1
+    assert {r.name: _reload(r).odoo_pos_config_id for r in registers} == existing
+    assert len(odoo_sandbox.pos_configs()) == 3  # three found, none created
+
+
+def test_registers_added_together_each_link_to_their_config(sandbox_tenant, odoo_sandbox):
+    """Issue 21: only the batch's first create was looked up; Terrace Two got a second config."""
+    garden = odoo_sandbox.create_pos_config("Garden")
+    terrace = odoo_sandbox.create_pos_config("Terrace Two")
+    first = services.add_register(sandbox_tenant, name="Garden", prefix="GAR")
+    second = services.add_register(sandbox_tenant, name="Terrace Two", prefix="TER")
+    drain_tenant(sandbox_tenant.pk)
+    assert (_reload(first).odoo_pos_config_id, _reload(second).odoo_pos_config_id) == (
+        garden,
+        terrace,
+    )
+    assert _reload(second).sync_state == SyncState.SYNCED
+    assert len(odoo_sandbox.pos_configs()) == 2
+
+
+def test_a_register_named_like_two_configs_waits_though_not_first_in_its_batch(
+    sandbox_tenant, odoo_sandbox
+):
+    one = odoo_sandbox.create_pos_config("Lounge")
+    two = odoo_sandbox.create_pos_config("lounge ")
+    services.add_register(sandbox_tenant, name="Bar", prefix="BAR")  # the batch's first create
+    lounge = services.add_register(sandbox_tenant, name="Lounge", prefix="LOU")
+    result = drain_tenant(sandbox_tenant.pk)
+    lounge = _reload(lounge)
+    assert (result.created, result.create_failed) == (1, 1)
+    assert (lounge.sync_state, lounge.last_sync_error_kind) == (
+        SyncState.SYNC_ERROR,
+        ErrorKind.AMBIGUOUS,
+    )
+    assert [c["id"] for c in lounge.odoo_link_candidates] == [one, two]
+    assert sorted(c["name"] for c in odoo_sandbox.pos_configs()) == ["Bar", "Lounge", "lounge "]
+
+
+# Odoo's name, then the register's: equal for name_key, not for Odoo's ILIKE.
+UNICODE_TWINS = [
+    ("Straße", "STRASSE"),  # casefold, not lower
+    ("GROSSE HALLE", "Große Halle"),
+    ("MAIN  BAR", "Main Bar"),  # a whitespace run is one space
+    ("Cafe\u0301", "Café"),  # NFD in Odoo, NFC in regsync
+    (
+        "\u039f\u0394\u039f\u03a3 \u00bd",
+        "\u03bf\u03b4\u03bf\u03c2\u00a0\u00bd",
+    ),  # Greek, final sigma; no-break space
+]
+
+
+def test_names_equal_but_for_casefold_spaces_or_normal_form_link_in_one_lookup(
+    sandbox_tenant, odoo_sandbox_any_version
+):
+    odoo = odoo_sandbox_any_version
+    existing = [odoo.create_pos_config(name) for name, _ in UNICODE_TWINS]
+    registers = [
+        services.add_register(sandbox_tenant, name=name, prefix=f"P{n}")
+        for n, (_, name) in enumerate(UNICODE_TWINS)
+    ]
+    result = drain_tenant(sandbox_tenant.pk)
+    assert (result.created, result.create_failed) == (len(UNICODE_TWINS), 0)
+    assert [_reload(r).odoo_pos_config_id for r in registers] == existing
+    assert len(odoo.pos_configs()) == len(UNICODE_TWINS)
+    assert odoo.call_count("pos.config.search_read") == 1
+
+
+def test_a_drain_stepped_row_by_row_looks_up_the_same_way(sandbox_tenant, odoo_sandbox):
+    existing = [odoo_sandbox.create_pos_config(name) for name, _ in UNICODE_TWINS[:3]]
+    registers = [
+        services.add_register(sandbox_tenant, name=name, prefix=f"P{n}")
+        for n, (_, name) in enumerate(UNICODE_TWINS[:3])
+    ]
+    with open_drain(sandbox_tenant.pk) as drain:
+        assert drain.login() and drain.claim_batch()
+        while (claim := drain.next_claim()) is not None:
+            assert drain.record(claim, drain.call(claim))
+        drain.end_batch()
+        drain.finish()
+    assert [_reload(r).odoo_pos_config_id for r in registers] == existing
+    assert odoo_sandbox.call_count("pos.config.search_read") == 1
+
+
+def test_a_config_another_tenant_on_the_same_odoo_linked_is_not_taken(sandbox_tenant, odoo_sandbox):
+    """Issue 21: linked without an external id, only regsync knows whose it is."""
+    odoo_sandbox.as_integration_user()  # no Access Rights: links hold by Odoo id alone
+    config = odoo_sandbox.create_pos_config("Terrace")
+    theirs = services.add_register(sandbox_tenant, name="Terrace", prefix="TER")
+    drain_tenant(sandbox_tenant.pk)
+    assert _reload(theirs).odoo_pos_config_id == config
+    # Another tenant on the same server and database, its URL written another way.
+    neighbour = tenant_on(odoo_sandbox, odoo_url=odoo_sandbox.url.upper() + "/")
+    ours = services.add_register(neighbour, name="Terrace", prefix="TER")
+    drain_tenant(neighbour.pk)
+    ours = _reload(ours)
+    assert ours.sync_state == SyncState.SYNCED
+    assert ours.odoo_pos_config_id != config  # its own, new
+    # The first tenant's rename reaches its config only.
+    services.rename_register(_reload(theirs), name="Garden")
+    drain_tenant(sandbox_tenant.pk)
+    assert odoo_sandbox.pos_config(config)["name"] == "Garden"
+    assert odoo_sandbox.pos_config(ours.odoo_pos_config_id)["name"] == "Terrace"
+
+
+def test_a_register_of_another_odoo_with_the_same_id_takes_nothing_here(
+    sandbox_tenant, odoo_sandbox, odoo_sandbox_factory
+):
+    elsewhere = odoo_sandbox_factory()
+    config = odoo_sandbox.create_pos_config("Terrace")
+    other_config = elsewhere.create_pos_config("Terrace")
+    assert other_config == config  # the same id, in another Odoo
+    other = tenant_on(elsewhere)
+    services.add_register(other, name="Terrace", prefix="TER")
+    drain_tenant(other.pk)
+    register = services.add_register(sandbox_tenant, name="Terrace", prefix="TER")
+    drain_tenant(sandbox_tenant.pk)
+    assert _reload(register).odoo_pos_config_id == config
+    assert len(odoo_sandbox.pos_configs()) == 1
 
 
 def test_without_access_rights_the_link_holds_by_its_odoo_id(sandbox_tenant, odoo_sandbox, caplog):

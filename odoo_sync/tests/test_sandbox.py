@@ -194,6 +194,30 @@ def test_domains(odoo_sandbox):
     assert fault.faultCode == 1 and "Invalid field pos.config.nope" in fault.faultString
 
 
+def test_likes_are_postgresqls_as_odoo_sends_them(odoo_sandbox):
+    """docs/odoo.md: `ilike` wraps the value in %...% unescaped, `=ilike` sends it as
+    given, ILIKE lowercases character by character and neither casefolds nor normalises."""
+    s = odoo_sandbox
+    names = ["Bar 50%", "Bar 5000", "Bar_1", "BarX1", "Straße", "Cafe\u0301", "Main  Bar"]
+    ids = dict(zip(names, (s.create_pos_config(n) for n in names), strict=True))
+    search = lambda *leaf: [  # noqa: E731
+        names[list(ids.values()).index(i)] for i in execute_kw(s, "pos.config", "search", [[leaf]])
+    ]
+    assert search("name", "ilike", "bar 50%") == ["Bar 50%", "Bar 5000"]  # % is a wildcard
+    assert search("name", "=ilike", "bar 50\\%") == ["Bar 50%"]  # escaped by the caller
+    assert search("name", "=ilike", "bar_1") == ["Bar_1", "BarX1"]
+    assert search("name", "=ilike", "bar\\_1") == ["Bar_1"]
+    assert search("name", "=ilike", "bar") == []  # anchored
+    assert search("name", "=like", "bar%") == []  # LIKE keeps case
+    assert search("name", "ilike", "STRASSE") == []  # lower(), not casefold
+    assert search("name", "ilike", "STRASSE".lower().replace("ss", "ß")) == ["Straße"]
+    assert search("name", "ilike", "Café") == []  # no normalisation: NFD stays NFD
+    assert search("name", "ilike", "main bar") == []
+    assert search("name", "not ilike", "bar") == ["Straße", "Cafe\u0301"]
+    fault = execute_kw(s, "pos.config", "search", [[("name", "=ilike", "bar\\")]])
+    assert "must not end with escape character" in fault.faultString
+
+
 def test_load_creates_once_then_updates_and_records_the_external_id(odoo_sandbox):
     s = odoo_sandbox
     fields = ["id", "name", "active"]

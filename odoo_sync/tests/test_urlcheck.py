@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from odoo_client.urlcheck import OdooUrlError, check_odoo_url
+from odoo_client.urlcheck import OdooUrlError, check_odoo_url, site_key
 
 
 def public(host, port):
@@ -150,3 +150,21 @@ def test_why_not_public_judges_the_address_a_connection_reached(address, why):
     from odoo_client.urlcheck import why_not_public
 
     assert why_not_public(address) == why
+
+
+@pytest.mark.parametrize(
+    ("url", "key"),
+    [
+        ("https://acme.odoo.com", "https://acme.odoo.com"),
+        ("  HTTPS://Acme.Odoo.com:443/ ", "https://acme.odoo.com"),
+        ("https://acme.odoo.com.", "https://acme.odoo.com"),
+        ("https://acme.odoo.com:8443/", "https://acme.odoo.com:8443"),
+        ("http://acme.odoo.com:80", "http://acme.odoo.com"),
+        ("http://acme.odoo.com:443", "http://acme.odoo.com:443"),  # 443 is not http's default
+        ("https://[2001:db8::1]:443", "https://[2001:db8::1]"),
+        ("https://bücher.example", "https://xn--bcher-kva.example"),
+        ("https://acme.odoo.com:port", "https://acme.odoo.com:port"),  # unreadable: as typed
+    ],
+)
+def test_site_key_ignores_what_does_not_change_the_server(url, key):
+    assert site_key(url) == key
