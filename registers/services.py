@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from cafe import text
 from cafe.models import Tenant
+from odoo_client.names import name_key
 from registers.models import (
     NAME_MAX_LENGTH,
     PENDING_STATES,
@@ -53,7 +54,12 @@ def clean_sequence_prefix(prefix: str) -> str:
 
 
 def _check_active_name_free(tenant_id: int, name: str, *, exclude_id: int | None = None) -> None:
-    """No two active registers of a tenant read the same: equal but for case or look-alikes."""
+    """No two active registers of a tenant read the same: equal but for case or look-alikes.
+
+    Equal is what onboarding calls equal too (`name_key`: case, spacing and
+    Unicode form aside), so a tenant never has two registers that one config
+    in Odoo could be taken for.
+    """
     others = PosConfig.objects.filter(tenant_id=tenant_id, is_active=True)
     if exclude_id is not None:
         others = others.exclude(pk=exclude_id)
@@ -61,7 +67,15 @@ def _check_active_name_free(tenant_id: int, name: str, *, exclude_id: int | None
         raise ValidationError(
             {"name": f"An active register named {name!r} already exists for this tenant."}
         )
+    key = name_key(name)
     for other in others.values_list("name", flat=True).iterator():
+        if name_key(other) == key:
+            raise ValidationError(
+                {
+                    "name": f"{name!r} is the active register {other!r} of this tenant but for "
+                    "case, spacing or Unicode form; choose a name that reads differently."
+                }
+            )
         if text.looks_alike(name, other):
             raise ValidationError(
                 {

@@ -90,6 +90,21 @@ def test_name_that_looks_like_an_active_register_of_the_tenant_is_refused():
     assert PosConfig.objects.count() == 1
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("Straße", "STRASSE"), ("Main Bar", "Main  Bar"), ("Caf\u00e9", "Cafe\u0301")],
+)
+def test_a_name_onboarding_calls_equal_to_an_active_register_is_refused(first, second):
+    """One config in Odoo could be taken for either: the tenant may have only one of them."""
+    tenant = TenantFactory()
+    services.add_register(tenant, name=first, prefix="A")
+    with pytest.raises(ValidationError) as exc:
+        services.add_register(tenant, name=second, prefix="B")
+    message = exc.value.message_dict["name"][0]
+    assert "but for case, spacing or Unicode form" in message or "already exists" in message
+    assert PosConfig.objects.count() == 1
+
+
 def test_look_alike_of_an_inactive_or_other_tenants_register_is_a_new_name():
     lookalike = "\u0412\u0410\u041a\u0415"
     archived = PosConfigFactory(name="BAKE", is_active=False)
