@@ -9,8 +9,9 @@ process, so the sandbox's CPU is never counted as regsync's; the figures that
 need them start real `celery worker --pool prefork` and `beat` processes.
 The sandbox's own floor is measured and printed first. `--smoke` runs every
 figure at a tiny size (CI does, through odoo_sync/tests/test_bench_smoke.py):
-its timings mean nothing. The figures are in bench/_perf.py; docs/performance.md
-says what each one measures.
+its timings mean nothing. The figures are in bench/figures/, one module each
+(bench/figures/harness.py: what they share); docs/performance.md says what
+each one measures.
 """
 
 import argparse
@@ -28,10 +29,11 @@ from pathlib import Path
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("ODOO_REQUIRE_HTTPS", "false")
 
-import _perf as perf  # after the environment: it sets Django up
-import _reliability as common
+import _reliability as common  # after the environment: it sets Django up
 from django.conf import settings
 from django.db import connection
+from figures import FIGURES
+from figures.harness import SMOKE, Bench, Sizes, override
 
 DOCS_START, DOCS_END = "<!-- bench:results -->", "<!-- /bench:results -->"
 
@@ -114,14 +116,14 @@ def update_docs(path: Path, block: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="every figure at a tiny size (CI)")
-    parser.add_argument("--only", nargs="+", choices=list(perf.FIGURES), help="some figures")
+    parser.add_argument("--only", nargs="+", choices=list(FIGURES), help="some figures")
     parser.add_argument("--set", nargs="+", default=[], metavar="NAME=VALUE", help="a size")
     parser.add_argument("--out", type=Path, default=common.ROOT / "bench" / "results.json")
     parser.add_argument("--docs", type=Path, help="replace the results block of this file")
     args = parser.parse_args(argv)
     common.require_postgres_and_redis()
-    sizes = perf.override(perf.SMOKE if args.smoke else perf.Sizes(), args.set)
-    names = [n for n in perf.FIGURES if not args.only or n in args.only]
+    sizes = override(SMOKE if args.smoke else Sizes(), args.set)
+    names = [n for n in FIGURES if not args.only or n in args.only]
     # The in-process figures push nothing on commit (no worker listens); edit-latency turns it on.
     settings.SYNC_PUSH_ON_COMMIT = False
     report = {
@@ -140,12 +142,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{report['machine']['cores']} cores, load average {report['load_before']}",
             flush=True,
         )
-        bench = perf.Bench(sizes=sizes, sandbox=sandbox, say=lambda *a: print(*a, flush=True))
+        bench = Bench(sizes=sizes, sandbox=sandbox, say=lambda *a: print(*a, flush=True))
         for name in names:
-            print(f"\n== {name}: {perf.FIGURES[name].__doc__.splitlines()[0]}", flush=True)
+            print(f"\n== {name}: {FIGURES[name].__doc__.splitlines()[0]}", flush=True)
             t0 = time.monotonic()
             try:
-                result = perf.FIGURES[name](bench)
+                result = FIGURES[name](bench)
             except Exception as exc:  # noqa: BLE001 - one broken figure must not hide the others
                 traceback.print_exc()
                 result = {"figure": name, "error": f"{type(exc).__name__}: {exc}"}
