@@ -6,7 +6,7 @@ import pytest
 
 from config.celery import app as celery_app
 
-pytest_plugins = ["odoo_sync.sandbox.pytest_plugin"]
+pytest_plugins = ["odoo_sandbox.pytest_plugin"]
 
 
 def pytest_addoption(parser):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from odoo_sync.sandbox.tls import self_signed_certificate
+from odoo_sandbox.tls import self_signed_certificate
 
 
 async def _forward(reader, writer, *, delay: float, not_before: float) -> None:

@@ -54,10 +54,10 @@ def throwaway_database(suffix: str = "reliability"):
 @contextmanager
 def sandbox_process():
     """A sandbox Odoo in its own process (it must not share the driver's GIL)."""
-    from odoo_sync.sandbox.control import Sandbox
+    from odoo_sandbox.control import Sandbox
 
     server = subprocess.Popen(
-        [sys.executable, "-m", "odoo_sync.sandbox", "--port", "0"],
+        [sys.executable, "-m", "odoo_sandbox", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

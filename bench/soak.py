@@ -305,12 +305,12 @@ class Soak:
         return proc
 
     def start_sandboxes(self, env: dict) -> None:
-        from odoo_sync.sandbox.control import Sandbox
+        from odoo_sandbox.control import Sandbox
 
         for i, version in enumerate(self.config.versions):
             proc = self._spawn(
                 f"sandbox-{i}",
-                ["-m", "odoo_sync.sandbox", "--port", "0", "--version", version],
+                ["-m", "odoo_sandbox", "--port", "0", "--version", version],
                 env,
             )
             line = proc.stdout.readline()

@@ -247,7 +247,7 @@ def expect(condition: bool, what: str) -> None:
 @dataclass
 class Bench:
     sizes: Sizes
-    sandbox: object  # odoo_sync.sandbox.Sandbox, in its own process (its .pid)
+    sandbox: object  # odoo_sandbox.Sandbox, in its own process (its .pid)
     say: object = print
     label: str = "bench"
 

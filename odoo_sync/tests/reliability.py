@@ -35,7 +35,7 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from cafe.models import Tenant
-from odoo_sync.sandbox.control import Sandbox
+from odoo_sandbox.control import Sandbox
 from odoo_sync.tests.harness import Processes, wait_until
 from registers import services
 from registers.models import PosConfig, SyncState

@@ -25,7 +25,7 @@ from odoo_client.errors import (
     OdooValidationError,
 )
 from odoo_client.names import name_key, name_pattern
-from odoo_sync.sandbox.models import like_pattern, pg_lower
+from odoo_sandbox.models import like_pattern, pg_lower
 
 XID = ("regsync", "register_0123456789abcdef0123456789abcdef")
 
@@ -783,7 +783,7 @@ def test_an_unclosed_client_does_not_leave_its_watchdog_behind(odoo_sandbox):
 @pytest.fixture
 def tls_certificate(tmp_path):
     """A self-signed certificate for 127.0.0.1: (certificate file, key file)."""
-    from odoo_sync.sandbox.tls import self_signed_certificate
+    from odoo_sandbox.tls import self_signed_certificate
 
     return self_signed_certificate(tmp_path)
 

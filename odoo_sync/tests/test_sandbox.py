@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from odoo_sync.sandbox import Sandbox
+from odoo_sandbox import Sandbox
 
 
 def xmlrpc_call(sandbox, service, method, *params):
@@ -504,7 +504,7 @@ def test_database_down_applies_only_when_asked(odoo_sandbox):
 
 
 def test_database_down_refuses_an_unknown_reason(odoo_sandbox):
-    from odoo_sync.sandbox import SandboxControlError
+    from odoo_sandbox import SandboxControlError
 
     with pytest.raises(SandboxControlError, match="unknown reason"):
         odoo_sandbox.database_down_next("gremlins")
@@ -623,7 +623,7 @@ def test_trickle_with_headers_sends_the_status_line_a_byte_at_a_time(odoo_sandbo
 
 
 def test_unknown_control_action_is_an_error(odoo_sandbox):
-    from odoo_sync.sandbox import SandboxControlError
+    from odoo_sandbox import SandboxControlError
 
     with pytest.raises(SandboxControlError, match="unknown control action"):
         odoo_sandbox._call("frobnicate")
@@ -645,7 +645,7 @@ def test_runs_as_a_module_on_a_free_port():
         [
             sys.executable,
             "-m",
-            "odoo_sync.sandbox",
+            "odoo_sandbox",
             "--port",
             "0",
             "--version",
@@ -683,7 +683,7 @@ def test_a_taken_port_is_one_line_not_a_traceback():
         taken.listen()
         port = taken.getsockname()[1]
         proc = subprocess.run(
-            [sys.executable, "-m", "odoo_sync.sandbox", "--port", str(port)],
+            [sys.executable, "-m", "odoo_sandbox", "--port", str(port)],
             capture_output=True,
             text=True,
             timeout=30,
@@ -1016,7 +1016,7 @@ def test_random_faults_fail_the_share_of_calls_asked_and_are_counted(odoo_sandbo
 
 
 def test_random_faults_refuse_an_unknown_kind_or_rate(odoo_sandbox):
-    from odoo_sync.sandbox.control import SandboxControlError
+    from odoo_sandbox.control import SandboxControlError
 
     with pytest.raises(SandboxControlError, match="unknown fault kind 'explode'"):
         odoo_sandbox.random_faults(0.01, [{"kind": "explode"}])
@@ -1042,7 +1042,7 @@ def test_counters_show_the_odoo_connections_open_now(odoo_sandbox_factory, wait_
 
 
 def test_the_fast_path_for_ored_ilikes_answers_as_the_domain_does():
-    from odoo_sync.sandbox.models import domain_predicate, eval_domain
+    from odoo_sandbox.models import domain_predicate, eval_domain
 
     fields = {"id": "ID", "name": "Name", "active": "Active"}
     records = [

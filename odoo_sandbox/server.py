@@ -22,7 +22,7 @@ from defusedxml.xmlrpc import DefusedExpatParser
 from . import models as m
 from .state import ADMIN_UID, POS_MANAGER, SandboxState
 
-log = logging.getLogger("odoo_sync.sandbox")
+log = logging.getLogger("odoo_sandbox")
 rpc_log = logging.getLogger("odoo.addons.rpc.controllers.xmlrpc")
 
 CONTROL_PREFIX = "/__sandbox__/"

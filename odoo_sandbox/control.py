@@ -1,7 +1,7 @@
 """`Sandbox`: a handle on a running sandbox Odoo, driven over its HTTP control API.
 
 Works the same whether the sandbox runs in this process (pytest fixture) or
-in another one (`python -m odoo_sync.sandbox`), e.g. for a Celery worker test.
+in another one (`python -m odoo_sandbox`), e.g. for a Celery worker test.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`python -m odoo_sync.sandbox --port 8169`: run a sandbox Odoo in the foreground.
+"""`python -m odoo_sandbox --port 8169`: run a sandbox Odoo in the foreground.
 
 Its API key comes from the environment (SANDBOX_API_KEY), never the command
 line, where `ps` would show it to every user of the machine.
@@ -14,7 +14,7 @@ from .state import DEFAULT_API_KEY, DEFAULT_DB, DEFAULT_LOGIN, DEFAULT_VERSION, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m odoo_sync.sandbox", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m odoo_sandbox", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument(
         "--port",
