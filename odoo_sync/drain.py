@@ -18,17 +18,16 @@ from odoo_client.errors import (
     OdooError,
     OdooExternalIdTakenError,
     OdooMissingRecordError,
-    OdooOutageError,
     OdooPermanentError,
     OdooTransientError,
     OdooUnreachableError,
     OdooValidationError,
 )
-from odoo_sync import claims, due, outcomes, tenant_health
+from odoo_sync import blame, claims, due, outcomes, tenant_health
 from odoo_sync.explain import explain
 from odoo_sync.locks import tenant_lock
 from odoo_sync.payloads import build_pos_config_create_payload
-from registers.models import EXTERNAL_ID_MODULE, ErrorKind, PosConfig
+from registers.models import EXTERNAL_ID_MODULE, PosConfig
 
 log = logging.getLogger("odoo_sync")
 
@@ -110,40 +109,6 @@ def client_for(tenant: Tenant) -> OdooClient:
     )
 
 
-def _error_kind(exc: OdooError) -> str:
-    if isinstance(exc, AmbiguousMatch):
-        return ErrorKind.AMBIGUOUS
-    if isinstance(exc, OdooTransientError):
-        return ErrorKind.TRANSIENT
-    if isinstance(exc, OdooMissingRecordError):
-        return ErrorKind.MISSING
-    if isinstance(exc, OdooValidationError):
-        return ErrorKind.VALIDATION
-    if isinstance(exc, OdooAccessError):
-        return ErrorKind.ACCESS
-    return ErrorKind.PERMANENT
-
-
-def _describe(exc: OdooError, claim: claims.Claim) -> str:
-    text = f"{type(exc).__name__}: {exc.message}"
-    if isinstance(exc, OdooMissingRecordError):
-        text = (
-            f"pos.config {claim.odoo_pos_config_id} was deleted in Odoo, so this register "
-            "cannot be updated there. Archive registers in Odoo instead of deleting them; "
-            "'Retry sync now' creates it in Odoo again. Odoo said: " + exc.message
-        )
-    elif isinstance(exc, OdooUnreachableError) and exc.outcome_unknown:
-        text += " (the call may have reached Odoo; the next attempt reconciles)"
-    return text
-
-
-def _deferrable(exc: OdooError) -> bool:
-    """A failure that may be the row's or the tenant's: a run of them decides which."""
-    if isinstance(exc, OdooUnreachableError):
-        return False
-    return isinstance(exc, OdooTransientError | OdooAccessError)
-
-
 @dataclass(frozen=True)
 class CallOutcome:
     """What Odoo did with one row: its pos.config id, or the error; and how long it took."""
@@ -187,14 +152,8 @@ class Drain:
     is short DB work. Once a step ends the drain (`over`), the steps after it
     do nothing and `claim_batch` returns False.
 
-    Whose a failure is decides what it costs. Odoo's own verdict on a row
-    (validation, a record deleted in Odoo) is charged to that row at once. A
-    failure that says nothing about the row (OdooOutageError: Odoo lost its
-    database, a proxy's page; or the connection failing before any row of this
-    drain went through) is the tenant's: the row is given back uncharged, the
-    drain stops and the tenant backs off. A transient fault or access error
-    is held until the next row tells: the same failure on
-    SYNC_SAME_FAILURE_LIMIT rows in a row is the tenant's too.
+    Whose a failure is decides what it costs: `odoo_sync.blame` says, the
+    drain does it (charge the row, hold it, or give rows back and stop).
     """
 
     def __init__(self, tenant: Tenant, result: TenantResult, client: OdooClient, lock):
@@ -209,8 +168,7 @@ class Drain:
         self.over = False  # ended: nothing more is claimed or sent
         self.closed = False
         self.outstanding: list[claims.Claim] = []  # claimed in this batch, not sent yet
-        # Failures of one kind in a row, not charged yet: (claim, error, duration_ms).
-        self.held: list[tuple[claims.Claim, OdooError, int]] = []
+        self.held = blame.Held(settings.SYNC_SAME_FAILURE_LIMIT)  # failures not charged yet
         self.went_through = False  # a row's call succeeded in this drain
         # Outcomes to record with the batch: (kind, claim, arguments, then(outcome)).
         self.pending: list[tuple] = []
@@ -574,7 +532,8 @@ class Drain:
         exc, duration_ms = outcome.error, outcome.duration_ms
         if exc is None:
             return self._landed(claim, outcome)
-        if isinstance(exc, OdooAuthError):
+        whose = blame.whose(exc, went_through=self.went_through)
+        if whose == blame.Whose.PAUSE:
             # The key was revoked mid-drain: not the row's fault, so not charged.
             self.outstanding.append(claim)
             tenant_health.pause_tenant(
@@ -584,13 +543,12 @@ class Drain:
             )
             self._log(claim, outcome.odoo_id, "paused", duration_ms, exc.message)
             return self._stop(TenantStatus.PAUSED, exc)
-        if isinstance(exc, OdooUnreachableError):
-            if isinstance(exc, OdooOutageError) or not self.went_through:
-                # Says nothing about this row: given back, to the back of the queue.
-                claims.release_claims([claim], to_the_back=True)
-                self._log(claim, outcome.odoo_id, "tenant_outage", duration_ms, exc.message)
-                return self._tenant_outage(exc)
-            # Odoo took other rows just now: this row's own call failed.
+        if whose == blame.Whose.TENANT:
+            # Given back, to the back of the queue.
+            claims.release_claims([claim], to_the_back=True)
+            self._log(claim, outcome.odoo_id, "tenant_outage", duration_ms, exc.message)
+            return self._tenant_outage(exc)
+        if whose == blame.Whose.ROW_ENDS_DRAIN:
             self._charge_held()
             self._charge(claim, exc, duration_ms)
             self.result.error = exc.message
@@ -598,9 +556,8 @@ class Drain:
             self.over = True
             self.release()
             return False
-        if _deferrable(exc):
+        if whose == blame.Whose.HELD:
             return self._hold(claim, exc, duration_ms)
-        # Odoo's own verdict on this row.
         self._charge_held()
         self._charge(claim, exc, duration_ms)
         return True
@@ -674,8 +631,9 @@ class Drain:
 
     def release(self) -> None:
         """Give back, uncharged, every row still claimed: held failures and unsent rows."""
-        self._release([c for c, _, _ in self.held] + self.outstanding)
-        self.held, self.outstanding = [], []
+        self._release(self.held.claims() + self.outstanding)
+        self.held.take()
+        self.outstanding = []
 
     def _release(self, taken: list[claims.Claim]) -> None:
         self.flush()  # what Odoo did is recorded before anything is given back
@@ -713,8 +671,9 @@ class Drain:
         self.over = True
         self.result.status = status
         self.result.error = exc.message
-        claims.release_claims([c for c, _, _ in self.held] + self.outstanding)
-        self.held, self.outstanding = [], []
+        claims.release_claims(self.held.claims() + self.outstanding)
+        self.held.take()
+        self.outstanding = []
         self.result.skipped = due.count_due(self.tenant.pk)
         return False
 
@@ -739,50 +698,40 @@ class Drain:
         return self._stop(TenantStatus.UNREACHABLE, exc)
 
     def _hold(self, claim: claims.Claim, exc: OdooError, duration_ms: int) -> bool:
-        if self.held and type(self.held[0][1]) is not type(exc):
-            self._charge_held()
-        self.held.append((claim, exc, duration_ms))
-        if len(self.held) >= settings.SYNC_SAME_FAILURE_LIMIT:
+        for failure in self.held.hold(blame.Failure(claim, exc, duration_ms)):
+            self._charge(failure.claim, failure.error, failure.duration_ms)
+        if self.held.is_the_tenants():
             return self._held_is_the_tenants()
         return True
 
     def _settle_held(self) -> bool:
-        """At the end of the drain, decide whose the failures still held are.
-
-        Two or more alike, with no row gone through in this drain, are the
-        tenant's (False): every row it tried failed the same way. Otherwise
-        they are the rows' own and are charged.
-        """
-        if len(self.held) >= 2 and not self.went_through:
+        """At the end of the drain, decide whose the failures still held are (False: the tenant's)."""
+        if self.held.is_the_tenants(drain_over=True, went_through=self.went_through):
             return self._held_is_the_tenants()
         self._charge_held()
         return True
 
     def _charge_held(self) -> None:
-        held, self.held = self.held, []
-        for claim, exc, duration_ms in held:
-            self._charge(claim, exc, duration_ms)
+        for failure in self.held.take():
+            self._charge(failure.claim, failure.error, failure.duration_ms)
 
     def _held_is_the_tenants(self) -> bool:
-        exc = self.held[-1][1]
-        rows = len(self.held)
-        for claim, held_exc, duration_ms in self.held:
+        exc, what = self.held.failures[-1].error, self.held.tenant_error()
+        for failure in self.held.failures:
+            claim = failure.claim
             self._log(
-                claim, claim.odoo_pos_config_id, "tenant_outage", duration_ms, held_exc.message
+                claim,
+                claim.odoo_pos_config_id,
+                "tenant_outage",
+                failure.duration_ms,
+                failure.error.message,
             )
-        claims.release_claims([c for c, _, _ in self.held], to_the_back=True)
-        self.held = []
-        if isinstance(exc, OdooAccessError):
-            what = (
-                f"Odoo refused access on {rows} registers in a row (the integration user "
-                f"may have lost its Point of Sale rights): {exc.message}"
-            )
-        else:
-            what = f"The same failure on {rows} registers in a row: {type(exc).__name__}: {exc.message}"
+        claims.release_claims(self.held.claims(), to_the_back=True)
+        self.held.take()
         return self._tenant_outage(exc, what=what)
 
     def _charge(self, claim: claims.Claim, exc: OdooError, duration_ms: int) -> None:
-        error = _describe(exc, claim)
+        error = blame.describe(exc, claim)
 
         def then(recorded: str) -> None:
             if recorded != outcomes.Outcome.SUPERSEDED:
@@ -795,7 +744,7 @@ class Drain:
 
         kwargs = {
             "error": error,
-            "kind": _error_kind(exc),
+            "kind": blame.error_kind(exc),
             "duration_ms": duration_ms,
             "candidates": getattr(exc, "candidates", None),
         }
