@@ -1,6 +1,6 @@
 """Whose a failure is: a row's (it costs that row an attempt) or the tenant's (no row pays).
 
-The rule (DESIGN properties 6 and 8), asked of every failed row in the order
+The rule (DESIGN properties 6, 8, 15 and 16), asked of every failed row in the order
 the drain records them:
 
 - Odoo's own verdict on the row (validation, a record deleted in Odoo) is the
@@ -9,8 +9,15 @@ the drain records them:
   back uncharged and the tenant backs off. That is an `OdooOutageError` (Odoo
   lost its database, a proxy's page), or the connection failing before any row
   of this drain went through. A rejected key pauses the tenant, also uncharged.
+- A call shared by several rows (one `load` or `write` for many) that fails
+  without naming a row is none of theirs: the drain sends each row alone
+  (`shared_failure_is_split`), so that its own call answers; what it cannot
+  split (the name lookup of a batch's creates), or a connection failing with
+  no row gone through yet, is the tenant's. It never charges one row for all.
 - The connection failing on a row's own call after another row went through
   is that row's, and ends the drain.
+- A call not sent because the drain's time ran out (`OdooNotSentError`) is
+  nobody's: the row is given back uncharged and is due again.
 - A transient fault or an access error may be either: it is held until the
   next row tells. A row going through or a different failure makes the held
   ones the rows' own; SYNC_SAME_FAILURE_LIMIT alike in a row, or two alike
@@ -25,6 +32,7 @@ from odoo_client.errors import (
     OdooAuthError,
     OdooError,
     OdooMissingRecordError,
+    OdooNotSentError,
     OdooOutageError,
     OdooTransientError,
     OdooUnreachableError,
@@ -40,12 +48,20 @@ class Whose(StrEnum):
     ROW_ENDS_DRAIN = "row_ends_drain"  # the row's own call lost the connection: charged, drain ends
     TENANT = "tenant"  # says nothing about the row: uncharged, the tenant backs off
     PAUSE = "pause"  # the key was rejected: uncharged, the tenant is paused
+    NOT_SENT = "not_sent"  # out of time, never sent: given back uncharged, due again
 
 
-def whose(exc: OdooError, *, went_through: bool) -> Whose:
-    """Whose this row's failure is, given whether a row of this drain went through."""
+def whose(exc: OdooError, *, went_through: bool, shared: bool = False) -> Whose:
+    """Whose this row's failure is, given whether a row of this drain went through.
+
+    `shared`: the failure is of a call shared with other rows that named none of them.
+    """
+    if isinstance(exc, OdooNotSentError):
+        return Whose.NOT_SENT
     if isinstance(exc, OdooAuthError):
         return Whose.PAUSE
+    if shared:
+        return Whose.TENANT
     if isinstance(exc, OdooUnreachableError):
         if isinstance(exc, OdooOutageError) or not went_through:
             return Whose.TENANT
@@ -53,6 +69,30 @@ def whose(exc: OdooError, *, went_through: bool) -> Whose:
     if deferrable(exc):
         return Whose.HELD
     return Whose.ROW
+
+
+def shared_failure_is_split(exc: OdooError, *, went_through: bool) -> bool:
+    """A call shared by several rows failed without naming one: send each row alone?
+
+    Yes for a refusal (a conflict, a rights error, a load that named no row),
+    and for the connection failing once a row of this drain went through (Odoo
+    works, so each row's own call tells). No when nothing went through yet (an
+    outage: the tenant's), for an outage's reply, a rejected key, or no time.
+    """
+    if isinstance(exc, OdooNotSentError | OdooAuthError | OdooOutageError):
+        return False
+    if isinstance(exc, OdooUnreachableError):
+        return went_through
+    return True
+
+
+def stops_sending(exc: OdooError) -> bool:
+    """After this failure the batch sends nothing more (the connection, the key, no time left).
+
+    Whoever it is charged to, the drain stops at it (or, out of its claims' lease
+    only, claims anew): the batch's calls not made yet are given back unsent.
+    """
+    return isinstance(exc, OdooNotSentError | OdooAuthError | OdooUnreachableError)
 
 
 def deferrable(exc: OdooError) -> bool:
