@@ -38,6 +38,7 @@ from .errors import (
     OdooError,
     OdooExternalIdTakenError,
     OdooMissingRecordError,
+    OdooNotSentError,
     OdooPermanentError,
     OdooTransientError,
     OdooUnreachableError,
@@ -379,6 +380,10 @@ class OdooClient:
         # side passes settings.ODOO_ALLOW_PRIVATE_URLS).
         self.allow_private_addresses = allow_private_addresses
         self.calls = 0
+        # A `time.monotonic()` moment no exchange may outlast (None: no bound). An
+        # exchange that could not end by then (connect + read timeout) is not
+        # started: `OdooNotSentError`. A drain sets it to its time budget.
+        self.end_by: float | None = None
         self._uid: int | None = None
         self._version: dict | None = None
 
@@ -424,11 +429,16 @@ class OdooClient:
 
         The whole exchange (connect, send, status line, headers, body) ends
         within connect + read timeout: the client's watchdog thread shuts its
-        socket down then.
+        socket down then. It is not started unless it can end by `end_by`.
         """
+        longest = self.connect_timeout + self.read_timeout
+        if self.end_by is not None and time.monotonic() + longest > self.end_by:
+            raise OdooNotSentError(
+                f"Not sent: a call may take {longest:g} s and the time budget ends sooner"
+            )
         self.calls += 1
         exchange = _Exchange(allow_private_addresses=self.allow_private_addresses)
-        self._watchdog.arm(exchange, self.connect_timeout + self.read_timeout)
+        self._watchdog.arm(exchange, longest)
         token = _EXCHANGE.set(exchange)
         try:
             return self._exchange(method, path, data, headers, exchange)

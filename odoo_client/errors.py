@@ -154,6 +154,14 @@ class OdooOutageError(OdooUnreachableError):
     """
 
 
+class OdooNotSentError(OdooError):
+    """The call was never sent: it could not end by the caller's time budget (`OdooClient.end_by`).
+
+    Nothing reached Odoo. It says nothing about the row nor the tenant: the
+    caller gives the work back, uncharged, for a later attempt.
+    """
+
+
 class OdooPermanentError(OdooError):
     """Retrying cannot help until someone acts."""
 

@@ -1,6 +1,7 @@
 """Draining a tenant's due registers into its Odoo: creates first, then updates."""
 
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass, fields
 
@@ -12,22 +13,19 @@ from cafe.models import Tenant
 from config import logging as log_context
 from odoo_client.client import OdooClient
 from odoo_client.errors import (
-    OdooAccessError,
     OdooAuthError,
     OdooBatchError,
     OdooError,
     OdooMissingRecordError,
-    OdooOutageError,
+    OdooNotSentError,
     OdooTransientError,
-    OdooUnreachableError,
     OdooValidationError,
 )
-from odoo_sync import claims, due, outcomes, tenant_health
+from odoo_sync import blame, claims, due, outcomes, tenant_health
 from odoo_sync.explain import explain
-from odoo_sync.linking import AmbiguousMatch, Onboarding
+from odoo_sync.linking import Onboarding
 from odoo_sync.locks import tenant_lock
 from odoo_sync.payloads import build_pos_config_create_payload
-from registers.models import ErrorKind
 
 log = logging.getLogger("odoo_sync")
 
@@ -109,40 +107,6 @@ def client_for(tenant: Tenant) -> OdooClient:
     )
 
 
-def _error_kind(exc: OdooError) -> str:
-    if isinstance(exc, AmbiguousMatch):
-        return ErrorKind.AMBIGUOUS
-    if isinstance(exc, OdooTransientError):
-        return ErrorKind.TRANSIENT
-    if isinstance(exc, OdooMissingRecordError):
-        return ErrorKind.MISSING
-    if isinstance(exc, OdooValidationError):
-        return ErrorKind.VALIDATION
-    if isinstance(exc, OdooAccessError):
-        return ErrorKind.ACCESS
-    return ErrorKind.PERMANENT
-
-
-def _describe(exc: OdooError, claim: claims.Claim) -> str:
-    text = f"{type(exc).__name__}: {exc.message}"
-    if isinstance(exc, OdooMissingRecordError):
-        text = (
-            f"pos.config {claim.odoo_pos_config_id} was deleted in Odoo, so this register "
-            "cannot be updated there. Archive registers in Odoo instead of deleting them; "
-            "'Retry sync now' creates it in Odoo again. Odoo said: " + exc.message
-        )
-    elif isinstance(exc, OdooUnreachableError) and exc.outcome_unknown:
-        text += " (the call may have reached Odoo; the next attempt reconciles)"
-    return text
-
-
-def _deferrable(exc: OdooError) -> bool:
-    """A failure that may be the row's or the tenant's: a run of them decides which."""
-    if isinstance(exc, OdooUnreachableError):
-        return False
-    return isinstance(exc, OdooTransientError | OdooAccessError)
-
-
 @dataclass(frozen=True)
 class CallOutcome:
     """What Odoo did with one row: its pos.config id, or the error; and how long it took."""
@@ -153,6 +117,8 @@ class CallOutcome:
     # A create linked to an existing config holds that config's values, not the row's.
     pushed_name: str | None = None
     pushed_active: bool = True
+    # The error is a call's shared with other rows that named none of them (odoo_sync.blame).
+    shared: bool = False
 
 
 class Drain:
@@ -164,19 +130,19 @@ class Drain:
     between two steps: an edit between a row's call and its record, a second
     drain or a connection edit between two batches.
 
-    Only `call` talks to Odoo; it holds no transaction (onboarding's lookup
-    reads which candidates other registers already link); every other step
-    is short DB work. Once a step ends the drain (`over`), the steps after it
-    do nothing and `claim_batch` returns False.
+    Only `call` and `call_batch` talk to Odoo; they hold no transaction
+    (onboarding's lookup reads which candidates other registers already
+    link); every other step is short DB work. Once a step ends the drain
+    (`over`), the steps after it do nothing and `claim_batch` returns False.
 
-    Whose a failure is decides what it costs. Odoo's own verdict on a row
-    (validation, a record deleted in Odoo) is charged to that row at once. A
-    failure that says nothing about the row (OdooOutageError: Odoo lost its
-    database, a proxy's page; or the connection failing before any row of this
-    drain went through) is the tenant's: the row is given back uncharged, the
-    drain stops and the tenant backs off. A transient fault or access error
-    is held until the next row tells: the same failure on
-    SYNC_SAME_FAILURE_LIMIT rows in a row is the tenant's too.
+    No Odoo call outlasts the drain's time (5 s before the task's soft time
+    limit) or its lease (the claims and the tenant lock, 5 s before they run
+    out): the client does not start a call that could (`OdooClient.end_by`),
+    and the rows it was for are given back uncharged. What Odoo answered is
+    kept until recorded, so `close` records it even if the batch was cut short.
+
+    Whose a failure is decides what it costs: `odoo_sync.blame` says, the
+    drain does it (charge the row, hold it, or give rows back and stop).
     """
 
     def __init__(self, tenant: Tenant, result: TenantResult, client: OdooClient, lock):
@@ -190,9 +156,14 @@ class Drain:
         self.correlation_id = current if current != "-" else log_context.new_id("drain")
         self.over = False  # ended: nothing more is claimed or sent
         self.closed = False
-        self.outstanding: list[claims.Claim] = []  # claimed in this batch, not sent yet
-        # Failures of one kind in a row, not charged yet: (claim, error, duration_ms).
-        self.held: list[tuple[claims.Claim, OdooError, int]] = []
+        # Claimed in this batch and not sent (not taken yet, or not sent in time):
+        # `end_batch` gives them back uncharged.
+        self.outstanding: list[claims.Claim] = []
+        # Taken to be sent and not recorded yet (by register id, in batch order),
+        # and what Odoo answered for them so far.
+        self.in_flight: dict[int, claims.Claim] = {}
+        self.obtained: dict[int, CallOutcome] = {}
+        self.held = blame.Held(settings.SYNC_SAME_FAILURE_LIMIT)  # failures not charged yet
         self.went_through = False  # a row's call succeeded in this drain
         # Outcomes to record with the batch: (kind, claim, arguments, then(outcome)).
         self.pending: list[tuple] = []
@@ -201,14 +172,15 @@ class Drain:
         # The most one row can take: a write may need a second call (the
         # search_count that confirms a record deleted in Odoo).
         self.row_budget = 2 * (settings.ODOO_CONNECT_TIMEOUT + settings.ODOO_READ_TIMEOUT)
-        # Stop claiming early enough that one last row still ends inside the
-        # task's soft time limit (the claims would outlive us otherwise). The
-        # same budget holds under `odoo_sync --once` and a thread pool, where
-        # no time limit kills the task: every call is bounded by the client.
+        # The last moment a row is taken: one row's calls still end 5 s inside
+        # the task's soft time limit, leaving that to record them. The same
+        # budget holds under `odoo_sync --once` and a thread pool, where no time
+        # limit kills the task. `claims_valid_until` is the same for the lease.
         self.deadline = time.monotonic() + max(
             settings.SYNC_TASK_SOFT_TIME_LIMIT - self.row_budget - 5, 1
         )
         self.claims_valid_until = self.deadline
+        self._bound_calls()
 
     def __enter__(self) -> "Drain":
         return self
@@ -224,6 +196,10 @@ class Drain:
         try:
             self.client.authenticate()
             version = tenant.odoo_server_version or self.client.version()["server_version"]
+        except OdooNotSentError:
+            self.over = True
+            self.result.status = TenantStatus.MORE
+            return False
         except OdooAuthError as exc:
             # Only rejected credentials (or a database that does not exist)
             # pause: nothing but an edit of the connection can fix those.
@@ -260,6 +236,7 @@ class Drain:
         if time.monotonic() > self.deadline:
             self.result.status = TenantStatus.MORE
             return False
+        lease_from = time.monotonic()  # the lock and the claims run from here
         if not self.lock.extend():
             # Our lease ran out and another drain holds the tenant now:
             # leave the tenant to it (property 1).
@@ -274,10 +251,9 @@ class Drain:
         )
         self.outstanding = list(batch)
         self.onboarding.new_batch()  # one name lookup per batch
-        # A claim must not expire while its row is still in flight.
-        self.claims_valid_until = (
-            time.monotonic() + settings.SYNC_CLAIM_SECONDS - self.row_budget - 5
-        )
+        # Neither a claim nor the lock may run out while a row is in flight.
+        self.claims_valid_until = lease_from + settings.SYNC_CLAIM_SECONDS - self.row_budget - 5
+        self._bound_calls()
         return bool(batch)
 
     def next_claim(self) -> claims.Claim | None:
@@ -286,7 +262,9 @@ class Drain:
             return None
         if time.monotonic() > min(self.deadline, self.claims_valid_until):
             return None
-        return self.outstanding.pop(0)
+        claim = self.outstanding.pop(0)
+        self.in_flight[claim.register_id] = claim
+        return claim
 
     def call(self, claim: claims.Claim) -> CallOutcome:
         """Send one row to Odoo. No transaction is open: the outcome is recorded by `record`."""
@@ -295,7 +273,7 @@ class Drain:
             if claim.action == claims.CREATE:
                 linked = self._link_to_existing(claim, started)
                 if linked is not None:
-                    return linked
+                    return self._obtained(claim, linked)
                 payload = build_pos_config_create_payload(name=claim.name)
                 odoo_id = self.client.upsert_pos_config(
                     external_id=claim.external_id, name=payload["name"], active=payload["active"]
@@ -308,8 +286,8 @@ class Drain:
                 if payload:
                     self.client.write_pos_config(odoo_id, payload)
         except OdooError as exc:
-            return CallOutcome(claim.odoo_pos_config_id, exc, _ms(started))
-        return CallOutcome(odoo_id, None, _ms(started))
+            return self._obtained(claim, CallOutcome(claim.odoo_pos_config_id, exc, _ms(started)))
+        return self._obtained(claim, CallOutcome(odoo_id, None, _ms(started)))
 
     def take_batch(self) -> list[claims.Claim]:
         """Every row of the batch that may still be sent now (see `next_claim`)."""
@@ -325,11 +303,13 @@ class Drain:
         onboarding); updates that send the same values share one `write`, and
         the other updates (renames: each its own values) share one `load` by
         database id. A call Odoo refuses is split until the row at fault is
-        found, so one bad row costs one row. A failure that says nothing about
-        a row (connection, outage, rejected key) is every row's outcome in that
-        call. Outcomes come back in the batch's order; no transaction is open.
+        found, so one bad row costs one row. A shared call failing without
+        naming a row is split, each row alone, or is every row's and the
+        tenant's (`odoo_sync.blame`): never one row's for the others. After a
+        failure that ends the drain, and once time is out, nothing more is
+        sent: those rows are not sent. Outcomes come back in the batch's order;
+        no transaction is open.
         """
-        results: dict[int, CallOutcome] = {}
         creates = [c for c in batch if c.action == claims.CREATE]
         updates = [c for c in batch if c.action != claims.CREATE]
         upserts = []
@@ -338,37 +318,37 @@ class Drain:
             started = time.monotonic()
             try:
                 self.onboarding.look_up(matching)  # every create's name, in one search
-            except OdooError as exc:  # says nothing more per row: each create gets it
-                for claim in matching:
-                    results[claim.register_id] = CallOutcome(None, exc, _ms(started))
+            except OdooError as exc:  # one search for every create's name: it names none
+                self._every_row(matching, exc, started)
                 creates = [c for c in creates if not c.matches_name]
         for claim in creates:
             started = time.monotonic()
             try:
                 linked = self._link_to_existing(claim, started)
-                if linked is None:
-                    upserts.append(claim)
-                    continue
-                results[claim.register_id] = linked
             except OdooError as exc:
-                results[claim.register_id] = CallOutcome(None, exc, _ms(started))
-        self._load(upserts, results, self._send_creates)
+                self._obtained(claim, CallOutcome(None, exc, _ms(started)))
+                continue
+            if linked is None:
+                upserts.append(claim)
+            else:
+                self._obtained(claim, linked)
+        self._load(upserts, self._send_creates)
         same_values: dict[tuple, list[claims.Claim]] = {}
         for claim in updates:
             payload = claim.update_payload()
             if claim.link_unconfirmed or not payload:
-                results[claim.register_id] = self.call(claim)  # attach first / nothing to send
+                self.call(claim)  # attach first / nothing to send
                 continue
             same_values.setdefault(tuple(sorted(payload.items())), []).append(claim)
         same_fields: dict[tuple, list[claims.Claim]] = {}
         for payload, group in same_values.items():
             if len(group) > 1:
-                self._write(group, dict(payload), results)
+                self._write(group, dict(payload))
             else:
                 same_fields.setdefault(tuple(k for k, _ in payload), []).append(group[0])
         for group in same_fields.values():
-            self._load(group, results, self._send_updates)
-        return [(claim, results[claim.register_id]) for claim in batch]
+            self._load(group, self._send_updates)
+        return [(claim, self.obtained[claim.register_id]) for claim in batch]
 
     def _send_creates(self, rows: list[claims.Claim]) -> list[int]:
         return self.client.upsert_pos_configs([(c.external_id, c.name, True) for c in rows])
@@ -377,12 +357,12 @@ class Drain:
         self.client.update_pos_configs([(c.odoo_pos_config_id, c.update_payload()) for c in rows])
         return [c.odoo_pos_config_id for c in rows]
 
-    def _load(self, rows: list[claims.Claim], results: dict, send, *, split: bool = True) -> None:
+    def _load(self, rows: list[claims.Claim], send, *, split: bool = True) -> None:
         """One `load` for these rows (`send`); Odoo's verdict per row, the rest sent again."""
         if not rows:
             return
         if len(rows) == 1:
-            results[rows[0].register_id] = self.call(rows[0])
+            self.call(rows[0])
             return
         started = time.monotonic()
         try:
@@ -398,40 +378,41 @@ class Drain:
                 else:
                     cls = OdooValidationError
                 claim, error = rows[index], cls(exc.failed_rows[index], fault_code="load")
-                results[claim.register_id] = CallOutcome(claim.odoo_pos_config_id, error, took)
+                self._obtained(claim, CallOutcome(claim.odoo_pos_config_id, error, took))
             rest = [c for i, c in enumerate(rows) if i not in named]
             if not split or not named or len(rest) == len(rows):
                 # Odoo named no row it can be told from: each row is tried alone.
                 for claim in rest:
-                    results[claim.register_id] = self.call(claim)
+                    self.call(claim)
                 return
-            self._load(rest, results, send, split=False)
+            self._load(rest, send, split=False)
             return
-        except (OdooUnreachableError, OdooAuthError) as exc:
-            self._every_row(rows, exc, started, results)
-            return
-        except OdooError:
-            # A refusal of the whole call that names no row (a conflict, a
-            # rights error): each row is tried alone and answers for itself.
-            for claim in rows:
-                results[claim.register_id] = self.call(claim)
+        except OdooError as exc:
+            if blame.shared_failure_is_split(exc, went_through=self._gone_through()):
+                # A refusal of the whole call that names no row (a conflict, a
+                # rights error, the connection): each row answers for itself.
+                for claim in rows:
+                    self.call(claim)
+            else:
+                self._every_row(rows, exc, started)
             return
         took = _ms(started)
         for claim, odoo_id in zip(rows, ids, strict=True):
-            results[claim.register_id] = CallOutcome(odoo_id, None, took)
+            self._obtained(claim, CallOutcome(odoo_id, None, took))
 
-    @staticmethod
-    def _every_row(rows: list[claims.Claim], exc: OdooError, started: float, results: dict):
-        """A failure of the connection or the key says nothing about a row: it is every row's."""
+    def _every_row(self, rows: list[claims.Claim], exc: OdooError, started: float) -> None:
+        """A failure that says nothing about a row (the connection, the key, no time) is every
+        row's, none of them more than the others (`shared`)."""
         took = _ms(started)
         for claim in rows:
-            results[claim.register_id] = CallOutcome(claim.odoo_pos_config_id, exc, took)
+            outcome = CallOutcome(claim.odoo_pos_config_id, exc, took, shared=len(rows) > 1)
+            self._obtained(claim, outcome)
 
-    def _write(self, rows: list[claims.Claim], vals: dict, results: dict) -> None:
+    def _write(self, rows: list[claims.Claim], vals: dict) -> None:
         """One `write` of the same values on these rows; a refusal is split to find its row."""
         if len(rows) == 1 or not vals:
             for claim in rows:
-                results[claim.register_id] = self.call(claim)
+                self.call(claim)
             return
         started = time.monotonic()
         try:
@@ -441,21 +422,38 @@ class Drain:
             gone = set(exc.missing_ids)
             for claim in rows:
                 if claim.odoo_pos_config_id in gone:
-                    results[claim.register_id] = CallOutcome(claim.odoo_pos_config_id, exc, took)
-            self._write([c for c in rows if c.odoo_pos_config_id not in gone], vals, results)
+                    self._obtained(claim, CallOutcome(claim.odoo_pos_config_id, exc, took))
+            self._write([c for c in rows if c.odoo_pos_config_id not in gone], vals)
             return
-        except (OdooUnreachableError, OdooAuthError) as exc:
-            self._every_row(rows, exc, started, results)
-            return
-        except OdooError:
-            # Which row Odoo refused is not said: halve until it is found.
-            half = len(rows) // 2
-            self._write(rows[:half], vals, results)
-            self._write(rows[half:], vals, results)
+        except OdooError as exc:
+            if blame.shared_failure_is_split(exc, went_through=self._gone_through()):
+                # Which row Odoo refused is not said: halve until it is found.
+                half = len(rows) // 2
+                self._write(rows[:half], vals)
+                self._write(rows[half:], vals)
+            else:
+                self._every_row(rows, exc, started)
             return
         took = _ms(started)
         for claim in rows:
-            results[claim.register_id] = CallOutcome(claim.odoo_pos_config_id, None, took)
+            self._obtained(claim, CallOutcome(claim.odoo_pos_config_id, None, took))
+
+    def _obtained(self, claim: claims.Claim, outcome: CallOutcome) -> CallOutcome:
+        """Keep what Odoo answered for a row until it is recorded; after a failure that ends
+        the drain, the client sends nothing more."""
+        self.obtained[claim.register_id] = outcome
+        if outcome.error is not None and blame.stops_sending(outcome.error):
+            self.client.end_by = -math.inf
+        return outcome
+
+    def _gone_through(self) -> bool:
+        """A row of this drain went through: recorded, or answered in this batch."""
+        return self.went_through or any(o.error is None for o in self.obtained.values())
+
+    def _bound_calls(self) -> None:
+        """No call may end after the drain's time or its lease (`deadline`, `claims_valid_until`
+        are when a row's calls may last start)."""
+        self.client.end_by = min(self.deadline, self.claims_valid_until) + self.row_budget
 
     # --- onboarding: link to the config Odoo already has, don't duplicate it -------------
 
@@ -476,10 +474,17 @@ class Drain:
 
     def record(self, claim: claims.Claim, outcome: CallOutcome) -> bool:
         """Record what Odoo did with the row, charged to whom it is due; False ends the drain."""
+        self.in_flight.pop(claim.register_id, None)
+        self.obtained.pop(claim.register_id, None)
         exc, duration_ms = outcome.error, outcome.duration_ms
         if exc is None:
             return self._landed(claim, outcome)
-        if isinstance(exc, OdooAuthError):
+        whose = blame.whose(exc, went_through=self.went_through, shared=outcome.shared)
+        if whose == blame.Whose.NOT_SENT:
+            self.outstanding.append(claim)  # given back with the batch's unsent rows
+            self._log(claim, outcome.odoo_id, "not_sent", duration_ms)
+            return True
+        if whose == blame.Whose.PAUSE:
             # The key was revoked mid-drain: not the row's fault, so not charged.
             self.outstanding.append(claim)
             tenant_health.pause_tenant(
@@ -489,13 +494,12 @@ class Drain:
             )
             self._log(claim, outcome.odoo_id, "paused", duration_ms, exc.message)
             return self._stop(TenantStatus.PAUSED, exc)
-        if isinstance(exc, OdooUnreachableError):
-            if isinstance(exc, OdooOutageError) or not self.went_through:
-                # Says nothing about this row: given back, to the back of the queue.
-                claims.release_claims([claim], to_the_back=True)
-                self._log(claim, outcome.odoo_id, "tenant_outage", duration_ms, exc.message)
-                return self._tenant_outage(exc)
-            # Odoo took other rows just now: this row's own call failed.
+        if whose == blame.Whose.TENANT:
+            # Given back, to the back of the queue.
+            claims.release_claims([claim], to_the_back=True)
+            self._log(claim, outcome.odoo_id, "tenant_outage", duration_ms, exc.message)
+            return self._tenant_outage(exc)
+        if whose == blame.Whose.ROW_ENDS_DRAIN:
             self._charge_held()
             self._charge(claim, exc, duration_ms)
             self.result.error = exc.message
@@ -503,21 +507,17 @@ class Drain:
             self.over = True
             self.release()
             return False
-        if _deferrable(exc):
+        if whose == blame.Whose.HELD:
             return self._hold(claim, exc, duration_ms)
-        # Odoo's own verdict on this row.
         self._charge_held()
         self._charge(claim, exc, duration_ms)
         return True
 
-    def give_back(self, unrecorded: list[claims.Claim]) -> None:
-        """Rows sent in a batch whose outcome was not recorded (the drain ended first): uncharged."""
-        self._release(unrecorded)
-
     def end_batch(self) -> None:
-        """Give back, uncharged, the batch's rows that were not sent."""
-        self._release(self.outstanding)
-        self.outstanding = []
+        """Give back, uncharged, the batch's rows not sent, or sent and not recorded (the drain
+        ended first)."""
+        self._release(self.outstanding + list(self.in_flight.values()))
+        self.outstanding, self.in_flight, self.obtained = [], {}, {}
 
     def finish(self) -> None:
         """Decide whose the failures still held are; a drain that did its work ends any outage."""
@@ -529,11 +529,20 @@ class Drain:
         self.flush()
 
     def close(self) -> None:
-        """Give back every row still claimed, close the connection, release the lock (idempotent)."""
+        """Record what Odoo answered and is not recorded yet (a batch cut short: the task's
+        soft time limit, an error), give back every row still claimed, close the
+        connection, release the lock (idempotent)."""
         if self.closed:
             return
-        self.closed = self.over = True
+        self.closed = True
         try:
+            for register_id, claim in list(self.in_flight.items()):
+                outcome = self.obtained.get(register_id)
+                if self.over or outcome is None:
+                    continue
+                if not self.record(claim, outcome):
+                    break
+            self.over = True
             self.release()
         finally:
             try:
@@ -578,9 +587,11 @@ class Drain:
             tenant_health.record_tenant_healthy(self.tenant.pk, connection_revision=self.revision)
 
     def release(self) -> None:
-        """Give back, uncharged, every row still claimed: held failures and unsent rows."""
-        self._release([c for c, _, _ in self.held] + self.outstanding)
-        self.held, self.outstanding = [], []
+        """Give back, uncharged, every row still claimed: held failures, rows not sent or not
+        recorded."""
+        self._release(self.held.claims() + self.outstanding + list(self.in_flight.values()))
+        self.held.take()
+        self.outstanding, self.in_flight, self.obtained = [], {}, {}
 
     def _release(self, taken: list[claims.Claim]) -> None:
         self.flush()  # what Odoo did is recorded before anything is given back
@@ -588,11 +599,16 @@ class Drain:
             self.result.skipped += claims.release_claims(taken)
 
     def flush(self) -> None:
-        """Record the outcomes waiting in this batch: one transaction (outcomes.record_batch)."""
-        pending, self.pending = self.pending, []
+        """Record the outcomes waiting in this batch: one transaction (outcomes.record_batch).
+
+        They wait until that transaction commits: cut short (the soft time
+        limit), `close` records them again.
+        """
+        pending = self.pending
         if not pending:
             return
         recorded = outcomes.record_batch([(kind, claim, kw) for kind, claim, kw, _ in pending])
+        self.pending = []
         for (_, _, _, then), outcome in zip(pending, recorded, strict=True):
             then(outcome)
 
@@ -618,8 +634,9 @@ class Drain:
         self.over = True
         self.result.status = status
         self.result.error = exc.message
-        claims.release_claims([c for c, _, _ in self.held] + self.outstanding)
-        self.held, self.outstanding = [], []
+        claims.release_claims(self.held.claims() + self.outstanding + list(self.in_flight.values()))
+        self.held.take()
+        self.outstanding, self.in_flight, self.obtained = [], {}, {}
         self.result.skipped = due.count_due(self.tenant.pk)
         return False
 
@@ -644,50 +661,40 @@ class Drain:
         return self._stop(TenantStatus.UNREACHABLE, exc)
 
     def _hold(self, claim: claims.Claim, exc: OdooError, duration_ms: int) -> bool:
-        if self.held and type(self.held[0][1]) is not type(exc):
-            self._charge_held()
-        self.held.append((claim, exc, duration_ms))
-        if len(self.held) >= settings.SYNC_SAME_FAILURE_LIMIT:
+        for failure in self.held.hold(blame.Failure(claim, exc, duration_ms)):
+            self._charge(failure.claim, failure.error, failure.duration_ms)
+        if self.held.is_the_tenants():
             return self._held_is_the_tenants()
         return True
 
     def _settle_held(self) -> bool:
-        """At the end of the drain, decide whose the failures still held are.
-
-        Two or more alike, with no row gone through in this drain, are the
-        tenant's (False): every row it tried failed the same way. Otherwise
-        they are the rows' own and are charged.
-        """
-        if len(self.held) >= 2 and not self.went_through:
+        """At the end of the drain, decide whose the failures still held are (False: the tenant's)."""
+        if self.held.is_the_tenants(drain_over=True, went_through=self.went_through):
             return self._held_is_the_tenants()
         self._charge_held()
         return True
 
     def _charge_held(self) -> None:
-        held, self.held = self.held, []
-        for claim, exc, duration_ms in held:
-            self._charge(claim, exc, duration_ms)
+        for failure in self.held.take():
+            self._charge(failure.claim, failure.error, failure.duration_ms)
 
     def _held_is_the_tenants(self) -> bool:
-        exc = self.held[-1][1]
-        rows = len(self.held)
-        for claim, held_exc, duration_ms in self.held:
+        exc, what = self.held.failures[-1].error, self.held.tenant_error()
+        for failure in self.held.failures:
+            claim = failure.claim
             self._log(
-                claim, claim.odoo_pos_config_id, "tenant_outage", duration_ms, held_exc.message
+                claim,
+                claim.odoo_pos_config_id,
+                "tenant_outage",
+                failure.duration_ms,
+                failure.error.message,
             )
-        claims.release_claims([c for c, _, _ in self.held], to_the_back=True)
-        self.held = []
-        if isinstance(exc, OdooAccessError):
-            what = (
-                f"Odoo refused access on {rows} registers in a row (the integration user "
-                f"may have lost its Point of Sale rights): {exc.message}"
-            )
-        else:
-            what = f"The same failure on {rows} registers in a row: {type(exc).__name__}: {exc.message}"
+        claims.release_claims(self.held.claims(), to_the_back=True)
+        self.held.take()
         return self._tenant_outage(exc, what=what)
 
     def _charge(self, claim: claims.Claim, exc: OdooError, duration_ms: int) -> None:
-        error = _describe(exc, claim)
+        error = blame.describe(exc, claim)
 
         def then(recorded: str) -> None:
             if recorded != outcomes.Outcome.SUPERSEDED:
@@ -700,7 +707,7 @@ class Drain:
 
         kwargs = {
             "error": error,
-            "kind": _error_kind(exc),
+            "kind": blame.error_kind(exc),
             "duration_ms": duration_ms,
             "candidates": getattr(exc, "candidates", None),
         }
@@ -791,10 +798,8 @@ def _run(drain: Drain | TenantResult) -> TenantResult:
     with drain:
         if drain.login():
             while drain.claim_batch():
-                sent = drain.call_batch(drain.take_batch())
-                for n, (claim, outcome) in enumerate(sent):
+                for claim, outcome in drain.call_batch(drain.take_batch()):
                     if not drain.record(claim, outcome):
-                        drain.give_back([c for c, _ in sent[n + 1 :]])
                         break
                 drain.end_batch()
             drain.finish()

@@ -18,6 +18,7 @@ from odoo_client.errors import (
     OdooConfigError,
     OdooError,
     OdooMissingRecordError,
+    OdooNotSentError,
     OdooOutageError,
     OdooPermanentError,
     OdooTransientError,
@@ -731,6 +732,25 @@ def test_a_reply_trickling_in_cannot_outlast_the_calls_deadline(odoo_sandbox):
             client.execute_kw("pos.config", "search_count", [[]])
         assert exc.value.outcome_unknown is True
         assert time.monotonic() - started < 5
+
+
+def test_a_call_that_could_not_end_by_the_budget_is_never_sent(odoo_sandbox):
+    """`end_by` bounds every exchange, a confirming search inside one method included."""
+    with odoo_sandbox.client(connect_timeout=0.5, read_timeout=1.0) as client:
+        client.authenticate()
+        config_id = client.upsert_pos_config(external_id=XID, name="Bar")
+        odoo_sandbox.delete_pos_config(config_id)
+        calls = odoo_sandbox.counters()["calls"]
+        client.end_by = time.monotonic() + 1.5 - 0.5  # less than connect + read left
+        with pytest.raises(OdooNotSentError, match="time budget"):
+            client.execute_kw("pos.config", "search_count", [[]])
+        assert odoo_sandbox.counters()["calls"] == calls  # Odoo saw nothing
+        client.end_by = time.monotonic() + 60
+        with pytest.raises(OdooMissingRecordError):  # the write, then the search confirming it
+            client.write_pos_config(config_id, {"name": "Terrace"})
+        assert odoo_sandbox.counters()["calls"] == calls + 2
+        client.end_by = None
+        assert client.execute_kw("pos.config", "search_count", [[]]) == 0
 
 
 def _deadline_threads() -> set[threading.Thread]:
