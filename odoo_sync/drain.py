@@ -24,7 +24,7 @@ from odoo_client.errors import (
 from odoo_sync import blame, claims, due, outcomes, tenant_health
 from odoo_sync.explain import explain
 from odoo_sync.linking import Onboarding
-from odoo_sync.locks import tenant_lock
+from odoo_sync.locks import odoo_lock, tenant_lock
 from odoo_sync.payloads import build_pos_config_create_payload
 
 log = logging.getLogger("odoo_sync")
@@ -33,7 +33,7 @@ log = logging.getLogger("odoo_sync")
 class TenantStatus:
     OK = "ok"  # drained everything that was due
     MORE = "more"  # stopped at its time budget with work left; another drain follows
-    BUSY = "busy"  # another drain of this tenant holds the lock
+    BUSY = "busy"  # another drain of this tenant holds the lock (or of this Odoo, to link)
     DISABLED = "disabled"  # not a Pro tenant with a complete connection
     PAUSED = "paused"  # credentials rejected: nothing is sent until the connection is edited
     BACKING_OFF = "backing_off"  # Odoo was unreachable; waiting for the tenant's next attempt
@@ -168,6 +168,8 @@ class Drain:
         # Outcomes to record with the batch: (kind, claim, arguments, then(outcome)).
         self.pending: list[tuple] = []
         self.onboarding = Onboarding(tenant, client, self.correlation_id)
+        self.odoo_lock = None  # this Odoo's onboarding lock, held for one batch
+        self.odoo_busy = False  # another tenant's drain held it: claim no more batches
         self.healthy_recorded = False
         # The most one row can take: a write may need a second call (the
         # search_count that confirms a record deleted in Odoo).
@@ -235,6 +237,10 @@ class Drain:
             return False
         if time.monotonic() > self.deadline:
             self.result.status = TenantStatus.MORE
+            return False
+        if self.odoo_busy:
+            # Its creates would wait again: the next tick or push tries them.
+            self.result.status = TenantStatus.BUSY
             return False
         lease_from = time.monotonic()  # the lock and the claims run from here
         if not self.lock.extend():
@@ -314,6 +320,13 @@ class Drain:
         updates = [c for c in batch if c.action != claims.CREATE]
         upserts = []
         matching = [c for c in creates if c.matches_name]
+        if matching and not self._onboarding_lock():
+            # Another tenant on this Odoo is linking configs now: these creates wait,
+            # uncharged, for a later drain (which must not take one it just linked).
+            waiting = OdooNotSentError("another tenant on this Odoo is linking its registers")
+            for claim in matching:
+                self.obtained[claim.register_id] = CallOutcome(None, waiting, 0)
+            creates, matching = [c for c in creates if not c.matches_name], []
         if matching:
             started = time.monotonic()
             try:
@@ -515,9 +528,30 @@ class Drain:
 
     def end_batch(self) -> None:
         """Give back, uncharged, the batch's rows not sent, or sent and not recorded (the drain
-        ended first)."""
+        ended first); then, the batch's links recorded, let other tenants on this Odoo link."""
         self._release(self.outstanding + list(self.in_flight.values()))
         self.outstanding, self.in_flight, self.obtained = [], {}, {}
+        self._release_onboarding_lock()
+
+    def _onboarding_lock(self) -> bool:
+        """Hold this Odoo's onboarding lock for the batch (False: another tenant's drain does).
+
+        Tenants sharing an Odoo look up, link and record existing configs one
+        drain at a time, so two never take the same config (odoo_sync.linking).
+        A drain that finds it taken claims no more batches: it ends `busy`.
+        """
+        if self.odoo_lock is None:
+            lock = odoo_lock(self.tenant)
+            if not lock.acquire():
+                self.odoo_busy = True
+                return False
+            self.odoo_lock = lock
+        return True
+
+    def _release_onboarding_lock(self) -> None:
+        lock, self.odoo_lock = self.odoo_lock, None
+        if lock is not None:
+            lock.release()
 
     def finish(self) -> None:
         """Decide whose the failures still held are; a drain that did its work ends any outage."""
@@ -548,7 +582,10 @@ class Drain:
             try:
                 self.client.close()
             finally:
-                self.lock.release()
+                try:
+                    self._release_onboarding_lock()  # after the links were recorded
+                finally:
+                    self.lock.release()
 
     # --- what the steps share ----------------------------------------------------------
 

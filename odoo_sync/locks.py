@@ -3,18 +3,25 @@
 Redis (SET NX PX with a token, released and extended only by its holder) when
 REDIS_URL is set; otherwise a lease on the tenant row, so the embedded default
 needs no server. Both expire by themselves if the holder dies.
+
+And the onboarding lock of one Odoo (`odoo_lock`): tenants sharing an Odoo
+(`Tenant.odoo_target`) look up, link and record existing configs one drain at
+a time, so two of them never take the same config (odoo_sync.linking).
 """
 
+import hashlib
 import uuid
 from datetime import timedelta
 from functools import lru_cache
 
 import redis
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from cafe.models import Tenant
+from odoo_sync.models import OdooLock
 
 # Delete / extend the key only if it still holds our token.
 _RELEASE = (
@@ -32,8 +39,8 @@ def _redis(url: str) -> redis.Redis:
 
 
 class RedisTenantLock:
-    def __init__(self, tenant_id: int, *, ttl_seconds: int, url: str):
-        self.key = f"regsync:drain-lock:{tenant_id}"
+    def __init__(self, tenant_id: int, *, ttl_seconds: int, url: str, key: str = ""):
+        self.key = key or f"regsync:drain-lock:{tenant_id}"
         self.token = uuid.uuid4().hex
         self.ttl_ms = int(ttl_seconds * 1000)
         self.client = _redis(url)
@@ -78,3 +85,42 @@ def tenant_lock(tenant_id: int, *, backend: str | None = None):
     if backend == "redis":
         return RedisTenantLock(tenant_id, ttl_seconds=ttl, url=settings.REDIS_URL)
     return DbTenantLock(tenant_id, ttl_seconds=ttl)
+
+
+class DbOdooLock:
+    """`odoo_lock` on the embedded default: a lease on an OdooLock row, made on first use."""
+
+    def __init__(self, key: str, *, ttl_seconds: int):
+        self.key = key
+        self.token = uuid.uuid4()
+        self.ttl = timedelta(seconds=ttl_seconds)
+
+    def acquire(self) -> bool:
+        try:
+            with transaction.atomic():
+                OdooLock.objects.get_or_create(key=self.key)
+        except IntegrityError:
+            pass  # made by a drain of another tenant just now
+        now = timezone.now()
+        free = Q(locked_until__isnull=True) | Q(locked_until__lt=now)
+        taken = OdooLock.objects.filter(free, key=self.key).update(
+            token=self.token, locked_until=now + self.ttl
+        )
+        return taken == 1
+
+    def release(self) -> None:
+        OdooLock.objects.filter(key=self.key, token=self.token).update(
+            token=None, locked_until=None
+        )
+
+
+def odoo_lock(tenant: Tenant, *, backend: str | None = None):
+    """The onboarding lock of the Odoo `tenant` points at (its `odoo_target`)."""
+    backend = backend or settings.SYNC_LOCK_BACKEND
+    ttl = settings.SYNC_CLAIM_SECONDS
+    key = hashlib.sha256(repr(tenant.odoo_target).encode()).hexdigest()[:40]
+    if backend == "redis":
+        return RedisTenantLock(
+            tenant.pk, ttl_seconds=ttl, url=settings.REDIS_URL, key=f"regsync:odoo-lock:{key}"
+        )
+    return DbOdooLock(key, ttl_seconds=ttl)

@@ -206,3 +206,18 @@ class AuditFinding(models.Model):
             "local": local,
             "odoo": odoo,
         }
+
+
+class OdooLock(models.Model):
+    """A lease on one Odoo (server and database) for onboarding, on the embedded default.
+
+    With Redis the lease is a Redis key (odoo_sync.locks); without it, this
+    row. Tenants sharing an Odoo link its existing configs one drain at a time.
+    """
+
+    key = models.CharField(max_length=64, unique=True)
+    token = models.UUIDField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.key

@@ -161,6 +161,53 @@ def test_a_config_another_tenant_on_the_same_odoo_linked_is_not_taken(sandbox_te
     assert odoo_sandbox.pos_config(ours.odoo_pos_config_id)["name"] == "Terrace"
 
 
+def test_two_tenants_on_one_odoo_linking_at_once_never_take_the_same_config(
+    sandbox_tenant, odoo_sandbox
+):
+    """Both drains found "Terrace" free; one links it, the other waits uncharged and creates.
+
+    Tenants sharing an Odoo link one drain at a time (odoo_sync.locks.odoo_lock):
+    the second drain's lookup comes after the first one's link is recorded.
+    """
+    odoo_sandbox.as_integration_user()  # no Access Rights: nothing in Odoo says whose it is
+    config = odoo_sandbox.create_pos_config("Terrace")
+    neighbour = tenant_on(odoo_sandbox)
+    theirs = services.add_register(sandbox_tenant, name="Terrace", prefix="TER")
+    ours = services.add_register(neighbour, name="Terrace", prefix="TER")
+
+    first = open_drain(sandbox_tenant.pk)
+    assert first.login() and first.claim_batch()
+    sent = first.call_batch(first.take_batch())  # linked, not recorded yet
+    with open_drain(neighbour.pk) as second:
+        assert second.login() and second.claim_batch()
+        [(_, waiting)] = second.call_batch(second.take_batch())
+        assert waiting.error is not None  # not sent: the first drain is linking
+        for claim, outcome in [(_, waiting)]:
+            second.record(claim, outcome)
+        second.end_batch()
+        assert not second.claim_batch()
+        second.finish()
+    assert second.result.status == TenantStatus.BUSY
+    ours = _reload(ours)
+    assert (ours.sync_state, ours.sync_retries, ours.odoo_pos_config_id) == (
+        SyncState.PENDING_CREATE,
+        0,
+        None,
+    )
+    with first:
+        for claim, outcome in sent:
+            first.record(claim, outcome)
+        first.end_batch()
+        first.finish()
+    assert _reload(theirs).odoo_pos_config_id == config
+
+    drain_tenant(neighbour.pk)
+    ours = _reload(ours)
+    assert ours.sync_state == SyncState.SYNCED
+    assert ours.odoo_pos_config_id not in (None, config)  # a config of its own
+    assert len(odoo_sandbox.pos_configs()) == 2
+
+
 def test_a_register_of_another_odoo_with_the_same_id_takes_nothing_here(
     sandbox_tenant, odoo_sandbox, odoo_sandbox_factory
 ):
