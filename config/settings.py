@@ -229,6 +229,9 @@ SYNC_LOCK_BACKEND = env.str("SYNC_LOCK_BACKEND", default="redis" if REDIS_URL el
 
 # "localhost" means nothing to the filesystem transport; without it kombu warns at every start.
 CELERY_BROKER_URL = REDIS_URL or "filesystem://localhost//"
+if not REDIS_URL:
+    # Kombu's filesystem transport, writing each message whole (config/broker.py).
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
 if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 else:

@@ -57,3 +57,50 @@ def test_the_embedded_broker_starts_without_kombus_hostname_warning(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("filesystem")
     assert "No hostname was supplied" not in proc.stderr
+
+
+def _drain_queue_while_written(transport, tmp_path, messages: int = 12) -> int:
+    """Write `messages` large messages in a thread while this one takes them; how many it took.
+
+    `_get` raises on a message it reads half-written (an empty or cut JSON file).
+    """
+    import threading
+    import time
+    from queue import Empty
+
+    from kombu import Connection
+
+    folder = tmp_path / "queue"
+    folder.mkdir()
+    options = {"data_folder_in": str(folder), "data_folder_out": str(folder)}
+    body = {"payload": "x" * 2_000_000}
+    with Connection(
+        "filesystem://localhost//", transport=transport, transport_options=options
+    ) as c:
+        writer_channel, reader_channel = c.channel(), c.channel()
+        writer = threading.Thread(
+            target=lambda: [writer_channel._put("q", body) for _ in range(messages)]
+        )
+        writer.start()
+        taken = 0
+        deadline = time.monotonic() + 120  # a bound on a hang, not a speed
+        while taken < messages and time.monotonic() < deadline:
+            try:
+                assert reader_channel._get("q") == body
+            except Empty:
+                continue
+            taken += 1
+        writer.join()
+    return taken
+
+
+def test_the_embedded_broker_never_hands_a_worker_a_half_written_message(tmp_path):
+    """Kombu's own filesystem transport creates the file, then writes it: a worker polling
+    the folder read it empty and stopped (the soak met it on a busy machine)."""
+    from config.broker import Transport
+
+    if not settings.REDIS_URL:  # the embedded default uses it
+        assert settings.CELERY_BROKER_TRANSPORT == "config.broker:Transport"
+
+    assert _drain_queue_while_written(Transport, tmp_path) == 12
+    assert not list((tmp_path / "queue").iterdir())  # nothing left behind, no .part file
