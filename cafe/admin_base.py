@@ -158,8 +158,13 @@ def render_confirmation(
     submit: str,
     rows: list[tuple] | None = None,
     form=None,
+    hidden: dict | None = None,
 ):
-    """The page an action shows before it acts: posts back to the changelist with `confirm`."""
+    """The page an action shows before it acts: posts back with `confirm`.
+
+    With an `action`, to the changelist with the selected rows; without one
+    (a view of one object), to the page's own URL with the `hidden` fields.
+    """
     context = {
         **modeladmin.admin_site.each_context(request),
         "title": title,
@@ -169,6 +174,7 @@ def render_confirmation(
         "queryset": queryset,
         "rows": rows or [],
         "form": form,
+        "hidden": hidden or {},
         "opts": modeladmin.opts,
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
     }

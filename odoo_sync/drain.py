@@ -153,6 +153,7 @@ class CallOutcome:
     # A create linked to an existing config holds that config's values, not the row's.
     pushed_name: str | None = None
     pushed_active: bool = True
+    linked: bool = False
 
 
 class Drain:
@@ -472,6 +473,7 @@ class Drain:
             _ms(started),
             pushed_name=match["name"],
             pushed_active=match["active"],
+            linked=True,
         )
 
     def record(self, claim: claims.Claim, outcome: CallOutcome) -> bool:
@@ -562,6 +564,7 @@ class Drain:
                 "odoo_id": outcome.odoo_id,
                 "pushed_name": outcome.pushed_name or claim.name,
                 "pushed_active": outcome.pushed_active,
+                "linked": outcome.linked,
                 "duration_ms": outcome.duration_ms,
             }
             self.pending.append(("create_pushed", claim, kwargs, then))

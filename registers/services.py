@@ -215,6 +215,12 @@ def edit_register(
     """
     row = lock_register(register.pk)
     _check_not_stale(row, expected_revision)
+    odoo_sees = _edit(row, name=name, active=active, prefix=prefix, actor=actor)
+    return queue_odoo_update(row, actor=actor) if odoo_sees else row
+
+
+def _edit(row: PosConfig, *, name, active, prefix, actor: str) -> bool:
+    """Apply an edit to the locked row and record it; whether Odoo must see it (name, active)."""
     if name is not _KEEP:
         name = clean_register_name(name)
     if prefix is not _KEEP:
@@ -240,7 +246,7 @@ def edit_register(
         row.revision += 1
         row.save(update_fields=["sequence_prefix", "revision", "updated_at"])
         _record_edit(row, "prefix_changed", actor=actor, detail=f"{old!r} -> {prefix!r}")
-    return queue_odoo_update(row, actor=actor) if odoo_sees else row
+    return odoo_sees
 
 
 def _set_active(row: PosConfig, active: bool, *, actor: str) -> bool:
@@ -428,11 +434,14 @@ def link_register_to_odoo(
         raise ValidationError(
             f"pos.config {odoo_pos_config_id} is already the register {taken.name!r}'s."
         )
+    picked = next(c for c in row.odoo_link_candidates if c["id"] == odoo_pos_config_id)
     apply_event(
         row,
         Event.LINKED_BY_OPERATOR,
         actor=actor,
-        detail=f"linked to pos.config {odoo_pos_config_id}",
+        detail=f"pos.config {odoo_pos_config_id} {picked['name']!r}"
+        f"{'' if picked['active'] else ' (archived)'}, picked among "
+        f"{len(row.odoo_link_candidates)} named alike",
         odoo_id=odoo_pos_config_id,
     )
     _push_soon(row.tenant_id)
@@ -446,3 +455,4 @@ def force_create_in_odoo(register: PosConfig, *, actor: str = SYSTEM_ACTOR) -> P
     apply_event(row, Event.FORCED_CREATE, actor=actor, detail="a new pos.config, by hand")
     _push_soon(row.tenant_id)
     return row
+

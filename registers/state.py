@@ -32,6 +32,8 @@ SYSTEM_ACTOR = "system"
 class Event:
     EDITED = "edited"  # renamed or (de)activated, and the row has an Odoo id
     CREATE_LANDED = "create_landed"  # Odoo holds the pos.config: its id is stored
+    # A create took the pos.config Odoo already had under the register's name (onboarding).
+    LINKED_EXISTING = "linked_existing"
     WRITE_LANDED = "write_landed"  # Odoo took the name/active write
     ATTEMPT_FAILED = "attempt_failed"  # a transient failure: backing off
     DEAD_LETTERED = "dead_lettered"  # last attempt, or Odoo's permanent verdict on the row
@@ -77,6 +79,7 @@ TRANSITIONS: dict[tuple[str, str], Move] = {
     (PU, Event.EDITED): Move(PU, _has_odoo_id),
     (ERR, Event.EDITED): Move(PU, _has_odoo_id),
     (PC, Event.CREATE_LANDED): Move(OK),
+    (PC, Event.LINKED_EXISTING): Move(OK),
     (PU, Event.WRITE_LANDED): Move(OK, _has_odoo_id),
     (PC, Event.ATTEMPT_FAILED): Move(PC),
     (PU, Event.ATTEMPT_FAILED): Move(PU),
@@ -182,7 +185,7 @@ def _effect(row: PosConfig, event: str, now: datetime, values: dict) -> list[str
         row.odoo_create_matches_name = False
         row.odoo_link_candidates = []
         return [*_fresh(row, now), "odoo_create_matches_name", "odoo_link_candidates"]
-    if event == Event.CREATE_LANDED:
+    if event in (Event.CREATE_LANDED, Event.LINKED_EXISTING):
         row.odoo_pos_config_id = values["odoo_id"]
         row.odoo_create_matches_name = True
         row.odoo_name = values.get("odoo_name")
@@ -228,10 +231,10 @@ def apply_event(
     """Apply `event` to a row locked by the caller's transaction, write it, and record it.
 
     `row` must come from `lock_register` in the current transaction. `values`
-    are what the event carries: `odoo_id` (create_landed, linked_by_operator),
-    `retries`, `error`, `kind` and `next_attempt_at` (attempt_failed,
-    dead_lettered), `odoo_name` and `odoo_active` as the audit read them
-    (drift_fixed). With `writes`, the row and its RegisterEvent are kept
+    are what the event carries: `odoo_id` (create_landed, linked_existing,
+    linked_by_operator), `retries`, `error`, `kind` and `next_attempt_at`
+    (attempt_failed, dead_lettered), `odoo_name` and `odoo_active` as the
+    audit read them (drift_fixed). With `writes`, the row and its RegisterEvent are kept
     there unsaved, for the caller to write a whole batch in one statement each.
     Raises InvalidTransition for an event the table does not allow for the
     row's state, or whose precondition the row does not meet.

@@ -406,3 +406,74 @@ def test_operator_journey_new_tenant_registers_wrong_key_and_fix(
     page.goto(f"{admin}/registers/posconfig/")
     page.wait_for_selector("#result_list")
     expect(page.locator("p.regsync-banner")).to_have_count(0)
+
+
+def test_onboarding_links_by_name_and_an_operator_picks_among_namesakes_in_the_browser(
+    live_server, sandbox_tenant, odoo_sandbox, browser_page
+):
+    """Issue 23: the first "Link to pos.config N" button submitted the change form instead
+    (a form nested in a form), and a link read "Created in Odoo" in the history."""
+    tenant = sandbox_tenant
+    garden_config = odoo_sandbox.create_pos_config("Garden")
+    first = odoo_sandbox.create_pos_config("Terrace")
+    second = odoo_sandbox.create_pos_config("terrace ", active=False)
+    garden = services.add_register(tenant, name="Garden", prefix="GAR")
+    terrace = services.add_register(tenant, name="Terrace", prefix="TER")
+    drain_tenant(tenant.pk)
+    terrace.refresh_from_db()
+    assert terrace.last_sync_error_kind == ErrorKind.AMBIGUOUS
+    operator = OperatorFactory(username="ops")
+    page = browser_page
+    admin = f"{live_server.url}/admin"
+
+    # A register that took the config Odoo had says so, not "Created in Odoo".
+    log_in(page, f"{admin}/registers/posconfig/{garden.pk}/change/", operator.username)
+    linked = page.locator(".field-history tbody tr").filter(has_text="Linked to the existing")
+    expect(linked).to_have_count(1)
+    assert linked.locator("td").all_inner_texts()[1:] == [
+        "sync",
+        "Linked to the existing config in Odoo (in step with Odoo)",
+        f"pos.config {garden_config} 'Garden' (found by name)",
+    ]
+    expect(page.locator(".field-history")).not_to_contain_text("Created in Odoo")
+    for path in save_screenshot(page, "onboarding-linked.png"):
+        assert path.stat().st_size > 10_000
+
+    # "Which one is it?": the first button opens its confirmation, saying what it writes.
+    page.goto(f"{admin}/registers/posconfig/{terrace.pk}/change/")
+    choice = page.locator("#regsync-odoo-choice")
+    expect(choice).to_contain_text("Which one is it?")
+    for path in save_screenshot(page, "onboarding-which-one.png"):
+        assert path.stat().st_size > 10_000
+    choice.get_by_text(f"Link to pos.config {first}: Terrace").click()
+    form = page.locator("#regsync-confirm-form")
+    expect(form).to_be_visible()
+    content = page.locator("#content")
+    expect(content).to_contain_text(
+        f"The next sync writes to pos.config {first} in Odoo: the name 'Terrace' "
+        "(Odoo has 'Terrace'), active (Odoo has it active), and regsync's external id "
+        f"regsync.register_{terrace.uuid.hex}."
+    )
+    expect(content).to_contain_text(f"Left as they are in Odoo: {second} 'terrace ' (archived).")
+    for path in save_screenshot(page, "onboarding-link-confirm.png"):
+        assert path.stat().st_size > 10_000
+    form.get_by_role("button", name="Yes, link it").click()
+    expect(page.locator("ul.messagelist li.success")).to_have_text(
+        f"'Terrace' is linked to pos.config {first}; its values go there."
+    )
+    terrace.refresh_from_db()
+    assert (terrace.sync_state, terrace.odoo_pos_config_id) == (SyncState.PENDING_UPDATE, first)
+    assert (terrace.name, terrace.is_active, terrace.sequence_prefix) == ("Terrace", True, "TER")
+    expect(page.locator(".field-history")).to_contain_text(
+        f"pos.config {first} 'Terrace', picked among 2 named alike"
+    )
+
+    drain_tenant(tenant.pk)
+    terrace.refresh_from_db()
+    assert terrace.sync_state == SyncState.SYNCED
+    assert [(c["id"], c["name"]) for c in odoo_sandbox.pos_configs()] == [
+        (garden_config, "Garden"),
+        (first, "Terrace"),
+        (second, "terrace "),
+    ]
+    assert {x["res_id"] for x in odoo_sandbox.external_ids()} == {garden_config, first}

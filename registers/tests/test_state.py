@@ -42,6 +42,8 @@ def test_the_table_is_the_designs_event_table():
         (OK, Event.DRIFT_FIXED): PU,
         (PU, Event.DRIFT_FIXED): PU,
         (ERR, Event.FORCED_CREATE): PC,
+        # Issue 23: a create that took the config Odoo had (onboarding), recorded as a link.
+        (PC, Event.LINKED_EXISTING): OK,
     }
     assert {key: move.to for key, move in TRANSITIONS.items()} == drawn
 
