@@ -8,10 +8,15 @@ from django.db.models import Case, IntegerField, Q, Value, When
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.http import url_has_allowed_host_and_scheme
 
 from cafe import access
-from cafe.admin_base import TenantScopedAdmin, humanize_until, local_time, render_confirmation
+from cafe.admin_base import (
+    TenantScopedAdmin,
+    humanize_until,
+    local_time,
+    redirect_back,
+    render_confirmation,
+)
 from registers import services
 from registers.access import registers_for
 from registers.forms import RegisterAddForm, RegisterChangeForm, RenameForm
@@ -92,6 +97,7 @@ EVENT_WORDS = {
     Event.LINKED_BY_OPERATOR: "Linked by hand to an existing config in Odoo",
     Event.FORCED_CREATE: "To be created as a new config in Odoo, by hand",
     Event.DRIFT_FIXED: "Changed in Odoo: local wins, to be written to Odoo again",
+    Event.ODOO_VALUE_ACCEPTED: "Changed in Odoo: took Odoo's value",
 }
 STATE_WORDS = {
     SyncState.PENDING_CREATE: "waiting to be created in Odoo",
@@ -581,7 +587,7 @@ class PosConfigAdmin(TenantScopedAdmin):
         try:
             if choice == "new":
                 services.force_create_in_odoo(register, actor=who)
-                text = f"{register.name!r} will be created as a new Point of Sale in Odoo."
+                text = f"{register.name!r} will be created as a new config in Odoo."
             else:
                 services.link_register_to_odoo(register, odoo_pos_config_id=int(choice), actor=who)
                 text = f"{register.name!r} is linked to pos.config {choice}; its values go there."
@@ -643,12 +649,9 @@ class PosConfigAdmin(TenantScopedAdmin):
             f"Retry sync of {register.name!r}: " + summarise(done, left, verb="retry"),
             level,
         )
-        target = request.POST.get("next", "")
-        if not url_has_allowed_host_and_scheme(
-            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        ):
-            target = reverse("admin:registers_posconfig_change", args=[register.pk])
-        return HttpResponseRedirect(target)
+        return redirect_back(
+            request, reverse("admin:registers_posconfig_change", args=[register.pk])
+        )
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context["retry_url"] = (

@@ -44,6 +44,9 @@ class Event:
     LINKED_BY_OPERATOR = "linked_by_operator"  # an operator picked the pos.config to link
     DRIFT_FIXED = "drift_fixed"  # the audit saw Odoo changed behind our back: local wins
     FORCED_CREATE = "forced_create"  # an operator wants a new config although names match
+    # An operator took Odoo's name or active flag for the register (the audit's "Accept
+    # Odoo's value"): the register is in step again with nothing sent to Odoo.
+    ODOO_VALUE_ACCEPTED = "odoo_value_accepted"
 
 
 def _has_odoo_id(row: PosConfig) -> bool:
@@ -97,6 +100,7 @@ TRANSITIONS: dict[tuple[str, str], Move] = {
     (OK, Event.DRIFT_FIXED): Move(PU, _has_odoo_id),
     (PU, Event.DRIFT_FIXED): Move(PU, _has_odoo_id),
     (ERR, Event.FORCED_CREATE): Move(PC, _no_odoo_id),
+    (OK, Event.ODOO_VALUE_ACCEPTED): Move(OK, _has_odoo_id),
 }
 
 
@@ -185,6 +189,11 @@ def _effect(row: PosConfig, event: str, now: datetime, values: dict) -> list[str
         row.odoo_create_matches_name = False
         row.odoo_link_candidates = []
         return [*_fresh(row, now), "odoo_create_matches_name", "odoo_link_candidates"]
+    if event == Event.ODOO_VALUE_ACCEPTED:
+        # The audit's read of Odoo is what Odoo holds now (the register took from it).
+        row.odoo_name = values["odoo_name"]
+        row.odoo_active = values["odoo_active"]
+        return ["odoo_name", "odoo_active"]
     if event in (Event.CREATE_LANDED, Event.LINKED_EXISTING):
         row.odoo_pos_config_id = values["odoo_id"]
         row.odoo_create_matches_name = True
@@ -234,7 +243,7 @@ def apply_event(
     are what the event carries: `odoo_id` (create_landed, linked_existing,
     linked_by_operator), `retries`, `error`, `kind` and `next_attempt_at`
     (attempt_failed, dead_lettered), `odoo_name` and `odoo_active` as the
-    audit read them (drift_fixed). With `writes`, the row and its RegisterEvent are kept
+    audit read them (drift_fixed, odoo_value_accepted). With `writes`, the row and its RegisterEvent are kept
     there unsaved, for the caller to write a whole batch in one statement each.
     Raises InvalidTransition for an event the table does not allow for the
     row's state, or whose precondition the row does not meet.
