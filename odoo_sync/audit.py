@@ -287,6 +287,11 @@ def left_alone(finding: AuditFinding, decision: str) -> str:
         return f"already decided by {finding.decided_by or 'someone'}"
     if finding.decision not in (Decision.NONE, Decision.IGNORED):
         return f"already decided: {finding.get_decision_display().lower()}"
+    if decision == Decision.ADOPTED and finding.odoo_external_id.startswith(
+        f"{EXTERNAL_ID_MODULE}."
+    ):
+        # Another register's (or was): never ours to take (DESIGN property 14).
+        return f"it carries {finding.odoo_external_id}: it is (or was) another register's"
     return ""
 
 
@@ -487,10 +492,6 @@ def adopt_findings(findings, *, prefixes: dict[int, str], actor: str) -> tuple[i
     """
 
     def adopt(finding: AuditFinding) -> None:
-        if finding.odoo_external_id.startswith(f"{EXTERNAL_ID_MODULE}."):
-            raise ValidationError(
-                f"it carries {finding.odoo_external_id}: it is (or was) another register's"
-            )
         register = register_services.adopt_odoo_config(
             finding.tenant,
             odoo_id=finding.odoo_id,
