@@ -10,9 +10,10 @@ from django.contrib.admin import widgets as admin_widgets
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.exceptions import NON_FIELD_ERRORS, ImproperlyConfigured, ValidationError
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 
 
 def add_service_errors(form, exc: ValidationError, field_map: dict | None = None) -> None:
@@ -158,8 +159,13 @@ def render_confirmation(
     submit: str,
     rows: list[tuple] | None = None,
     form=None,
+    hidden: dict | None = None,
 ):
-    """The page an action shows before it acts: posts back to the changelist with `confirm`."""
+    """The page an action shows before it acts: posts back with `confirm`.
+
+    With an `action`, to the changelist with the selected rows; without one
+    (a view of one object), to the page's own URL with the `hidden` fields.
+    """
     context = {
         **modeladmin.admin_site.each_context(request),
         "title": title,
@@ -169,6 +175,7 @@ def render_confirmation(
         "queryset": queryset,
         "rows": rows or [],
         "form": form,
+        "hidden": hidden or {},
         "opts": modeladmin.opts,
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
     }
@@ -212,3 +219,13 @@ def humanize_duration(delta: timedelta) -> str:
     if hours < 48:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     return f"{hours // 24} days"
+
+
+def redirect_back(request, default: str) -> HttpResponseRedirect:
+    """To the posted `next` page when it is one of this site's, else to `default`."""
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = default
+    return HttpResponseRedirect(target)

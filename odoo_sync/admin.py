@@ -12,6 +12,7 @@ from django.utils.html import format_html
 
 from cafe import access
 from cafe.admin_base import TenantScopedAdmin, humanize_ago, humanize_duration
+from cafe.models import Tenant
 from odoo_sync import housekeeping, reporting
 from odoo_sync.access import sync_attempts_for
 from odoo_sync.audit_admin import AuditFindingAdmin  # noqa: F401 - registers the findings admin
@@ -45,6 +46,7 @@ def sync_overview(user, *, now: datetime | None = None) -> dict:
     empty = {"total": 0, "pending_create": 0, "pending_update": 0, "sync_error": 0, "synced": 0}
     rows, totals = [], dict(empty)
     last_audits = {run.tenant_id: run for run in reporting.last_audit_runs([t.pk for t in tenants])}
+    open_findings = reporting.open_findings_by_tenant([t.pk for t in tenants])
     for tenant in tenants:
         counts = health.get(tenant.pk, {**empty, "oldest_due_age": None})
         for key in empty:
@@ -57,6 +59,7 @@ def sync_overview(user, *, now: datetime | None = None) -> dict:
                 "oldest_due": humanize_duration(age) if age is not None else "",
                 "status": tenant_sync_status(tenant),
                 "audit": last_audits.get(tenant.pk),
+                "findings": open_findings.get(tenant.pk, {"needing": 0, "ignored": 0}),
             }
         )
     dead_letters = list(dead_letters_for(user)[: DEAD_LETTERS_SHOWN + 1])
@@ -133,6 +136,15 @@ class SyncAttemptAdmin(TenantScopedAdmin):
         data = sync_overview(request.user)
         can_retry = request.user.has_perm("registers.change_posconfig")
         operator = access.is_operator(request.user)
+        tenants_admin = self.admin_site._registry[Tenant]
+        for row in data["rows"]:
+            # "Run audit now", as on the tenant's page and for whoever may use it there.
+            tenant = row["tenant"]
+            row["audit_now_url"] = (
+                reverse("admin:cafe_tenant_audit_now", args=[tenant.pk])
+                if tenant.has_odoo and tenants_admin.has_change_permission(request, tenant)
+                else ""
+            )
         for register in data["dead_letters"]:
             register.badge = sync_badge_html(register.sync_state)
             register.kind_label = (

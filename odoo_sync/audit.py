@@ -1,20 +1,33 @@
-"""The drift audit: what changed in a tenant's Odoo behind regsync's back, and local truth winning.
+"""The drift audit: what changed in a tenant's Odoo behind regsync's back, and what an operator
+decides about it.
 
 `audit_tenant` reads every pos.config of the tenant's Odoo (active and
 archived, in pages) with the regsync external ids each carries, and compares
 it with the registers that are in step (`synced`): a register whose own change
-is still on its way is not drift. Each run is kept (`AuditRun`,
-`AuditFinding`) for the overview. `fix_findings` makes local truth win where
-that is safe: a renamed, archived or unarchived config is written again from
-the register; a deleted one is created again. Left alone, only reported: a
-config no register links to (`unknown_in_odoo`), and a register's linked
-config that carries another register's external id (`stale_link_in_odoo`:
-not ours, DESIGN property 14). Nothing is ever deleted in Odoo.
+is still on its way is not drift. A finding is one per config and kind
+(`AuditFinding`): each run updates the findings it sees again and resolves
+the ones it no longer sees; each run is kept (`AuditRun`) for the overview.
+
+What an operator may decide, one function each (the admin and the command
+call these; `plan` says beforehand what each would do, for the confirmation
+pages):
+- `fix_findings` (local wins): a renamed, archived or unarchived config is
+  written again from the register; a deleted one is created again.
+- `accept_odoo_values`: the register takes Odoo's name or active flag; nothing
+  is sent to Odoo.
+- `adopt_findings`: a config no register links to (`unknown_in_odoo`, made in
+  Odoo's back office) becomes a register of the tenant, linked to it.
+- `ignore_findings` / `stop_ignoring`: an unknown config is left alone and no
+  longer counts (exit code, overview, metrics) until someone stops ignoring it.
+Never written: a register's linked config that carries another register's
+external id (`stale_link_in_odoo`: not ours, DESIGN property 14). Nothing is
+ever deleted in Odoo.
 """
 
 import logging
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -23,7 +36,9 @@ from odoo_client.errors import OdooAuthError, OdooError
 from odoo_sync.drain import client_for
 from odoo_sync.explain import explain
 from odoo_sync.models import AuditFinding, AuditRun
+from registers import services as register_services
 from registers.models import (
+    EXTERNAL_ID_MODULE,
     PosConfig,
     SyncState,
     another_registers_external_id,
@@ -36,6 +51,7 @@ from registers.state import Event, allows, apply_event, lock_register
 log = logging.getLogger("odoo_sync")
 
 Kind = AuditFinding.Kind
+Decision = AuditFinding.Decision
 Status = AuditRun.Status
 AUDIT_ACTOR = "audit"
 PAGE_SIZE = 200
@@ -43,6 +59,20 @@ PAGE_SIZE = 200
 LEFT_ALONE = {
     Kind.UNKNOWN: "not a register here",
     Kind.STALE_LINK: "the config carries another register's external id",
+}
+# Which findings each decision applies to.
+DRIFTED = (Kind.RENAMED, Kind.ARCHIVED, Kind.UNARCHIVED)
+APPLIES_TO = {
+    Decision.LOCAL_WINS: (*DRIFTED, Kind.DELETED),
+    Decision.ODOO_VALUE: DRIFTED,
+    Decision.ADOPTED: (Kind.UNKNOWN,),
+    Decision.IGNORED: (Kind.UNKNOWN,),
+}
+NOT_APPLICABLE = {
+    Decision.LOCAL_WINS: "only a rename, archive, unarchive or deletion made in Odoo is fixed",
+    Decision.ODOO_VALUE: "only a rename, archive or unarchive made in Odoo can be accepted",
+    Decision.ADOPTED: "only a config that is not a register here can be adopted",
+    Decision.IGNORED: "only a config that is not a register here can be ignored",
 }
 
 
@@ -54,12 +84,19 @@ class TenantAudit:
     error: str = ""
     run: AuditRun | None = None
 
+    @property
+    def needing_attention(self) -> list[AuditFinding]:
+        return [finding for finding in self.findings if finding.needs_attention]
+
     def as_dict(self) -> dict:
         return {
             "tenant": self.tenant.slug,
             "status": self.status,
             "findings": [finding.as_dict() for finding in self.findings],
         }
+
+
+# --- reading Odoo and keeping what was found ------------------------------------------------
 
 
 def _finding(kind, register=None, record=None) -> AuditFinding:
@@ -75,12 +112,19 @@ def _finding(kind, register=None, record=None) -> AuditFinding:
     )
 
 
-def compare(registers: list[PosConfig], records: list[dict]) -> list[AuditFinding]:
+def compare(
+    registers: list[PosConfig], records: list[dict], *, others_linked: frozenset[int] = frozenset()
+) -> list[AuditFinding]:
     """Drift between a tenant's registers and its Odoo's pos.configs (`id`, `name`, `active`,
-    `external_ids`: the regsync external ids attached to each, as "module.name")."""
+    `external_ids`: the regsync external ids attached to each, as "module.name").
+
+    `others_linked`: the configs that registers of other tenants on the same
+    Odoo link: theirs, so not unknown here.
+    """
     by_id = {record["id"]: record for record in records}
     ours = {".".join(odoo_external_id(register.uuid)) for register in registers}
     linked = {r.odoo_pos_config_id for r in registers if r.odoo_pos_config_id is not None}
+    taken = linked | others_linked
     findings = []
     for register in registers:
         if register.odoo_pos_config_id is None:
@@ -101,7 +145,7 @@ def compare(registers: list[PosConfig], records: list[dict]) -> list[AuditFindin
             kind = Kind.ARCHIVED if register.is_active else Kind.UNARCHIVED
             findings.append(_finding(kind, register, record))
     for record in records:
-        if record["id"] in linked or ours & set(record.get("external_ids", ())):
+        if record["id"] in taken or ours & set(record.get("external_ids", ())):
             continue  # a register's: linked, or to be found again by its external id
         findings.append(_finding(Kind.UNKNOWN, record=record))
     return findings
@@ -130,23 +174,83 @@ def _read_and_compare(tenant: Tenant) -> TenantAudit:
     except OdooError as exc:
         return TenantAudit(tenant, Status.UNREACHABLE, error=explain(exc, tenant).text)
     registers = list(PosConfig.objects.filter(tenant=tenant).order_by("pk"))
-    return TenantAudit(tenant, Status.OK, findings=compare(registers, records))
+    others = PosConfig.objects.filter(
+        tenant_id__in=Tenant.objects.sharing_odoo_with(tenant), odoo_pos_config_id__isnull=False
+    ).exclude(tenant=tenant)
+    others_linked = frozenset(others.values_list("odoo_pos_config_id", flat=True))
+    return TenantAudit(
+        tenant, Status.OK, findings=compare(registers, records, others_linked=others_linked)
+    )
+
+
+# What each run reads afresh, and what merging a finding it saw again may change.
+READ_FIELDS = [
+    "register",
+    "local_name",
+    "local_active",
+    "odoo_name",
+    "odoo_active",
+    "odoo_external_id",
+]
+SEEN_FIELDS = [
+    "run",
+    *READ_FIELDS,
+    "first_seen_at",
+    "resolved_at",
+    "decision",
+    "decided_by",
+    "decided_at",
+]
 
 
 @transaction.atomic
 def _keep(result: TenantAudit, started) -> AuditRun:
+    """Record the run; merge what it saw into the tenant's findings (one per config and kind).
+
+    A finding seen again is updated, and reopened if it had been resolved; a
+    decision made before this run started no longer holds once the drift is
+    seen again, except an ignore. An open finding this run did not see is
+    resolved. A run that could not read Odoo changes no finding.
+    """
+    tenant = Tenant.objects.select_for_update().get(pk=result.tenant.pk)  # one merge at a time
     run = AuditRun.objects.create(
-        tenant=result.tenant,
+        tenant=tenant,
         started_at=started,
         finished_at=timezone.now(),
         status=result.status,
         error=result.error[:2000],
-        findings_count=len(result.findings),
+        connection_revision=result.tenant.odoo_connection_revision,
     )
-    for finding in result.findings:
+    if result.status != Status.OK:
+        return run
+    known = {(f.kind, f.odoo_id): f for f in AuditFinding.objects.filter(tenant=tenant)}
+    new, seen, merged = [], [], []
+    for found in result.findings:
+        finding = known.get((found.kind, found.odoo_id))
+        if finding is None:
+            found.run, found.tenant, found.first_seen_at = run, tenant, started
+            new.append(found)
+            merged.append(found)
+            continue
+        for name in READ_FIELDS:
+            setattr(finding, name, getattr(found, name))
         finding.run = run
-        finding.tenant = result.tenant
-    AuditFinding.objects.bulk_create(result.findings)
+        if finding.resolved_at is not None:
+            finding.resolved_at, finding.first_seen_at = None, started
+        decided_before = finding.decided_at is None or finding.decided_at < started
+        if finding.decision not in (Decision.NONE, Decision.IGNORED) and decided_before:
+            finding.decision, finding.decided_by, finding.decided_at = Decision.NONE, "", None
+        seen.append(finding)
+        merged.append(finding)
+    AuditFinding.objects.bulk_create(new)
+    AuditFinding.objects.bulk_update(seen, SEEN_FIELDS)
+    AuditFinding.objects.filter(
+        tenant=tenant, resolved_at__isnull=True, run__started_at__lt=started
+    ).update(resolved_at=timezone.now())
+    result.findings = merged  # in the order compare found them
+    run.findings_count = len(result.needing_attention)
+    run.ignored_count = sum(f.decision == Decision.IGNORED for f in result.findings)
+    run.save(update_fields=["findings_count", "ignored_count"])
     return run
 
 
@@ -155,21 +259,139 @@ def audit(tenants) -> list[TenantAudit]:
     return [audit_tenant(tenant) for tenant in tenants]
 
 
+# --- what a decision would do, and why a finding is left alone -------------------------------
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What deciding something about a finding would do, in an operator's words; `applies`:
+    whether it would do anything."""
+
+    applies: bool
+    text: str
+
+
+def _side(active) -> str:
+    return "active" if active else "archived"
+
+
+def left_alone(finding: AuditFinding, decision: str) -> str:
+    """Why `decision` does nothing to this finding; "" when it applies."""
+    if finding.kind not in APPLIES_TO[decision]:
+        if decision == Decision.LOCAL_WINS and finding.kind in LEFT_ALONE:
+            return f"never written from here: {LEFT_ALONE[finding.kind]}"
+        return NOT_APPLICABLE[decision]
+    if finding.resolved_at is not None:
+        return "the drift is gone"
+    if finding.decision == decision:
+        return f"already decided by {finding.decided_by or 'someone'}"
+    if finding.decision not in (Decision.NONE, Decision.IGNORED):
+        return f"already decided: {finding.get_decision_display().lower()}"
+    if decision == Decision.ADOPTED and finding.odoo_external_id.startswith(
+        f"{EXTERNAL_ID_MODULE}."
+    ):
+        # Another register's (or was): never ours to take (DESIGN property 14).
+        return f"it carries {finding.odoo_external_id}: it is (or was) another register's"
+    return ""
+
+
+def plan(finding: AuditFinding, decision: str) -> Preview:
+    """What `decision` would do to `finding`, as the confirmation page lists it."""
+    why = left_alone(finding, decision)
+    if why:
+        return Preview(False, "left alone: " + why)
+    name, odoo_id = finding.local_name, finding.odoo_id
+    if decision == Decision.LOCAL_WINS:
+        register = finding.register
+        if register is not None:
+            name = register.name
+        text = {
+            Kind.RENAMED: f"writes the name {name!r} to pos.config {odoo_id} in Odoo "
+            f"(Odoo has {finding.odoo_name!r})",
+            Kind.ARCHIVED: f"makes pos.config {odoo_id} active again in Odoo (archived there)",
+            Kind.UNARCHIVED: f"archives pos.config {odoo_id} again in Odoo (active there)",
+            Kind.DELETED: f"creates {name!r} in Odoo again (pos.config {odoo_id} was deleted "
+            "there)",
+        }[finding.kind]
+    elif decision == Decision.ODOO_VALUE:
+        text = {
+            Kind.RENAMED: f"the register {name!r} is renamed {finding.odoo_name!r} here",
+            Kind.ARCHIVED: f"the register {name!r} is deactivated here",
+            Kind.UNARCHIVED: f"the register {name!r} is reactivated here",
+        }[finding.kind] + "; nothing is sent to Odoo"
+    elif decision == Decision.ADOPTED:
+        text = (
+            f"becomes the register {finding.odoo_name!r} ({_side(finding.odoo_active)}) of "
+            f"{finding.tenant.name}; the next sync attaches regsync's external id to "
+            f"pos.config {odoo_id} in Odoo and writes nothing else"
+        )
+    else:
+        text = (
+            f"pos.config {odoo_id} {finding.odoo_name!r} is ignored: left as it is in Odoo, "
+            "and no longer counted as drift"
+        )
+    return Preview(True, text)
+
+
+def state_words(finding: AuditFinding) -> str:
+    """Where a finding stands, in the words of docs/admin.md's glossary."""
+    by = f" by {finding.decided_by}" if finding.decided_by else ""
+    decided = f"{finding.get_decision_display()}{by}" if finding.decision else ""
+    if finding.resolved_at is not None:
+        return "Resolved" + (f" ({decided})" if decided else "")
+    if finding.decision == Decision.LOCAL_WINS:
+        return f"{decided}: queued to be written to Odoo"
+    if finding.decision:
+        return decided
+    if finding.kind == Kind.STALE_LINK:
+        whose = finding.odoo_external_id or "another register's external id"
+        return f"Needs a decision; never written from here (it carries {whose})"
+    return "Needs a decision"
+
+
+# --- the decisions ----------------------------------------------------------------------------
+
+
+def _locked_finding(
+    finding: AuditFinding, decision: str, *, tenant_first: bool = False
+) -> AuditFinding | None:
+    """The finding, locked and re-read, if `decision` still applies to it.
+
+    Locks are taken tenant, finding, register, in that order, by everything here.
+    """
+    if tenant_first:
+        Tenant.objects.select_for_update().filter(pk=finding.tenant_id).first()
+    row = AuditFinding.objects.select_for_update().get(pk=finding.pk)
+    return None if left_alone(row, decision) else row
+
+
+def _decided(finding: AuditFinding, decision: str, actor: str, *, resolved: bool) -> None:
+    finding.decision, finding.decided_by, finding.decided_at = decision, actor[:150], timezone.now()
+    fields = ["decision", "decided_by", "decided_at"]
+    if resolved:
+        finding.resolved_at = finding.decided_at
+        fields.append("resolved_at")
+    finding.save(update_fields=fields)
+
+
 def fix_finding(finding: AuditFinding, *, actor: str = AUDIT_ACTOR) -> bool:
     """Local truth wins for one finding, where safe; True when the write (or create) that
-    fixes it was queued, and only then is the finding marked fixed.
+    fixes it was queued, and only then is the finding decided "local wins".
 
     A drifted register is re-queued with Odoo's values as the audit read them
     (`drift_fixed`), so the write sends what Odoo differs in even when the
     register is already pending an update of something else; a write then in
     flight is superseded. A dead letter stays the operator's to retry.
     """
-    if finding.kind in LEFT_ALONE or finding.register_id is None or finding.fixed_at:
+    if finding.register_id is None or left_alone(finding, Decision.LOCAL_WINS):
         return False
     with transaction.atomic():
+        finding = _locked_finding(finding, Decision.LOCAL_WINS)  # the finding, then its register
+        if finding is None or finding.register_id is None:
+            return False
         row = lock_register(finding.register_id)
         if row.odoo_pos_config_id != finding.odoo_id or _known_stale(finding):
-            return False  # moved on since the audit, or a later audit found the link stale
+            return False  # moved on since the audit, or the link is known stale
         if finding.kind == Kind.DELETED:
             fixed = relink_register(row.pk, detail="deleted in Odoo: created again", actor=actor)
         elif allows(row, Event.DRIFT_FIXED):
@@ -177,7 +399,7 @@ def fix_finding(finding: AuditFinding, *, actor: str = AUDIT_ACTOR) -> bool:
                 row,
                 Event.DRIFT_FIXED,
                 actor=actor,
-                detail=f"{finding.kind}: local wins",
+                detail=f"{finding.get_kind_display()}: local wins",
                 odoo_name=finding.odoo_name,
                 odoo_active=finding.odoo_active,
             )
@@ -185,24 +407,20 @@ def fix_finding(finding: AuditFinding, *, actor: str = AUDIT_ACTOR) -> bool:
         else:
             fixed = False
         if fixed:
-            AuditFinding.objects.filter(pk=finding.pk).update(fixed_at=timezone.now())
+            _decided(finding, Decision.LOCAL_WINS, actor, resolved=False)
     return fixed
 
 
 def _known_stale(finding: AuditFinding) -> bool:
-    """Whether the tenant's latest audit found this register's link stale (an older finding
-    fixed from the admin must not write a config that is not the register's)."""
-    latest = (
-        AuditRun.objects.filter(tenant_id=finding.tenant_id, status=Status.OK)
-        .order_by("-started_at", "-id")
-        .first()
-    )
-    return (
-        latest is not None
-        and latest.findings.filter(
-            kind=Kind.STALE_LINK, register_id=finding.register_id, odoo_id=finding.odoo_id
-        ).exists()
-    )
+    """Whether an audit found this register's link stale and saw it so last (an older
+    finding fixed from the admin must not write a config that is not the register's)."""
+    return AuditFinding.objects.filter(
+        tenant_id=finding.tenant_id,
+        kind=Kind.STALE_LINK,
+        register_id=finding.register_id,
+        odoo_id=finding.odoo_id,
+        resolved_at__isnull=True,
+    ).exists()
 
 
 def fix_findings(findings, *, actor: str = AUDIT_ACTOR) -> int:
@@ -213,3 +431,99 @@ def fix_findings(findings, *, actor: str = AUDIT_ACTOR) -> int:
             lambda tenant_id=tenant_id: registers_queued.send(sender=PosConfig, tenant_id=tenant_id)
         )
     return len(fixed)
+
+
+def _each(findings, decision: str, act, *, tenant_first=False) -> tuple[int, dict[str, int]]:
+    """Run `act(finding)` on each finding `decision` applies to, each in its own transaction;
+    (how many it did, {why left alone: how many})."""
+    done, left = 0, {}
+    for finding in findings:
+        why = left_alone(finding, decision)
+        if not why:
+            try:
+                with transaction.atomic():
+                    locked = _locked_finding(finding, decision, tenant_first=tenant_first)
+                    if locked is None:
+                        why = "changed since this page was shown"
+                    else:
+                        act(locked)
+                        done += 1
+            except ValidationError as exc:
+                why = " ".join(exc.messages)
+        if why:
+            left[why] = left.get(why, 0) + 1
+    return done, left
+
+
+def accept_odoo_values(findings, *, actor: str) -> tuple[int, dict[str, int]]:
+    """ "Accept Odoo's value": each drifted register takes Odoo's name or active flag, as the
+    audit read it (registers.services.accept_odoo_value); nothing is sent to Odoo."""
+
+    def accept(finding: AuditFinding) -> None:
+        if finding.register is None:
+            raise ValidationError("its register no longer exists")
+        renamed = finding.kind == Kind.RENAMED
+        register_services.accept_odoo_value(
+            finding.register,
+            odoo_id=finding.odoo_id,
+            field="name" if renamed else "active",
+            was=finding.local_name if renamed else finding.local_active,
+            odoo_name=finding.odoo_name,
+            odoo_active=finding.odoo_active,
+            actor=actor,
+        )
+        _decided(finding, Decision.ODOO_VALUE, actor, resolved=True)
+
+    return _each(findings, Decision.ODOO_VALUE, accept)
+
+
+def suggested_prefix(name: str) -> str:
+    """A sequence prefix for a register adopted under `name`: its letters and digits, upper case."""
+    letters = "".join(ch for ch in name.upper() if ch.isascii() and ch.isalnum())
+    return letters[:4] or "POS"
+
+
+def adopt_findings(findings, *, prefixes: dict[int, str], actor: str) -> tuple[int, dict[str, int]]:
+    """ "Adopt": each unknown config becomes a register of its tenant, linked to it, with its
+    name and active flag and the sequence prefix given for it (`prefixes` by finding id).
+
+    A config that carries a regsync external id is (or was) another register's
+    and is never adopted (DESIGN property 14).
+    """
+
+    def adopt(finding: AuditFinding) -> None:
+        register = register_services.adopt_odoo_config(
+            finding.tenant,
+            odoo_id=finding.odoo_id,
+            name=finding.odoo_name,
+            active=finding.odoo_active,
+            prefix=prefixes.get(finding.pk, ""),
+            connection_revision=finding.run.connection_revision,
+            actor=actor,
+        )
+        finding.register = register
+        finding.save(update_fields=["register"])
+        _decided(finding, Decision.ADOPTED, actor, resolved=True)
+
+    return _each(findings, Decision.ADOPTED, adopt, tenant_first=True)
+
+
+def ignore_findings(findings, *, actor: str) -> tuple[int, dict[str, int]]:
+    """ "Ignore": unknown configs left as they are in Odoo and no longer counted as drift (the
+    command's exit code, the overview, /metrics), recorded with who; kept while seen."""
+    return _each(
+        findings,
+        Decision.IGNORED,
+        lambda finding: _decided(finding, Decision.IGNORED, actor, resolved=False),
+    )
+
+
+def stop_ignoring(findings, *, actor: str) -> int:
+    """An ignored config counts as drift again (logged with who)."""
+    ids = [f.pk for f in findings if f.decision == Decision.IGNORED and f.resolved_at is None]
+    undone = AuditFinding.objects.filter(pk__in=ids, decision=Decision.IGNORED).update(
+        decision=Decision.NONE, decided_by="", decided_at=None
+    )
+    if undone:
+        log.info("odoo_sync audit: %s stopped ignoring %d config(s)", actor, undone)
+    return undone

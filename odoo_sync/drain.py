@@ -119,6 +119,8 @@ class CallOutcome:
     pushed_active: bool = True
     # The error is a call's shared with other rows that named none of them (odoo_sync.blame).
     shared: bool = False
+    # It took a config Odoo already had (onboarding), rather than making one.
+    linked: bool = False
 
 
 class Drain:
@@ -483,6 +485,7 @@ class Drain:
             _ms(started),
             pushed_name=match["name"],
             pushed_active=match["active"],
+            linked=True,
         )
 
     def record(self, claim: claims.Claim, outcome: CallOutcome) -> bool:
@@ -608,6 +611,7 @@ class Drain:
                 "odoo_id": outcome.odoo_id,
                 "pushed_name": outcome.pushed_name or claim.name,
                 "pushed_active": outcome.pushed_active,
+                "linked": outcome.linked,
                 "duration_ms": outcome.duration_ms,
             }
             self.pending.append(("create_pushed", claim, kwargs, then))

@@ -147,7 +147,7 @@ class SyncCollector(Collector):
     def _drift(self, slugs):
         findings = GaugeMetricFamily(
             f"{PREFIX}_drift_findings",
-            "Findings of the tenant's last drift audit not fixed yet, by kind",
+            "Drift findings of the tenant that need a decision (not ignored, not being fixed)",
             labels=["tenant", "kind"],
         )
         last_audit = GaugeMetricFamily(
@@ -157,7 +157,7 @@ class SyncCollector(Collector):
         )
         runs = list(reporting.last_audit_runs(Tenant.objects.values("pk")).order_by("tenant_id"))
         open_findings: dict[tuple[int, str], int] = {}
-        rows = AuditFinding.objects.filter(run__in=[run.pk for run in runs], fixed_at__isnull=True)
+        rows = reporting.findings_needing_attention([run.tenant_id for run in runs])
         for tenant_id, kind in rows.values_list("tenant_id", "kind"):
             open_findings[(tenant_id, kind)] = open_findings.get((tenant_id, kind), 0) + 1
         for run in runs:

@@ -1,6 +1,8 @@
 """Sync history: one SyncAttempt row per Odoo call made for a register, and the tick heartbeat."""
 
 from django.db import models
+from django.db.models.functions import Now
+from django.utils import timezone
 
 
 class SyncAttempt(models.Model):
@@ -126,7 +128,7 @@ class OperatorAlert(models.Model):
 
 
 class AuditRun(models.Model):
-    """One drift audit of one tenant: when, how it went, how many findings (they follow)."""
+    """One drift audit of one tenant: when, how it went, what it saw (the findings it last saw)."""
 
     class Status(models.TextChoices):
         OK = "ok", "Audited"
@@ -139,7 +141,12 @@ class AuditRun(models.Model):
     finished_at = models.DateTimeField()
     status = models.CharField(max_length=16, choices=Status.choices)
     error = models.TextField(blank=True)
+    # What the run saw: findings that need someone, and findings of ignored configs.
     findings_count = models.PositiveIntegerField(default=0)
+    # Database defaults: the release before keeps running during an upgrade (docs/deploy.md).
+    ignored_count = models.PositiveIntegerField(default=0, db_default=0)
+    # The tenant's Odoo connection the run read: an Odoo id means something only there.
+    connection_revision = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -149,7 +156,13 @@ class AuditRun(models.Model):
 
 
 class AuditFinding(models.Model):
-    """Something the audit saw changed in Odoo behind regsync's back."""
+    """Something the audit saw changed in Odoo behind regsync's back: one per config and kind.
+
+    Each audit that sees it again updates it (`run` is the latest that did);
+    an audit that no longer sees it resolves it. An operator's decision
+    (local wins, Odoo's value accepted, adopted, ignored) is kept with who and
+    when; an ignored config stays ignored while the audit sees it.
+    """
 
     class Kind(models.TextChoices):
         RENAMED = "renamed_in_odoo", "Renamed in Odoo"
@@ -161,13 +174,20 @@ class AuditFinding(models.Model):
         # external id (e.g. Odoo restored from a backup handed the id out again).
         STALE_LINK = "stale_link_in_odoo", "Linked config is another register's in Odoo"
 
+    class Decision(models.TextChoices):
+        NONE = "", "None yet"
+        LOCAL_WINS = "local_wins", "Local wins"
+        ODOO_VALUE = "odoo_value", "Odoo's value accepted"
+        ADOPTED = "adopted", "Adopted"
+        IGNORED = "ignored", "Ignored"
+
     run = models.ForeignKey(AuditRun, on_delete=models.CASCADE, related_name="findings")
     tenant = models.ForeignKey("cafe.Tenant", on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=24, choices=Kind.choices)
     register = models.ForeignKey(
         "registers.PosConfig", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    odoo_id = models.PositiveIntegerField(null=True, blank=True)
+    odoo_id = models.PositiveIntegerField()
     # None: that side does not exist (no register here, or deleted in Odoo), not "".
     local_name = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     local_active = models.BooleanField(null=True)
@@ -175,13 +195,35 @@ class AuditFinding(models.Model):
     odoo_active = models.BooleanField(null=True)
     # The regsync external id the config carries ("" none): whose config it is.
     odoo_external_id = models.CharField(max_length=200, blank=True, default="")
+    first_seen_at = models.DateTimeField(default=timezone.now, db_default=Now())
+    # The drift is gone: a later audit no longer saw it, or an operator settled it here.
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    decision = models.CharField(
+        max_length=16, choices=Decision.choices, blank=True, default="", db_default=""
+    )
+    decided_by = models.CharField(max_length=150, blank=True, default="", db_default="")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    # No longer used ("local wins" is a decision); dropped a release later (docs/deploy.md).
     fixed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["run", "kind", "id"]
+        verbose_name = "drift finding"
+        ordering = ["tenant", "kind", "odoo_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "kind", "odoo_id"], name="odoo_sync_one_finding_per_config_kind"
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} (Odoo id {self.odoo_id})"
+        if self.local_name is not None:
+            return f"{self.get_kind_display()}: {self.local_name!r} (pos.config {self.odoo_id})"
+        return f"{self.get_kind_display()}: pos.config {self.odoo_id} {self.odoo_name!r}"
+
+    @property
+    def needs_attention(self) -> bool:
+        """Open, and nobody decided anything: what `--audit`'s exit code and alerts count."""
+        return self.resolved_at is None and self.decision == self.Decision.NONE
 
     def as_dict(self) -> dict:
         """The shape `odoo_sync --audit --json` prints."""
@@ -199,13 +241,25 @@ class AuditFinding(models.Model):
                 "external_id": self.odoo_external_id or None,
             }
         )
+        decision = (
+            {"what": self.decision, "by": self.decided_by, "at": self.decided_at.isoformat()}
+            if self.decision
+            else None
+        )
         return {
             "kind": self.kind,
             "register_id": self.register_id,
             "odoo_id": self.odoo_id,
             "local": local,
             "odoo": odoo,
+            "first_seen": self.first_seen_at.isoformat() if self.first_seen_at else None,
+            "decision": decision,
+            "needs_attention": self.needs_attention,
         }
+
+
+# The findings `AuditFinding.needs_attention` is true of, as a filter.
+NEEDS_ATTENTION = models.Q(resolved_at__isnull=True, decision=AuditFinding.Decision.NONE)
 
 
 class OdooLock(models.Model):

@@ -151,10 +151,13 @@ def _create_pushed(
     odoo_id: int,
     pushed_name: str,
     pushed_active: bool = True,
+    linked: bool = False,
     duration_ms: int = 0,
 ) -> str:
     """Store the Odoo id of a landed create; queue an update if Odoo is behind the row.
 
+    `linked`: the create took the config Odoo already had under the
+    register's name (odoo_sync.linking), recorded as such, not as created.
     A name or active flag that differs from what Odoo now holds (the create
     makes an active pos.config; a link keeps the config's own values) means
     Odoo is behind: the row is re-read under its lock in the transaction that
@@ -166,10 +169,10 @@ def _create_pushed(
     _unlink_stale_holders(claim, odoo_id, batch)
     apply_event(
         row,
-        Event.CREATE_LANDED,
+        Event.LINKED_EXISTING if linked else Event.CREATE_LANDED,
         writes=batch.writes,
         actor=SYNC_ACTOR,
-        detail=f"pos.config {odoo_id}",
+        detail=f"pos.config {odoo_id} {pushed_name!r}" + (" (found by name)" if linked else ""),
         odoo_id=odoo_id,
         odoo_name=pushed_name,
         odoo_active=pushed_active,

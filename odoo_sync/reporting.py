@@ -8,7 +8,7 @@ from django.db.models import Count, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from cafe.models import Plan, Tenant
-from odoo_sync.models import AuditRun
+from odoo_sync.models import NEEDS_ATTENTION, AuditFinding, AuditRun
 from registers.models import PENDING_STATES, PosConfig, SyncState, is_dead_letter, is_pending
 
 log = logging.getLogger("odoo_sync")
@@ -88,6 +88,26 @@ def last_audit_runs(tenant_ids):
     )
     last_ids = Tenant.objects.filter(pk__in=tenant_ids).annotate(last=Subquery(latest[:1]))
     return AuditRun.objects.filter(pk__in=last_ids.values("last"))
+
+
+def open_findings_by_tenant(tenant_ids) -> dict[int, dict[str, int]]:
+    """Per tenant, its unresolved drift findings: how many need a decision, how many are
+    ignored (one query)."""
+    rows = (
+        AuditFinding.objects.filter(tenant_id__in=tenant_ids, resolved_at__isnull=True)
+        .values("tenant_id")
+        .annotate(
+            needing=Count("pk", filter=NEEDS_ATTENTION),
+            ignored=Count("pk", filter=Q(decision=AuditFinding.Decision.IGNORED)),
+        )
+        .order_by()
+    )
+    return {row.pop("tenant_id"): row for row in rows}
+
+
+def findings_needing_attention(tenant_ids):
+    """The drift findings of these tenants that need a decision; ids may be a queryset."""
+    return AuditFinding.objects.filter(NEEDS_ATTENTION, tenant_id__in=tenant_ids)
 
 
 def unsettled_by_tenant(*, now: datetime) -> dict[int, dict]:

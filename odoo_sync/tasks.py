@@ -52,15 +52,19 @@ def enqueue_drain(tenant_id: int) -> bool:
     enqueues a fresh one every period anyway. A broker outage must never fail
     the admin edit that asked for the push, so it is logged and left to the tick.
     """
+    return _enqueue(drain_tenant, tenant_id, "drain", expires=settings.SYNC_TICK_SECONDS * 2)
+
+
+def _enqueue(task, tenant_id: int, what: str, **options) -> bool:
     try:
-        drain_tenant.apply_async(
+        task.apply_async(
             args=[tenant_id],
-            expires=settings.SYNC_TICK_SECONDS * 2,
             retry=True,
             retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
+            **options,
         )
     except OperationalError as exc:
-        log.warning("odoo_sync could not enqueue drain of tenant %s: %s", tenant_id, exc)
+        log.warning("odoo_sync could not enqueue %s of tenant %s: %s", what, tenant_id, exc)
         return False
     return True
 
@@ -70,6 +74,20 @@ def audit_all() -> int:
     """Beat, once a day: the drift audit of every Pro tenant (reported, never fixed by itself)."""
     results = audit.audit(Tenant.objects.filter(plan=Plan.PRO).order_by("pk"))
     return sum(len(result.findings) for result in results)
+
+
+@shared_task(name="odoo_sync.audit_tenant", ignore_result=True)
+def audit_tenant(tenant_id: int) -> int:
+    """An operator's "Run audit now" of one tenant: how many findings it saw."""
+    tenant = Tenant.objects.filter(pk=tenant_id).first()
+    if tenant is None:
+        return 0
+    return len(audit.audit_tenant(tenant).findings)
+
+
+def enqueue_audit(tenant_id: int) -> bool:
+    """Queue an audit of one tenant; False (logged) if the broker cannot take it."""
+    return _enqueue(audit_tenant, tenant_id, "audit")
 
 
 def push_soon(sender, *, tenant_id: int, **kwargs) -> None:

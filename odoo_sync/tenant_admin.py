@@ -17,11 +17,13 @@ from cafe.admin_base import (
     humanize_duration,
     humanize_until,
     local_time,
+    redirect_back,
 )
 from cafe.models import Plan, Tenant
+from odoo_sync import reporting
 from odoo_sync.connection import test_odoo_connection
 from odoo_sync.forms import TenantForm, TenantKeyForm
-from odoo_sync.tenants import sync_now
+from odoo_sync.tenants import audit_now, sync_now
 from registers.admin import register_badge_html
 
 INCIDENTS_SHOWN = 20
@@ -151,6 +153,26 @@ class TenantAdmin(TenantScopedAdmin):
             rows,
         )
 
+    @admin.display(description="Drift audit")
+    def drift_audit(self, obj):
+        """The last audit, and the findings that need a decision now (with a link to them)."""
+        run = reporting.last_audit_runs([obj.pk]).first()
+        if run is None:
+            return "Never audited."
+        counts = reporting.open_findings_by_tenant([obj.pk]).get(obj.pk, {})
+        needing, ignored = counts.get("needing", 0), counts.get("ignored", 0)
+        findings = reverse("admin:odoo_sync_auditfinding_changelist")
+        last = f"Last audit {local_time(run.started_at)}: {run.get_status_display().lower()}"
+        return format_html(
+            '{}. <a href="{}?tenant__id__exact={}&amp;status=needs">{}</a>{}',
+            last,
+            findings,
+            obj.pk,
+            f"{needing} finding{'' if needing == 1 else 's'} need{'s' if needing == 1 else ''} "
+            "a decision",
+            f" ({ignored} ignored)" if ignored else "",
+        )
+
     @admin.display(description="Odoo API key")
     def api_key_status(self, obj):
         return "set" if obj.odoo_api_key else "not set"
@@ -179,7 +201,7 @@ class TenantAdmin(TenantScopedAdmin):
                     "pause and an outage backoff: the next drain tries at once.",
                 },
             ),
-            ("Sync health", {"fields": [*HEALTH_FIELDS, "incident_history"]}),
+            ("Sync health", {"fields": [*HEALTH_FIELDS, "incident_history", "drift_audit"]}),
             ("Registers", {"fields": ["register_list"]}),
         ]
 
@@ -190,7 +212,14 @@ class TenantAdmin(TenantScopedAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        readonly = ["slug", "api_key_status", *HEALTH_FIELDS, "incident_history", "register_list"]
+        readonly = [
+            "slug",
+            "api_key_status",
+            *HEALTH_FIELDS,
+            "incident_history",
+            "drift_audit",
+            "register_list",
+        ]
         if not access.is_operator(request.user):
             readonly = ["name", "plan", *CONNECTION_FIELDS, *readonly]
         return readonly
@@ -244,19 +273,32 @@ class TenantAdmin(TenantScopedAdmin):
         for tenant in queryset:
             self._report_connection(request, tenant)
 
-    def sync_now_view(self, request, object_id):
-        """Push the tenant's due registers now (and skip an outage's wait), from its page."""
+    def _start(self, request, object_id, start):
+        """A button that starts `start(tenant)` -> (started, what to say), then back (POST only)."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         tenant = self.get_object(request, object_id)  # a 404 for any id not theirs
         if not self.has_change_permission(request, tenant):
             raise PermissionDenied
-        started, text = sync_now(tenant)
+        started, text = start(tenant)
         self.message_user(request, text, messages.SUCCESS if started else messages.WARNING)
-        return HttpResponseRedirect(reverse("admin:cafe_tenant_change", args=[tenant.pk]))
+        return redirect_back(request, reverse("admin:cafe_tenant_change", args=[tenant.pk]))
+
+    def sync_now_view(self, request, object_id):
+        """Push the tenant's due registers now (and skip an outage's wait), from its page."""
+        return self._start(request, object_id, sync_now)
+
+    def audit_now_view(self, request, object_id):
+        """Run the tenant's drift audit now, from its page or the overview (it only reads Odoo)."""
+        return self._start(request, object_id, audit_now)
 
     def get_urls(self):
         return [
+            path(
+                "<path:object_id>/audit-now/",
+                self.admin_site.admin_view(self.audit_now_view),
+                name="cafe_tenant_audit_now",
+            ),
             path(
                 "<path:object_id>/sync-now/",
                 self.admin_site.admin_view(self.sync_now_view),
@@ -283,9 +325,11 @@ class TenantAdmin(TenantScopedAdmin):
         context["test_connection_url"] = (
             reverse("admin:cafe_tenant_test_connection", args=[obj.pk]) if obj is not None else ""
         )
+        may_ask_odoo = obj is not None and obj.has_odoo and self.has_change_permission(request, obj)
         context["sync_now_url"] = (
-            reverse("admin:cafe_tenant_sync_now", args=[obj.pk])
-            if obj is not None and obj.has_odoo and self.has_change_permission(request, obj)
-            else ""
+            reverse("admin:cafe_tenant_sync_now", args=[obj.pk]) if may_ask_odoo else ""
+        )
+        context["audit_now_url"] = (
+            reverse("admin:cafe_tenant_audit_now", args=[obj.pk]) if may_ask_odoo else ""
         )
         return super().render_change_form(request, context, add, change, form_url, obj)

@@ -43,6 +43,18 @@ def update_odoo_connection(tenant: Tenant, *, actor: str = SYSTEM_ACTOR, **field
         return _follow(tenant_services.set_odoo_connection(tenant, edit), actor)
 
 
+def _not_now(tenant: Tenant) -> str:
+    """Why nothing is asked of the tenant's Odoo now; "" when it may be."""
+    if not tenant.has_odoo:
+        return f"{tenant.name} does not sync to Odoo: it needs the Pro plan and a connection."
+    if tenant.odoo_paused_at is not None:
+        return (
+            f"{tenant.name} is paused because Odoo refused its connection: fix the connection "
+            "first (saving it lifts the pause)."
+        )
+    return ""
+
+
 def sync_now(tenant: Tenant) -> tuple[bool, str]:
     """The operator's "Sync now": a drain of the tenant at once, past an outage's wait.
 
@@ -51,17 +63,22 @@ def sync_now(tenant: Tenant) -> tuple[bool, str]:
     to tell the operator.
     """
     tenant = Tenant.objects.get(pk=tenant.pk)
-    if not tenant.has_odoo:
-        return (
-            False,
-            f"{tenant.name} does not sync to Odoo: it needs the Pro plan and a connection.",
-        )
-    if tenant.odoo_paused_at is not None:
-        return False, (
-            f"{tenant.name} is paused because Odoo refused its connection: fix the connection "
-            "first (saving it lifts the pause)."
-        )
+    if why := _not_now(tenant):
+        return False, why
     tenant_health.try_tenant_now(tenant.pk, connection_revision=tenant.odoo_connection_revision)
     if not tasks.enqueue_drain(tenant.pk):
         return False, "The sync queue cannot be reached right now: the next tick will try again."
     return True, f"A sync of {tenant.name} has started: its registers show the result shortly."
+
+
+def audit_now(tenant: Tenant) -> tuple[bool, str]:
+    """The operator's "Run audit now": the tenant's drift audit, queued at once (it only reads
+    Odoo). Returns whether it was queued and what to tell the operator."""
+    tenant = Tenant.objects.get(pk=tenant.pk)
+    if why := _not_now(tenant):
+        return False, why
+    if not tasks.enqueue_audit(tenant.pk):
+        return False, "The sync queue cannot be reached right now: try again in a moment."
+    return True, (
+        f"An audit of {tenant.name} has started: its findings show under Drift findings shortly."
+    )

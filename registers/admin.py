@@ -8,10 +8,15 @@ from django.db.models import Case, IntegerField, Q, Value, When
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.http import url_has_allowed_host_and_scheme
 
 from cafe import access
-from cafe.admin_base import TenantScopedAdmin, humanize_until, local_time, render_confirmation
+from cafe.admin_base import (
+    TenantScopedAdmin,
+    humanize_until,
+    local_time,
+    redirect_back,
+    render_confirmation,
+)
 from registers import services
 from registers.access import registers_for
 from registers.forms import RegisterAddForm, RegisterChangeForm, RenameForm
@@ -78,8 +83,10 @@ EVENT_WORDS = {
     "deactivated": "Deactivated",
     "reactivated": "Reactivated",
     "prefix_changed": "Sequence prefix changed (stays local)",
+    "adopted": "Adopted: a config made in Odoo became this register",
     Event.EDITED: "Change queued for Odoo",
     Event.CREATE_LANDED: "Created in Odoo",
+    Event.LINKED_EXISTING: "Linked to the existing config in Odoo",
     Event.WRITE_LANDED: "Change written to Odoo",
     Event.ATTEMPT_FAILED: "Odoo failed; will try again",
     Event.DEAD_LETTERED: "Gave up: needs an operator",
@@ -87,7 +94,10 @@ EVENT_WORDS = {
     Event.SYNC_ENABLED: "Queued: its tenant now syncs to Odoo",
     Event.OPERATOR_RETRY: "Retried by hand",
     Event.OPERATOR_RECREATE: "To be created again in Odoo, by hand",
-    Event.LINKED_BY_OPERATOR: "Linked to an Odoo record by hand",
+    Event.LINKED_BY_OPERATOR: "Linked by hand to an existing config in Odoo",
+    Event.FORCED_CREATE: "To be created as a new config in Odoo, by hand",
+    Event.DRIFT_FIXED: "Changed in Odoo: local wins, to be written to Odoo again",
+    Event.ODOO_VALUE_ACCEPTED: "Changed in Odoo: took Odoo's value",
 }
 STATE_WORDS = {
     SyncState.PENDING_CREATE: "waiting to be created in Odoo",
@@ -553,28 +563,78 @@ class PosConfigAdmin(TenantScopedAdmin):
         ]
 
     def odoo_choice_view(self, request, object_id):
-        """An operator settles an ambiguous create: link to a candidate, or create a new one."""
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+        """An operator settles an ambiguous create: link to a candidate, or create a new one.
+
+        A page of its own (GET: what the choice will write to Odoo; POST with
+        `confirm`: do it), never a form inside the change form: browsers do not
+        nest forms.
+        """
         register = self.get_object(request, object_id)
         if not (access.is_operator(request.user) and self.has_change_permission(request, register)):
             raise PermissionDenied
+        back = HttpResponseRedirect(reverse("admin:registers_posconfig_change", args=[register.pk]))
+        data = request.POST if request.method == "POST" else request.GET
+        choice = data.get("odoo_id", "")
+        candidates = {str(c["id"]): c for c in register.odoo_link_candidates}
+        if choice != "new" and choice not in candidates:
+            self.message_user(
+                request, "Pick one of the Odoo configs, or a new one.", messages.ERROR
+            )
+            return back
+        if request.method != "POST" or "confirm" not in request.POST:
+            return self._odoo_choice_confirmation(request, register, candidates, choice)
         who = request.user.get_username()
-        choice = request.POST.get("odoo_id", "")
         try:
             if choice == "new":
                 services.force_create_in_odoo(register, actor=who)
-                text = f"{register.name!r} will be created as a new Point of Sale in Odoo."
-            elif choice.isdigit():
+                text = f"{register.name!r} will be created as a new config in Odoo."
+            else:
                 services.link_register_to_odoo(register, odoo_pos_config_id=int(choice), actor=who)
                 text = f"{register.name!r} is linked to pos.config {choice}; its values go there."
-            else:
-                raise ValidationError("Pick one of the Odoo configs, or a new one.")
         except ValidationError as exc:
             self.message_user(request, " ".join(exc.messages), messages.ERROR)
         else:
             self.message_user(request, text, messages.SUCCESS)
-        return HttpResponseRedirect(reverse("admin:registers_posconfig_change", args=[register.pk]))
+        return back
+
+    def _odoo_choice_confirmation(self, request, register, candidates: dict, choice: str):
+        """What linking to `choice` (or creating anew) will write to the tenant's Odoo."""
+        others = ", ".join(
+            f"{key} {c['name']!r}{'' if c['active'] else ' (archived)'}"
+            for key, c in candidates.items()
+            if key != choice
+        )
+        state = "active" if register.is_active else "archived"
+        if choice == "new":
+            title = f"Create a new config in Odoo for {register.name}"
+            effect = (
+                f"The next sync creates a new Point of Sale config {register.name!r} ({state}) "
+                "in Odoo, with regsync's external id."
+            )
+            submit = "Yes, create a new one"
+        else:
+            picked = candidates[choice]
+            title = f"Link {register.name} to pos.config {choice}"
+            odoo_state = "active" if picked["active"] else "archived"
+            effect = (
+                f"The next sync writes to pos.config {choice} in Odoo: the name "
+                f"{register.name!r} (Odoo has {picked['name']!r}), {state} (Odoo has it "
+                f"{odoo_state}), and regsync's external id "
+                f"{'.'.join(register.odoo_external_id)}."
+            )
+            submit = "Yes, link it"
+        return render_confirmation(
+            self,
+            request,
+            None,
+            action="",
+            title=title,
+            question=f"Odoo has several Point of Sale configs named like the register "
+            f"{register.name!r}." + (f" Left as they are in Odoo: {others}." if others else ""),
+            submit=submit,
+            rows=[(register, register.tenant, effect)],
+            hidden={"odoo_id": choice},
+        )
 
     def retry_view(self, request, object_id):
         if request.method != "POST":
@@ -589,12 +649,9 @@ class PosConfigAdmin(TenantScopedAdmin):
             f"Retry sync of {register.name!r}: " + summarise(done, left, verb="retry"),
             level,
         )
-        target = request.POST.get("next", "")
-        if not url_has_allowed_host_and_scheme(
-            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        ):
-            target = reverse("admin:registers_posconfig_change", args=[register.pk])
-        return HttpResponseRedirect(target)
+        return redirect_back(
+            request, reverse("admin:registers_posconfig_change", args=[register.pk])
+        )
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context["retry_url"] = (

@@ -215,6 +215,12 @@ def edit_register(
     """
     row = lock_register(register.pk)
     _check_not_stale(row, expected_revision)
+    odoo_sees = _edit(row, name=name, active=active, prefix=prefix, actor=actor)
+    return queue_odoo_update(row, actor=actor) if odoo_sees else row
+
+
+def _edit(row: PosConfig, *, name, active, prefix, actor: str) -> bool:
+    """Apply an edit to the locked row and record it; whether Odoo must see it (name, active)."""
     if name is not _KEEP:
         name = clean_register_name(name)
     if prefix is not _KEEP:
@@ -240,7 +246,7 @@ def edit_register(
         row.revision += 1
         row.save(update_fields=["sequence_prefix", "revision", "updated_at"])
         _record_edit(row, "prefix_changed", actor=actor, detail=f"{old!r} -> {prefix!r}")
-    return queue_odoo_update(row, actor=actor) if odoo_sees else row
+    return odoo_sees
 
 
 def _set_active(row: PosConfig, active: bool, *, actor: str) -> bool:
@@ -428,11 +434,14 @@ def link_register_to_odoo(
         raise ValidationError(
             f"pos.config {odoo_pos_config_id} is already the register {taken.name!r}'s."
         )
+    picked = next(c for c in row.odoo_link_candidates if c["id"] == odoo_pos_config_id)
     apply_event(
         row,
         Event.LINKED_BY_OPERATOR,
         actor=actor,
-        detail=f"linked to pos.config {odoo_pos_config_id}",
+        detail=f"pos.config {odoo_pos_config_id} {picked['name']!r}"
+        f"{'' if picked['active'] else ' (archived)'}, picked among "
+        f"{len(row.odoo_link_candidates)} named alike",
         odoo_id=odoo_pos_config_id,
     )
     _push_soon(row.tenant_id)
@@ -446,3 +455,133 @@ def force_create_in_odoo(register: PosConfig, *, actor: str = SYSTEM_ACTOR) -> P
     apply_event(row, Event.FORCED_CREATE, actor=actor, detail="a new pos.config, by hand")
     _push_soon(row.tenant_id)
     return row
+
+
+# --- the drift audit: an operator settles a finding --------------------------------------
+
+
+def _as_register_name(odoo_name: str) -> str:
+    """Odoo's name of a config, if regsync takes it as a register's name unchanged."""
+    name = clean_register_name(odoo_name)
+    if name != odoo_name:
+        raise ValidationError(
+            {
+                "name": f"Odoo's name {odoo_name!r} cannot be a register's name as it is "
+                "(surrounding spaces, or another Unicode form): change it in Odoo first."
+            }
+        )
+    return name
+
+
+@transaction.atomic
+def accept_odoo_value(
+    register: PosConfig,
+    *,
+    odoo_id: int,
+    field: str,
+    was: str | bool,
+    odoo_name: str,
+    odoo_active: bool,
+    actor: str = SYSTEM_ACTOR,
+) -> PosConfig:
+    """The register takes Odoo's name or active flag (`field`: "name" or "active"), as the
+    audit read the config (`odoo_name`, `odoo_active`): "Accept Odoo's value".
+
+    Nothing is sent to Odoo: the register is in step with it again. Refused
+    (ValidationError, nothing written) unless the register is still in step
+    with that config and still holds `was`, the value the audit compared: a
+    change made here since, or on its way to Odoo, is never overwritten. The
+    edit follows `edit_register`'s rules (a name regsync accepts as it is,
+    no two active registers named alike) and is recorded with who made it.
+    """
+    row = lock_register(register.pk)
+    current = row.name if field == "name" else row.is_active
+    if row.odoo_pos_config_id != odoo_id or row.sync_state != SyncState.SYNCED or current != was:
+        raise ValidationError(
+            f"Register {row.name!r} changed since the audit read pos.config {odoo_id} "
+            f"(it is {row.get_sync_state_display().lower()} now): run the audit again."
+        )
+    if field == "name":
+        _edit(row, name=_as_register_name(odoo_name), active=_KEEP, prefix=_KEEP, actor=actor)
+        detail = f"Odoo's name {odoo_name!r}"
+    else:
+        _edit(row, name=_KEEP, active=odoo_active, prefix=_KEEP, actor=actor)
+        detail = f"Odoo's active flag ({'active' if odoo_active else 'archived'})"
+    apply_event(
+        row,
+        Event.ODOO_VALUE_ACCEPTED,
+        actor=actor,
+        detail=f"{detail}, from pos.config {odoo_id}",
+        odoo_name=odoo_name,
+        odoo_active=odoo_active,
+    )
+    return row
+
+
+@transaction.atomic
+def adopt_odoo_config(
+    tenant: Tenant,
+    *,
+    odoo_id: int,
+    name: str,
+    active: bool,
+    prefix: str,
+    connection_revision: int,
+    actor: str = SYSTEM_ACTOR,
+) -> PosConfig:
+    """Make a config found in the tenant's Odoo (made in Odoo's back office) a register of
+    the tenant, linked to it, with its name and active flag: the audit's "Adopt".
+
+    The register starts as pending update with its link unconfirmed, Odoo's
+    values known: the next drain attaches regsync's external id to the config
+    and writes nothing else. Refused (ValidationError, nothing written) when
+    the tenant does not sync to Odoo, its connection changed since the audit
+    (`connection_revision`), or a register of any tenant on the same Odoo
+    links the config already (DESIGN property 14).
+    """
+    name = _as_register_name(name)
+    prefix = clean_sequence_prefix(prefix)
+    tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    if not tenant.has_odoo:
+        raise ValidationError(f"{tenant.name} does not sync to Odoo now: nothing to adopt.")
+    if tenant.odoo_connection_revision != connection_revision:
+        raise ValidationError(
+            f"The Odoo connection of {tenant.name} changed since the audit: run the audit again."
+        )
+    holder = (
+        PosConfig.objects.filter(
+            tenant_id__in=Tenant.objects.sharing_odoo_with(tenant), odoo_pos_config_id=odoo_id
+        )
+        .select_related("tenant")
+        .first()
+    )
+    if holder is not None:
+        whose = "" if holder.tenant_id == tenant.pk else f" of {holder.tenant.name}"
+        raise ValidationError(
+            f"pos.config {odoo_id} is already linked to the register {holder.name!r}{whose}."
+        )
+    if active:
+        _check_active_name_free(tenant.pk, name)
+    register = PosConfig(
+        tenant=tenant,
+        name=name,
+        is_active=active,
+        sequence_prefix=prefix,
+        odoo_pos_config_id=odoo_id,
+        odoo_link_unconfirmed=True,
+        odoo_name=name,
+        odoo_active=active,
+        sync_state=SyncState.PENDING_UPDATE,
+        next_attempt_at=timezone.now(),
+    )
+    _save_unique(register)
+    RegisterEvent.objects.create(
+        register=register,
+        action="adopted",
+        to_state=register.sync_state,
+        detail=f"pos.config {odoo_id} {name!r} ({'active' if active else 'archived'})",
+        actor=actor[:150],
+        revision=0,
+    )
+    _push_soon(tenant.pk)
+    return register

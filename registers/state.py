@@ -32,6 +32,8 @@ SYSTEM_ACTOR = "system"
 class Event:
     EDITED = "edited"  # renamed or (de)activated, and the row has an Odoo id
     CREATE_LANDED = "create_landed"  # Odoo holds the pos.config: its id is stored
+    # A create took the pos.config Odoo already had under the register's name (onboarding).
+    LINKED_EXISTING = "linked_existing"
     WRITE_LANDED = "write_landed"  # Odoo took the name/active write
     ATTEMPT_FAILED = "attempt_failed"  # a transient failure: backing off
     DEAD_LETTERED = "dead_lettered"  # last attempt, or Odoo's permanent verdict on the row
@@ -42,6 +44,9 @@ class Event:
     LINKED_BY_OPERATOR = "linked_by_operator"  # an operator picked the pos.config to link
     DRIFT_FIXED = "drift_fixed"  # the audit saw Odoo changed behind our back: local wins
     FORCED_CREATE = "forced_create"  # an operator wants a new config although names match
+    # An operator took Odoo's name or active flag for the register (the audit's "Accept
+    # Odoo's value"): the register is in step again with nothing sent to Odoo.
+    ODOO_VALUE_ACCEPTED = "odoo_value_accepted"
 
 
 def _has_odoo_id(row: PosConfig) -> bool:
@@ -77,6 +82,7 @@ TRANSITIONS: dict[tuple[str, str], Move] = {
     (PU, Event.EDITED): Move(PU, _has_odoo_id),
     (ERR, Event.EDITED): Move(PU, _has_odoo_id),
     (PC, Event.CREATE_LANDED): Move(OK),
+    (PC, Event.LINKED_EXISTING): Move(OK),
     (PU, Event.WRITE_LANDED): Move(OK, _has_odoo_id),
     (PC, Event.ATTEMPT_FAILED): Move(PC),
     (PU, Event.ATTEMPT_FAILED): Move(PU),
@@ -94,6 +100,7 @@ TRANSITIONS: dict[tuple[str, str], Move] = {
     (OK, Event.DRIFT_FIXED): Move(PU, _has_odoo_id),
     (PU, Event.DRIFT_FIXED): Move(PU, _has_odoo_id),
     (ERR, Event.FORCED_CREATE): Move(PC, _no_odoo_id),
+    (OK, Event.ODOO_VALUE_ACCEPTED): Move(OK, _has_odoo_id),
 }
 
 
@@ -182,7 +189,12 @@ def _effect(row: PosConfig, event: str, now: datetime, values: dict) -> list[str
         row.odoo_create_matches_name = False
         row.odoo_link_candidates = []
         return [*_fresh(row, now), "odoo_create_matches_name", "odoo_link_candidates"]
-    if event == Event.CREATE_LANDED:
+    if event == Event.ODOO_VALUE_ACCEPTED:
+        # The audit's read of Odoo is what Odoo holds now (the register took from it).
+        row.odoo_name = values["odoo_name"]
+        row.odoo_active = values["odoo_active"]
+        return ["odoo_name", "odoo_active"]
+    if event in (Event.CREATE_LANDED, Event.LINKED_EXISTING):
         row.odoo_pos_config_id = values["odoo_id"]
         row.odoo_create_matches_name = True
         row.odoo_name = values.get("odoo_name")
@@ -228,10 +240,10 @@ def apply_event(
     """Apply `event` to a row locked by the caller's transaction, write it, and record it.
 
     `row` must come from `lock_register` in the current transaction. `values`
-    are what the event carries: `odoo_id` (create_landed, linked_by_operator),
-    `retries`, `error`, `kind` and `next_attempt_at` (attempt_failed,
-    dead_lettered), `odoo_name` and `odoo_active` as the audit read them
-    (drift_fixed). With `writes`, the row and its RegisterEvent are kept
+    are what the event carries: `odoo_id` (create_landed, linked_existing,
+    linked_by_operator), `retries`, `error`, `kind` and `next_attempt_at`
+    (attempt_failed, dead_lettered), `odoo_name` and `odoo_active` as the
+    audit read them (drift_fixed, odoo_value_accepted). With `writes`, the row and its RegisterEvent are kept
     there unsaved, for the caller to write a whole batch in one statement each.
     Raises InvalidTransition for an event the table does not allow for the
     row's state, or whose precondition the row does not meet.

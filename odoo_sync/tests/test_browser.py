@@ -406,3 +406,192 @@ def test_operator_journey_new_tenant_registers_wrong_key_and_fix(
     page.goto(f"{admin}/registers/posconfig/")
     page.wait_for_selector("#result_list")
     expect(page.locator("p.regsync-banner")).to_have_count(0)
+
+
+def test_onboarding_links_by_name_and_an_operator_picks_among_namesakes_in_the_browser(
+    live_server, sandbox_tenant, odoo_sandbox, browser_page
+):
+    """Issue 23: the first "Link to pos.config N" button submitted the change form instead
+    (a form nested in a form), and a link read "Created in Odoo" in the history."""
+    tenant = sandbox_tenant
+    tenant.name = "Acme Coffee"
+    tenant.save(update_fields=["name"])
+    garden_config = odoo_sandbox.create_pos_config("Garden")
+    first = odoo_sandbox.create_pos_config("Terrace")
+    second = odoo_sandbox.create_pos_config("terrace ", active=False)
+    garden = services.add_register(tenant, name="Garden", prefix="GAR")
+    terrace = services.add_register(tenant, name="Terrace", prefix="TER")
+    drain_tenant(tenant.pk)
+    terrace.refresh_from_db()
+    assert terrace.last_sync_error_kind == ErrorKind.AMBIGUOUS
+    operator = OperatorFactory(username="ops")
+    page = browser_page
+    admin = f"{live_server.url}/admin"
+
+    # A register that took the config Odoo had says so, not "Created in Odoo".
+    log_in(page, f"{admin}/registers/posconfig/{garden.pk}/change/", operator.username)
+    linked = page.locator(".field-history tbody tr").filter(has_text="Linked to the existing")
+    expect(linked).to_have_count(1)
+    assert linked.locator("td").all_inner_texts()[1:] == [
+        "sync",
+        "Linked to the existing config in Odoo (in step with Odoo)",
+        f"pos.config {garden_config} 'Garden' (found by name)",
+    ]
+    expect(page.locator(".field-history")).not_to_contain_text("Created in Odoo")
+    for path in save_screenshot(page, "onboarding-linked.png"):
+        assert path.stat().st_size > 10_000
+
+    # "Which one is it?": the first button opens its confirmation, saying what it writes.
+    page.goto(f"{admin}/registers/posconfig/{terrace.pk}/change/")
+    choice = page.locator("#regsync-odoo-choice")
+    expect(choice).to_contain_text("Which one is it?")
+    for path in save_screenshot(page, "onboarding-which-one.png"):
+        assert path.stat().st_size > 10_000
+    choice.get_by_text(f"Link to pos.config {first}: Terrace").click()
+    form = page.locator("#regsync-confirm-form")
+    expect(form).to_be_visible()
+    content = page.locator("#content")
+    expect(content).to_contain_text(
+        f"The next sync writes to pos.config {first} in Odoo: the name 'Terrace' "
+        "(Odoo has 'Terrace'), active (Odoo has it active), and regsync's external id "
+        f"regsync.register_{terrace.uuid.hex}."
+    )
+    expect(content).to_contain_text(f"Left as they are in Odoo: {second} 'terrace ' (archived).")
+    for path in save_screenshot(page, "onboarding-link-confirm.png"):
+        assert path.stat().st_size > 10_000
+    form.get_by_role("button", name="Yes, link it").click()
+    expect(page.locator("ul.messagelist li.success")).to_have_text(
+        f"'Terrace' is linked to pos.config {first}; its values go there."
+    )
+    terrace.refresh_from_db()
+    assert (terrace.sync_state, terrace.odoo_pos_config_id) == (SyncState.PENDING_UPDATE, first)
+    assert (terrace.name, terrace.is_active, terrace.sequence_prefix) == ("Terrace", True, "TER")
+    expect(page.locator(".field-history")).to_contain_text(
+        f"pos.config {first} 'Terrace', picked among 2 named alike"
+    )
+
+    drain_tenant(tenant.pk)
+    terrace.refresh_from_db()
+    assert terrace.sync_state == SyncState.SYNCED
+    assert [(c["id"], c["name"]) for c in odoo_sandbox.pos_configs()] == [
+        (garden_config, "Garden"),
+        (first, "Terrace"),
+        (second, "terrace "),
+    ]
+    assert {x["res_id"] for x in odoo_sandbox.external_ids()} == {garden_config, first}
+
+
+def run_action(page, pks, action: str) -> None:
+    """Select these rows of a changelist and run an action on them (its confirmation follows)."""
+    for pk in pks:
+        page.check(f"input[name=_selected_action][value='{pk}']")
+    page.select_option("select[name=action]", action)
+    page.click("button[name=index]")
+    page.wait_for_selector("#regsync-confirm-form")
+
+
+def test_drift_audit_in_the_browser_run_decide_and_confirm_each_write(
+    live_server, sandbox_tenant, odoo_sandbox, browser_page
+):
+    """Issue 23: run the audit from the tenant's page and the overview; accept Odoo's value,
+    let local win, adopt and ignore from the findings, each through its confirmation page."""
+    from odoo_sync.models import AuditFinding
+
+    tenant = sandbox_tenant
+    tenant.name = "Acme Coffee"
+    tenant.save(update_fields=["name"])
+    bar = services.add_register(tenant, name="Bar", prefix="BAR")
+    terrace = services.add_register(tenant, name="Terrace", prefix="TER")
+    drain_tenant(tenant.pk)
+    bar.refresh_from_db()
+    terrace.refresh_from_db()
+    # Odoo's back office, behind regsync's back.
+    odoo_sandbox.rename_pos_config(bar.odoo_pos_config_id, "Espresso bar")
+    odoo_sandbox.set_pos_config_active(terrace.odoo_pos_config_id, False)
+    popup = odoo_sandbox.create_pos_config("Pop-up")
+    test_till = odoo_sandbox.create_pos_config("Test till")
+    operator = OperatorFactory(username="ops")
+    page = browser_page
+    admin = f"{live_server.url}/admin"
+
+    # "Run audit now" on the tenant's page (Celery runs eagerly here).
+    log_in(page, f"{admin}/cafe/tenant/{tenant.pk}/change/", operator.username)
+    page.click("#regsync-audit-now")
+    expect(page.locator("ul.messagelist li.success")).to_contain_text(
+        "An audit of Acme Coffee has started"
+    )
+    drift = page.locator(".field-drift_audit .readonly")
+    expect(drift).to_contain_text("4 findings need a decision")
+    drift.get_by_role("link").click()
+    rows = page.locator("#result_list tbody tr")
+    expect(rows).to_have_count(4)
+    for path in save_screenshot(page, "audit-findings.png"):
+        assert path.stat().st_size > 10_000
+
+    def finding(kind, odoo_id):
+        return AuditFinding.objects.get(kind=kind, odoo_id=odoo_id).pk
+
+    Kind = AuditFinding.Kind
+    # Local wins for the archive: the confirmation lists what goes to Odoo.
+    run_action(page, [finding(Kind.ARCHIVED, terrace.odoo_pos_config_id)], "fix_local_wins")
+    expect(page.locator("#content")).to_contain_text(
+        f"makes pos.config {terrace.odoo_pos_config_id} active again in Odoo (archived there)"
+    )
+    for path in save_screenshot(page, "audit-local-wins.png"):
+        assert path.stat().st_size > 10_000
+    page.click("#regsync-confirm-form input[type=submit]")
+    expect(page.locator("ul.messagelist li.success")).to_have_text(
+        "Local wins: 1 finding(s) queued to be written to Odoo."
+    )
+    # Odoo's name for Bar was meant: accept it.
+    run_action(page, [finding(Kind.RENAMED, bar.odoo_pos_config_id)], "accept_odoo_value")
+    expect(page.locator("#content")).to_contain_text(
+        "the register 'Bar' is renamed 'Espresso bar' here; nothing is sent to Odoo"
+    )
+    page.click("#regsync-confirm-form input[type=submit]")
+    expect(page.locator("ul.messagelist li.success")).to_have_text(
+        "Odoo's value accepted for 1 register(s); nothing was sent to Odoo."
+    )
+    # The pop-up till made in Odoo becomes a register; the test till is ignored.
+    run_action(page, [finding(Kind.UNKNOWN, popup)], "adopt")
+    prefix = page.locator(f"#id_prefix_{finding(Kind.UNKNOWN, popup)}")
+    expect(prefix).to_have_value("POPU")
+    prefix.fill("POP")
+    for path in save_screenshot(page, "audit-adopt.png"):
+        assert path.stat().st_size > 10_000
+    page.click("#regsync-confirm-form input[type=submit]")
+    expect(page.locator("ul.messagelist li.success")).to_contain_text("Adopted 1 config(s)")
+    run_action(page, [finding(Kind.UNKNOWN, test_till)], "ignore")
+    page.click("#regsync-confirm-form input[type=submit]")
+    expect(page.locator("ul.messagelist li.success")).to_have_text(
+        "Ignored 1 config(s): they no longer count as drift."
+    )
+    expect(page.locator("#changelist")).to_contain_text("0 drift findings")  # none need you
+    page.get_by_role("link", name="Not resolved").click()
+    expect(rows).to_have_count(2)
+    expect(rows.filter(has_text="Test till")).to_contain_text("Ignored by ops")
+    expect(rows.filter(has_text="Terrace")).to_contain_text(
+        "Local wins by ops: queued to be written to Odoo"
+    )
+
+    # The next sync writes what local wins said, and attaches the adopted till's external id.
+    drain_tenant(tenant.pk)
+    assert odoo_sandbox.pos_config(terrace.odoo_pos_config_id)["active"] is True
+    assert odoo_sandbox.pos_config(bar.odoo_pos_config_id)["name"] == "Espresso bar"
+    adopted = PosConfig.objects.get(tenant=tenant, odoo_pos_config_id=popup)
+    assert (adopted.name, adopted.sequence_prefix, adopted.sync_state) == (
+        "Pop-up",
+        "POP",
+        SyncState.SYNCED,
+    )
+    assert odoo_sandbox.pos_config(test_till)["name"] == "Test till"  # left as it is
+
+    # "Run audit now" on the overview: in step, the ignored till shown as such.
+    page.goto(f"{admin}/odoo_sync/overview/")
+    row = page.locator("#sync-per-tenant tbody tr").filter(has_text="Acme Coffee")
+    row.get_by_role("button", name="Run audit now").click()
+    expect(page.locator("ul.messagelist li.success")).to_contain_text("An audit of Acme Coffee")
+    expect(row.locator(".regsync-audit")).to_contain_text("in step (1 ignored)")
+    for path in save_screenshot(page, "audit-overview.png"):
+        assert path.stat().st_size > 10_000
+    assert AuditFinding.objects.count() == 4  # two audits, one finding per config and kind

@@ -34,6 +34,18 @@ def test_a_single_config_of_the_same_name_is_linked_not_duplicated(sandbox_tenan
         f"{x['module']}.{x['name']}" == xmlid and x["res_id"] == existing
         for x in odoo_sandbox.external_ids()
     )
+    # Its history says it took that config, not that it made one (issue 23).
+    history = [(e.action, e.detail) for e in register.events.order_by("id")]
+    assert ("linked_existing", f"pos.config {existing} '  terrace ' (found by name)") in history
+    assert "create_landed" not in {action for action, _ in history}
+
+
+def test_a_register_created_in_odoo_is_recorded_as_created(sandbox_tenant, odoo_sandbox):
+    register = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
+    drain_tenant(sandbox_tenant.pk)
+    register = _reload(register)
+    assert register.events.first().action == "create_landed"
+    assert register.events.first().detail == f"pos.config {register.odoo_pos_config_id} 'Bar'"
 
 
 def test_every_create_looks_not_only_the_first_drain(sandbox_tenant, odoo_sandbox):

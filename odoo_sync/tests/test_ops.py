@@ -226,30 +226,45 @@ def test_metrics_show_the_ticks_time_and_duration(metrics_on):
     assert 0 <= value(samples, "regsync_tick_duration_seconds") < 30
 
 
-def _audit_run(tenant, at, kinds, *, fixed=()):
+def _audit_run(tenant, at, kinds, *, decided=()):
+    """An audit of `tenant` at `at` that saw one config of each kind (ids from 1), and configs
+    of the kinds in `decided` (ids from 100) that someone decided about ("local wins")."""
     run = AuditRun.objects.create(
-        tenant=tenant,
-        started_at=at,
-        finished_at=at,
-        status=AuditRun.Status.OK,
-        findings_count=len(kinds) + len(fixed),
+        tenant=tenant, started_at=at, finished_at=at, status=AuditRun.Status.OK
     )
-    for kind in kinds:
-        AuditFinding.objects.create(run=run, tenant=tenant, kind=kind)
-    for kind in fixed:
-        AuditFinding.objects.create(run=run, tenant=tenant, kind=kind, fixed_at=at)
+    AuditFinding.objects.filter(tenant=tenant).update(resolved_at=at)  # gone unless seen again
+    for odoo_id, kind in enumerate(kinds, start=1):
+        AuditFinding.objects.update_or_create(
+            tenant=tenant,
+            kind=kind,
+            odoo_id=odoo_id,
+            defaults={"run": run, "first_seen_at": at, "resolved_at": None},
+        )
+    for odoo_id, kind in enumerate(decided, start=100):
+        AuditFinding.objects.create(
+            run=run,
+            tenant=tenant,
+            kind=kind,
+            odoo_id=odoo_id,
+            first_seen_at=at,
+            decision=AuditFinding.Decision.LOCAL_WINS,
+            decided_at=at,
+        )
     return run
 
 
-def test_metrics_show_the_last_audits_open_findings_per_tenant(metrics_on):
+def test_metrics_show_the_findings_that_need_a_decision_per_tenant(metrics_on):
     tenant = TenantFactory(pro=True)
     now = timezone.now()
     Kind = AuditFinding.Kind
-    _audit_run(tenant, now - timedelta(days=1), [Kind.RENAMED, Kind.RENAMED, Kind.DELETED])
-    last = _audit_run(tenant, now, [Kind.UNKNOWN, Kind.UNKNOWN], fixed=[Kind.RENAMED])
+    _audit_run(tenant, now - timedelta(days=1), [Kind.RENAMED, Kind.DELETED, Kind.UNKNOWN])
+    last = _audit_run(tenant, now, [Kind.UNKNOWN, Kind.UNKNOWN], decided=[Kind.RENAMED])
+    AuditFinding.objects.filter(kind=Kind.UNKNOWN, odoo_id=2).update(
+        decision=AuditFinding.Decision.IGNORED
+    )
     samples = scrape()
     slug = tenant.slug
-    assert value(samples, "regsync_drift_findings", tenant=slug, kind=Kind.UNKNOWN) == 2
+    assert value(samples, "regsync_drift_findings", tenant=slug, kind=Kind.UNKNOWN) == 1
     assert value(samples, "regsync_drift_findings", tenant=slug, kind=Kind.RENAMED) == 0
     assert value(samples, "regsync_drift_findings", tenant=slug, kind=Kind.DELETED) == 0
     stamp = value(samples, "regsync_last_audit_timestamp_seconds", tenant=slug)

@@ -683,10 +683,26 @@ def test_an_operator_picks_the_odoo_config_of_an_ambiguous_register(operator):
     assert "Link to pos.config 7: Bar" in page and "Link to pos.config 9: bar (archived)" in page
     assert "Create a new one in Odoo" in page
     choice = reverse("admin:registers_posconfig_odoo_choice", args=[register.pk])
-    client.post(choice, {"odoo_id": "9"})
+    # Each choice first says what it will write to the tenant's Odoo; nothing changes yet.
+    confirmation = client.get(choice, {"odoo_id": "9"}).content.decode()
+    assert "The next sync writes to pos.config 9 in Odoo: the name &#x27;Bar&#x27;" in confirmation
+    assert "Left as they are in Odoo: 7 &#x27;Bar&#x27;." in confirmation
+    client.post(choice, {"odoo_id": "9"})  # not confirmed
+    register.refresh_from_db()
+    assert register.sync_state == SyncState.SYNC_ERROR
+    client.post(choice, {"odoo_id": "9", "confirm": "yes"})
     register.refresh_from_db()
     assert (register.sync_state, register.odoo_pos_config_id) == (SyncState.PENDING_UPDATE, 9)
     assert register.events.first().actor == operator.username
+
+
+def test_a_choice_that_is_not_a_candidate_is_refused_with_a_message(operator):
+    register = PosConfigFactory(ambiguous=True, name="Bar")
+    choice = reverse("admin:registers_posconfig_odoo_choice", args=[register.pk])
+    response = logged_in(operator).post(choice, {"odoo_id": "8", "confirm": "yes"}, follow=True)
+    assert "Pick one of the Odoo configs, or a new one." in response.content.decode()
+    register.refresh_from_db()
+    assert register.sync_state == SyncState.SYNC_ERROR
 
 
 def test_staff_are_not_offered_the_choice_and_cannot_post_it():
@@ -697,6 +713,7 @@ def test_staff_are_not_offered_the_choice_and_cannot_post_it():
     client = logged_in(staff)
     assert "Create a new one in Odoo" not in client.get(change_url(register)).content.decode()
     choice = reverse("admin:registers_posconfig_odoo_choice", args=[register.pk])
-    assert client.post(choice, {"odoo_id": "new"}).status_code == 403
+    assert client.get(choice, {"odoo_id": "new"}).status_code == 403
+    assert client.post(choice, {"odoo_id": "new", "confirm": "yes"}).status_code == 403
     register.refresh_from_db()
     assert register.sync_state == SyncState.SYNC_ERROR

@@ -372,3 +372,77 @@ def test_only_an_ambiguous_register_can_be_linked_or_force_created():
         services.force_create_in_odoo(register)
     with pytest.raises(services.NotAmbiguous):
         services.link_register_to_odoo(register, odoo_pos_config_id=7)
+
+
+# --- the drift audit's decisions: accept Odoo's value, adopt a config -----------------------
+
+
+def test_accepting_odoos_name_that_is_no_register_name_as_it_is_is_refused():
+    register = PosConfigFactory(pushed=True, name="Bar")
+    with pytest.raises(ValidationError, match="Odoo's name ' Bar ' cannot be a register's name"):
+        services.accept_odoo_value(
+            register,
+            odoo_id=register.odoo_pos_config_id,
+            field="name",
+            was="Bar",
+            odoo_name=" Bar ",
+            odoo_active=True,
+        )
+    register.refresh_from_db()
+    assert (register.name, register.events.count()) == ("Bar", 0)
+
+
+def test_accepting_odoos_archive_takes_the_flag_and_keeps_the_register_in_step():
+    register = PosConfigFactory(pushed=True, name="Bar")
+    services.accept_odoo_value(
+        register,
+        odoo_id=register.odoo_pos_config_id,
+        field="active",
+        was=True,
+        odoo_name="Bar",
+        odoo_active=False,
+        actor="ops",
+    )
+    register.refresh_from_db()
+    assert (register.is_active, register.sync_state) == (False, SyncState.SYNCED)
+    assert (register.odoo_name, register.odoo_active, register.revision) == ("Bar", False, 1)
+    assert [e.action for e in register.events.all()] == ["odoo_value_accepted", "deactivated"]
+
+
+def _adopt(tenant, **kwargs):
+    values = {
+        "odoo_id": 7,
+        "name": "Pop-up",
+        "active": True,
+        "prefix": "POP",
+        "connection_revision": tenant.odoo_connection_revision,
+        "actor": "ops",
+    }
+    return services.adopt_odoo_config(tenant, **(values | kwargs))
+
+
+def test_an_adopted_config_is_a_linked_register_whose_link_the_next_write_confirms():
+    tenant = TenantFactory(pro=True)
+    register = _adopt(tenant)
+    assert (register.sync_state, register.odoo_pos_config_id) == (SyncState.PENDING_UPDATE, 7)
+    assert register.odoo_link_unconfirmed
+    assert (register.odoo_name, register.odoo_active) == ("Pop-up", True)  # nothing to write
+    assert register.events.get().action == "adopted"
+
+
+def test_a_config_is_not_adopted_for_a_tenant_that_moved_or_stopped_syncing_or_twice():
+    tenant = TenantFactory(pro=True)
+    with pytest.raises(ValidationError, match="changed since the audit"):
+        _adopt(tenant, connection_revision=tenant.odoo_connection_revision + 1)
+    with pytest.raises(ValidationError, match="does not sync to Odoo now"):
+        _adopt(TenantFactory())
+    neighbour = TenantFactory(
+        pro=True, odoo_url=tenant.odoo_url, odoo_db=tenant.odoo_db, name="Neighbour"
+    )
+    PosConfigFactory(tenant=neighbour, name="Kiosk", odoo_pos_config_id=7)
+    with pytest.raises(
+        ValidationError,
+        match=r"pos\.config 7 is already linked to the register 'Kiosk' of Neighbour",
+    ):
+        _adopt(tenant)
+    assert tenant.registers.count() == 0

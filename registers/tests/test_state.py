@@ -42,6 +42,10 @@ def test_the_table_is_the_designs_event_table():
         (OK, Event.DRIFT_FIXED): PU,
         (PU, Event.DRIFT_FIXED): PU,
         (ERR, Event.FORCED_CREATE): PC,
+        # Issue 23: a create that took the config Odoo had (onboarding), recorded as a link,
+        # and the audit's "Accept Odoo's value".
+        (PC, Event.LINKED_EXISTING): OK,
+        (OK, Event.ODOO_VALUE_ACCEPTED): OK,
     }
     assert {key: move.to for key, move in TRANSITIONS.items()} == drawn
 

@@ -1,5 +1,6 @@
 """`odoo_sync --once` drains now, in this process; `--status` counts registers by state;
-`--audit` shows what changed in Odoo behind regsync's back (`--fix`: local truth wins)."""
+`--audit` shows what changed in Odoo behind regsync's back (`--fix`: local truth wins), with the
+rules of odoo_sync.audit, as the admin's drift findings do."""
 
 import json
 
@@ -27,7 +28,8 @@ class Command(RegsyncCommand):
             "--audit",
             action="store_true",
             help="compare each Pro tenant's pos.configs in Odoo with its registers; "
-            "exit 0 in step, 1 drift found",
+            "exit 0 when nothing needs a decision (in step, or only ignored configs and fixes "
+            "under way), 1 otherwise",
         )
         parser.add_argument("--tenant", metavar="SLUG", help="only this tenant")
         parser.add_argument(
@@ -61,11 +63,14 @@ class Command(RegsyncCommand):
         fixed = 0
         if fix:
             fixed = drift_audit.fix_findings([f for r in results for f in r.findings])
+            for finding in (f for r in results for f in r.findings):
+                finding.refresh_from_db()  # decided "local wins", or not
         if as_json:
             self.stdout.write(_dumps({"tenants": [result.as_dict() for result in results]}))
         else:
             self._audit_table(results, fixed=fixed if fix else None)
-        if any(result.findings for result in results):
+        if any(result.needing_attention for result in results):
+            # Exit 1 while a finding needs someone: ignored configs and fixes under way do not.
             raise SystemExit(1)
 
     def _progress(self, what: str, *, quiet: bool):
@@ -78,10 +83,12 @@ class Command(RegsyncCommand):
         return wrap
 
     def _audit_table(self, results, *, fixed: int | None) -> None:
-        rows = [("TENANT", "STATUS", "FINDING", "REGISTER", "ODOO ID", "HERE", "IN ODOO")]
+        rows = [("TENANT", "STATUS", "FINDING", "REGISTER", "ODOO ID", "HERE", "IN ODOO", "STATE")]
         for result in results:
             if not result.findings:
-                rows.append((result.tenant.slug, result.status, "-", "", "", "", result.error[:60]))
+                rows.append(
+                    (result.tenant.slug, result.status, "-", "", "", "", result.error[:60], "")
+                )
             for finding in result.findings:
                 rows.append(
                     (
@@ -92,6 +99,7 @@ class Command(RegsyncCommand):
                         str(finding.odoo_id or "-"),
                         _side(finding.local_name, finding.local_active),
                         _side(finding.odoo_name, finding.odoo_active),
+                        drift_audit.state_words(finding),
                     )
                 )
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -100,7 +108,8 @@ class Command(RegsyncCommand):
                 "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
             )
         found = sum(len(result.findings) for result in results)
-        summary = f"{found} finding(s) in {len(results)} tenant(s)"
+        needing = sum(len(result.needing_attention) for result in results)
+        summary = f"{found} finding(s) in {len(results)} tenant(s), {needing} need a decision"
         if fixed is not None:
             summary += (
                 f"; {fixed} fixed (local wins); unknown configs and stale links "

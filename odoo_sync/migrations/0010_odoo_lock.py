@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("odoo_sync", "0007_audit_stale_links"),
+        ("odoo_sync", "0009_one_finding_per_config_and_kind_constraint"),
     ]
 
     operations = [
