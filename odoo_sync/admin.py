@@ -132,7 +132,7 @@ class SyncAttemptAdmin(TenantScopedAdmin):
             raise PermissionDenied
         data = sync_overview(request.user)
         can_retry = request.user.has_perm("registers.change_posconfig")
-        operator = access.is_operator(request.user)
+        operator = access.may_override_odoo(request.user)
         for register in data["dead_letters"]:
             register.badge = sync_badge_html(register.sync_state)
             register.kind_label = (

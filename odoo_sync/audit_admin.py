@@ -55,7 +55,8 @@ class AuditFindingAdmin(TenantScopedAdmin):
     def scoped_queryset(self, user):
         return findings_for(user)
 
-    # Findings are seen by whoever sees registers, and fixed by whoever edits them.
+    # Findings are seen by whoever sees registers; fixing one overwrites what someone set in
+    # the tenant's Odoo, which only an operator may decide (access.may_override_odoo).
     def has_module_permission(self, request):
         return request.user.has_perm("registers.view_posconfig")
 
@@ -69,7 +70,7 @@ class AuditFindingAdmin(TenantScopedAdmin):
         return False
 
     def has_fix_permission(self, request):
-        return request.user.has_perm("registers.change_posconfig")
+        return access.may_override_odoo(request.user)
 
     @admin.display(description="Found", ordering="run__started_at")
     def found(self, obj):

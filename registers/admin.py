@@ -160,7 +160,7 @@ def left_alone_reason(row: PosConfig, outcome: str) -> str:
 
 
 def retry_preview(user, row: PosConfig) -> str:
-    outcome = services.plan_retry(row, operator=access.is_operator(user))
+    outcome = services.plan_retry(row, operator=access.may_override_odoo(user))
     if outcome in RETRY_WORDS:
         return RETRY_WORDS[outcome]
     return "left alone: " + left_alone_reason(row, outcome)
@@ -169,7 +169,7 @@ def retry_preview(user, row: PosConfig) -> str:
 def retry_registers(user, rows) -> tuple[Counter, Counter]:
     """Run 'Retry sync now' on each row as `user`; (done, left alone) counted by wording."""
     done, left = Counter(), Counter()
-    operator = access.is_operator(user)
+    operator = access.may_override_odoo(user)
     actor = user.get_username()
     for row in rows:
         outcome = services.retry_sync(row, operator=operator, actor=actor)
@@ -509,7 +509,7 @@ class PosConfigAdmin(TenantScopedAdmin):
     def retry_sync_now(self, request, queryset):
         rows = list(queryset.select_related("tenant"))
         if "confirm" not in request.POST:
-            operator = access.is_operator(request.user)
+            operator = access.may_override_odoo(request.user)
             would_retry = [
                 row for row in rows if services.plan_retry(row, operator=operator) in RETRY_WORDS
             ]
@@ -557,7 +557,9 @@ class PosConfigAdmin(TenantScopedAdmin):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         register = self.get_object(request, object_id)
-        if not (access.is_operator(request.user) and self.has_change_permission(request, register)):
+        if not (
+            access.may_override_odoo(request.user) and self.has_change_permission(request, register)
+        ):
             raise PermissionDenied
         who = request.user.get_username()
         choice = request.POST.get("odoo_id", "")
@@ -604,7 +606,7 @@ class PosConfigAdmin(TenantScopedAdmin):
         if (
             ambiguous
             and obj.sync_state == SyncState.SYNC_ERROR
-            and access.is_operator(request.user)
+            and access.may_override_odoo(request.user)
         ):
             context["odoo_choice_url"] = reverse(
                 "admin:registers_posconfig_odoo_choice", args=[obj.pk]
