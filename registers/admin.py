@@ -3,9 +3,10 @@
 from collections import Counter
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import display_for_field
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Case, IntegerField, Q, Value, When
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -15,7 +16,7 @@ from cafe.admin_base import TenantScopedAdmin, humanize_until, local_time, rende
 from registers import services
 from registers.access import registers_for
 from registers.forms import RegisterAddForm, RegisterChangeForm, RenameForm
-from registers.models import ErrorKind, PosConfig, SyncState
+from registers.models import PENDING_STATES, ErrorKind, PosConfig, SyncState
 from registers.state import Event
 
 BADGE_COLOURS = {
@@ -247,8 +248,8 @@ class PosConfigAdmin(TenantScopedAdmin):
         "is_active",
         RetryingFilter,
     ]
-    search_fields = ["name", "=odoo_pos_config_id"]
-    search_help_text = "Search by register name, or an exact Odoo id."
+    search_fields = ["name", "tenant__name", "=odoo_pos_config_id"]
+    search_help_text = "Search by register or tenant name, or an exact Odoo id."
     list_select_related = ["tenant"]
     list_per_page = 50
     actions = ["rename_action", "deactivate_selected", "reactivate_selected", "retry_sync_now"]
@@ -297,7 +298,13 @@ class PosConfigAdmin(TenantScopedAdmin):
 
     @admin.display(description="Sync state", ordering=STATE_RANK)
     def sync_badge(self, obj):
-        return register_badge_html(obj)
+        # Marked with the register and whether it is in flight: live.js refreshes such rows.
+        return format_html(
+            '<span data-regsync-register="{}" data-regsync-pending="{}">{}</span>',
+            obj.pk,
+            "1" if obj.sync_state in PENDING_STATES else "0",
+            register_badge_html(obj),
+        )
 
     @admin.display(description="Next attempt", ordering="next_attempt_at")
     def next_attempt(self, obj):
@@ -545,12 +552,54 @@ class PosConfigAdmin(TenantScopedAdmin):
                 name="registers_posconfig_retry",
             ),
             path(
+                "live/",
+                self.admin_site.admin_view(self.live_view),
+                name="registers_posconfig_live",
+            ),
+            path(
                 "<path:object_id>/odoo-choice/",
                 self.admin_site.admin_view(self.odoo_choice_view),
                 name="registers_posconfig_odoo_choice",
             ),
             *super().get_urls(),
         ]
+
+    # What the list and the register's page show of a register's sync, refreshed while it is
+    # in flight (registers/static/registers/live.js): list columns, and the page's fields.
+    LIVE_CELLS = {
+        "list": ["sync_badge", "odoo_id", "retries", "next_attempt", "last_error"],
+        "page": sync_readonly,
+    }
+    LIVE_MAX_IDS = 200
+
+    def live_view(self, request):
+        """JSON: the sync cells of the given registers the user may see (`?ids=1,2&view=list`).
+
+        Never cached (admin_view); a register outside the user's tenants is simply absent.
+        """
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        cells = self.LIVE_CELLS.get(request.GET.get("view", "list"), self.LIVE_CELLS["list"])
+        ids = [int(i) for i in request.GET.get("ids", "").split(",") if i.isdigit()]
+        rows = self.get_queryset(request).filter(pk__in=ids[: self.LIVE_MAX_IDS])
+        return JsonResponse(
+            {
+                "registers": {
+                    str(row.pk): {
+                        "pending": row.sync_state in PENDING_STATES,
+                        "cells": {name: str(self._live_cell(row, name)) for name in cells},
+                    }
+                    for row in rows.select_related("tenant")
+                }
+            }
+        )
+
+    def _live_cell(self, row, name):
+        method = getattr(self, name, None)
+        if method is not None:
+            return method(row)
+        field = PosConfig._meta.get_field(name)
+        return display_for_field(getattr(row, name), field, self.get_empty_value_display())
 
     def odoo_choice_view(self, request, object_id):
         """An operator settles an ambiguous create: link to a candidate, or create a new one."""
