@@ -12,7 +12,14 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from cafe import access
-from cafe.admin_base import TenantScopedAdmin, humanize_until, local_time, render_confirmation
+from cafe.admin_base import (
+    CsvExportAdmin,
+    TenantScopedAdmin,
+    humanize_until,
+    local_time,
+    render_confirmation,
+)
+from cafe.csv_export import csv_time
 from registers import services
 from registers.access import registers_for
 from registers.forms import RegisterAddForm, RegisterChangeForm, RenameForm
@@ -229,7 +236,7 @@ def tenant_banners(user) -> list[dict]:
 
 
 @admin.register(PosConfig)
-class PosConfigAdmin(TenantScopedAdmin):
+class PosConfigAdmin(CsvExportAdmin, TenantScopedAdmin):
     list_display = [
         "name",
         "tenant",
@@ -252,6 +259,19 @@ class PosConfigAdmin(TenantScopedAdmin):
     search_help_text = "Search by register or tenant name, or an exact Odoo id."
     list_select_related = ["tenant"]
     list_per_page = 50
+    csv_columns = [
+        ("id", lambda r: r.pk),
+        ("tenant", lambda r: r.tenant.name),
+        ("name", lambda r: r.name),
+        ("active", lambda r: "yes" if r.is_active else "no"),
+        ("sequence prefix", lambda r: r.sequence_prefix),
+        ("Odoo id", lambda r: r.odoo_pos_config_id),
+        ("sync state", lambda r: SyncState(r.sync_state).label),
+        ("retries", lambda r: r.sync_retries),
+        ("next attempt", lambda r: csv_time(r.next_attempt_at)),
+        ("last synced", lambda r: csv_time(r.last_synced_at)),
+        ("last error", lambda r: r.last_sync_error),
+    ]
     actions = ["rename_action", "deactivate_selected", "reactivate_selected", "retry_sync_now"]
     save_as = False
     sync_readonly = [
