@@ -19,6 +19,19 @@ def is_operator(user) -> bool:
     return _is_active_staff(user) and user.is_superuser
 
 
+def may_override_odoo(user) -> bool:
+    """Whether `user` may have regsync write to a tenant's Odoo beyond resending its registers' edits.
+
+    That is: overwrite what someone set in Odoo (Fix, local wins), create a
+    pos.config again, or pick which pos.config a register is. It changes the
+    customer's Odoo on a judgement about their data, so it is the operator's.
+    Staff's own edits and their "Retry sync now" only resend what those edits
+    already queued. The rule is written out in docs/admin.md ("Who may write
+    to a tenant's Odoo").
+    """
+    return is_operator(user)
+
+
 def tenants_for(user) -> QuerySet[Tenant]:
     if not _is_active_staff(user):
         return Tenant.objects.none()

@@ -11,11 +11,13 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from cafe import access
-from cafe.admin_base import TenantScopedAdmin, humanize_ago, humanize_duration
+from cafe.admin_base import CsvExportAdmin, TenantScopedAdmin, humanize_ago, humanize_duration
+from cafe.csv_export import csv_time
 from cafe.models import Tenant
 from odoo_sync import housekeeping, reporting
 from odoo_sync.access import sync_attempts_for
 from odoo_sync.audit_admin import AuditFindingAdmin  # noqa: F401 - registers the findings admin
+from odoo_sync.charts import trend_chart, trend_summary
 from odoo_sync.models import SyncAttempt
 from odoo_sync.tenant_admin import tenant_sync_status
 from registers import services as register_services
@@ -24,6 +26,8 @@ from registers.admin import sync_badge_html, trim_error
 from registers.models import ErrorKind
 
 DEAD_LETTERS_SHOWN = 200
+# The overview draws a small chart for at most this many tenants (those with the most failures).
+TREND_TENANTS_SHOWN = 50
 # How many tick periods a heartbeat stays fresh (housekeeping: one definition).
 ALIVE_TICK_PERIODS = housekeeping.ALIVE_TICK_PERIODS
 
@@ -64,6 +68,7 @@ def sync_overview(user, *, now: datetime | None = None) -> dict:
         )
     dead_letters = list(dead_letters_for(user)[: DEAD_LETTERS_SHOWN + 1])
     return {
+        "trend": reporting.hourly_trend([t.pk for t in tenants], now=now),
         "now": now,
         "tick": heartbeat_status("tick", now=now),
         "worker": heartbeat_status("worker", now=now),
@@ -83,8 +88,33 @@ def sync_overview(user, *, now: datetime | None = None) -> dict:
     }
 
 
+def trend_context(data: dict) -> dict:
+    """The overview's charts: all the user's tenants, and each tenant with sync history."""
+    trend = data["trend"]
+    names = {row["tenant"].pk: row["tenant"] for row in data["rows"]}
+    busiest = sorted(
+        trend["per_tenant"].items(),
+        key=lambda item: (-item[1]["totals"]["failed"], names[item[0]].name),
+    )
+    return {
+        "trend_chart": trend_chart(trend["overall"], trend["hours"], label="All your tenants"),
+        "trend_summary": trend_summary(trend["overall"]),
+        "trend_tenants": [
+            {
+                "tenant": names[tenant_id],
+                "chart": trend_chart(
+                    series, trend["hours"], label=names[tenant_id].name, compact=True
+                ),
+                "summary": trend_summary(series),
+            }
+            for tenant_id, series in busiest[:TREND_TENANTS_SHOWN]
+        ],
+        "trend_tenants_more": len(busiest) > TREND_TENANTS_SHOWN,
+    }
+
+
 @admin.register(SyncAttempt)
-class SyncAttemptAdmin(TenantScopedAdmin):
+class SyncAttemptAdmin(CsvExportAdmin, TenantScopedAdmin):
     list_display = [
         "created_at",
         "tenant",
@@ -111,6 +141,17 @@ class SyncAttemptAdmin(TenantScopedAdmin):
         "error",
     ]
     readonly_fields = fields
+    csv_columns = [
+        ("time", lambda a: csv_time(a.created_at)),
+        ("tenant", lambda a: a.tenant.name),
+        ("register", lambda a: a.register.name),
+        ("register id", lambda a: a.register_id),
+        ("action", lambda a: a.get_action_display()),
+        ("outcome", lambda a: a.get_outcome_display()),
+        ("Odoo id", lambda a: a.odoo_pos_config_id),
+        ("Odoo took (ms)", lambda a: a.duration_ms),
+        ("error", lambda a: a.error),
+    ]
 
     def scoped_queryset(self, user):
         return sync_attempts_for(user)
@@ -135,7 +176,7 @@ class SyncAttemptAdmin(TenantScopedAdmin):
             raise PermissionDenied
         data = sync_overview(request.user)
         can_retry = request.user.has_perm("registers.change_posconfig")
-        operator = access.is_operator(request.user)
+        operator = access.may_override_odoo(request.user)
         tenants_admin = self.admin_site._registry[Tenant]
         for row in data["rows"]:
             # "Run audit now", as on the tenant's page and for whoever may use it there.
@@ -159,6 +200,7 @@ class SyncAttemptAdmin(TenantScopedAdmin):
             register.retry_url = reverse("admin:registers_posconfig_retry", args=[register.pk])
         context = {
             **self.admin_site.each_context(request),
+            **trend_context(data),
             "title": "Sync overview",
             "opts": self.opts,
             "overview": data,

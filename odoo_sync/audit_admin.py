@@ -146,9 +146,10 @@ class AuditFindingAdmin(TenantScopedAdmin):
     def get_ordering(self, request):
         return ["-run__started_at", "tenant__name", "kind", "odoo_id"]
 
-    # Findings are seen by whoever sees registers and settled by whoever edits them; adopting a
-    # config (it becomes a register, like picking among namesakes) and ignoring one (it stops
-    # counting for alerts) are the operators'.
+    # Findings are seen by whoever sees registers. Fixing one overwrites what someone set in
+    # the tenant's Odoo, which only an operator may decide (access.may_override_odoo); adopting
+    # a config (it becomes a register, like picking among namesakes) and ignoring one (it stops
+    # counting for alerts) are the operators' too.
     def has_module_permission(self, request):
         return request.user.has_perm("registers.view_posconfig")
 
@@ -162,6 +163,11 @@ class AuditFindingAdmin(TenantScopedAdmin):
         return False
 
     def has_fix_permission(self, request):
+        return access.may_override_odoo(request.user)
+
+    def has_settle_permission(self, request):
+        # Accepting Odoo's value changes the register here and sends nothing to Odoo:
+        # whoever may edit the tenant's registers may.
         return request.user.has_perm("registers.change_posconfig")
 
     def has_operator_permission(self, request):
@@ -248,7 +254,7 @@ class AuditFindingAdmin(TenantScopedAdmin):
 
         return self._decide(request, queryset, Decision.LOCAL_WINS, act)
 
-    @admin.action(description="Accept Odoo's value…", permissions=["fix"])
+    @admin.action(description="Accept Odoo's value…", permissions=["settle"])
     def accept_odoo_value(self, request, queryset):
         def act(findings, form):
             return audit.accept_odoo_values(findings, actor=self._who(request))

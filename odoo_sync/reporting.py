@@ -1,15 +1,25 @@
 """How the queues stand: counts per state, the oldest due row, per tenant; the tick's health lines."""
 
 import logging
-from datetime import datetime, timedelta
+import math
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Count, Min, OuterRef, Q, Subquery
+from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from cafe.models import Plan, Tenant
-from odoo_sync.models import NEEDS_ATTENTION, AuditFinding, AuditRun
-from registers.models import PENDING_STATES, PosConfig, SyncState, is_dead_letter, is_pending
+from odoo_sync.models import NEEDS_ATTENTION, AuditFinding, AuditRun, SyncAttempt
+from registers.models import (
+    PENDING_STATES,
+    PosConfig,
+    RegisterEvent,
+    SyncState,
+    is_dead_letter,
+    is_pending,
+)
+from registers.state import Event
 
 log = logging.getLogger("odoo_sync")
 
@@ -171,3 +181,122 @@ def log_queue_health(*, now: datetime | None = None) -> None:
             counts["pending_create"],
             counts["pending_update"],
         )
+
+
+# --- the last 24 hours, per hour (the overview's chart) ------------------------------------
+
+TREND_HOURS = 24
+SYNCED_OUTCOMES = (SyncAttempt.Outcome.SYNCED, SyncAttempt.Outcome.REQUEUED)
+FAILED_OUTCOMES = (SyncAttempt.Outcome.RETRY, SyncAttempt.Outcome.DEAD_LETTERED)
+# Edit-to-Odoo times are read from at most this many of the latest landings in the window.
+TREND_LATENCY_SAMPLES = 20_000
+LANDED = (Event.CREATE_LANDED, Event.WRITE_LANDED)
+
+
+def _blank_series() -> dict:
+    return {key: [0] * TREND_HOURS for key in ("synced", "failed", "dead")} | {
+        "waits": [[] for _ in range(TREND_HOURS)]
+    }
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    """The nearest-rank percentile (p in 0-100) of `values`; None for none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def hourly_trend(tenant_ids, *, now: datetime | None = None) -> dict:
+    """Per hour of the last 24 (the current hour last), overall and per tenant: attempts that
+    synced, failed and dead-lettered, and the edit-to-Odoo time's p50 and p95 in ms.
+
+    An attempt "synced" when Odoo took it (synced, or synced and changed meanwhile), "failed"
+    when it will retry or gave up; "dead" counts those that gave up. The edit-to-Odoo time
+    of a landing (created or written in Odoo) runs from the moment the register last began
+    waiting for Odoo: added, edited while in step, or retried by hand. One query for the
+    counts and one for the landings (at most TREND_LATENCY_SAMPLES, the latest).
+    """
+    now = now or timezone.now()
+    end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    end += timedelta(hours=1)
+    start = end - timedelta(hours=TREND_HOURS)
+    tenant_ids = list(tenant_ids)
+    per_tenant: dict[int, dict] = {}
+
+    def slot(when: datetime) -> int:
+        return int((when - start).total_seconds() // 3600)
+
+    counts = (
+        SyncAttempt.objects.filter(tenant_id__in=tenant_ids, created_at__gte=start)
+        .annotate(hour=TruncHour("created_at", tzinfo=UTC))
+        .values("tenant_id", "hour")
+        .annotate(
+            synced=Count("pk", filter=Q(outcome__in=SYNCED_OUTCOMES)),
+            failed=Count("pk", filter=Q(outcome__in=FAILED_OUTCOMES)),
+            dead=Count("pk", filter=Q(outcome=SyncAttempt.Outcome.DEAD_LETTERED)),
+        )
+        .order_by()
+    )
+    for row in counts:
+        series = per_tenant.setdefault(row["tenant_id"], _blank_series())
+        i = slot(row["hour"])
+        if 0 <= i < TREND_HOURS:
+            for key in ("synced", "failed", "dead"):
+                series[key][i] += row[key]
+
+    began_waiting = (
+        RegisterEvent.objects.filter(
+            register_id=OuterRef("register_id"),
+            created_at__lte=OuterRef("created_at"),
+            to_state__in=PENDING_STATES,
+        )
+        .exclude(from_state__in=PENDING_STATES)
+        .order_by("-created_at", "-id")
+        .values("created_at")[:1]
+    )
+    landings = (
+        RegisterEvent.objects.filter(
+            action__in=LANDED,
+            created_at__gte=start,
+            register__tenant_id__in=tenant_ids,
+        )
+        .annotate(waiting_since=Subquery(began_waiting))
+        .order_by("-created_at", "-id")
+        .values_list("register__tenant_id", "created_at", "waiting_since")[:TREND_LATENCY_SAMPLES]
+    )
+    for tenant_id, landed_at, since in landings:
+        i = slot(landed_at)
+        if since is None or not 0 <= i < TREND_HOURS:
+            continue
+        series = per_tenant.setdefault(tenant_id, _blank_series())
+        series["waits"][i].append((landed_at - since).total_seconds() * 1000)
+
+    overall = _blank_series()
+    for series in per_tenant.values():
+        for i in range(TREND_HOURS):
+            for key in ("synced", "failed", "dead"):
+                overall[key][i] += series[key][i]
+            overall["waits"][i].extend(series["waits"][i])
+    return {
+        "hours": [start + timedelta(hours=i) for i in range(TREND_HOURS)],
+        "overall": _summarised(overall),
+        "per_tenant": {tenant_id: _summarised(s) for tenant_id, s in per_tenant.items()},
+    }
+
+
+def _summarised(series: dict) -> dict:
+    waits = series.pop("waits")
+    every_wait = [w for hour in waits for w in hour]
+    return {
+        **series,
+        "p50": [percentile(hour, 50) for hour in waits],
+        "p95": [percentile(hour, 95) for hour in waits],
+        "totals": {
+            "synced": sum(series["synced"]),
+            "failed": sum(series["failed"]),
+            "dead": sum(series["dead"]),
+            "p50": percentile(every_wait, 50),
+            "p95": percentile(every_wait, 95),
+        },
+    }

@@ -3,24 +3,27 @@
 from collections import Counter
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import display_for_field
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Case, IntegerField, Q, Value, When
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from cafe import access
 from cafe.admin_base import (
+    CsvExportAdmin,
     TenantScopedAdmin,
     humanize_until,
     local_time,
     redirect_back,
     render_confirmation,
 )
+from cafe.csv_export import csv_time
 from registers import services
 from registers.access import registers_for
 from registers.forms import RegisterAddForm, RegisterChangeForm, RenameForm
-from registers.models import ErrorKind, PosConfig, SyncState
+from registers.models import PENDING_STATES, ErrorKind, PosConfig, SyncState
 from registers.state import Event
 
 BADGE_COLOURS = {
@@ -170,7 +173,7 @@ def left_alone_reason(row: PosConfig, outcome: str) -> str:
 
 
 def retry_preview(user, row: PosConfig) -> str:
-    outcome = services.plan_retry(row, operator=access.is_operator(user))
+    outcome = services.plan_retry(row, operator=access.may_override_odoo(user))
     if outcome in RETRY_WORDS:
         return RETRY_WORDS[outcome]
     return "left alone: " + left_alone_reason(row, outcome)
@@ -179,7 +182,7 @@ def retry_preview(user, row: PosConfig) -> str:
 def retry_registers(user, rows) -> tuple[Counter, Counter]:
     """Run 'Retry sync now' on each row as `user`; (done, left alone) counted by wording."""
     done, left = Counter(), Counter()
-    operator = access.is_operator(user)
+    operator = access.may_override_odoo(user)
     actor = user.get_username()
     for row in rows:
         outcome = services.retry_sync(row, operator=operator, actor=actor)
@@ -238,7 +241,7 @@ def tenant_banners(user) -> list[dict]:
 
 
 @admin.register(PosConfig)
-class PosConfigAdmin(TenantScopedAdmin):
+class PosConfigAdmin(CsvExportAdmin, TenantScopedAdmin):
     list_display = [
         "name",
         "tenant",
@@ -257,10 +260,23 @@ class PosConfigAdmin(TenantScopedAdmin):
         "is_active",
         RetryingFilter,
     ]
-    search_fields = ["name", "=odoo_pos_config_id"]
-    search_help_text = "Search by register name, or an exact Odoo id."
+    search_fields = ["name", "tenant__name", "=odoo_pos_config_id"]
+    search_help_text = "Search by register or tenant name, or an exact Odoo id."
     list_select_related = ["tenant"]
     list_per_page = 50
+    csv_columns = [
+        ("id", lambda r: r.pk),
+        ("tenant", lambda r: r.tenant.name),
+        ("name", lambda r: r.name),
+        ("active", lambda r: "yes" if r.is_active else "no"),
+        ("sequence prefix", lambda r: r.sequence_prefix),
+        ("Odoo id", lambda r: r.odoo_pos_config_id),
+        ("sync state", lambda r: SyncState(r.sync_state).label),
+        ("retries", lambda r: r.sync_retries),
+        ("next attempt", lambda r: csv_time(r.next_attempt_at)),
+        ("last synced", lambda r: csv_time(r.last_synced_at)),
+        ("last error", lambda r: r.last_sync_error),
+    ]
     actions = ["rename_action", "deactivate_selected", "reactivate_selected", "retry_sync_now"]
     save_as = False
     sync_readonly = [
@@ -307,7 +323,13 @@ class PosConfigAdmin(TenantScopedAdmin):
 
     @admin.display(description="Sync state", ordering=STATE_RANK)
     def sync_badge(self, obj):
-        return register_badge_html(obj)
+        # Marked with the register and whether it is in flight: live.js refreshes such rows.
+        return format_html(
+            '<span data-regsync-register="{}" data-regsync-pending="{}">{}</span>',
+            obj.pk,
+            "1" if obj.sync_state in PENDING_STATES else "0",
+            register_badge_html(obj),
+        )
 
     @admin.display(description="Next attempt", ordering="next_attempt_at")
     def next_attempt(self, obj):
@@ -519,7 +541,7 @@ class PosConfigAdmin(TenantScopedAdmin):
     def retry_sync_now(self, request, queryset):
         rows = list(queryset.select_related("tenant"))
         if "confirm" not in request.POST:
-            operator = access.is_operator(request.user)
+            operator = access.may_override_odoo(request.user)
             would_retry = [
                 row for row in rows if services.plan_retry(row, operator=operator) in RETRY_WORDS
             ]
@@ -555,12 +577,54 @@ class PosConfigAdmin(TenantScopedAdmin):
                 name="registers_posconfig_retry",
             ),
             path(
+                "live/",
+                self.admin_site.admin_view(self.live_view),
+                name="registers_posconfig_live",
+            ),
+            path(
                 "<path:object_id>/odoo-choice/",
                 self.admin_site.admin_view(self.odoo_choice_view),
                 name="registers_posconfig_odoo_choice",
             ),
             *super().get_urls(),
         ]
+
+    # What the list and the register's page show of a register's sync, refreshed while it is
+    # in flight (registers/static/registers/live.js): list columns, and the page's fields.
+    LIVE_CELLS = {
+        "list": ["sync_badge", "odoo_id", "retries", "next_attempt", "last_error"],
+        "page": sync_readonly,
+    }
+    LIVE_MAX_IDS = 200
+
+    def live_view(self, request):
+        """JSON: the sync cells of the given registers the user may see (`?ids=1,2&view=list`).
+
+        Never cached (admin_view); a register outside the user's tenants is simply absent.
+        """
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        cells = self.LIVE_CELLS.get(request.GET.get("view", "list"), self.LIVE_CELLS["list"])
+        ids = [int(i) for i in request.GET.get("ids", "").split(",") if i.isdigit()]
+        rows = self.get_queryset(request).filter(pk__in=ids[: self.LIVE_MAX_IDS])
+        return JsonResponse(
+            {
+                "registers": {
+                    str(row.pk): {
+                        "pending": row.sync_state in PENDING_STATES,
+                        "cells": {name: str(self._live_cell(row, name)) for name in cells},
+                    }
+                    for row in rows.select_related("tenant")
+                }
+            }
+        )
+
+    def _live_cell(self, row, name):
+        method = getattr(self, name, None)
+        if method is not None:
+            return method(row)
+        field = PosConfig._meta.get_field(name)
+        return display_for_field(getattr(row, name), field, self.get_empty_value_display())
 
     def odoo_choice_view(self, request, object_id):
         """An operator settles an ambiguous create: link to a candidate, or create a new one.
@@ -570,7 +634,9 @@ class PosConfigAdmin(TenantScopedAdmin):
         nest forms.
         """
         register = self.get_object(request, object_id)
-        if not (access.is_operator(request.user) and self.has_change_permission(request, register)):
+        if not (
+            access.may_override_odoo(request.user) and self.has_change_permission(request, register)
+        ):
             raise PermissionDenied
         back = HttpResponseRedirect(reverse("admin:registers_posconfig_change", args=[register.pk]))
         data = request.POST if request.method == "POST" else request.GET
@@ -661,7 +727,7 @@ class PosConfigAdmin(TenantScopedAdmin):
         if (
             ambiguous
             and obj.sync_state == SyncState.SYNC_ERROR
-            and access.is_operator(request.user)
+            and access.may_override_odoo(request.user)
         ):
             context["odoo_choice_url"] = reverse(
                 "admin:registers_posconfig_odoo_choice", args=[obj.pk]

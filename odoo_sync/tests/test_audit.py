@@ -722,7 +722,9 @@ def test_staff_run_their_tenants_audit_and_settle_drift_but_neither_adopt_nor_ig
     assert client.post(reverse("admin:cafe_tenant_audit_now", args=[other.pk])).status_code == 404
     findings = reverse("admin:odoo_sync_auditfinding_changelist")
     page = client.get(findings).content.decode()
-    assert "Accept Odoo&#x27;s value…" in page and "Local wins" in page
+    # Accepting Odoo's value writes nothing to Odoo; "Local wins" overwrites what someone set
+    # there, which only operators decide (access.may_override_odoo, docs/admin.md).
+    assert "Accept Odoo&#x27;s value…" in page and 'value="fix_local_wins"' not in page
     assert "Adopt as registers…" not in page and "Ignore…" not in page
     unknown = AuditFinding.objects.get(kind=Kind.UNKNOWN)
     client.post(findings, {"action": "ignore", "_selected_action": [unknown.pk], "confirm": "1"})

@@ -122,6 +122,33 @@ def test_search_finds_by_name_and_exact_odoo_id(operator):
     assert client.get(CHANGELIST, {"q": "not-a-number"}).status_code == 200
 
 
+def test_search_finds_a_tenants_registers_by_its_name_within_what_the_user_sees(staff, operator):
+    acme_bar = PosConfigFactory(tenant=staff.memberships.get().tenant, name="Bar")
+    harbour = TenantFactory(pro=True, name="Harbour Roasters")
+    harbour_bar = PosConfigFactory(tenant=harbour, name="Bar 2")
+    by_tenant = logged_in(operator).get(CHANGELIST, {"q": "harbour roast"}).context["cl"]
+    assert list(by_tenant.result_list) == [harbour_bar]
+    assert list(logged_in(staff).get(CHANGELIST, {"q": "acme"}).context["cl"].result_list) == [
+        acme_bar
+    ]
+    assert list(logged_in(staff).get(CHANGELIST, {"q": "harbour"}).context["cl"].result_list) == []
+
+
+def test_live_states_answer_only_for_registers_the_user_sees(staff, pro_tenant):
+    own = services.add_register(pro_tenant, name="Bar", prefix="BAR")
+    other = PosConfigFactory(tenant=TenantFactory(pro=True), name="Elsewhere")
+    live = reverse("admin:registers_posconfig_live")
+    answer = logged_in(staff).get(live, {"ids": f"{own.pk},{other.pk},x", "view": "list"})
+    assert answer["Cache-Control"].startswith("max-age=0")
+    [(pk, row)] = answer.json()["registers"].items()
+    assert (pk, row["pending"]) == (str(own.pk), True)
+    assert set(row["cells"]) == {"sync_badge", "odoo_id", "retries", "next_attempt", "last_error"}
+    assert "Pending create" in row["cells"]["sync_badge"]
+    page = logged_in(staff).get(live, {"ids": str(own.pk), "view": "page"}).json()
+    assert "Added" in page["registers"][str(own.pk)]["cells"]["history"]
+    assert Client().get(live, {"ids": str(own.pk)}).status_code == 302  # the login page
+
+
 def test_filters_by_tenant_sync_state_and_active(operator):
     tenant = TenantFactory(pro=True)
     dead = PosConfigFactory(dead_update=True, tenant=tenant)
