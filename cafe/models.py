@@ -36,6 +36,10 @@ class TenantQuerySet(models.QuerySet):
         """Tenants `with_odoo` that are not paused: their registers are pushed now."""
         return self.with_odoo().filter(odoo_paused_at__isnull=True)
 
+    def never_connected(self):
+        """Tenants `sync_enabled` whose connection Odoo has not once accepted ("Not connected yet")."""
+        return self.sync_enabled().filter(odoo_last_contact_at__isnull=True)
+
     def sharing_odoo_with(self, tenant: "Tenant") -> list[int]:
         """The ids of the tenants whose registers live where `tenant`'s do (itself included).
 
@@ -132,6 +136,11 @@ class Tenant(models.Model):
     def is_sync_enabled(self) -> bool:
         """Pro, a complete connection, not paused: its registers are pushed now."""
         return self.has_odoo and self.odoo_paused_at is None
+
+    @property
+    def never_connected(self) -> bool:
+        """Sync-enabled, and Odoo has not once accepted this connection (`never_connected()`)."""
+        return self.is_sync_enabled and self.odoo_last_contact_at is None
 
 
 class Membership(models.Model):

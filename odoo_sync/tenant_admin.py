@@ -15,14 +15,13 @@ from cafe.admin_base import (
     TenantScopedAdmin,
     humanize_ago,
     humanize_duration,
-    humanize_until,
     local_time,
 )
 from cafe.models import Plan, Tenant
 from odoo_sync.connection import test_odoo_connection
 from odoo_sync.forms import TenantForm, TenantKeyForm
-from odoo_sync.tenants import sync_now
-from registers.admin import register_badge_html
+from odoo_sync.tenants import connection_saved_and_works, sync_now
+from registers.admin import next_try, register_badge_html
 
 INCIDENTS_SHOWN = 20
 REGISTERS_SHOWN = 50
@@ -66,7 +65,7 @@ def tenant_sync_status(tenant: Tenant) -> SyncStatus:
         return SyncStatus(
             f"Odoo unreachable since {local_time(tenant.odoo_unreachable_since)} "
             f"({humanize_ago(tenant.odoo_unreachable_since)}); "
-            f"next try {humanize_until(tenant.odoo_next_attempt_at) or 'at the next tick'}",
+            f"next try {next_try(tenant)}",
             "bad",
         )
     if tenant.odoo_last_contact_at is None:
@@ -195,6 +194,12 @@ class TenantAdmin(TenantScopedAdmin):
             readonly = ["name", "plan", *CONNECTION_FIELDS, *readonly]
         return readonly
 
+    def construct_change_message(self, request, form, formsets, add=False):
+        # The history says what each value was and became (Django's says only which fields).
+        if add:
+            return super().construct_change_message(request, form, formsets, add)
+        return form.change_summary() or super().construct_change_message(request, form, formsets)
+
     def save_model(self, request, obj, form, change):
         # The form saved through cafe.services while it was validated.
         pass
@@ -215,6 +220,8 @@ class TenantAdmin(TenantScopedAdmin):
     def _report_connection(self, request, tenant: Tenant, *, after_save: bool = False) -> None:
         report = test_odoo_connection(tenant)
         if report.ok:
+            if after_save:
+                connection_saved_and_works(tenant)
             self.message_user(request, f"{tenant.name}: {report.message}", messages.SUCCESS)
             return
         lead = "Saved, but the connection does not work yet. " if after_save else ""

@@ -13,7 +13,7 @@ from django.db import transaction
 from cafe import services as tenant_services
 from cafe.models import Tenant
 from cafe.services import TenantChange
-from odoo_sync import tasks, tenant_health
+from odoo_sync import due, tasks, tenant_health
 from registers import services as register_services
 from registers.state import SYSTEM_ACTOR
 
@@ -41,6 +41,12 @@ def update_odoo_connection(tenant: Tenant, *, actor: str = SYSTEM_ACTOR, **field
     edit = tenant_services.clean_connection_edit(**fields)
     with transaction.atomic():
         return _follow(tenant_services.set_odoo_connection(tenant, edit), actor)
+
+
+def connection_saved_and_works(tenant: Tenant) -> None:
+    """Odoo accepted a connection just saved: what waited goes out on commit, not at the next tick."""
+    if tenant.is_sync_enabled and due.count_due(tenant.pk):
+        register_services.push_waiting(tenant)
 
 
 def sync_now(tenant: Tenant) -> tuple[bool, str]:
