@@ -80,7 +80,7 @@ def sync_overview(user, *, now: datetime | None = None) -> dict:
         "totals": totals,
         "dead_letters": dead_letters[:DEAD_LETTERS_SHOWN],
         "dead_letters_more": len(dead_letters) > DEAD_LETTERS_SHOWN,
-        "paused": [t for t in tenants if t.odoo_paused_at is not None],
+        "paused": [t for t in tenants if t.odoo_paused_at is not None and t.has_odoo],
         # A tenant Odoo never answered is as cut off as one in an outage (its cafe never synced).
         "unreachable": [
             {
@@ -89,7 +89,7 @@ def sync_overview(user, *, now: datetime | None = None) -> dict:
                 "never_connected": t.never_connected,
             }
             for t in tenants
-            if t.odoo_unreachable_since is not None or t.never_connected
+            if (t.odoo_unreachable_since is not None and t.has_odoo) or t.never_connected
         ],
     }
 

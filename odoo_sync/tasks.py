@@ -70,7 +70,9 @@ def enqueue_drain(tenant_id: int) -> bool:
 @shared_task(name="odoo_sync.audit", ignore_result=True)
 def audit_all() -> int:
     """Beat, once a day: the drift audit of every Pro tenant (reported, never fixed by itself)."""
-    results = audit.audit(Tenant.objects.filter(plan=Plan.PRO).order_by("pk"))
+    results = audit.audit(
+        Tenant.objects.filter(plan=Plan.PRO, archived_at__isnull=True).order_by("pk")
+    )
     return sum(len(result.findings) for result in results)
 
 

@@ -174,3 +174,45 @@ def test_tenant_history_shows_the_old_and_new_connection_never_the_key(
     )
     expect(history).to_contain_text("Set a new Odoo API key.")
     assert "a-secret-key-0123" not in page.content()
+
+
+def test_a_mistyped_tenant_is_deleted_and_one_that_synced_is_archived_then_restored(
+    live_server, browser_page, operator, odoo_sandbox, odoo_unreachable_url
+):
+    page = browser_page
+    admin = f"{live_server.url}/admin"
+    mistyped = TenantFactory(pro=True, name="Acme Cofee", odoo_url=odoo_unreachable_url)
+    services.add_register(mistyped, name="Bar", prefix="BAR")
+    drain_tenant(mistyped.pk)  # never answered: unreachable, nothing in any Odoo
+    synced = tenant_on(odoo_sandbox, name="Harbour Roasters")
+    services.add_register(synced, name="Harbour bar", prefix="HB1")
+    assert drain_tenant(synced.pk).created == 1
+
+    # The mistyped one: Delete, through Django's confirmation listing its register.
+    log_in(page, f"{admin}/cafe/tenant/{mistyped.pk}/change/", operator.username)
+    page.get_by_role("link", name="Delete", exact=True).click()
+    expect(page.locator("#content")).to_contain_text("Register: Bar")
+    page.click("input[type=submit]")
+    expect(page.locator("ul.messagelist li.success")).to_contain_text("Acme Cofee")
+    assert not Tenant.objects.filter(pk=mistyped.pk).exists()
+
+    # The one that reached Odoo: no Delete (by URL either), but Archive.
+    page.goto(f"{admin}/cafe/tenant/{synced.pk}/change/")
+    expect(page.get_by_role("link", name="Delete", exact=True)).to_have_count(0)
+    assert page.goto(f"{admin}/cafe/tenant/{synced.pk}/delete/").status == 403
+    page.goto(f"{admin}/cafe/tenant/{synced.pk}/change/")
+    page.click("#regsync-archive")
+    expect(page.locator("ul.messagelist li.success")).to_contain_text(
+        "Harbour Roasters is archived: it no longer syncs; its registers and history are kept."
+    )
+    assert field_text(page, "sync_status").startswith("Archived since")
+    bar = synced.registers.get()
+    services.rename_register(bar, name="Harbour terrace")
+    assert drain_tenant(synced.pk).status == TenantStatus.DISABLED  # nothing goes out
+    assert odoo_sandbox.pos_config(bar.odoo_pos_config_id)["name"] == "Harbour bar"
+
+    # Restore: it syncs again, the rename made meanwhile included.
+    page.click("#regsync-restore")
+    expect(page.locator("ul.messagelist li.success")).to_contain_text("is restored")
+    assert drain_tenant(synced.pk).updated == 1
+    assert odoo_sandbox.pos_config(bar.odoo_pos_config_id)["name"] == "Harbour terrace"
