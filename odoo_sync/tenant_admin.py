@@ -249,9 +249,11 @@ class TenantAdmin(TenantScopedAdmin):
             raise PermissionDenied
         if "restore" in request.POST:
             restore(tenant, actor=request.user.get_username())
+            self.log_change(request, tenant, "Restored.")
             text = f"{tenant.name} is restored: it syncs again if its plan and connection allow."
         else:
             archive_tenant(tenant)
+            self.log_change(request, tenant, "Archived: no longer synced.")
             text = (
                 f"{tenant.name} is archived: it no longer syncs; its registers and history "
                 "are kept. Restore it from this page."

@@ -216,3 +216,7 @@ def test_a_mistyped_tenant_is_deleted_and_one_that_synced_is_archived_then_resto
     expect(page.locator("ul.messagelist li.success")).to_contain_text("is restored")
     assert drain_tenant(synced.pk).updated == 1
     assert odoo_sandbox.pos_config(bar.odoo_pos_config_id)["name"] == "Harbour terrace"
+    page.goto(f"{admin}/cafe/tenant/{synced.pk}/history/")
+    history = page.locator("#change-history tbody")
+    expect(history).to_contain_text("Archived: no longer synced.")
+    expect(history).to_contain_text("Restored.")
