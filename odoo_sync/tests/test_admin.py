@@ -70,8 +70,11 @@ def test_the_registers_list_says_which_tenants_are_paused_or_unreachable(operato
     down = TenantFactory(pro=True, name="Down Cafe")
     tenant_health.record_tenant_unreachable(down.pk, connection_revision=0, error="HTTP 502")
     TenantFactory(pro=True, name="Fine Cafe")
+    PosConfigFactory(pending_create=True, tenant=paused, next_attempt_at=timezone.now())
     html = logged_in(operator).get(reverse("admin:registers_posconfig_changelist")).content
     html = html.decode()
+    # A paused tenant's row is not "due now": it waits for the fix, as its banner says.
+    assert "when the connection is fixed" in html and ">due now<" not in html
     assert "Paused Cafe: paused since" in html and "Odoo refused the login" in html
     assert "Down Cafe: Odoo unreachable since" in html
     assert "Fine Cafe:" not in html
