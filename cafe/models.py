@@ -29,12 +29,16 @@ class TenantQuerySet(models.QuerySet):
         )
 
     def with_odoo(self):
-        """Pro tenants with a complete Odoo connection: their registers belong in Odoo."""
-        return self.connection_complete().filter(plan=Plan.PRO)
+        """Pro tenants, not archived, with a complete Odoo connection: their registers belong in Odoo."""
+        return self.connection_complete().filter(plan=Plan.PRO, archived_at__isnull=True)
 
     def sync_enabled(self):
         """Tenants `with_odoo` that are not paused: their registers are pushed now."""
         return self.with_odoo().filter(odoo_paused_at__isnull=True)
+
+    def never_connected(self):
+        """Tenants `sync_enabled` whose connection Odoo has not once accepted ("Not connected yet")."""
+        return self.sync_enabled().filter(odoo_last_contact_at__isnull=True)
 
     def sharing_odoo_with(self, tenant: "Tenant") -> list[int]:
         """The ids of the tenants whose registers live where `tenant`'s do (itself included).
@@ -89,6 +93,9 @@ class Tenant(models.Model):
     drain_lock_token = models.UUIDField(null=True, blank=True, editable=False)
     drain_locked_until = models.DateTimeField(null=True, blank=True, editable=False)
 
+    # Archived (a mistyped or departed cafe): it no longer syncs, and keeps its
+    # registers and history (cafe.services.archive_tenant).
+    archived_at = models.DateTimeField("Archived", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -125,13 +132,18 @@ class Tenant(models.Model):
     # The rule of DESIGN.md, here and in TenantQuerySet only (a test holds them equal).
     @property
     def has_odoo(self) -> bool:
-        """Pro with a complete connection: its registers belong in Odoo (it may be paused)."""
-        return self.plan == Plan.PRO and self.connection_complete
+        """Pro, not archived, with a complete connection: its registers belong in Odoo (it may be paused)."""
+        return self.plan == Plan.PRO and self.archived_at is None and self.connection_complete
 
     @property
     def is_sync_enabled(self) -> bool:
         """Pro, a complete connection, not paused: its registers are pushed now."""
         return self.has_odoo and self.odoo_paused_at is None
+
+    @property
+    def never_connected(self) -> bool:
+        """Sync-enabled, and Odoo has not once accepted this connection (`never_connected()`)."""
+        return self.is_sync_enabled and self.odoo_last_contact_at is None
 
 
 class Membership(models.Model):

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from cafe import text
 from cafe.models import Membership, OdooProtocol, Plan, Tenant
@@ -224,6 +225,31 @@ def _tenant_staff_group():
 
 
 @transaction.atomic
+def archive_tenant(tenant: Tenant) -> Tenant:
+    """Stop syncing the tenant and keep everything it has (registers, history); idempotent.
+
+    Archived tenants are not `with_odoo`: no tick, drain, audit or metric takes
+    them, whatever their plan and connection say.
+    """
+    with transaction.atomic():
+        tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        if tenant.archived_at is None:
+            tenant.archived_at = timezone.now()
+            tenant.save(update_fields=["archived_at", "updated_at"])
+        return tenant
+
+
+def restore_tenant(tenant: Tenant) -> TenantChange:
+    """Undo `archive_tenant` (in the caller's transaction, if any): the tenant may sync again."""
+    with transaction.atomic():
+        tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        was_enabled = tenant.is_sync_enabled
+        if tenant.archived_at is not None:
+            tenant.archived_at = None
+            tenant.save(update_fields=["archived_at", "updated_at"])
+        return TenantChange(tenant, became_sync_enabled=tenant.is_sync_enabled and not was_enabled)
+
+
 def rename_tenant(tenant: Tenant, *, name: str) -> Tenant:
     name = clean_tenant_name(name)
     tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)

@@ -324,4 +324,5 @@ DEMO_ADMIN_PASSWORD = env.str("DEMO_ADMIN_PASSWORD", default="")
 DEMO_ODOO_API_KEY = env.str("DEMO_ODOO_API_KEY", default="demo-odoo-api-key")
 # The demo's sandbox Odoo: not 8069, Odoo's own port, where a real Odoo often runs.
 SANDBOX_PORT = env.int("SANDBOX_PORT", default=8169)
+WEB_PORT = env.int("WEB_PORT", default=8000)  # `make run`'s admin (the Procfile's runserver)
 DEMO_ODOO_URL = env.str("DEMO_ODOO_URL", default=f"http://127.0.0.1:{SANDBOX_PORT}")

@@ -11,6 +11,7 @@ import ipaddress
 import json
 import re
 import socket
+import ssl
 import threading
 import time
 import weakref
@@ -141,6 +142,35 @@ def _connection_failed_before_send(exc: requests.exceptions.ConnectionError) -> 
         if isinstance(err, urllib3.exceptions.ProtocolError):
             return False
     return False
+
+
+# OpenSSL's reasons when the "TLS" reply starts with "HTTP/": the server speaks plain HTTP.
+_PLAIN_HTTP_REASONS = frozenset(
+    {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST"}
+)
+
+
+def _answered_plain_http(exc: BaseException) -> bool:
+    """True when the TLS handshake failed because the server answered in plain HTTP."""
+    return any(
+        isinstance(err, ssl.SSLError) and getattr(err, "reason", None) in _PLAIN_HTTP_REASONS
+        for err in _chain(exc)
+    )
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The socket's or TLS's own error, without urllib3's pool wrapper around it.
+
+    The wrapper says "Max retries exceeded", which is untrue here: the client
+    never retries (urllib3 is given no retries).
+    """
+    for err in _chain(exc):
+        wrapper = isinstance(
+            err, requests.exceptions.RequestException | urllib3.exceptions.HTTPError
+        )
+        if isinstance(err, OSError) and not wrapper:
+            return str(err)
+    return str(exc)
 
 
 def _name_did_not_resolve(exc: BaseException) -> bool:
@@ -506,8 +536,15 @@ class OdooClient:
                 cause=Cause.READ_TIMEOUT,
             )
         if isinstance(exc, requests.exceptions.SSLError):
+            if _answered_plain_http(exc):
+                return OdooUnreachableError(
+                    "The server answered in plain HTTP, not HTTPS: "
+                    f"{self._clean(_root_cause(exc))}",
+                    outcome_unknown=False,
+                    cause=Cause.PLAIN_HTTP,
+                )
             return OdooUnreachableError(
-                f"TLS error talking to Odoo: {self._clean(str(exc))}",
+                f"TLS error talking to Odoo: {self._clean(_root_cause(exc))}",
                 outcome_unknown=False,
                 cause=Cause.TLS,
             )
@@ -521,7 +558,7 @@ class OdooClient:
             else:
                 cause = Cause.REFUSED
             return OdooUnreachableError(
-                f"{what}: {self._clean(str(exc))}", outcome_unknown=not before, cause=cause
+                f"{what}: {self._clean(_root_cause(exc))}", outcome_unknown=not before, cause=cause
             )
         return OdooConfigError(f"Bad request to Odoo: {self._clean(str(exc))}")
 

@@ -119,6 +119,7 @@ class Cause:
     CONNECT_TIMEOUT = "connect_timeout"
     READ_TIMEOUT = "read_timeout"  # connected, but no answer in time
     TLS = "tls"  # the certificate or TLS handshake failed
+    PLAIN_HTTP = "plain_http"  # an https URL, but the server answered in plain HTTP
     LOST = "lost"  # the connection dropped mid-exchange
     HTTP_STATUS = "http_status"  # a 5xx or 429 from Odoo or its proxy
     ODOO_DATABASE = "odoo_database"  # Odoo answered, but cannot reach its own database

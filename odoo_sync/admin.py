@@ -33,12 +33,21 @@ ALIVE_TICK_PERIODS = housekeeping.ALIVE_TICK_PERIODS
 
 
 def heartbeat_status(name: str, *, now: datetime) -> dict:
+    """Whether `name` beat within the alive window; `starting` while it has not had one yet.
+
+    A heartbeat is expected only one alive window after this process started
+    (beat and the workers start with it), so a fresh start raises no alarm.
+    """
     at = housekeeping.last_beat(name)
     window = timedelta(seconds=settings.SYNC_TICK_SECONDS * ALIVE_TICK_PERIODS)
+    alive = at is not None and now - at <= window
+    up_for = now - housekeeping.PROCESS_STARTED_AT
     return {
         "at": at,
         "ago": humanize_ago(at, now=now),
-        "alive": at is not None and now - at <= window,
+        "alive": alive,
+        "starting": not alive and up_for < window,
+        "up_for": humanize_duration(up_for),
     }
 
 
@@ -79,11 +88,16 @@ def sync_overview(user, *, now: datetime | None = None) -> dict:
         "totals": totals,
         "dead_letters": dead_letters[:DEAD_LETTERS_SHOWN],
         "dead_letters_more": len(dead_letters) > DEAD_LETTERS_SHOWN,
-        "paused": [t for t in tenants if t.odoo_paused_at is not None],
+        "paused": [t for t in tenants if t.odoo_paused_at is not None and t.has_odoo],
+        # A tenant Odoo never answered is as cut off as one in an outage (its cafe never synced).
         "unreachable": [
-            {"tenant": t, "since_ago": humanize_ago(t.odoo_unreachable_since, now=now)}
+            {
+                "tenant": t,
+                "since_ago": humanize_ago(t.odoo_unreachable_since, now=now),
+                "never_connected": t.never_connected,
+            }
             for t in tenants
-            if t.odoo_unreachable_since is not None
+            if (t.odoo_unreachable_since is not None and t.has_odoo) or t.never_connected
         ],
     }
 
@@ -208,5 +222,6 @@ class SyncAttemptAdmin(CsvExportAdmin, TenantScopedAdmin):
             "registers_url": reverse("admin:registers_posconfig_changelist"),
             "findings_url": reverse("admin:odoo_sync_auditfinding_changelist"),
             "here": request.get_full_path(),
+            "add_tenant_url": reverse("admin:cafe_tenant_add") if operator else "",
         }
         return TemplateResponse(request, "admin/odoo_sync/overview.html", context)

@@ -1,7 +1,8 @@
-"""regsync's admin site: the sync overview in the app list and sidebar, and as "View site"."""
+"""regsync's admin site: the sync overview is its home, in the app list and sidebar, and "View site"."""
 
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
+from django.http import HttpResponseRedirect
 from django.urls import NoReverseMatch, path, reverse
 
 
@@ -29,6 +30,12 @@ class RegsyncAdminSite(admin.AdminSite):
             ),
             *super().get_urls(),
         ]
+
+    def index(self, request, extra_context=None):
+        """The admin's home is the sync overview (the app list stays in the sidebar)."""
+        if request.user.has_perm("registers.view_posconfig"):
+            return HttpResponseRedirect(reverse("admin:odoo_sync_overview"))
+        return super().index(request, extra_context)
 
     def overview_view(self, request):
         from odoo_sync.models import SyncAttempt  # models load after the site is built

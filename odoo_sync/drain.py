@@ -684,8 +684,10 @@ class Drain:
     def _tenant_outage(self, exc: OdooError, *, what: str = "") -> bool:
         """The tenant's Odoo cannot do the work now: back off, charge no row."""
         error = what or f"{type(exc).__name__}: {exc.message}"
+        # The operator reads the plain sentence (as Test connection says it); the log keeps Odoo's text.
+        shown = what or explain(exc, self.tenant).text
         until = tenant_health.record_tenant_unreachable(
-            self.tenant.pk, connection_revision=self.revision, error=error
+            self.tenant.pk, connection_revision=self.revision, error=shown
         )
         log.warning(
             "odoo_sync tenant=%s unreachable next_attempt_at=%s error=%r",

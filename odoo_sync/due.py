@@ -45,5 +45,19 @@ def tenants_with_due_work(
     return list(tenants.values_list("pk", flat=True))
 
 
+def never_contacted_tenants(*, now: datetime | None = None) -> list[int]:
+    """Sync-enabled tenants whose connection Odoo has not answered yet, and not backing off.
+
+    The tick drains them even with nothing due, so their first login happens:
+    a refused key pauses (and mails), an Odoo out of reach backs off and
+    counts as unreachable, instead of the tenant sitting unnoticed.
+    """
+    now = now or timezone.now()
+    tenants = Tenant.objects.never_connected().filter(
+        Q(odoo_next_attempt_at__isnull=True) | Q(odoo_next_attempt_at__lte=now)
+    )
+    return list(tenants.order_by("pk").values_list("pk", flat=True))
+
+
 def count_due(tenant_id: int, *, now: datetime | None = None) -> int:
     return PosConfig.objects.filter(_due(now or timezone.now()), tenant_id=tenant_id).count()

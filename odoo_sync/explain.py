@@ -3,7 +3,8 @@
 `explain(exc, tenant)` gives that sentence and the technical detail for
 support (Odoo's own text, the key removed, Odoo's internal hosts hidden).
 Test connection shows both, the detail one click away; a drain that pauses a
-tenant keeps the sentence as the pause reason.
+tenant, or finds its Odoo unreachable, keeps the sentence as the reason the
+tenant page and the overview show (the detail goes to the log).
 """
 
 from dataclasses import dataclass
@@ -54,6 +55,10 @@ def _unreachable(exc: OdooUnreachableError, tenant: Tenant) -> str:
         Cause.TLS: (
             f"The secure connection to {url} failed (its certificate could not be verified): "
             "check the URL, or ask whoever runs your Odoo to fix its certificate."
+        ),
+        Cause.PLAIN_HTTP: (
+            f"{url} answered in plain HTTP, not HTTPS: check the URL (its port), "
+            "or ask whoever runs your Odoo for its https address."
         ),
         Cause.LOST: (
             f"The connection to Odoo at {url} was cut before it replied: Odoo may be "

@@ -38,6 +38,20 @@ class ApiKeyForm(ActingForm):
         if "new_api_key" in self.fields and not self.instance.odoo_api_key:
             self.fields["new_api_key"].help_text = FIRST_KEY_HELP
 
+    def change_summary(self) -> str:
+        """For the tenant's history: each changed field with its old and new value; never a key."""
+        parts = []
+        for field in self.changed_data:
+            if field == "new_api_key":
+                parts.append("Set a new Odoo API key.")
+                continue
+            label = self.fields[field].label or field
+            old, new = self.initial.get(field, ""), self.cleaned_data.get(field, "")
+            choices = dict(getattr(self.fields[field], "choices", []) or [])
+            old, new = choices.get(old, old), choices.get(new, new)
+            parts.append(f"Changed {label} from {str(old or '')!r} to {str(new or '')!r}.")
+        return " ".join(parts)
+
     def _post_clean(self):
         super()._post_clean()
         typed = self.data.get(self.add_prefix("new_api_key"))

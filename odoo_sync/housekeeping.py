@@ -10,6 +10,11 @@ from django.utils import timezone
 from cafe.models import OdooProtocol
 from odoo_sync.models import DURATION_BUCKETS_MS, SyncAttempt, SyncAttemptTally, SyncHeartbeat
 
+# When this process started. Beat and the workers start alongside the web process
+# (`make run`, a deploy): the overview calls a missing heartbeat an alarm only once
+# they have had one alive window (ALIVE_TICK_PERIODS) since then to beat.
+PROCESS_STARTED_AT = timezone.now()
+
 # A tick or worker heartbeat older than this many tick periods means sync is not running
 # (the overview, /healthz/worker).
 ALIVE_TICK_PERIODS = 3

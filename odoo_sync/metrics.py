@@ -80,20 +80,32 @@ class SyncCollector(Collector):
         )
         unreachable = GaugeMetricFamily(
             f"{PREFIX}_tenant_unreachable",
-            "1 while the tenant's Odoo is unreachable (backing off)",
+            "1 while the tenant's Odoo is unreachable (backing off) or has never been reached",
             labels=["tenant"],
         )
-        totals = {"paused": 0, "unreachable": 0}
-        rows = Tenant.objects.with_odoo().values_list(
-            "slug", "odoo_paused_at", "odoo_unreachable_since"
+        never = GaugeMetricFamily(
+            f"{PREFIX}_tenant_never_connected",
+            "1 while Odoo has not once accepted the tenant's connection (and it is not paused)",
+            labels=["tenant"],
         )
-        for slug, paused_at, unreachable_since in rows.order_by("slug"):
-            paused.add_metric([slug], int(paused_at is not None))
-            unreachable.add_metric([slug], int(unreachable_since is not None))
-            totals["paused"] += paused_at is not None
-            totals["unreachable"] += unreachable_since is not None
+        totals = {"paused": 0, "unreachable": 0, "never_connected": 0}
+        never_ids = set(Tenant.objects.never_connected().values_list("pk", flat=True))
+        rows = Tenant.objects.with_odoo().values_list(
+            "pk", "slug", "odoo_paused_at", "odoo_unreachable_since"
+        )
+        for pk, slug, paused_at, unreachable_since in rows.order_by("slug"):
+            is_paused = paused_at is not None
+            is_never = pk in never_ids
+            is_unreachable = unreachable_since is not None or is_never
+            paused.add_metric([slug], int(is_paused))
+            unreachable.add_metric([slug], int(is_unreachable))
+            never.add_metric([slug], int(is_never))
+            totals["paused"] += is_paused
+            totals["unreachable"] += is_unreachable
+            totals["never_connected"] += is_never
         yield paused
         yield unreachable
+        yield never
         for what, n in totals.items():
             yield GaugeMetricFamily(
                 f"{PREFIX}_tenants_{what}", f"Tenants {what} (sum of the per-tenant gauge)", n

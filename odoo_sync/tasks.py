@@ -16,13 +16,15 @@ log = logging.getLogger("odoo_sync")
 
 @shared_task(name="odoo_sync.tick", ignore_result=True)
 def tick() -> int:
-    """Beat, every SYNC_TICK_SECONDS: one drain task per tenant with due work."""
+    """Beat, every SYNC_TICK_SECONDS: one drain task per tenant with due work (or no contact yet)."""
     started = time.monotonic()
     with log_context.correlation(log_context.new_id("tick")):
         housekeeping.beat("tick")
         tenant_ids = due.tenants_with_due_work()
         for tenant_id in tenant_ids:
             enqueue_drain(tenant_id)
+        for tenant_id in set(due.never_contacted_tenants()) - set(tenant_ids):
+            enqueue_drain(tenant_id)  # its first login, due work or not
         heartbeat.apply_async(expires=settings.SYNC_TICK_SECONDS)
         reporting.log_queue_health()
         housekeeping.prune_attempts()
@@ -72,7 +74,9 @@ def _enqueue(task, tenant_id: int, what: str, **options) -> bool:
 @shared_task(name="odoo_sync.audit", ignore_result=True)
 def audit_all() -> int:
     """Beat, once a day: the drift audit of every Pro tenant (reported, never fixed by itself)."""
-    results = audit.audit(Tenant.objects.filter(plan=Plan.PRO).order_by("pk"))
+    results = audit.audit(
+        Tenant.objects.filter(plan=Plan.PRO, archived_at__isnull=True).order_by("pk")
+    )
     return sum(len(result.findings) for result in results)
 
 

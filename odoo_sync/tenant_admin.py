@@ -15,22 +15,30 @@ from cafe.admin_base import (
     TenantScopedAdmin,
     humanize_ago,
     humanize_duration,
-    humanize_until,
     local_time,
     redirect_back,
 )
 from cafe.models import Plan, Tenant
+from cafe.services import archive_tenant
 from odoo_sync import reporting
 from odoo_sync.connection import test_odoo_connection
 from odoo_sync.forms import TenantForm, TenantKeyForm
-from odoo_sync.tenants import audit_now, sync_now
-from registers.admin import register_badge_html
+from odoo_sync.tenants import (
+    audit_now,
+    connection_saved_and_works,
+    delete_tenant,
+    never_reached_odoo,
+    restore,
+    sync_now,
+)
+from registers.admin import next_try, register_badge_html
 
 INCIDENTS_SHOWN = 20
 REGISTERS_SHOWN = 50
 CONNECTION_FIELDS = ["odoo_url", "odoo_db", "odoo_login", "odoo_protocol"]
 HEALTH_FIELDS = [
     "sync_status",
+    "archived_at",
     "odoo_last_contact_at",
     "odoo_server_version",
     "odoo_paused_at",
@@ -54,6 +62,11 @@ class SyncStatus:
 
 def tenant_sync_status(tenant: Tenant) -> SyncStatus:
     """What is true now, never a hopeful "Syncing" before Odoo has answered."""
+    if tenant.archived_at:
+        return SyncStatus(
+            f"Archived since {local_time(tenant.archived_at)}: not synced; "
+            "its registers and history are kept"
+        )
     if tenant.plan != Plan.PRO:
         return SyncStatus("Local only (Starter plan): registers are not sent to Odoo")
     if not tenant.connection_complete:
@@ -68,7 +81,7 @@ def tenant_sync_status(tenant: Tenant) -> SyncStatus:
         return SyncStatus(
             f"Odoo unreachable since {local_time(tenant.odoo_unreachable_since)} "
             f"({humanize_ago(tenant.odoo_unreachable_since)}); "
-            f"next try {humanize_until(tenant.odoo_next_attempt_at) or 'at the next tick'}",
+            f"next try {next_try(tenant)}",
             "bad",
         )
     if tenant.odoo_last_contact_at is None:
@@ -79,7 +92,7 @@ def tenant_sync_status(tenant: Tenant) -> SyncStatus:
 @admin.register(Tenant)
 class TenantAdmin(TenantScopedAdmin):
     list_display = ["name", "slug", "plan", "sync_status", "api_key_status", "odoo_server_version"]
-    list_filter = ["plan"]
+    list_filter = ["plan", ("archived_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "slug"]
     actions = ["test_connection"]
 
@@ -224,6 +237,12 @@ class TenantAdmin(TenantScopedAdmin):
             readonly = ["name", "plan", *CONNECTION_FIELDS, *readonly]
         return readonly
 
+    def construct_change_message(self, request, form, formsets, add=False):
+        # The history says what each value was and became (Django's says only which fields).
+        if add:
+            return super().construct_change_message(request, form, formsets, add)
+        return form.change_summary() or super().construct_change_message(request, form, formsets)
+
     def save_model(self, request, obj, form, change):
         # The form saved through cafe.services while it was validated.
         pass
@@ -233,6 +252,44 @@ class TenantAdmin(TenantScopedAdmin):
 
     def has_add_permission(self, request):
         return access.is_operator(request.user) and super().has_add_permission(request)
+
+    # --- archive (any tenant), delete (one that never reached Odoo): operators only ---
+
+    def has_delete_permission(self, request, obj=None):
+        # Never in bulk; a tenant that reached Odoo is archived instead (tenants.delete_tenant).
+        return obj is not None and access.is_operator(request.user) and never_reached_odoo(obj)
+
+    def get_deleted_objects(self, objs, request):
+        # The confirmation page lists the tenant and its registers, which go with it
+        # (the registers' own admin deletes nothing, and their tenant key protects them).
+        [tenant] = objs
+        registers = [f"Register: {register}" for register in tenant.registers.order_by("name")]
+        counts = {"tenants": 1, "registers": len(registers)}
+        return [f"Tenant: {tenant}", registers], counts, set(), []
+
+    def delete_model(self, request, obj):
+        delete_tenant(obj)
+
+    def archive_view(self, request, object_id):
+        """Archive or restore (POST `restore`) the tenant: syncing stops or resumes, nothing is lost."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        tenant = self.get_object(request, object_id)  # a 404 for any id not theirs
+        if not access.is_operator(request.user):
+            raise PermissionDenied
+        if "restore" in request.POST:
+            restore(tenant, actor=request.user.get_username())
+            self.log_change(request, tenant, "Restored.")
+            text = f"{tenant.name} is restored: it syncs again if its plan and connection allow."
+        else:
+            archive_tenant(tenant)
+            self.log_change(request, tenant, "Archived: no longer synced.")
+            text = (
+                f"{tenant.name} is archived: it no longer syncs; its registers and history "
+                "are kept. Restore it from this page."
+            )
+        self.message_user(request, text, messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:cafe_tenant_change", args=[tenant.pk]))
 
     def has_change_permission(self, request, obj=None):
         if not super().has_change_permission(request, obj):
@@ -244,6 +301,8 @@ class TenantAdmin(TenantScopedAdmin):
     def _report_connection(self, request, tenant: Tenant, *, after_save: bool = False) -> None:
         report = test_odoo_connection(tenant)
         if report.ok:
+            if after_save:
+                connection_saved_and_works(tenant)
             self.message_user(request, f"{tenant.name}: {report.message}", messages.SUCCESS)
             return
         lead = "Saved, but the connection does not work yet. " if after_save else ""
@@ -305,6 +364,11 @@ class TenantAdmin(TenantScopedAdmin):
                 name="cafe_tenant_sync_now",
             ),
             path(
+                "<path:object_id>/archive/",
+                self.admin_site.admin_view(self.archive_view),
+                name="cafe_tenant_archive",
+            ),
+            path(
                 "<path:object_id>/test-connection/",
                 self.admin_site.admin_view(self.test_connection_view),
                 name="cafe_tenant_test_connection",
@@ -332,4 +396,11 @@ class TenantAdmin(TenantScopedAdmin):
         context["audit_now_url"] = (
             reverse("admin:cafe_tenant_audit_now", args=[obj.pk]) if may_ask_odoo else ""
         )
+        operator = access.is_operator(request.user)
+        context["archive_url"] = (
+            reverse("admin:cafe_tenant_archive", args=[obj.pk])
+            if obj is not None and operator
+            else ""
+        )
+        context["archived"] = obj is not None and obj.archived_at is not None
         return super().render_change_form(request, context, add, change, form_url, obj)

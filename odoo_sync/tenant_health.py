@@ -117,6 +117,15 @@ def record_tenant_unreachable(
         _open_incident(
             tenant_id, TenantIncident.Kind.UNREACHABLE, error, since=tenant.odoo_unreachable_since
         )
+        if tenant.odoo_last_contact_at is None and tenant.odoo_outage_failures == 1:
+            # An outage heals by itself; a tenant that never reached its Odoo is likely
+            # mistyped, and its cafe has never synced: tell the operators.
+            alerts.raise_alert(
+                tenant_id,
+                subject=f"{tenant.name} has never reached its Odoo",
+                body=f"No register of {tenant.name} has reached its Odoo yet: its "
+                f"connection has not worked once.\n\n{error}",
+            )
     return tenant.odoo_next_attempt_at
 
 

@@ -13,7 +13,8 @@ from django.db import transaction
 from cafe import services as tenant_services
 from cafe.models import Tenant
 from cafe.services import TenantChange
-from odoo_sync import tasks, tenant_health
+from odoo_sync import due, tasks, tenant_health
+from odoo_sync.models import AuditRun, SyncAttempt
 from registers import services as register_services
 from registers.state import SYSTEM_ACTOR
 
@@ -53,6 +54,48 @@ def _not_now(tenant: Tenant) -> str:
             "first (saving it lifts the pause)."
         )
     return ""
+
+
+def restore(tenant: Tenant, *, actor: str = SYSTEM_ACTOR) -> Tenant:
+    """Bring an archived tenant back: if it syncs again, its local registers are queued."""
+    with transaction.atomic():
+        return _follow(tenant_services.restore_tenant(tenant), actor)
+
+
+def never_reached_odoo(tenant: Tenant) -> bool:
+    """Nothing of this tenant is in, or ever came from, an Odoo: deleting it loses nothing.
+
+    No login accepted now, no register with an Odoo id, no call made for a
+    register, no drift audit. Anything else is archived, never deleted.
+    """
+    return (
+        tenant.odoo_last_contact_at is None
+        and not tenant.registers.filter(odoo_pos_config_id__isnull=False).exists()
+        and not SyncAttempt.objects.filter(tenant=tenant).exists()
+        and not AuditRun.objects.filter(tenant=tenant).exists()
+    )
+
+
+class CannotDelete(Exception):
+    """The tenant reached Odoo once: archive it instead."""
+
+
+def delete_tenant(tenant: Tenant) -> None:
+    """Delete a tenant that never reached Odoo, with its registers (a mistyped tenant)."""
+    with transaction.atomic():
+        tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        if not never_reached_odoo(tenant):
+            raise CannotDelete(
+                f"{tenant.name} has reached its Odoo: archive it instead (it keeps its history)."
+            )
+        tenant.registers.all().delete()
+        tenant.delete()
+
+
+def connection_saved_and_works(tenant: Tenant) -> None:
+    """Odoo accepted a connection just saved: what waited goes out on commit, not at the next tick."""
+    if tenant.is_sync_enabled and due.count_due(tenant.pk):
+        register_services.push_waiting(tenant)
 
 
 def sync_now(tenant: Tenant) -> tuple[bool, str]:

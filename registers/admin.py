@@ -23,7 +23,7 @@ from cafe.csv_export import csv_time
 from registers import services
 from registers.access import registers_for
 from registers.forms import RegisterAddForm, RegisterChangeForm, RenameForm
-from registers.models import PENDING_STATES, ErrorKind, PosConfig, SyncState
+from registers.models import PENDING_STATES, ErrorKind, PosConfig, SyncState, when_next_tried
 from registers.state import Event
 
 BADGE_COLOURS = {
@@ -214,6 +214,13 @@ class RetryingFilter(admin.SimpleListFilter):
         return queryset
 
 
+def next_try(tenant, row_due=None) -> str:
+    """'in 4 min', 'due now', ...: the banner and the rows of a tenant say the same (when_next_tried)."""
+    if tenant.odoo_paused_at is not None and tenant.has_odoo:
+        return "when the connection is fixed"
+    return humanize_until(when_next_tried(tenant, row_due)) or "at the next tick"
+
+
 def tenant_banners(user) -> list[dict]:
     """The tenants this user sees whose registers are not reaching Odoo now, and why."""
     troubled = (
@@ -233,7 +240,7 @@ def tenant_banners(user) -> list[dict]:
         else:
             text = (
                 f"{tenant.name}: Odoo unreachable since {local_time(tenant.odoo_unreachable_since)}"
-                f"; next try {humanize_until(tenant.odoo_next_attempt_at) or 'at the next tick'}. "
+                f"; next try {next_try(tenant)}. "
                 "Its registers wait, uncharged."
             )
         banners.append({"text": text, "url": reverse("admin:cafe_tenant_change", args=[tenant.pk])})
@@ -335,10 +342,11 @@ class PosConfigAdmin(CsvExportAdmin, TenantScopedAdmin):
     def next_attempt(self, obj):
         if obj.sync_state not in (SyncState.PENDING_CREATE, SyncState.PENDING_UPDATE):
             return ""
+        when = when_next_tried(obj.tenant, obj.next_attempt_at)
         return format_html(
             '<span title="{}">{}</span>',
-            obj.next_attempt_at.isoformat() if obj.next_attempt_at else "",
-            humanize_until(obj.next_attempt_at),
+            when.isoformat() if when else "",
+            next_try(obj.tenant, when),
         )
 
     @admin.display(description="Last error")
@@ -355,7 +363,8 @@ class PosConfigAdmin(CsvExportAdmin, TenantScopedAdmin):
     def next_attempt_detail(self, obj):
         if obj.next_attempt_at is None:
             return "-"
-        return f"{humanize_until(obj.next_attempt_at)} ({obj.next_attempt_at:%Y-%m-%d %H:%M:%S %Z})"
+        when = when_next_tried(obj.tenant, obj.next_attempt_at)
+        return f"{next_try(obj.tenant, when)} ({when:%Y-%m-%d %H:%M:%S %Z})"
 
     @admin.display(description="Last sync error")
     def last_sync_error_full(self, obj):

@@ -1,6 +1,7 @@
 """Registers (point-of-sale configs) and their sync state and history."""
 
 import uuid
+from datetime import datetime
 
 from django.db import models
 from django.db.models import Q
@@ -57,6 +58,19 @@ class ErrorKind(models.TextChoices):
 # The module part of regsync's external ids in Odoo: no installed Odoo module
 # may carry this name, or Odoo would treat the records as that module's data.
 EXTERNAL_ID_MODULE = "regsync"
+
+
+def when_next_tried(tenant, row_due: datetime | None = None) -> datetime | None:
+    """When the drain next tries work of `tenant` due at `row_due`: the one rule of every page.
+
+    A row of a tenant backing off after an outage is not tried before the
+    tenant's next attempt, whatever its own time says; the tenant alone
+    (`row_due` None) is tried at its next attempt.
+    """
+    waits = tenant.odoo_next_attempt_at
+    if waits is not None and (row_due is None or waits > row_due):
+        return waits
+    return row_due
 
 
 def odoo_external_id(register_uuid: uuid.UUID) -> tuple[str, str]:

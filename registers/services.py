@@ -99,6 +99,11 @@ def _save_unique(register: PosConfig, **kwargs) -> None:
         raise
 
 
+def push_waiting(tenant: Tenant) -> None:
+    """Push the tenant's waiting registers once this transaction commits, as an edit does."""
+    _push_soon(tenant.pk)
+
+
 def _push_soon(tenant_id: int) -> None:
     """Tell whoever listens (the sync app) that the tenant has work, once this transaction commits."""
     transaction.on_commit(lambda: registers_queued.send(sender=PosConfig, tenant_id=tenant_id))

@@ -1,7 +1,7 @@
 """The sync overview page and the read-only sync history, scoped to the user's tenants; admin
 edits that must reach (or not reach) the sandbox Odoo."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import Client
@@ -30,17 +30,26 @@ def tenant_row(response, tenant):
     return next(r for r in response.context["overview"]["rows"] if r["tenant"] == tenant)
 
 
-def test_admin_index_links_to_the_overview(operator):
-    html = logged_in(operator).get(reverse("admin:index")).content.decode()
-    assert f'href="{OVERVIEW}"' in html
-
-
-def test_the_overview_is_one_entry_of_the_sync_app_in_the_index_and_the_sidebar(operator):
+def test_the_admin_home_and_the_site_root_are_the_overview(operator):
     client = logged_in(operator)
-    index = client.get(reverse("admin:index"))
-    [sync_app] = [a for a in index.context["app_list"] if a["app_label"] == "odoo_sync"]
+    assert client.get("/").url == reverse("admin:index")
+    assert client.get(reverse("admin:index")).url == OVERVIEW
+
+
+def test_a_staff_user_who_may_not_see_registers_gets_the_stock_home(db):
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_user("bare", password="x", is_staff=True)
+    response = logged_in(user).get(reverse("admin:index"))
+    assert response.status_code == 200 and "app_list" in response.context
+
+
+def test_the_overview_is_one_entry_of_the_sync_app_in_the_sidebar(operator):
+    client = logged_in(operator)
+    home = client.get(OVERVIEW)
+    [sync_app] = [a for a in home.context["available_apps"] if a["app_label"] == "odoo_sync"]
     assert sync_app["models"][0]["name"] == "Sync overview"
-    html = index.content.decode()
+    html = home.content.decode()
     assert html.count(">Odoo sync<") == 1  # the app once, not twice
     # The sidebar of any other admin page lists it too.
     sidebar = client.get(ATTEMPTS).content.decode()
@@ -48,7 +57,7 @@ def test_the_overview_is_one_entry_of_the_sync_app_in_the_index_and_the_sidebar(
 
 
 def test_view_site_opens_the_overview_and_every_page_has_a_favicon(operator):
-    html = logged_in(operator).get(reverse("admin:index")).content.decode()
+    html = logged_in(operator).get(OVERVIEW).content.decode()
     assert f'<a href="{OVERVIEW}">View site</a>' in html
     assert 'rel="icon"' in html
 
@@ -61,8 +70,11 @@ def test_the_registers_list_says_which_tenants_are_paused_or_unreachable(operato
     down = TenantFactory(pro=True, name="Down Cafe")
     tenant_health.record_tenant_unreachable(down.pk, connection_revision=0, error="HTTP 502")
     TenantFactory(pro=True, name="Fine Cafe")
+    PosConfigFactory(pending_create=True, tenant=paused, next_attempt_at=timezone.now())
     html = logged_in(operator).get(reverse("admin:registers_posconfig_changelist")).content
     html = html.decode()
+    # A paused tenant's row is not "due now": it waits for the fix, as its banner says.
+    assert "when the connection is fixed" in html and ">due now<" not in html
     assert "Paused Cafe: paused since" in html and "Odoo refused the login" in html
     assert "Down Cafe: Odoo unreachable since" in html
     assert "Fine Cafe:" not in html
@@ -162,8 +174,10 @@ def test_overview_shows_unreachable_tenants_and_since_when(operator):
     assert "connection refused" in html
 
 
-def test_overview_says_whether_tick_and_worker_are_alive(operator, settings):
+def test_overview_says_whether_tick_and_worker_are_alive(operator, settings, monkeypatch):
     settings.SYNC_TICK_SECONDS = 60
+    # A process up for a day: beat and the workers have had their time to beat.
+    monkeypatch.setattr(housekeeping, "PROCESS_STARTED_AT", datetime(2026, 3, 1, 10, tzinfo=UTC))
     with freeze_time("2026-03-02 10:00:00"):
         housekeeping.beat("tick")
     with freeze_time("2026-03-02 09:00:00"):
@@ -177,9 +191,25 @@ def test_overview_says_whether_tick_and_worker_are_alive(operator, settings):
     assert "no worker answered in the last 3 min" in html
 
 
-def test_overview_with_no_heartbeat_says_so(operator):
-    overview = logged_in(operator).get(OVERVIEW).context["overview"]
-    assert overview["tick"] == {"at": None, "ago": "never", "alive": False}
+@freeze_time("2026-03-02 10:00:00")
+def test_overview_with_no_heartbeat_says_so_once_beat_had_its_time(operator, settings, monkeypatch):
+    settings.SYNC_TICK_SECONDS = 60
+    started = timezone.now()
+    monkeypatch.setattr(housekeeping, "PROCESS_STARTED_AT", started)
+    # 2 min after start, beat may still be starting: said, without the alarm.
+    with freeze_time(started + timedelta(minutes=2)):
+        response = logged_in(operator).get(OVERVIEW)
+    tick = response.context["overview"]["tick"]
+    assert (tick["at"], tick["alive"], tick["starting"]) == (None, False, True)
+    html = response.content.decode()
+    assert "waiting for the first tick (started 2 min ago" in html
+    assert "is celery beat running?" not in html
+    # 3 min after start (three tick periods), no tick is an alarm.
+    with freeze_time(started + timedelta(minutes=3)):
+        response = logged_in(operator).get(OVERVIEW)
+    tick = response.context["overview"]["tick"]
+    assert (tick["ago"], tick["alive"], tick["starting"]) == ("never", False, False)
+    assert "no tick in the last 3 min: is celery beat running?" in response.content.decode()
 
 
 def test_staff_overview_shows_only_their_tenants():

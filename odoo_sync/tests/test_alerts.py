@@ -90,3 +90,34 @@ def test_a_dead_lettered_register_mails_the_operators(
     [mail] = mailoutbox
     assert mail.subject == f"[regsync] Register 'Bar' of {sandbox_tenant.name} could not be synced"
     assert "The name is not valid" in mail.body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_tick_logs_in_tenants_that_never_connected_and_mails_when_they_cannot(
+    operator_with_mail, mailoutbox, sandbox_tenant, odoo_sandbox, odoo_unreachable_url, settings
+):
+    from odoo_sync import tasks
+
+    settings.ODOO_ALLOW_PRIVATE_URLS = True
+    # Two cafes with no register yet (nothing due): one mistyped URL, one revoked key.
+    mistyped = TenantFactory(pro=True, name="Mistyped", odoo_url=odoo_unreachable_url)
+    sandbox_tenant.name = "Refused"
+    sandbox_tenant.save(update_fields=["name"])
+    odoo_sandbox.rotate_key()
+    assert tasks.tick.delay().get() == 0  # nothing due, yet both log in
+
+    mistyped.refresh_from_db()
+    sandbox_tenant.refresh_from_db()
+    assert mistyped.odoo_unreachable_since is not None
+    assert sandbox_tenant.odoo_paused_at is not None
+    assert sorted(m.subject for m in mailoutbox) == [
+        "[regsync] Mistyped has never reached its Odoo",
+        "[regsync] Refused is paused: Odoo refused its connection",
+    ]
+    assert f"Nothing answered at {odoo_unreachable_url}" in mailoutbox[0].body + mailoutbox[1].body
+
+    # The next tick leaves both alone: one backs off, the other waits for a fix.
+    calls = odoo_sandbox.calls()
+    tasks.tick.delay().get()
+    assert odoo_sandbox.calls() == calls
+    assert len(mailoutbox) == 2

@@ -206,9 +206,8 @@ def test_rename_and_deactivate_in_the_browser_then_drain_to_odoo(
     for path in save_screenshot(page, "registers.png"):
         assert path.stat().st_size > 10_000
 
-    # The overview, linked from the admin index.
+    # The overview: the admin's home.
     page.goto(f"{live_server.url}/admin/")
-    page.get_by_role("link", name="Sync overview").click()
     page.wait_for_selector("#sync-dead-letters")
     text = page.inner_text("#content")
     assert "beat is ticking" in text
@@ -248,12 +247,13 @@ def test_operator_journey_new_tenant_registers_wrong_key_and_fix(
     page = browser_page
     admin = f"{live_server.url}/admin"
 
-    # 1. Log in: the admin home lists the sync overview in the Odoo sync app.
+    # 1. Log in: the admin home is the sync overview, the apps in its sidebar.
     log_in(page, f"{admin}/", operator.username)
-    expect(page.locator("#content-main .app-odoo_sync")).to_contain_text("Sync overview")
+    expect(page).to_have_url(f"{admin}/odoo_sync/overview/")
+    expect(page.locator("#nav-sidebar .app-odoo_sync")).to_contain_text("Sync overview")
 
     # 2. A new Pro tenant on the sandbox Odoo; the slug fills in from the name.
-    page.locator("#content-main .app-cafe").get_by_role("link", name="Tenants").click()
+    page.locator("#nav-sidebar .app-cafe").get_by_role("link", name="Tenants").click()
     page.get_by_role("link", name="Add tenant").click()
     expect(page.locator("#nav-sidebar .app-odoo_sync")).to_contain_text("Sync overview")
     page.locator("#id_name").press_sequentially("Acme Coffee")  # typed: the slug follows keys

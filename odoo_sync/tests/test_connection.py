@@ -58,6 +58,21 @@ def test_nothing_listening_says_so_and_what_to_check(odoo_unreachable_url):
     )
     assert "HTTPConnectionPool" not in report.message  # the library's words stay in the detail
     assert "OdooUnreachableError" in report.detail
+    # The client never retries: the detail does not say it did (urllib3's pool wrapper).
+    assert "Max retries" not in report.detail and "Pool(" not in report.detail
+    assert "Connection refused" in report.detail
+
+
+def test_an_https_url_to_a_plain_http_server_says_it_answered_plain_http(odoo_sandbox):
+    url = odoo_sandbox.url.replace("http://", "https://")
+    tenant = TenantFactory(pro=True, odoo_url=url)
+    report = check_connection(tenant)
+    assert report.message == (
+        f"{url} answered in plain HTTP, not HTTPS: check the URL (its port), "
+        "or ask whoever runs your Odoo for its https address."
+    )
+    assert "certificate" not in report.message
+    assert report.detail.startswith("OdooUnreachableError: The server answered in plain HTTP")
 
 
 def test_a_host_name_that_does_not_resolve_says_so():

@@ -176,6 +176,20 @@ def test_metrics_count_registers_due_work_dead_letters_and_tenant_health(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_pro_tenant_that_never_reached_its_odoo_counts_as_unreachable(metrics_on, sandbox_tenant):
+    # A cafe whose connection Odoo never accepted (no register, so no drain ran).
+    TenantFactory(pro=True, slug="never-cafe")
+    drain_tenant(sandbox_tenant.pk)  # this one logs in: in contact
+    samples = scrape()
+    assert value(samples, "regsync_tenant_unreachable", tenant="never-cafe") == 1
+    assert value(samples, "regsync_tenant_never_connected", tenant="never-cafe") == 1
+    assert value(samples, "regsync_tenant_unreachable", tenant=sandbox_tenant.slug) == 0
+    assert value(samples, "regsync_tenant_never_connected", tenant=sandbox_tenant.slug) == 0
+    assert value(samples, "regsync_tenants_unreachable") == 1
+    assert value(samples, "regsync_tenants_never_connected") == 1
+
+
+@pytest.mark.django_db(transaction=True)
 def test_metrics_count_attempts_and_odoo_call_durations_and_survive_pruning(
     metrics_on, settings, sandbox_tenant, odoo_sandbox
 ):

@@ -185,7 +185,8 @@ def test_an_admin_rename_travels_through_gunicorn_worker_and_beat_to_odoo(
     login.update(username="ops-operator", password=PASSWORD)
     response = browser.request("POST", "/admin/login/?next=/admin/", data=login)
     assert response.status_code == 302, response.text[:2000]
-    home = browser.request("GET", "/admin/")
+    assert browser.request("GET", "/admin/").headers["Location"].endswith("/odoo_sync/overview/")
+    home = browser.request("GET", "/admin/odoo_sync/overview/")
     assert home.status_code == 200 and "ops-operator" in home.text
     # ...the admin renders with its static files (DEBUG is off: whitenoise serves them)...
     [css] = re.findall(r'href="(/static/admin/css/base[^"]*\.css)"', home.text)

@@ -43,3 +43,15 @@ def test_seed_demo_refuses_without_a_password(settings):
     settings.DEMO_ADMIN_PASSWORD = ""
     with pytest.raises(CommandError, match="make \\.env"):
         call_command("seed_demo", stdout=StringIO())
+
+
+def test_seed_demo_prints_the_admin_url_on_web_port(settings):
+    # `make run WEB_PORT=8010` serves the admin there (Procfile): the URL printed says so.
+    settings.DEMO_ADMIN_PASSWORD = "demo-pass"
+    settings.ODOO_ALLOW_PRIVATE_URLS = True
+    settings.ODOO_REQUIRE_HTTPS = False
+    settings.WEB_PORT = 8010
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    assert "admin:        http://127.0.0.1:8010/\n" in out.getvalue()
+    assert ":8000" not in out.getvalue()

@@ -74,3 +74,58 @@ def test_an_error_report_from_a_connection_edit_never_shows_the_new_key():
     html = ExceptionReporter(None, *exc_info).get_traceback_html()
     assert "odoo_sync/tenants.py" in html  # the frame holding the key is in the report...
     assert NEW_KEY not in html  # ...without its variables
+
+
+def test_only_a_tenant_that_never_reached_odoo_can_be_deleted_and_archiving_stops_sync(
+    settings,
+):
+    from django.utils import timezone
+
+    from cafe import services as cafe_services
+    from cafe.models import Tenant
+    from odoo_sync.models import SyncAttempt
+    from registers.models import PosConfig
+
+    mistyped = TenantFactory(pro=True)
+    PosConfigFactory(tenant=mistyped, sync_state=SyncState.PENDING_CREATE)
+    assert tenants.never_reached_odoo(mistyped)
+    tenants.delete_tenant(mistyped)
+    assert not Tenant.objects.filter(pk=mistyped.pk).exists()
+    assert not PosConfig.objects.filter(tenant_id=mistyped.pk).exists()
+
+    # Each trace of Odoo keeps a tenant: archive it instead.
+    contacted = TenantFactory(pro=True, odoo_last_contact_at=timezone.now())
+    linked = TenantFactory(pro=True)
+    PosConfigFactory(tenant=linked, odoo_pos_config_id=7)
+    called = TenantFactory(pro=True)
+    register = PosConfigFactory(tenant=called)
+    SyncAttempt.objects.create(
+        tenant=called, register=register, action="create", outcome="retry", duration_ms=5
+    )
+    for tenant in (contacted, linked, called):
+        assert not tenants.never_reached_odoo(tenant)
+        with pytest.raises(tenants.CannotDelete, match="archive it instead"):
+            tenants.delete_tenant(tenant)
+        assert Tenant.objects.filter(pk=tenant.pk).exists()
+
+    archived = cafe_services.archive_tenant(linked)
+    assert archived.archived_at is not None and not archived.has_odoo
+    assert not Tenant.objects.with_odoo().filter(pk=linked.pk).exists()
+    restored = tenants.restore(archived)
+    assert restored.archived_at is None and restored.has_odoo
+
+
+def test_tenant_staff_can_neither_archive_nor_delete_their_tenant(db):
+    from django.urls import reverse
+
+    from cafe.tests.clients import logged_in
+    from cafe.tests.factories import TenantStaffFactory
+
+    tenant = TenantFactory(pro=True)
+    staff = logged_in(TenantStaffFactory(tenants=[tenant]))
+    assert staff.post(reverse("admin:cafe_tenant_archive", args=[tenant.pk])).status_code == 403
+    assert staff.get(reverse("admin:cafe_tenant_delete", args=[tenant.pk])).status_code == 403
+    page = staff.get(reverse("admin:cafe_tenant_change", args=[tenant.pk])).content.decode()
+    assert "regsync-archive" not in page
+    tenant.refresh_from_db()
+    assert tenant.archived_at is None

@@ -58,7 +58,7 @@ class Command(RegsyncCommand):
         self.stdout.write(
             "\n"
             "  regsync demo is starting:\n"
-            "    admin:        http://127.0.0.1:8000/admin/\n"
+            f"    admin:        http://127.0.0.1:{settings.WEB_PORT}/\n"
             f"    login:        admin / {password}\n"
             f"    sandbox Odoo: {odoo_url} (db regsync, login admin)\n"
         )
