@@ -26,17 +26,27 @@ def _same_connection(tenant_id: int, connection_revision: int):
 
 
 def record_tenant_reachable(
-    tenant_id: int, *, connection_revision: int, server_version: str = "", protocol: str = ""
+    tenant_id: int,
+    *,
+    connection_revision: int,
+    uid: int,
+    server_version: str | None = None,
+    protocol: str | None = None,
 ) -> None:
-    """Odoo accepted a login: remember when, the version and the protocol that logged in.
+    """Odoo answered this connection: remember when, the uid it answered for, and (after a
+    login) the version and the protocol that logged in (None: leave them as they are).
 
-    An outage is not ended here: an Odoo that accepts logins but fails every
-    row is still down for this tenant (see `record_tenant_healthy`).
+    The uid is stored with the connection's revision: later drains of the same
+    connection call with it instead of logging in (Tenant.known_odoo_uid). An
+    outage is not ended here: an Odoo that accepts logins but fails every row
+    is still down for this tenant (see `record_tenant_healthy`).
     """
+    learned = {"odoo_server_version": server_version, "odoo_detected_protocol": protocol}
     _same_connection(tenant_id, connection_revision).update(
-        odoo_server_version=server_version,
-        odoo_detected_protocol=protocol,
         odoo_last_contact_at=timezone.now(),
+        odoo_uid=uid,
+        odoo_uid_revision=connection_revision,
+        **{name: value for name, value in learned.items() if value is not None},
     )
 
 
