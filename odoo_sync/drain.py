@@ -555,8 +555,8 @@ class Drain:
             uid = self.client.uid
             if self.went_through and uid is not None and uid != self.reachable_recorded_for:
                 # Odoo took work with a uid no login of this drain recorded: when, and which.
-                tenant_health.record_tenant_reachable(
-                    self.tenant.pk, connection_revision=self.revision, uid=uid
+                tenant_health.record_tenant_contact(
+                    self.tenant, connection_revision=self.revision, uid=uid
                 )
         finally:
             try:

@@ -5,7 +5,7 @@ late answer to old credentials cannot pause or back off a freshly fixed tenant.
 """
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -48,6 +48,25 @@ def record_tenant_reachable(
         odoo_uid_revision=connection_revision,
         **{name: value for name, value in learned.items() if value is not None},
     )
+
+
+# "Last contact" is kept to the minute: a drain within a minute of the last one
+# recorded writes nothing (a warm drain's one call should not cost an UPDATE too).
+CONTACT_PRECISION = timedelta(minutes=1)
+
+
+def record_tenant_contact(tenant: Tenant, *, connection_revision: int, uid: int) -> None:
+    """Odoo took work from a drain that did not log in: its uid, and the time of contact.
+
+    `tenant` is the row as the drain read it; nothing is written when it holds
+    this uid already and a contact less than CONTACT_PRECISION ago.
+    """
+    recent = tenant.odoo_last_contact_at and (
+        timezone.now() - tenant.odoo_last_contact_at < CONTACT_PRECISION
+    )
+    if recent and tenant.known_odoo_uid == uid:
+        return
+    record_tenant_reachable(tenant.pk, connection_revision=connection_revision, uid=uid)
 
 
 def record_tenant_healthy(tenant_id: int, *, connection_revision: int) -> None:

@@ -1,9 +1,11 @@
 """A drain without a login, on the session its worker kept (issue 24): counted in the sandbox."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import connections
+from django.utils import timezone
 
 from cafe.models import Tenant
 from odoo_sync.connection import test_odoo_connection
@@ -62,6 +64,20 @@ def test_a_second_drain_in_another_process_uses_the_stored_uid(sandbox_tenant, o
     assert calls == {"pos.config.write": 1}
     sandbox_tenant.refresh_from_db()
     assert sandbox_tenant.odoo_last_contact_at is not None
+
+
+def test_a_drain_without_a_login_keeps_the_last_contact_to_the_minute(sandbox_tenant, odoo_sandbox):
+    reg = _synced(sandbox_tenant)
+    long_ago = timezone.now() - timedelta(minutes=5)
+    Tenant.objects.filter(pk=sandbox_tenant.pk).update(odoo_last_contact_at=long_ago)
+    _rename_and_drain(sandbox_tenant, reg, "Renamed")()
+    sandbox_tenant.refresh_from_db()
+    assert sandbox_tenant.odoo_last_contact_at > long_ago + timedelta(minutes=4)
+    just_now = timezone.now() - timedelta(seconds=10)
+    Tenant.objects.filter(pk=sandbox_tenant.pk).update(odoo_last_contact_at=just_now)
+    _rename_and_drain(sandbox_tenant, reg, "Renamed again")()
+    sandbox_tenant.refresh_from_db()
+    assert sandbox_tenant.odoo_last_contact_at == just_now  # no UPDATE for a warm drain
 
 
 def test_on_odoo_19_a_second_drain_is_the_json2_call_alone(sandbox_tenant, odoo_sandbox):
