@@ -560,8 +560,12 @@ class Drain:
                 )
         finally:
             try:
-                if self.result.status in (TenantStatus.PAUSED, TenantStatus.CHANGED):
-                    self.client.close()  # a rejected key, or an edited connection
+                if self.result.status in (
+                    TenantStatus.PAUSED,
+                    TenantStatus.CHANGED,
+                    TenantStatus.GONE,
+                ):
+                    self.client.close()  # a rejected key, an edited connection, no tenant
                 else:
                     sessions.pool.give_back(self.tenant, self.client)
             finally:

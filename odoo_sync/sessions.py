@@ -8,8 +8,9 @@ handed out again, and it is closed at the tenant's next drain. At most
 `ODOO_CLIENT_POOL_SIZE` clients are kept, the least recently used closed
 first, and none idle longer than `ODOO_CLIENT_IDLE_SECONDS` (less than the
 keep-alive timeout of the usual proxies, so that a kept connection is not one
-the server is closing just then). Thread-safe: a client taken is one drain's
-alone until it is given back, so two drains never share one.
+the server is closing just then; one idle longer is closed at the next take
+or give-back). Thread-safe: a client taken is one drain's alone until it is
+given back, so two drains never share one.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ class ClientPool:
         with self._lock:
             # A client of an earlier revision of this tenant's connection is never used again.
             mine = {k: self._idle.pop(k) for k in list(self._idle) if k[0] == tenant.pk}
+            idle_too_long = self._sweep(now)
+        _close(idle_too_long)
         kept = None
         if key in mine:
             client, made_from, since = mine.pop(key)
@@ -85,9 +88,20 @@ class ClientPool:
                 replaced = self._idle.pop(key, None)
                 self._idle[key] = (client, made_for[1], time.monotonic())
                 closing = [replaced[0]] if replaced else []
+                closing += self._sweep(time.monotonic())
                 while len(self._idle) > max(settings.ODOO_CLIENT_POOL_SIZE, 0):
                     closing.append(self._idle.popitem(last=False)[1][0])
         _close(closing)
+
+    def _sweep(self, now: float) -> list[OdooClient]:
+        """Take out the clients idle too long (the oldest given back come first); under the lock."""
+        swept = []
+        while self._idle:
+            _client, _made_from, since = next(iter(self._idle.values()))
+            if now - since < settings.ODOO_CLIENT_IDLE_SECONDS:
+                break
+            swept.append(self._idle.popitem(last=False)[1][0])
+        return swept
 
     def clear(self) -> None:
         """Close every kept client (tests, shutdown)."""

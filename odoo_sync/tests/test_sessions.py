@@ -177,6 +177,19 @@ def test_a_session_idle_too_long_is_not_reused(settings, sandbox_tenant, odoo_sa
     assert odoo_sandbox.connections() == 2
 
 
+def test_sessions_idle_too_long_are_closed_not_left_open(settings, odoo_sandbox, wait_until):
+    from cafe.tests.factories import tenant_on
+
+    first, second = tenant_on(odoo_sandbox), tenant_on(odoo_sandbox)
+    reg = _synced(first)
+    _synced(second)
+    assert len(pool) == 2
+    settings.ODOO_CLIENT_IDLE_SECONDS = 0  # both are idle too long now
+    _rename_and_drain(first, reg, "Renamed")()  # takes a new client, sweeps the second's
+    assert len(pool) == 0
+    wait_until(lambda: odoo_sandbox.counters()["open_rpc_connections"] == 0, what="all closed")
+
+
 def test_the_kept_sessions_are_bounded_least_recently_used_closed_first(
     settings, odoo_sandbox, wait_until
 ):
