@@ -38,7 +38,7 @@ def _edit_latency(b: Bench, figure: str, *, target: str, met, costs: str = "none
 
     sz = b.sizes
     s = b.sandbox.reset()
-    tenants = [make_tenant(f"edit-{i}", s) for i in range(sz.edit_tenants)]
+    tenants = [make_tenant(f"edit-{costs}-{i}", s) for i in range(sz.edit_tenants)]
     synced_tenants(s, tenants, sz.edit_registers)
     registers = list(
         PosConfig.objects.filter(tenant__in=tenants).values_list("pk", "name").order_by("pk")
