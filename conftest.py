@@ -101,6 +101,15 @@ def _unit_test_celery(settings):
     celery_app.conf.task_always_eager = previous
 
 
+@pytest.fixture(autouse=True)
+def _no_odoo_client_kept_between_tests():
+    """Each test starts with no Odoo client kept from another test's drains (odoo_sync.sessions)."""
+    yield
+    from odoo_sync.sessions import pool
+
+    pool.clear()
+
+
 @pytest.fixture
 def sandbox_tenant(db, odoo_sandbox):
     """A Pro tenant whose Odoo connection points at the (reset) sandbox Odoo."""

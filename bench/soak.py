@@ -641,18 +641,23 @@ def analyse(
     compare("beat_rss_mb", "beat RSS MB", median, memory)
     # Connections: no more at the end than at the start, give or take one per
     # pool process (a connection being replaced: the old one closing while the
-    # new one opens). An Odoo connection lives as long as one drain, so there
-    # are never more than the pool has processes.
+    # new one opens). Odoo's: a worker keeps one client per tenant connection
+    # between drains (odoo_sync.sessions), at most ODOO_CLIENT_POOL_SIZE per pool
+    # (prefork: one per child; threads: one shared), plus the ones drains are using.
+    from django.conf import settings
+
     slack = cfg.concurrency
+    pools = cfg.concurrency if settings.REDIS_URL else 1
+    kept_odoo = min(pools * settings.ODOO_CLIENT_POOL_SIZE, pools * cfg.tenants) + slack
     compare("postgres_connections", "PostgreSQL sessions", max, lambda a: a + slack)
     compare("redis_clients", "Redis clients", max, lambda a: a + slack)
     compare("worker_postgres_sockets", "worker sockets to PostgreSQL", max, lambda a: a + slack)
     compare("worker_redis_sockets", "worker sockets to Redis", max, lambda a: a + slack)
     compare("worker_fds", "worker open files", max, lambda a: a + 2 * slack)
-    compare("worker_odoo_sockets", "worker sockets to Odoo", max, lambda a: cfg.concurrency)
+    compare("worker_odoo_sockets", "worker sockets to Odoo", max, lambda a: kept_odoo)
     # Odoo's side also holds, for a few seconds, a timed-out call the client
     # already gave up on, so there the typical count is bounded, not the peak.
-    compare("sandbox_open_connections", "Odoo-side connections", median, lambda a: cfg.concurrency)
+    compare("sandbox_open_connections", "Odoo-side connections", median, lambda a: kept_odoo)
     # The queue. A row waiting for a worker (due, its tenant not backing off)
     # is taken within two ticks, or one call that timed out in front of it;
     # the due rows do not pile up. Rows of a tenant in its outage wait are

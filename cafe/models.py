@@ -84,6 +84,11 @@ class Tenant(models.Model):
     # detecting again. A password on 19.0 works over XML-RPC only, so this is
     # what worked, not what the version alone would pick.
     odoo_detected_protocol = models.CharField(max_length=8, blank=True)
+    # The uid Odoo's login returned, and the connection revision it was returned
+    # for: drains call with it instead of logging in again (a login costs ~1 s of
+    # key hashing in Odoo). A uid of another revision is not known (`known_odoo_uid`).
+    odoo_uid = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    odoo_uid_revision = models.PositiveIntegerField(null=True, blank=True, editable=False)
     # Bumped by every edit of the connection. A drain records the tenant's
     # health only against the revision it logged in with, so a late answer to
     # the old credentials cannot pause (or back off) a freshly fixed tenant.
@@ -120,6 +125,13 @@ class Tenant(models.Model):
     @property
     def connection_complete(self) -> bool:
         return all([self.odoo_url, self.odoo_db, self.odoo_login, self.odoo_api_key])
+
+    @property
+    def known_odoo_uid(self) -> int | None:
+        """The uid a login of the current connection returned, or None (log in first)."""
+        if self.odoo_uid_revision != self.odoo_connection_revision:
+            return None
+        return self.odoo_uid
 
     @property
     def odoo_target(self) -> tuple[str, str]:

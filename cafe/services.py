@@ -186,6 +186,7 @@ def _set_odoo_connection(
     tenant.odoo_server_version = ""  # detect again: it may be another Odoo now
     tenant.odoo_last_contact_at = None
     tenant.odoo_detected_protocol = ""
+    tenant.odoo_uid = tenant.odoo_uid_revision = None  # log in again: it may be another user
     tenant.odoo_connection_revision += 1
     tenant.save()
     return TenantChange(

@@ -174,6 +174,11 @@ REDIS_URL = env.str("REDIS_URL", default="")
 #   < broker visibility timeout.
 ODOO_CONNECT_TIMEOUT = env.float("ODOO_CONNECT_TIMEOUT", default=5.0)
 ODOO_READ_TIMEOUT = env.float("ODOO_READ_TIMEOUT", default=20.0)
+# A worker process keeps one Odoo client (HTTP session and uid) per tenant
+# connection between drains (odoo_sync.sessions): at most this many, none idle
+# longer than this (under the usual proxies' keep-alive timeouts, 60-75 s).
+ODOO_CLIENT_POOL_SIZE = env.int("ODOO_CLIENT_POOL_SIZE", default=32)
+ODOO_CLIENT_IDLE_SECONDS = env.float("ODOO_CLIENT_IDLE_SECONDS", default=50.0)
 # The three below are settable for the kill matrix (bench/kill_matrix.py), which
 # shortens the lease so that a killed worker's rows come back in seconds;
 # production keeps the defaults.

@@ -1,8 +1,9 @@
 """`OdooClient`: one tenant's Odoo over XML-RPC (16-19) or JSON-2 (19+), with typed errors.
 
 Standalone (no Django): the sync engine passes the tenant's connection and the
-timeouts from settings. One client is one `requests.Session`, so a drain reuses
-its connection; a client is not meant to be shared between threads.
+timeouts from settings. One client is one `requests.Session`, so its calls reuse
+one connection, across drains when the caller keeps the client (odoo_sync.sessions).
+A client is used by one thread at a time.
 """
 
 from __future__ import annotations
@@ -374,7 +375,8 @@ class OdooClient:
 
     No call is ever retried here (DESIGN property 5): a timeout or a dropped
     connection after the request left raises `OdooUnreachableError` with
-    `outcome_unknown=True`, and the caller's next attempt reconciles.
+    `outcome_unknown=True`, and the caller's next attempt reconciles. The one
+    call sent twice is one Odoo refused before running it (`execute_kw`).
     """
 
     def __init__(
@@ -389,6 +391,7 @@ class OdooClient:
         read_timeout: float = 20.0,
         max_response_bytes: int = 10 * 1024 * 1024,
         allow_private_addresses: bool = True,
+        uid: int | None = None,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, not {protocol!r}")
@@ -414,8 +417,13 @@ class OdooClient:
         # exchange that could not end by then (connect + read timeout) is not
         # started: `OdooNotSentError`. A drain sets it to its time budget.
         self.end_by: float | None = None
-        self._uid: int | None = None
+        # A uid an earlier login of these credentials returned: calls use it
+        # without logging in (see `execute_kw` for a key revoked since).
+        self._uid: int | None = uid
         self._version: dict | None = None
+        # Sent as X-Request-ID with every request (a drain's correlation id), so
+        # Odoo's or its proxy's log lines can be matched with regsync's.
+        self.request_id: str | None = None
 
         self._watchdog = _Watchdog()
         # An unclosed client must not leave its watchdog thread behind either.
@@ -467,6 +475,8 @@ class OdooClient:
                 f"Not sent: a call may take {longest:g} s and the time budget ends sooner"
             )
         self.calls += 1
+        if self.request_id:
+            headers = {**(headers or {}), "X-Request-ID": self.request_id}
         exchange = _Exchange(allow_private_addresses=self.allow_private_addresses)
         self._watchdog.arm(exchange, longest)
         token = _EXCHANGE.set(exchange)
@@ -684,8 +694,16 @@ class OdooClient:
         return self._protocol
 
     # --- authentication --------------------------------------------------------------
+    @property
+    def uid(self) -> int | None:
+        """The uid calls are made with: given, or from this client's login; None before."""
+        return self._uid
+
     def authenticate(self) -> int:
-        """Log in once per client and return the uid; `OdooAuthError` when rejected."""
+        """The uid: the one given or logged in with, else log in once; `OdooAuthError` when rejected.
+
+        On JSON-2 there is no login: the uid is the key owner's (`context_get`).
+        """
         if self._uid is not None:
             return self._uid
         if self.protocol_in_use == "json2":
@@ -731,12 +749,32 @@ class OdooClient:
 
     # --- calls -----------------------------------------------------------------------
     def execute_kw(self, model: str, method: str, args: list, kwargs: dict | None = None) -> Any:
-        """Call `model.method(*args, **kwargs)` as Odoo's execute_kw does, on either protocol."""
+        """Call `model.method(*args, **kwargs)` as Odoo's execute_kw does, on either protocol.
+
+        Over XML-RPC Odoo checks (uid, key) before it runs anything and answers
+        "Access Denied" (fault 3) for a wrong key and a uid that is not the
+        key's user alike. So a denied call logs in once to tell them apart: a
+        rejected login raises the call's `OdooAuthError` (Odoo's words: "Access
+        Denied", or its login cooldown), an accepted one sends the call again,
+        once, with the uid it returned (the first was not applied).
+        """
         uid = self.authenticate()
         args = list(args)
         kwargs = dict(kwargs or {})
         if self.protocol_in_use == "json2":
             return self._execute_json2(model, method, args, kwargs)
+        try:
+            return self._execute_xmlrpc(uid, model, method, args, kwargs)
+        except OdooAuthError as denied:
+            if denied.fault_code != 3:
+                raise  # a database that does not exist: no login can help
+            self._uid = None
+            if (uid := self._xmlrpc_authenticate(quiet=True)) is None:
+                raise
+            self._uid = uid
+        return self._execute_xmlrpc(uid, model, method, args, kwargs)
+
+    def _execute_xmlrpc(self, uid: int, model: str, method: str, args: list, kwargs: dict) -> Any:
         params: list = [self.db, uid, self._api_key, model, method, args]
         if kwargs:
             params.append(kwargs)

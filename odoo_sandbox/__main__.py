@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 
+from .costs import PROFILES
 from .server import SandboxServer
 from .state import DEFAULT_API_KEY, DEFAULT_DB, DEFAULT_LOGIN, DEFAULT_VERSION, parse_version
 
@@ -31,6 +32,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="answer Connection: close like Odoo's own server (default: keep-alive)",
     )
+    parser.add_argument(
+        "--costs",
+        choices=PROFILES,
+        default="none",
+        help="real: each call takes as long as on a real Odoo (docs/performance.md); "
+        "none (default): no delay of its own",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     try:
@@ -52,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             api_key=os.environ.get("SANDBOX_API_KEY") or DEFAULT_API_KEY,
             keep_alive=not args.connection_close,
             seed_demo=args.seed_demo,
+            costs=args.costs,
         )
     except OSError as exc:
         print(
@@ -61,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     print(
-        f"odoo sandbox {args.version} listening on {server.url} (db={args.db} login={args.login})",
+        f"odoo sandbox {args.version} listening on {server.url} (db={args.db} login={args.login}"
+        + (f", costs {args.costs}" if args.costs != "none" else "")
+        + ")",
         flush=True,
     )
     try:

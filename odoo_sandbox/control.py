@@ -72,8 +72,14 @@ class Sandbox:
         api_key: str = DEFAULT_API_KEY,
         keep_alive: bool = True,
         seed_demo: bool = False,
+        costs: str = "none",
+        cost_scale: float = 1.0,
     ) -> Sandbox:
-        """Empty the database, clear faults and counters, wake delayed calls."""
+        """Empty the database, clear faults and counters, wake delayed calls.
+
+        `costs="real"`: every call takes as long as on a real Odoo of that
+        version (odoo_sandbox/costs.py), times `cost_scale`; "none": no delay.
+        """
         summary = self._call(
             "reset",
             {
@@ -83,6 +89,8 @@ class Sandbox:
                 "api_key": api_key,
                 "keep_alive": keep_alive,
                 "seed_demo": seed_demo,
+                "costs": costs,
+                "cost_scale": cost_scale,
             },
         )
         self._adopt(summary)
@@ -275,6 +283,14 @@ class Sandbox:
     def groups(self) -> list[str]:
         return self.state()["groups"]
 
+    def set_costs(self, costs: str, scale: float = 1.0) -> None:
+        """ "real": each call takes what it takes a real Odoo (times `scale`); "none": no delay."""
+        self._call("configure", {"costs": costs, "cost_scale": scale})
+
+    def cost_seconds(self) -> float:
+        """The seconds the sandbox has waited out as a real Odoo's costs since the reset."""
+        return self.counters()["cost_seconds"]
+
     def set_keep_alive(self, keep_alive: bool) -> None:
         """False answers `Connection: close`, like Odoo's own server without a proxy."""
         self._call("configure", {"keep_alive": keep_alive})
@@ -338,7 +354,8 @@ class Sandbox:
         return self.calls().get(key, 0)
 
     def connections(self) -> int:
-        """TCP connections that carried at least one Odoo call (control calls excluded)."""
+        """TCP connections that carried at least one Odoo call since the reset (control calls
+        excluded): a kept-alive connection opened before the reset counts again at its next call."""
         return self.state()["rpc_connections"]
 
     def mutations(self) -> list[tuple[int, str, str, bool]]:
@@ -367,7 +384,7 @@ class Sandbox:
         return [(*m, at) for m, at in zip(answer["mutations"], answer["applied_at"], strict=True)]
 
     def sessions(self) -> list[dict]:
-        """One per connection that carried Odoo calls (an OdooClient session, i.e. a drain).
+        """One per drain in Odoo (calls carrying one X-Request-ID), or per connection without it.
 
         `start`: its first request read; `end`: its last reply about to be
         sent (server clock, seconds); `calls`.

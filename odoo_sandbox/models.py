@@ -216,7 +216,21 @@ class NotNullViolation(Exception):
     __module__ = "psycopg2.errors"
 
 
-def not_null_error(model_label: str, model: str, field_label: str, field: str) -> ValidationError:
+def not_null_error(
+    major: int, model_label: str, model: str, field_label: str, field: str
+) -> ValidationError:
+    """A NULL in a required column, as Odoo words it (its ValidationError around the SQL error)."""
+    if major >= 19:
+        # odoo/orm/models.py _sql_error_to_message_generic (19.0), behind the prefix of
+        # odoo/service/model.py; observed on 19.0 over JSON-2 (shared/odoo-api.md).
+        return ValidationError(
+            "The operation cannot be completed: Missing required value for the field "
+            f"'{field_label}' ({field}).\n"
+            f"Model: '{model_label}' ({model})\n"
+            "- create/update: a mandatory field is not set\n"
+            "- delete: another model requires the record being deleted, you can archive it "
+            "instead\n"
+        )
     return ValidationError(
         f"The operation cannot be completed: Missing required value for the field "
         f"'{field_label}' ({field}).\n"
@@ -594,7 +608,9 @@ class PosConfig(BaseModel):
             # pos_config.py create() reads vals['name'] before the ORM checks it
             raise KeyError("name")
         if ("name" in vals or creating) and not vals.get("name"):
-            raise not_null_error(self._description, self._name, "Point of Sale", "name")
+            raise not_null_error(
+                self.state.major, self._description, self._name, "Point of Sale", "name"
+            )
 
     def _create_one(self, vals: Mapping) -> int:
         self._check_vals(vals, creating=True)
@@ -896,7 +912,9 @@ class IrModelData(BaseModel):
             module, name = str(vals.get("module") or ""), str(vals.get("name") or "")
             if not name or not vals.get("model"):
                 field = "name" if not name else "model"
-                raise not_null_error(self._description, self._name, self._fields[field], field)
+                raise not_null_error(
+                    self.state.major, self._description, self._name, self._fields[field], field
+                )
             if self.state.find_xmlid(module, name) is not None:
                 # ir_model_data_module_name_uniq_index, as odoo/service/model.py
                 # turns the IntegrityError into a ValidationError

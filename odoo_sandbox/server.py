@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from defusedxml.xmlrpc import DefusedExpatParser
 
+from . import costs
 from . import models as m
 from .state import ADMIN_UID, POS_MANAGER, SandboxState
 
@@ -182,6 +183,11 @@ class Services:
         return ADMIN_UID if ok else False
 
     def check(self, uid, password) -> None:
+        """res.users check (17.0, 18.0) / _check_uid_passwd (19.0), before any model call.
+
+        A wrong key or a uid that is not the key's user is AccessDenied: fault 3
+        "Access Denied" (docs/odoo.md). A success is cached, as Odoo's ormcache does.
+        """
         st = self.state
         if st.cooldown_active(self.source):
             raise m.AccessDenied("Too many login failures, please wait a bit before trying again.")
@@ -189,6 +195,7 @@ class Services:
         st.record_login(self.source, ok)
         if not ok:
             raise m.AccessDenied()
+        st.checked_keys.add((uid, password))
 
     # object
     def object(self, method: str, params: tuple):
@@ -286,9 +293,11 @@ class SandboxHandler(BaseHTTPRequestHandler):
         super().setup()
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._served_rpc = False
+        self._counted_generation: int | None = None
         self._session: list | None = None
         with self.state.lock:
             self.state.connections += 1
+            self._connection_number = self.state.connections
 
     def finish(self) -> None:
         try:
@@ -423,10 +432,21 @@ class SandboxHandler(BaseHTTPRequestHandler):
         else:
             self._send(*html_page(404, "The requested URL was not found on the server."))
 
-    def _serve(self, key: str, run: Callable[[], Reply], fault_reply: Callable) -> None:
-        """Apply latency and injected faults around one Odoo call, then reply."""
+    def _serve(
+        self,
+        key: str,
+        run: Callable[[], Reply],
+        fault_reply: Callable,
+        cost: Callable[[], float] | None = None,
+    ) -> None:
+        """Apply latency, injected faults and the call's cost around one Odoo call, then reply.
+
+        `cost` says what the call costs a real Odoo; it is waited out before the
+        call is applied when the sandbox runs with `costs="real"`.
+        """
         st = self.state
         received = time.monotonic()  # the request is read: its client is inside a session
+        drain = self.headers.get("X-Request-ID")
         with st.lock:
             st.requests += 1
             call = st.requests
@@ -435,11 +455,12 @@ class SandboxHandler(BaseHTTPRequestHandler):
             wake = st.wake_event
             if not self._served_rpc:
                 self._served_rpc = True
-                st.rpc_connections += 1
                 st.open_rpc_connections += 1
-                self._session = [received, received, 0]
-                st.sessions.append(self._session)
-            self._session[2] += 1
+            if self._counted_generation != generation:
+                self._counted_generation = generation
+                st.rpc_connections += 1
+            session_key = ("drain", drain) if drain else ("connection", self._connection_number)
+            self._session = st.session_for(session_key, received)
         delay = st.latency_for(key)
         if delay and wake.wait(delay):
             return self._drop()  # reset while waiting: this call belongs to a past test
@@ -492,7 +513,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 int(rule.params.get("status", 200)), {"Content-Type": content_type}, body
             )
         if "trickle" in faults:
-            reply = apply()
+            reply = apply() if self._spend(cost, wake) else None
             if reply is None:
                 return self._drop()
             rule = faults["trickle"]
@@ -500,6 +521,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
             return self._send_slowly(
                 *reply, interval=interval, wake=wake, head_too=bool(rule.params.get("headers"))
             )
+        if not self._spend(cost, wake):
+            return self._drop()  # reset while waiting: this call belongs to a past test
         reply = apply()
         if reply is None or "drop_after" in faults:
             return self._drop()
@@ -510,6 +533,22 @@ class SandboxHandler(BaseHTTPRequestHandler):
         except OSError:
             # Its client died while the call was parked: nobody to answer.
             self.close_connection = True
+
+    def _spend(self, cost: Callable[[], float] | None, wake: threading.Event) -> bool:
+        """Wait what the call costs a real Odoo (nothing unless costs="real").
+
+        False when a reset came meanwhile. Calls wait side by side, never under the lock.
+        """
+        st = self.state
+        with st.lock:
+            if st.costs is None or cost is None:
+                return True
+            try:
+                seconds = cost() * st.cost_scale
+            except (LookupError, TypeError, ValueError, AttributeError):
+                seconds = st.costs.call * st.cost_scale  # a malformed call: Odoo refuses it fast
+            st.cost_seconds += seconds
+        return not (seconds > 0 and wake.wait(seconds))
 
     # endpoints
     def _xmlrpc(self, service: str, body: bytes) -> None:
@@ -544,7 +583,10 @@ class SandboxHandler(BaseHTTPRequestHandler):
             except Exception as exc:  # noqa: BLE001 - as Odoo's xmlrpc_2, every error is a fault
                 return xml_fault(exc)
 
-        self._serve(key, run, xml_fault)
+        def cost() -> float:
+            return costs.xmlrpc_call(self.state.costs, self.state, service, method, params)
+
+        self._serve(key, run, xml_fault, cost)
 
     def _web_version(self) -> Reply:
         st = self.state
@@ -577,7 +619,10 @@ class SandboxHandler(BaseHTTPRequestHandler):
             except Exception as exc:  # noqa: BLE001 - as Json2RpcDispatcher.handle_error
                 return json2_error(exc)
 
-        self._serve(f"{model_name}.{name}", run, json2_error)
+        def cost() -> float:
+            return costs.json2_call(st.costs, st, model_name, name, body)
+
+        self._serve(f"{model_name}.{name}", run, json2_error, cost)
 
     def _control(self, method: str, action: str, body: bytes) -> None:
         try:
@@ -660,6 +705,8 @@ def control(st: SandboxState, action: str, p: dict):
         with st.lock:
             if "keep_alive" in p:
                 st.keep_alive = bool(p["keep_alive"])
+            if "costs" in p:
+                st.set_costs(str(p["costs"]), p.get("cost_scale", 1.0))
         return {"ok": True}
     if action == "create_pos_config":
         return {"id": st.create_pos_config(p["name"], bool(p.get("active", True)), p.get("xmlid"))}

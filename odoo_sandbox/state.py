@@ -10,6 +10,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from .costs import profile
+
 DEFAULT_DB = "regsync"
 DEFAULT_LOGIN = "admin"
 DEFAULT_API_KEY = "sandbox-api-key-0123456789abcdef"
@@ -64,6 +66,14 @@ def fault_label(spec: dict) -> str:
     if spec.get("apply"):
         words.append("apply")
     return " ".join(words)
+
+
+def _cost_settings(costs: str, scale: float, major: int) -> tuple:
+    """`(name, Costs or None, scale)`, or ValueError for an unknown profile or a negative scale."""
+    scale = float(scale)
+    if scale < 0:
+        raise ValueError(f"cost_scale must not be negative, got {scale}")
+    return costs, profile(costs, major), scale
 
 
 @dataclass
@@ -132,8 +142,11 @@ class SandboxState:
         api_key: str = DEFAULT_API_KEY,
         keep_alive: bool = True,
         seed_demo: bool = False,
+        costs: str = "none",
+        cost_scale: float = 1.0,
     ) -> None:
         major, server_version, info = parse_version(version)
+        cost_settings = _cost_settings(costs, cost_scale, major)  # refused before any reset
         with self.lock:
             # Wake handlers still sleeping on an injected delay: they see the
             # generation changed and drop their call instead of applying it.
@@ -153,6 +166,12 @@ class SandboxState:
             self.login = login
             self.api_key = api_key
             self.keep_alive = keep_alive
+            self.costs_name, self.costs, self.cost_scale = cost_settings
+            # What a real Odoo's call costs is waited out; the seconds so charged.
+            self.cost_seconds = 0.0
+            # The (uid, key) pairs whose check succeeded: res.users `check` (17.0, 18.0) and
+            # `_check_uid_passwd` (19.0) are ormcached, so only the first call pays the KDF.
+            self.checked_keys: set[tuple] = set()
             self.groups: set[str] = set(ADMIN_GROUPS)
             self.tables: dict[str, dict[int, dict]] = {
                 "pos.config": {},
@@ -193,16 +212,32 @@ class SandboxState:
             self.mutations: list[tuple[int, str, str, bool]] = []
             # When each of them was applied (time.time(), this machine's clock).
             self.mutation_times: list[float] = []
-            # One entry per TCP connection that carried an Odoo call, i.e. per
-            # OdooClient session (a drain): [first request read, last reply
-            # about to be sent, calls]. Both ends are taken on the server, so
-            # an overlap proves two clients were inside a session at once.
+            # One entry per drain in Odoo (the calls carrying one X-Request-ID,
+            # the drain's correlation id) or, for calls without one, per TCP
+            # connection: [first request read, last reply about to be sent,
+            # calls]. Both ends are taken on the server, so an overlap proves
+            # two clients were inside a session at once.
             self.sessions: list[list] = []
+            self.session_index: dict[tuple, list] = {}
             # Which call met which injected fault, in order: one entry per call that
             # consumed at least one rule (see `take_faults`).
             self.faults_met: list[dict] = []
             if seed_demo:
                 self.seed_demo()
+
+    def set_costs(self, costs: str, scale: float = 1.0) -> None:
+        """Charge each call what it costs a real Odoo ("real"), or nothing ("none")."""
+        with self.lock:
+            self.costs_name, self.costs, self.cost_scale = _cost_settings(costs, scale, self.major)
+
+    def session_for(self, key: tuple, received: float) -> list:
+        """The session a call belongs to (made at its first call); its calls counted."""
+        session = self.session_index.get(key)
+        if session is None:
+            session = self.session_index[key] = [received, received, 0]
+            self.sessions.append(session)
+        session[2] += 1
+        return session
 
     def seed_demo(self) -> None:
         with self.lock:
@@ -381,6 +416,7 @@ class SandboxState:
     def rotate_key(self, new_key: str | None = None) -> str:
         with self.lock:
             self.api_key = new_key or secrets.token_hex(20)
+            self.checked_keys.clear()
             return self.api_key
 
     def cooldown_active(self, source: str) -> bool:
@@ -494,6 +530,7 @@ class SandboxState:
                 "pos_configs": len(self.tables["pos.config"]),
                 "random_faults_injected": dict(self.random_faults_injected),
                 "pending_faults": sum(r.count for r in self.faults),
+                "cost_seconds": round(self.cost_seconds, 6),
             }
 
     def latency_for(self, key: str) -> float:
@@ -515,6 +552,8 @@ class SandboxState:
                 "login": self.login,
                 "api_key": self.api_key,
                 "keep_alive": self.keep_alive,
+                "costs": self.costs_name,
+                "cost_scale": self.cost_scale,
                 "pos_manager": self.pos_manager,
                 "groups": sorted(self.groups),
                 "pos_configs": configs,

@@ -53,7 +53,7 @@ def test_odoo_connection(tenant: Tenant) -> ConnectionReport:
 
     try:
         with client_for(tenant) as client:
-            client.authenticate()
+            uid = client.authenticate()
             version = client.version()["server_version"]
             protocol = client.protocol_in_use
     except OdooError as exc:
@@ -62,6 +62,7 @@ def test_odoo_connection(tenant: Tenant) -> ConnectionReport:
     tenant_health.record_tenant_reachable(
         tenant.pk,
         connection_revision=tenant.odoo_connection_revision,
+        uid=uid,
         server_version=str(version),
         protocol=protocol if tenant.odoo_protocol == "auto" else "",
     )

@@ -21,7 +21,7 @@ from odoo_client.errors import (
     OdooTransientError,
     OdooValidationError,
 )
-from odoo_sync import blame, claims, due, outcomes, tenant_health
+from odoo_sync import blame, claims, due, outcomes, sessions, tenant_health
 from odoo_sync.explain import explain
 from odoo_sync.linking import Onboarding
 from odoo_sync.locks import odoo_lock, tenant_lock
@@ -88,7 +88,8 @@ class Totals:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def client_for(tenant: Tenant) -> OdooClient:
+def client_for(tenant: Tenant, *, uid: int | None = None) -> OdooClient:
+    """A new client for the tenant's Odoo; `uid`: one a login of this connection returned."""
     protocol = tenant.odoo_protocol
     if protocol == "auto" and tenant.odoo_detected_protocol:
         # What logged in last time: saves the detection round trips on every drain.
@@ -104,6 +105,7 @@ def client_for(tenant: Tenant) -> OdooClient:
         # The address is checked again at every connect: a name that resolved
         # to a public address when saved may point inside the network now.
         allow_private_addresses=settings.ODOO_ALLOW_PRIVATE_URLS,
+        uid=uid,
     )
 
 
@@ -194,11 +196,23 @@ class Drain:
 
     # --- the steps ---------------------------------------------------------------------
 
+    # The uid this drain's login recorded on the tenant (None: it did not log in).
+    reachable_recorded_for: int | None = None
+
     def login(self) -> bool:
-        """Log in to the tenant's Odoo; False ends the drain (paused, or the tenant's outage)."""
+        """Log in to the tenant's Odoo unless a login of this connection already did (its uid
+        and version are known); False ends the drain (paused, or the tenant's outage).
+
+        Without a login the first model call proves the key: Odoo's "Access
+        Denied" there is told from a stale uid by one login (OdooClient.execute_kw),
+        and a rejected key pauses the tenant as at login (`record`).
+        """
         tenant = self.tenant
+        self.client.request_id = self.correlation_id  # Odoo's logs can be matched with ours
+        if self.client.uid is not None and tenant.odoo_server_version:
+            return True
         try:
-            self.client.authenticate()
+            uid = self.client.authenticate()
             version = tenant.odoo_server_version or self.client.version()["server_version"]
         except OdooNotSentError:
             self.over = True
@@ -224,9 +238,11 @@ class Drain:
         tenant_health.record_tenant_reachable(
             tenant.pk,
             connection_revision=self.revision,
+            uid=uid,
             server_version=str(version),
             protocol=self.client.protocol_in_use if tenant.odoo_protocol == "auto" else "",
         )
+        self.reachable_recorded_for = uid
         return True
 
     def claim_batch(self) -> bool:
@@ -567,8 +583,9 @@ class Drain:
 
     def close(self) -> None:
         """Record what Odoo answered and is not recorded yet (a batch cut short: the task's
-        soft time limit, an error), give back every row still claimed, close the
-        connection, release the lock (idempotent)."""
+        soft time limit, an error), give back every row still claimed, keep the client for
+        the tenant's next drain in this process (odoo_sync.sessions) or close it, release
+        the lock (idempotent)."""
         if self.closed:
             return
         self.closed = True
@@ -581,9 +598,22 @@ class Drain:
                     break
             self.over = True
             self.release()
+            uid = self.client.uid
+            if self.went_through and uid is not None and uid != self.reachable_recorded_for:
+                # Odoo took work with a uid no login of this drain recorded: when, and which.
+                tenant_health.record_tenant_contact(
+                    self.tenant, connection_revision=self.revision, uid=uid
+                )
         finally:
             try:
-                self.client.close()
+                if self.result.status in (
+                    TenantStatus.PAUSED,
+                    TenantStatus.CHANGED,
+                    TenantStatus.GONE,
+                ):
+                    self.client.close()  # a rejected key, an edited connection, no tenant
+                else:
+                    sessions.pool.give_back(self.tenant, self.client)
             finally:
                 try:
                     self._release_onboarding_lock()  # after the links were recorded
@@ -818,7 +848,9 @@ def open_drain(tenant_id: int, *, ignore_outage_backoff: bool = False) -> Drain 
         result.status = TenantStatus.BUSY
         return result
     try:
-        client = client_for(tenant)
+        # The client this process kept from the tenant's last drain, if any: its
+        # connection is open and its uid known; else one with the stored uid.
+        client = sessions.pool.take(tenant, lambda: client_for(tenant, uid=tenant.known_odoo_uid))
     except BaseException:
         lock.release()
         raise

@@ -5,7 +5,7 @@ late answer to old credentials cannot pause or back off a freshly fixed tenant.
 """
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -26,18 +26,47 @@ def _same_connection(tenant_id: int, connection_revision: int):
 
 
 def record_tenant_reachable(
-    tenant_id: int, *, connection_revision: int, server_version: str = "", protocol: str = ""
+    tenant_id: int,
+    *,
+    connection_revision: int,
+    uid: int,
+    server_version: str | None = None,
+    protocol: str | None = None,
 ) -> None:
-    """Odoo accepted a login: remember when, the version and the protocol that logged in.
+    """Odoo answered this connection: remember when, the uid it answered for, and (after a
+    login) the version and the protocol that logged in (None: leave them as they are).
 
-    An outage is not ended here: an Odoo that accepts logins but fails every
-    row is still down for this tenant (see `record_tenant_healthy`).
+    The uid is stored with the connection's revision: later drains of the same
+    connection call with it instead of logging in (Tenant.known_odoo_uid). An
+    outage is not ended here: an Odoo that accepts logins but fails every row
+    is still down for this tenant (see `record_tenant_healthy`).
     """
+    learned = {"odoo_server_version": server_version, "odoo_detected_protocol": protocol}
     _same_connection(tenant_id, connection_revision).update(
-        odoo_server_version=server_version,
-        odoo_detected_protocol=protocol,
         odoo_last_contact_at=timezone.now(),
+        odoo_uid=uid,
+        odoo_uid_revision=connection_revision,
+        **{name: value for name, value in learned.items() if value is not None},
     )
+
+
+# "Last contact" is kept to the minute: a drain within a minute of the last one
+# recorded writes nothing (a warm drain's one call should not cost an UPDATE too).
+CONTACT_PRECISION = timedelta(minutes=1)
+
+
+def record_tenant_contact(tenant: Tenant, *, connection_revision: int, uid: int) -> None:
+    """Odoo took work from a drain that did not log in: its uid, and the time of contact.
+
+    `tenant` is the row as the drain read it; nothing is written when it holds
+    this uid already and a contact less than CONTACT_PRECISION ago.
+    """
+    recent = tenant.odoo_last_contact_at and (
+        timezone.now() - tenant.odoo_last_contact_at < CONTACT_PRECISION
+    )
+    if recent and tenant.known_odoo_uid == uid:
+        return
+    record_tenant_reachable(tenant.pk, connection_revision=connection_revision, uid=uid)
 
 
 def record_tenant_healthy(tenant_id: int, *, connection_revision: int) -> None:

@@ -12,19 +12,40 @@ from .harness import Bench, make_tenant, percentile, r, synced_tenants
 
 def edit_latency(b: Bench) -> dict:
     """Admin renames at a steady rate, worker and beat running: commit to Odoo applying it."""
+    return _edit_latency(
+        b,
+        "edit-to-Odoo latency",
+        target="median < 100 ms, p99 < 300 ms",
+        met=lambda median, p99: median < 100 and p99 < 300,
+    )
+
+
+def edit_latency_real(b: Bench) -> dict:
+    """The same renames against a sandbox at a real Odoo's costs (a write ~37 ms, a login ~1 s)."""
+    return _edit_latency(
+        b,
+        "edit-to-Odoo latency, real Odoo costs",
+        target="median < 100 ms, p99 < 300 ms: a write each, no login",
+        met=lambda median, p99: median < 100 and p99 < 300,
+        costs="real",
+    )
+
+
+def _edit_latency(b: Bench, figure: str, *, target: str, met, costs: str = "none") -> dict:
     from odoo_sync.tests.harness import fresh_broker, wait_until
     from registers import services
     from registers.models import PosConfig
 
     sz = b.sizes
     s = b.sandbox.reset()
-    tenants = [make_tenant(f"edit-{i}", s) for i in range(sz.edit_tenants)]
+    tenants = [make_tenant(f"edit-{costs}-{i}", s) for i in range(sz.edit_tenants)]
     synced_tenants(s, tenants, sz.edit_registers)
     registers = list(
         PosConfig.objects.filter(tenant__in=tenants).values_list("pk", "name").order_by("pk")
     )
     random.Random(14).shuffle(registers)
     s.add_latency(sz.edit_latency_ms / 1000)
+    s.set_costs(costs)  # after the setup: its creates and logins are not what is measured
     fresh_broker()
     committed: dict[str, float] = {}
     edits = int(sz.edit_rate * sz.edit_seconds)
@@ -62,15 +83,16 @@ def edit_latency(b: Bench) -> dict:
     median, p99 = statistics.median(latencies), percentile(latencies, 99)
     s.reset()
     b.say(
-        f"  {edits} renames over {sz.edit_tenants} tenants at {offered:.1f}/s: median "
-        f"{median:.0f} ms, p90 {percentile(latencies, 90):.0f} ms, p99 {p99:.0f} ms, "
+        f"  {edits} renames over {sz.edit_tenants} tenants at {offered:.1f}/s (costs {costs}): "
+        f"median {median:.0f} ms, p90 {percentile(latencies, 90):.0f} ms, p99 {p99:.0f} ms, "
         f"max {max(latencies):.0f} ms"
     )
     return b.figure(
-        "edit-to-Odoo latency",
+        figure,
         f"median {median:.0f} ms, p99 {p99:.0f} ms (max {max(latencies):.0f} ms)",
-        f"median < 100 ms, p99 < 300 ms ({sz.edit_tenants} tenants, {sz.edit_rate:g} edits/s)",
-        median < 100 and p99 < 300,
+        f"{target} ({sz.edit_tenants} tenants, {sz.edit_rate:g} edits/s)",
+        met(median, p99),
+        costs=costs,
         edits=edits,
         offered_edits_per_s=r(offered, 2),
         worker_concurrency=sz.edit_concurrency,

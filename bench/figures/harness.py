@@ -35,6 +35,7 @@ class Sizes:
     fanout_concurrency: int = 16
     tls_calls: int = 200
     tls_rtt_ms: float = 25
+    rename_drain_runs: int = 9  # drains (and bare writes) per version, at real Odoo costs
     edit_tenants: int = 100
     edit_registers: int = 10  # per tenant
     edit_rate: float = 20  # edits per second, all tenants together
@@ -59,6 +60,7 @@ SMOKE = Sizes(
     fanout_rows=3,
     fanout_concurrency=2,
     tls_calls=5,
+    rename_drain_runs=2,
     edit_tenants=3,
     edit_registers=4,
     edit_rate=5,

@@ -21,7 +21,9 @@ FIGURES = {
     "one tenant, creates then renames": ["direct_creates_per_s", "drain_renames_per_s"],
     "OdooClient over TLS, kept session vs new connection per call": ["ratio"],
     "many tenants, one worker": ["rows_per_s", "ideal_rows_per_s", "share_of_ideal"],
+    "one rename's drain": ["by_version"],
     "edit-to-Odoo latency": ["median_ms", "p99_ms"],
+    "edit-to-Odoo latency, real Odoo costs": ["median_ms", "p99_ms"],
     "worker resident memory": ["rss_before_mb", "rss_after_mb", "rows_per_s"],
     "tick": ["rows", "explain"],
 }
@@ -55,6 +57,13 @@ def test_every_figure_runs_at_smoke_size_and_reports_its_numbers(prefork_on_redi
     assert all(x["cpu_ms_per_row"] > 0 and x["queries_per_row"] > 0 for x in per_row)
     # The tick is one query at every size and due count, and its plan is printed.
     assert {x["queries"] for x in figures["tick"]["rows"]} == {1}
+    # A warm drain of one rename is one call on every version: no login, no detection.
+    for version, found in figures["one rename's drain"]["by_version"].items():
+        assert found["calls_per_drain"] == {"pos.config.write": 1}, (version, found)
+        # After a connection edit: a new session and one login (JSON-2's is context_get).
+        cold = found["cold_drain_calls"]
+        logins = cold.get("common.authenticate", 0) + cold.get("res.users.context_get", 0)
+        assert logins == 1, (version, found)
     assert "EXPLAIN (ANALYZE, BUFFERS)" in done.stdout
     headers = [line for line in done.stdout.splitlines() if line.startswith("== ")]
     assert headers[0].startswith("== floor:")  # the sandbox's own floor comes first

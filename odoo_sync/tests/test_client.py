@@ -220,6 +220,67 @@ def test_rotated_key_gives_fault_3(odoo_sandbox):
     assert exc.value.message == "Access Denied"
 
 
+def _new_calls(sandbox, before: dict) -> dict:
+    after = sandbox.calls()
+    return {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
+
+
+def test_a_client_given_its_uid_makes_no_login(odoo_sandbox):
+    config_id = odoo_sandbox.create_pos_config("Bar")
+    before = odoo_sandbox.calls()
+    with odoo_sandbox.client(uid=2, protocol="xmlrpc") as client:
+        client.write_pos_config(config_id, {"name": "Renamed"})
+        assert client.uid == 2
+    assert _new_calls(odoo_sandbox, before) == {"pos.config.write": 1}
+
+
+def test_a_client_given_its_uid_on_json2_skips_context_get(odoo_sandbox):
+    odoo_sandbox.reset(version="19.0")
+    config_id = odoo_sandbox.create_pos_config("Bar")
+    before = odoo_sandbox.calls()
+    with odoo_sandbox.client(uid=2, protocol="json2") as client:
+        client.write_pos_config(config_id, {"name": "Renamed"})
+    assert _new_calls(odoo_sandbox, before) == {"pos.config.write": 1}
+
+
+def test_a_stale_uid_is_told_from_a_bad_key_by_one_login_then_the_call_lands_once(
+    odoo_sandbox,
+):
+    config_id = odoo_sandbox.create_pos_config("Bar")
+    before = odoo_sandbox.calls()
+    with odoo_sandbox.client(
+        uid=7, protocol="xmlrpc"
+    ) as client:  # the key is good, the uid is another user's
+        client.write_pos_config(config_id, {"name": "Renamed"})
+        assert client.uid == 2
+    # Denied (not applied), one login, the same call again with the uid Odoo gave.
+    assert _new_calls(odoo_sandbox, before) == {"pos.config.write": 2, "common.authenticate": 1}
+    assert odoo_sandbox.mutations() == [(config_id, "write", "Renamed", True)]
+
+
+def test_a_revoked_key_with_a_known_uid_logs_in_once_and_says_access_denied(odoo_sandbox):
+    config_id = odoo_sandbox.create_pos_config("Bar")
+    client = odoo_sandbox.client(uid=2, protocol="xmlrpc")
+    odoo_sandbox.rotate_key()
+    before = odoo_sandbox.calls()
+    with client, pytest.raises(OdooAuthError) as exc:
+        client.write_pos_config(config_id, {"name": "Renamed"})
+    assert (exc.value.fault_code, exc.value.message) == (3, "Access Denied")
+    assert _new_calls(odoo_sandbox, before) == {"pos.config.write": 1, "common.authenticate": 1}
+    assert odoo_sandbox.mutations() == []
+
+
+def test_every_request_carries_the_request_id_it_is_given(odoo_sandbox):
+    """The sandbox groups calls by X-Request-ID: two clients of one drain are one session."""
+    for _ in range(2):
+        with odoo_sandbox.client(protocol="xmlrpc") as client:
+            client.request_id = "drain-0123456789ab"
+            client.execute_kw("pos.config", "search", [[]])
+    with odoo_sandbox.client(protocol="xmlrpc") as client:
+        client.execute_kw("pos.config", "search", [[]])
+    assert [s["calls"] for s in odoo_sandbox.sessions()] == [4, 2]
+
+
 def test_login_cooldown_after_five_failures(odoo_sandbox):
     good = odoo_sandbox.client()
     good.authenticate()

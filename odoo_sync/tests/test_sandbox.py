@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from odoo_sandbox import Sandbox
+from odoo_sandbox import Sandbox, SandboxControlError
 
 
 def xmlrpc_call(sandbox, service, method, *params):
@@ -116,6 +116,37 @@ def test_create_without_name_differs_by_version(odoo_sandbox, version, code):
             "The operation cannot be completed: Missing required value for the field "
             "'Point of Sale' (name)."
         )
+
+
+# 19.0's message for a NULL in a required column (odoo/orm/models.py
+# _sql_error_to_message_generic behind odoo/service/model.py's prefix), as observed.
+MISSING_NAME_19 = (
+    "The operation cannot be completed: Missing required value for the field "
+    "'Point of Sale' (name).\n"
+    "Model: 'Point of Sale Configuration' (pos.config)\n"
+    "- create/update: a mandatory field is not set\n"
+    "- delete: another model requires the record being deleted, you can archive it instead\n"
+)
+
+
+def test_create_without_name_on_19_names_the_model_as_real_19_does(odoo_sandbox):
+    odoo_sandbox.reset(version="19.0")
+    response = json2(odoo_sandbox, "pos.config", "create", {"vals_list": [{"active": True}]})
+    assert _error(response) == (422, "odoo.exceptions.ValidationError", MISSING_NAME_19)
+    fault = execute_kw(odoo_sandbox, "pos.config", "create", [{"active": True}])
+    assert (fault.faultCode, fault.faultString) == (2, MISSING_NAME_19)
+
+
+def test_execute_kw_checks_the_key_against_the_uid_it_names(odoo_sandbox):
+    """res.users check (17.0, 18.0) / _check_uid_passwd (19.0): uid and key must belong
+    together; either wrong is AccessDenied, fault 3, and nothing runs."""
+    s = odoo_sandbox
+    assert execute_kw(s, "pos.config", "search", [[]]) == []
+    for uid, key in ((2, "revoked-key-0123"), (7, s.api_key)):
+        params = [s.db, uid, key, "pos.config", "create", [{"name": "Bar"}]]
+        fault = xmlrpc_call(s, "object", "execute_kw", *params)[1]
+        assert (fault.faultCode, fault.faultString) == (3, "Access Denied")
+    assert s.pos_configs() == []
 
 
 def test_create_write_read_and_deleted_records(odoo_sandbox):
@@ -1068,3 +1099,106 @@ def test_the_fast_path_for_ored_ilikes_answers_as_the_domain_does():
         True,
         False,
     ]
+
+
+# --- the costs of a real Odoo (issue 24) ------------------------------------------------------
+
+
+def _spent(sandbox, since: float) -> float:
+    """The seconds charged since `since`, back at full scale (the tests run at 1/1000)."""
+    return round((sandbox.cost_seconds() - since) * 1000, 4)
+
+
+def test_real_costs_charge_what_each_call_costs_a_real_odoo_17(odoo_sandbox):
+    from odoo_sandbox.costs import REAL
+
+    s = odoo_sandbox.reset(costs="real", cost_scale=0.001)
+    c = REAL[17]
+    assert s.state()["costs"] == "real"
+    mark = s.cost_seconds()
+    assert xmlrpc_call(s, "common", "authenticate", s.db, s.login, s.api_key, {})[1] == 2
+    assert _spent(s, mark) == c.authenticate  # the KDF, on every login
+
+    load = ["id", "name", "active"], [["x.a", "A", "1"], ["x.b", "B", "1"]]
+    mark = s.cost_seconds()
+    execute_kw(s, "pos.config", "load", list(load))
+    # Odoo's check of (uid, key) pays the KDF once, then is cached.
+    assert _spent(s, mark) == round(c.authenticate + 2 * c.create_row, 4)
+    mark = s.cost_seconds()
+    execute_kw(s, "pos.config", "load", list(load))  # the external ids exist: two updates
+    assert _spent(s, mark) == 2 * c.update_row  # 82 ms: 41 a row
+    mark = s.cost_seconds()
+    execute_kw(s, "pos.config", "write", [[1], {"name": "A2"}])
+    execute_kw(s, "pos.config", "write", [[1, 2], {"active": False}])
+    execute_kw(s, "pos.config", "search_read", [[]], {"fields": ["name"]})
+    assert _spent(s, mark) == round(c.write + c.write + c.call, 4)
+
+    s.rotate_key("a-new-key-0123456789")  # a new key is checked (and so hashed) again
+    mark = s.cost_seconds()
+    execute_kw(s, "pos.config", "search", [[]])
+    assert _spent(s, mark) == round(c.authenticate + c.call, 4)
+
+
+def test_real_costs_on_19_over_json2_have_no_login_to_pay(odoo_sandbox):
+    from odoo_sandbox.costs import REAL
+
+    s = odoo_sandbox.reset(version="19.0", costs="real", cost_scale=0.001)
+    c = REAL[19]
+    mark = s.cost_seconds()
+    json2(s, "pos.config", "create", {"vals_list": [{"name": "A"}]})
+    json2(s, "pos.config", "write", {"ids": [1], "vals": {"name": "A2"}})
+    json2(s, "pos.config", "load", {"fields": [".id", "name"], "data": [["1", "A3"]]})
+    assert _spent(s, mark) == round(c.create + c.write + c.update, 4)
+
+
+def test_costs_are_off_unless_asked_and_an_unknown_profile_is_refused(odoo_sandbox):
+    s = odoo_sandbox
+    assert s.state()["costs"] == "none"
+    xmlrpc_call(s, "common", "authenticate", s.db, s.login, s.api_key, {})
+    assert s.cost_seconds() == 0
+    with pytest.raises(SandboxControlError, match="unknown costs 'slow'"):
+        s.reset(costs="slow")
+    with pytest.raises(SandboxControlError, match="unknown costs 'slow'"):
+        s.set_costs("slow")
+    assert s.state()["costs"] == "none"
+    s.set_costs("real", scale=0.001)
+    xmlrpc_call(s, "common", "authenticate", s.db, s.login, s.api_key, {})
+    assert s.cost_seconds() > 0
+
+
+def test_sessions_follow_a_drains_request_id_across_connections(odoo_sandbox):
+    """A drain's calls carry its correlation id in X-Request-ID: one session, whatever
+    connection they came on; calls without it are a session per connection."""
+    s = odoo_sandbox
+    parts = urlsplit(s.url)
+    body = xmlrpc.client.dumps((), "version").encode()
+
+    def call(conn, drain=None):
+        conn.request("POST", "/xmlrpc/2/common", body, {"X-Request-ID": drain} if drain else {})
+        conn.getresponse().read()
+
+    first = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+    second = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+    call(first, "drain-a")
+    call(first, "drain-b")
+    call(second, "drain-a")
+    call(second)
+    first.close()
+    second.close()
+    assert [x["calls"] for x in s.sessions()] == [2, 1, 1]
+    assert s.connections() == 2
+
+
+def test_a_kept_alive_connection_counts_again_after_a_reset(odoo_sandbox):
+    s = odoo_sandbox
+    parts = urlsplit(s.url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+    body = xmlrpc.client.dumps((), "version").encode()
+    conn.request("POST", "/xmlrpc/2/common", body)
+    conn.getresponse().read()
+    s.reset()
+    conn.request("POST", "/xmlrpc/2/common", body)
+    conn.getresponse().read()
+    conn.close()
+    assert s.connections() == 1
+    assert [x["calls"] for x in s.sessions()] == [1]
