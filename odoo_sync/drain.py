@@ -154,6 +154,9 @@ class Drain:
         self.revision = tenant.odoo_connection_revision
         self.result = result
         self.client = client
+        # A kept client (odoo_sync.sessions) still holds the last drain's time budget: a
+        # login this drain needs must not be refused by it. Each batch sets its own.
+        client.end_by = None
         self.lock = lock
         # The id on every line this drain logs: drain_tenant's, or a new one when stepped by hand.
         current = log_context.current()
