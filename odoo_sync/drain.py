@@ -175,6 +175,7 @@ class Drain:
         # Outcomes to record with the batch: (kind, claim, arguments, then(outcome)).
         self.pending: list[tuple] = []
         self.onboarding = Onboarding(tenant, client, self.correlation_id)
+        self.batches = 0  # claimed so far
         self.odoo_lock = None  # this Odoo's onboarding lock, held for one batch
         self.odoo_busy = False  # another tenant's drain held it: claim no more batches
         self.healthy_recorded = False
@@ -269,10 +270,12 @@ class Drain:
             # leave the tenant to it (property 1).
             self.result.status = TenantStatus.BUSY
             return False
-        if not self._still_eligible():
+        # The first batch follows open_drain's own read of the tenant: read again from the next.
+        if self.batches and not self._still_eligible():
             self.over = True
             self.release()
             return False
+        self.batches += 1
         batch = claims.claim_due(
             self.tenant.pk, limit=settings.SYNC_BATCH_SIZE, connection_revision=self.revision
         )
@@ -655,10 +658,20 @@ class Drain:
         return True
 
     def _healthy(self) -> None:
-        """Odoo did the work asked of it: end any outage of the tenant (once per drain)."""
+        """Odoo did the work asked of it: end any outage of the tenant (once per drain).
+
+        A tenant that had none when the drain opened has none to end (only a drain,
+        and this tenant's drain is this one, records an outage): nothing is written.
+        """
         if not self.healthy_recorded:
             self.healthy_recorded = True
-            tenant_health.record_tenant_healthy(self.tenant.pk, connection_revision=self.revision)
+            tenant = self.tenant
+            if (
+                tenant.odoo_unreachable_since
+                or tenant.odoo_outage_failures
+                or (tenant.odoo_next_attempt_at)
+            ):
+                tenant_health.record_tenant_healthy(tenant.pk, connection_revision=self.revision)
 
     def release(self) -> None:
         """Give back, uncharged, every row still claimed: held failures, rows not sent or not

@@ -57,6 +57,24 @@ def test_a_second_drain_makes_no_login_on_a_warm_worker(sandbox_tenant, odoo_san
     assert calls == {"pos.config.write": 1}
 
 
+def test_a_warm_rename_drain_reads_the_tenant_once_and_writes_no_health(
+    sandbox_tenant, odoo_sandbox
+):
+    """A drain of a tenant with no outage ends none, and its first batch trusts open_drain's
+    read of the tenant: the database work around the one call stays small (issue 24)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    reg = _synced(sandbox_tenant)
+    with CaptureQueriesContext(connection) as queries:
+        _rename_and_drain(sandbox_tenant, reg, "Renamed")()
+    sql = [q["sql"] for q in queries.captured_queries]
+    first_claim = next(n for n, s in enumerate(sql) if 'SET "claim_token"' in s)
+    tenant_reads = [s for s in sql[:first_claim] if s.startswith('SELECT "cafe_tenant"."id",')]
+    assert len(tenant_reads) == 1, tenant_reads  # open_drain's, not the first batch's again
+    assert not [s for s in sql if "odoo_unreachable_since" in s and s.startswith("UPDATE")]
+
+
 def test_a_second_drain_in_another_process_uses_the_stored_uid(sandbox_tenant, odoo_sandbox):
     reg = _synced(sandbox_tenant)
     pool.clear()  # as a worker process that never drained this tenant
