@@ -28,9 +28,11 @@ def test_steady_edits_with_one_percent_faults_grow_nothing_and_end_in_step(child
     # setup and takes about half the load before its queue falls behind.
     rate = 4 if settings.REDIS_URL else 2
     ci = os.environ.get("REGSYNC_TEST_PROFILE") == "ci"
-    # make test's short run retries after 6 s, not a minute, so that waiting out the
-    # last fault's backoff (the settle) does not take most of its time.
-    minutes, tenants, tick, backoff = (1, 100, 10.0, None) if ci else (0.5, 40, 3.0, (0.1, 0.2))
+    # Retries after 6 s (make test) or 15 s (CI), not a minute, so that waiting out the last
+    # fault's backoff (the settle) does not take most of the run; make soak keeps production's.
+    minutes, tenants, tick, backoff = (
+        (1, 100, 10.0, (0.25, 0.5)) if ci else (0.5, 40, 3.0, (0.1, 0.2))
+    )
     config = SoakConfig(
         minutes=minutes,
         tenants=tenants,
