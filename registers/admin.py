@@ -129,6 +129,10 @@ def trim_error(text: str, limit: int = ERROR_TRIM) -> str:
     return first + (" …" if len(lines) > 1 else "")
 
 
+def _int_or_none(raw: str) -> int | None:
+    return int(raw) if raw.strip().isdigit() else None
+
+
 def plural(count: int, noun: str = "register") -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
@@ -659,12 +663,20 @@ class PosConfigAdmin(CsvExportAdmin, TenantScopedAdmin):
         if request.method != "POST" or "confirm" not in request.POST:
             return self._odoo_choice_confirmation(request, register, candidates, choice)
         who = request.user.get_username()
+        connection = _int_or_none(data.get("connection", ""))
         try:
             if choice == "new":
-                services.force_create_in_odoo(register, actor=who)
+                services.force_create_in_odoo(
+                    register, actor=who, expected_connection_revision=connection
+                )
                 text = f"{register.name!r} will be created as a new config in Odoo."
             else:
-                services.link_register_to_odoo(register, odoo_pos_config_id=int(choice), actor=who)
+                services.link_register_to_odoo(
+                    register,
+                    odoo_pos_config_id=int(choice),
+                    actor=who,
+                    expected_connection_revision=connection,
+                )
                 text = f"{register.name!r} is linked to pos.config {choice}; its values go there."
         except ValidationError as exc:
             self.message_user(request, " ".join(exc.messages), messages.ERROR)
@@ -708,7 +720,12 @@ class PosConfigAdmin(CsvExportAdmin, TenantScopedAdmin):
             f"{register.name!r}." + (f" Left as they are in Odoo: {others}." if others else ""),
             submit=submit,
             rows=[(register, register.tenant, effect)],
-            hidden={"odoo_id": choice},
+            hidden={
+                "odoo_id": choice,
+                # The connection the candidates were found on: a choice made on a page
+                # opened before the tenant moved to another Odoo is refused.
+                "connection": request.POST.get("connection") or request.GET.get("connection", ""),
+            },
         )
 
     def retry_view(self, request, object_id):
@@ -742,4 +759,5 @@ class PosConfigAdmin(CsvExportAdmin, TenantScopedAdmin):
                 "admin:registers_posconfig_odoo_choice", args=[obj.pk]
             )
             context["odoo_candidates"] = obj.odoo_link_candidates
+            context["odoo_connection_revision"] = obj.tenant.odoo_connection_revision
         return super().render_change_form(request, context, add, change, form_url, obj)

@@ -4,6 +4,7 @@ import re
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -384,15 +385,21 @@ def relink_all_to_odoo(tenant: Tenant, *, actor: str = SYSTEM_ACTOR) -> int:
     For a tenant moved to another Odoo database (or the demo's sandbox Odoo,
     which starts empty): the ids it had point nowhere now. The creates are
     external-id upserts, so registers that do exist there are found, not
-    duplicated. Registers without an id are not links and are left as they
-    are; a create of theirs in flight to the old Odoo is superseded by the
-    connection's new revision.
+    duplicated. An ambiguous register's candidates, and an operator's "create
+    a new one", were found and decided in the Odoo it leaves: those registers
+    are looked up again in the new one. Other registers without an id are left
+    as they are; a create of theirs in flight to the old Odoo is superseded by
+    the connection's new revision.
     """
     with transaction.atomic():
-        linked = PosConfig.objects.filter(tenant=tenant, odoo_pos_config_id__isnull=False)
+        tied = PosConfig.objects.filter(tenant=tenant).filter(
+            Q(odoo_pos_config_id__isnull=False)
+            | Q(sync_state=SyncState.SYNC_ERROR, last_sync_error_kind=ErrorKind.AMBIGUOUS)
+            | Q(sync_state=SyncState.PENDING_CREATE, odoo_create_matches_name=False)
+        )
         relinked = sum(
             relink_register(pk, actor=actor, detail="the tenant's Odoo database changed")
-            for pk in linked.values_list("pk", flat=True)
+            for pk in tied.values_list("pk", flat=True)
         )
         if relinked:
             _push_soon(tenant.pk)
@@ -406,38 +413,60 @@ class NotAmbiguous(ValidationError):
     """The register is not waiting for an operator to pick its Odoo config."""
 
 
-def _ambiguous_row(register: PosConfig) -> PosConfig:
+def _ambiguous_row(register: PosConfig, expected_connection_revision: int | None) -> PosConfig:
     row = lock_register(register.pk)
     if row.sync_state != SyncState.SYNC_ERROR or row.last_sync_error_kind != ErrorKind.AMBIGUOUS:
         raise NotAmbiguous(
             f"Register {row.name!r} is not waiting for a choice of Odoo config "
             f"(it is {row.get_sync_state_display().lower()})."
         )
+    revision = Tenant.objects.values_list("odoo_connection_revision", flat=True).get(
+        pk=row.tenant_id
+    )
+    if expected_connection_revision is not None and expected_connection_revision != revision:
+        # The ids on that page were another Odoo's: the same number here is another config.
+        raise NotAmbiguous(
+            f"{row.tenant.name}'s Odoo connection changed since this page was opened: the "
+            f"configs named like {row.name!r} are looked up again in the Odoo it points at now."
+        )
     return row
 
 
 @transaction.atomic
 def link_register_to_odoo(
-    register: PosConfig, *, odoo_pos_config_id: int, actor: str = SYSTEM_ACTOR
+    register: PosConfig,
+    *,
+    odoo_pos_config_id: int,
+    actor: str = SYSTEM_ACTOR,
+    expected_connection_revision: int | None = None,
 ) -> PosConfig:
     """Link an ambiguous register to the config the operator picked among the candidates.
 
     Local truth is then written to it, and regsync's external id attached, by
     the next drain. Operator-only (the admin checks); recorded with who did it.
+    With `expected_connection_revision` (the page's), a choice made before the
+    tenant moved to another Odoo is refused: its ids were that Odoo's.
     """
-    row = _ambiguous_row(register)
+    row = _ambiguous_row(register, expected_connection_revision)
     candidates = {c["id"] for c in row.odoo_link_candidates}
     if odoo_pos_config_id not in candidates:
         raise ValidationError(
             f"pos.config {odoo_pos_config_id} is not one of the configs found for "
             f"{row.name!r} ({', '.join(str(c) for c in sorted(candidates)) or 'none'})."
         )
-    taken = PosConfig.objects.filter(
-        tenant_id=row.tenant_id, odoo_pos_config_id=odoo_pos_config_id
-    ).first()
+    # Ownership is the Odoo's, not the tenant's: any tenant on the same server and database.
+    taken = (
+        PosConfig.objects.filter(
+            tenant_id__in=Tenant.objects.sharing_odoo_with(row.tenant),
+            odoo_pos_config_id=odoo_pos_config_id,
+        )
+        .select_related("tenant")
+        .first()
+    )
     if taken is not None:
+        owner = "" if taken.tenant_id == row.tenant_id else f" of {taken.tenant.name}"
         raise ValidationError(
-            f"pos.config {odoo_pos_config_id} is already the register {taken.name!r}'s."
+            f"pos.config {odoo_pos_config_id} is already the register {taken.name!r}'s{owner}."
         )
     picked = next(c for c in row.odoo_link_candidates if c["id"] == odoo_pos_config_id)
     apply_event(
@@ -454,9 +483,14 @@ def link_register_to_odoo(
 
 
 @transaction.atomic
-def force_create_in_odoo(register: PosConfig, *, actor: str = SYSTEM_ACTOR) -> PosConfig:
+def force_create_in_odoo(
+    register: PosConfig,
+    *,
+    actor: str = SYSTEM_ACTOR,
+    expected_connection_revision: int | None = None,
+) -> PosConfig:
     """Create a new config in Odoo for an ambiguous register, whatever names match there."""
-    row = _ambiguous_row(register)
+    row = _ambiguous_row(register, expected_connection_revision)
     apply_event(row, Event.FORCED_CREATE, actor=actor, detail="a new pos.config, by hand")
     _push_soon(row.tenant_id)
     return row

@@ -57,6 +57,17 @@ def _no_odoo_id(row: PosConfig) -> bool:
     return row.odoo_pos_config_id is None
 
 
+def _tied_to_its_odoo(row: PosConfig) -> bool:
+    """Holds something true only of the Odoo it was synced with: an id, or the candidates an
+    operator is to pick among (an ambiguous create), or an operator's "create a new one"
+    decided on that Odoo's configs."""
+    if _has_odoo_id(row):
+        return True
+    if row.sync_state == SyncState.SYNC_ERROR:
+        return row.last_sync_error_kind == ErrorKind.AMBIGUOUS
+    return row.sync_state == SyncState.PENDING_CREATE and not row.odoo_create_matches_name
+
+
 def _has_failed(row: PosConfig) -> bool:
     return row.sync_retries > 0
 
@@ -90,7 +101,8 @@ TRANSITIONS: dict[tuple[str, str], Move] = {
     (PU, Event.DEAD_LETTERED): Move(ERR),
     (OK, Event.RELINKED): Move(PC, _has_odoo_id),
     (PU, Event.RELINKED): Move(PC, _has_odoo_id),
-    (ERR, Event.RELINKED): Move(PC, _has_odoo_id),
+    (ERR, Event.RELINKED): Move(PC, _tied_to_its_odoo),
+    (PC, Event.RELINKED): Move(PC, _tied_to_its_odoo),
     (OK, Event.SYNC_ENABLED): Move(PC, _no_odoo_id),
     (ERR, Event.OPERATOR_RETRY): Move(PU, _retry_in_place),
     (PC, Event.OPERATOR_RETRY): Move(PC, _has_failed),
@@ -165,13 +177,20 @@ def _effect(row: PosConfig, event: str, now: datetime, values: dict) -> list[str
         row.odoo_pos_config_id = None
         row.odoo_link_unconfirmed = False
         row.odoo_name = row.odoo_active = None
-        return [
+        fields = [
             *_fresh(row, now),
             "odoo_pos_config_id",
             "odoo_link_unconfirmed",
             "odoo_name",
             "odoo_active",
         ]
+        if event == Event.RELINKED:
+            # Whatever was found or decided in the Odoo it leaves means nothing in the
+            # next: its create looks that Odoo up again.
+            row.odoo_link_candidates = []
+            row.odoo_create_matches_name = True
+            fields += ["odoo_link_candidates", "odoo_create_matches_name"]
+        return fields
     if event == Event.LINKED_BY_OPERATOR:
         row.odoo_pos_config_id = values["odoo_id"]
         row.odoo_link_unconfirmed = True

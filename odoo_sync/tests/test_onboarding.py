@@ -329,3 +329,85 @@ def test_a_register_back_on_an_odoo_it_used_before_finds_its_own_config_under_an
     assert odoo_sandbox.pos_config(namesake)["name"] == "Garden"  # untouched, not linked
     xmlids = {f"{x['module']}.{x['name']}": x["res_id"] for x in odoo_sandbox.external_ids()}
     assert xmlids == {"regsync.register_" + register.uuid.hex: own}
+
+
+def _move(tenant, odoo):
+    from odoo_sync import tenants
+
+    return tenants.update_odoo_connection(
+        tenant, url=odoo.url, db=odoo.db, login=odoo.login, api_key=odoo.api_key
+    )
+
+
+def test_a_tenant_moved_to_another_odoo_looks_its_ambiguous_registers_up_again_there(
+    sandbox_tenant, odoo_sandbox, odoo_sandbox_factory
+):
+    """Candidates and an operator's "create a new one" are the Odoo's the tenant left: after a
+    move they mean nothing, and an operator's pick from a page opened before it is refused
+    (the same id in the new Odoo is another config)."""
+    odoo_sandbox.create_pos_config("Terrace")
+    odoo_sandbox.create_pos_config("terrace")
+    odoo_sandbox.create_pos_config("Garden")
+    odoo_sandbox.create_pos_config("GARDEN")
+    terrace = services.add_register(sandbox_tenant, name="Terrace", prefix="TER")
+    garden = services.add_register(sandbox_tenant, name="Garden", prefix="GAR")
+    drain_tenant(sandbox_tenant.pk)
+    terrace, garden = _reload(terrace), _reload(garden)
+    assert terrace.last_sync_error_kind == garden.last_sync_error_kind == ErrorKind.AMBIGUOUS
+    page_revision = sandbox_tenant.odoo_connection_revision
+    old_pick = terrace.odoo_link_candidates[0]["id"]
+    services.force_create_in_odoo(garden, actor="ops")  # decided on the old Odoo's configs
+
+    new_odoo = odoo_sandbox_factory()
+    filler = new_odoo.create_pos_config("Somebody else's till")  # the old pick's id, here
+    assert filler == old_pick
+    theirs = new_odoo.create_pos_config("GARDEN ")  # one config named like Garden
+    _move(sandbox_tenant, new_odoo)
+
+    terrace, garden = _reload(terrace), _reload(garden)
+    for register in (terrace, garden):
+        assert register.sync_state == SyncState.PENDING_CREATE
+        assert register.odoo_link_candidates == []
+        assert register.odoo_create_matches_name  # looked up again in the new Odoo
+    with pytest.raises(services.NotAmbiguous):
+        services.link_register_to_odoo(
+            terrace, odoo_pos_config_id=old_pick, expected_connection_revision=page_revision
+        )
+
+    drain_tenant(sandbox_tenant.pk)
+    terrace, garden = _reload(terrace), _reload(garden)
+    assert (garden.sync_state, garden.odoo_pos_config_id) == (SyncState.SYNCED, theirs)
+    assert terrace.sync_state == SyncState.SYNCED
+    assert terrace.odoo_pos_config_id not in (filler, theirs)  # made anew: nothing named so
+    assert new_odoo.pos_config(filler)["name"] == "Somebody else's till"
+    assert sorted(c["name"] for c in new_odoo.pos_configs()) == [
+        "Garden",
+        "Somebody else's till",
+        "Terrace",
+    ]
+
+
+def test_an_operators_pick_from_a_page_opened_before_a_move_is_refused_even_when_ambiguous_again(
+    sandbox_tenant, odoo_sandbox, odoo_sandbox_factory
+):
+    odoo_sandbox.create_pos_config("Terrace")
+    odoo_sandbox.create_pos_config("terrace")
+    register = services.add_register(sandbox_tenant, name="Terrace", prefix="TER")
+    drain_tenant(sandbox_tenant.pk)
+    page_revision = sandbox_tenant.odoo_connection_revision
+    old_pick = _reload(register).odoo_link_candidates[0]["id"]
+    new_odoo = odoo_sandbox_factory()
+    new_odoo.create_pos_config("TERRACE")
+    new_odoo.create_pos_config("Terrace ")
+    _move(sandbox_tenant, new_odoo)
+    drain_tenant(sandbox_tenant.pk)
+    register = _reload(register)
+    assert register.last_sync_error_kind == ErrorKind.AMBIGUOUS  # ambiguous again, there
+    assert old_pick in [c["id"] for c in register.odoo_link_candidates]  # same number
+    with pytest.raises(services.NotAmbiguous, match="connection changed"):
+        services.link_register_to_odoo(
+            register, odoo_pos_config_id=old_pick, expected_connection_revision=page_revision
+        )
+    with pytest.raises(services.NotAmbiguous, match="connection changed"):
+        services.force_create_in_odoo(register, expected_connection_revision=page_revision)
+    assert _reload(register).sync_state == SyncState.SYNC_ERROR
