@@ -1,0 +1,60 @@
+"""Bugs the onboarding model (test_model_onboarding.py) found on main, one minimal test each.
+
+FOUND BY THE MODEL, NOT FIXED: each test is marked xfail(strict=True) with the seed
+that found it, so `make test` stays green until the fix lands; the fix removes the
+mark (strict: the test then fails until it does).
+"""
+
+from datetime import timedelta
+
+import pytest
+from freezegun import freeze_time
+
+from cafe.tests.factories import tenant_on
+from odoo_sync.drain import open_drain
+from registers import services
+from registers.models import PosConfig
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="model finding C (MODEL_SEED=20310505, example 6): a link decided under the "
+    "onboarding lock is recorded after the lock's lease ran out and another tenant "
+    "on the same Odoo linked the same config",
+)
+def test_a_link_is_not_recorded_once_another_tenant_could_take_the_onboarding_lock(
+    settings, sandbox_tenant, odoo_sandbox
+):
+    """DESIGN 13 and 15: never one config linked to two registers; a drain never runs on
+    after another drain could take over. The first drain stalls between Odoo's answer
+    and its record for longer than its leases (SYNC_CLAIM_SECONDS): the second tenant's
+    drain takes the Odoo's onboarding lock and links the same config."""
+    settings.SYNC_LOCK_BACKEND = "db"  # leases on the frozen clock
+    odoo_sandbox.as_integration_user()  # no Access Rights: linked by Odoo id only
+    config = odoo_sandbox.create_pos_config("Garden")
+    neighbour = tenant_on(odoo_sandbox)
+    ours = services.add_register(sandbox_tenant, name="Garden", prefix="G")
+    theirs = services.add_register(neighbour, name="Garden", prefix="G")
+    with freeze_time("2031-05-05 09:00:00") as clock:
+        first = open_drain(sandbox_tenant.pk)
+        assert first.login() and first.claim_batch()
+        sent = first.call_batch(first.take_batch())
+        assert [o.odoo_id for _, o in sent] == [config]  # decided, not recorded
+        clock.tick(timedelta(seconds=settings.SYNC_CLAIM_SECONDS + 1))  # the worker stalls
+        with open_drain(neighbour.pk) as second:
+            assert second.login() and second.claim_batch()
+            for claim, outcome in second.call_batch(second.take_batch()):
+                second.record(claim, outcome)
+            second.end_batch()
+            second.finish()
+        with first:
+            for claim, outcome in sent:
+                first.record(claim, outcome)
+            first.end_batch()
+            first.finish()
+    linking = PosConfig.objects.filter(
+        pk__in=[ours.pk, theirs.pk], odoo_pos_config_id=config
+    ).count()
+    assert linking <= 1, "two registers of two tenants link one pos.config"
