@@ -40,6 +40,7 @@ from .errors import (
     OdooError,
     OdooExternalIdTakenError,
     OdooMissingRecordError,
+    OdooNotOursError,
     OdooNotSentError,
     OdooPermanentError,
     OdooTransientError,
@@ -920,8 +921,65 @@ class OdooClient:
             [str(odoo_id), *(_load_cell(vals[key]) for key in keys)]
             for odoo_id, (_, vals) in zip(ids, updates, strict=True)
         ]
+        answered = self._load_by_id([".id", *keys], data, ids)
+        if answered != ids:
+            raise OdooConfigError(f"pos.config.load answered ids {answered!r} for {ids!r}")
+
+    def write_own_pos_configs(
+        self, rows: list[tuple[int, tuple[str, str] | str, str, bool]]
+    ) -> list[int]:
+        """Write name and active on many pos.config that regsync made, by their external ids.
+
+        `rows`: `(odoo_id, external_id, name, active)`. One `load` with an `id`
+        column (the external id) and a `.id` column (the id regsync holds):
+        Odoo checks that each `.id` exists (a record deleted in Odoo is its
+        "Unknown database identifier", listed in `missing_rows` as by
+        `update_pos_configs`) and then writes the record the external id names
+        (docs/odoo.md "Writing only what is ours"). So a write never lands on
+        a record that is not the register's, even where the id regsync holds
+        was handed to another record (Odoo restored from a backup): the
+        answer's id for that row is then the register's record, which may
+        differ from `odoo_id`, or a new one when the restore lost it. Only for
+        configs regsync created: their external id was made with the record.
+        """
+        if not rows:
+            return []
+        ids = [int(odoo_id) for odoo_id, _, _, _ in rows]
+        if len(set(ids)) != len(ids):
+            raise ValueError("a pos.config appears twice in one batch")
+        data = [
+            [
+                external_id if isinstance(external_id, str) else ".".join(external_id),
+                str(odoo_id),
+                name,
+                _load_cell(active),
+            ]
+            for odoo_id, (_, external_id, name, active) in zip(ids, rows, strict=True)
+        ]
+        return self._load_by_id(["id", ".id", "name", "active"], data, ids)
+
+    def write_own_pos_config(
+        self, odoo_id: int, external_id: tuple[str, str] | str, name: str, active: bool
+    ) -> int:
+        """`write_own_pos_configs` of one row: the register's record id, or Odoo's refusal as
+        `OdooMissingRecordError` (the id regsync holds is gone), `OdooTransientError` or
+        `OdooValidationError`."""
         try:
-            answered = self._load_rows([".id", *keys], data, context={"active_test": False})
+            [answered] = self.write_own_pos_configs([(odoo_id, external_id, name, active)])
+        except OdooBatchError as exc:
+            text = exc.failed_rows.get(0) or exc.message
+            if 0 in exc.missing_rows:
+                raise OdooMissingRecordError(text, fault_code="load") from exc
+            if 0 in exc.transient_rows:
+                raise OdooTransientError(text, fault_code="load") from exc
+            raise OdooValidationError(text, fault_code="load") from exc
+        return answered
+
+    def _load_by_id(self, fields: list[str], data: list[list[str]], ids: list[int]) -> list[int]:
+        """`_load_rows` of rows naming records by `.id` (archived ones found): a refusal's rows
+        whose record is gone from Odoo (one `search` confirms it) are in `missing_rows`."""
+        try:
+            return self._load_rows(fields, data, context={"active_test": False})
         except OdooBatchError as error:
             unknown = {
                 m["record"]
@@ -942,8 +1000,6 @@ class OdooClient:
                 )
                 error.missing_rows = frozenset(i for i in unknown if ids[i] not in present)
             raise
-        if answered != ids:
-            raise OdooConfigError(f"pos.config.load answered ids {answered!r} for {ids!r}")
 
     def _batch_error(self, messages: list[dict], row_count: int) -> OdooBatchError:
         """Odoo's per-row messages, the batch-level repeat on the first row told apart."""
@@ -1017,7 +1073,9 @@ class OdooClient:
                     raise error from exc
             raise
 
-    def _regsync_external_ids(self, ids: list[int], module: str) -> dict[int, list[str]]:
+    def regsync_external_ids(
+        self, ids: list[int], module: str = REGSYNC_MODULE
+    ) -> dict[int, list[str]]:
         """Each record's external ids of `module`, via `get_metadata`.
 
         The integration user may not read `ir.model.data` (base's ACL gives it
@@ -1033,7 +1091,7 @@ class OdooClient:
         return found
 
     def _pos_config_rows(self, records: list[dict], module: str) -> list[dict]:
-        linked = self._regsync_external_ids([int(r["id"]) for r in records], module)
+        linked = self.regsync_external_ids([int(r["id"]) for r in records], module)
         return [
             {
                 "id": int(r["id"]),
@@ -1134,7 +1192,7 @@ class OdooClient:
             return
         others = [x for x in attached if x.startswith(module + ".")]
         if others:
-            raise OdooValidationError(
+            raise OdooNotOursError(
                 f"pos.config {odoo_id} is already linked to {others[0]}, not {xid}"
             )
         vals = {"module": module, "name": name, "model": "pos.config", "res_id": int(odoo_id)}

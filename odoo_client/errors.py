@@ -188,6 +188,12 @@ class OdooExternalIdTakenError(OdooValidationError):
     """The external id to attach already belongs to another record in Odoo."""
 
 
+class OdooNotOursError(OdooValidationError):
+    """The record carries another owner's external id (another register's): it is not the
+    caller's to write, whatever id the caller holds (a stale link: Odoo restored from a
+    backup). Nothing was written."""
+
+
 class OdooBatchError(OdooValidationError):
     """`load()` of many rows refused the whole batch: nothing was written.
 
