@@ -844,6 +844,30 @@ class OdooClient:
             companies=tuple(Company(int(c), names.get(int(c), "")) for c in company_ids),
         )
 
+    def pos_config_companies(self, ids: list[int]) -> dict[int, int]:
+        """The company each of these pos.config is in, across every company the user may use.
+
+        Read without this client's company, so Odoo's record rule lets through
+        the user's companies (`env.companies` without `allowed_company_ids`): a
+        config moved to another of them is found there (`{id: company_id}`); one
+        deleted, or moved to a company the user may not use, is absent. One
+        `search_read` per 1000 ids, archived configs included.
+        """
+        found: dict[int, int] = {}
+        wanted = [int(i) for i in ids]
+        for start in range(0, len(wanted), 1000):
+            rows = self._execute_kw(
+                "pos.config",
+                "search_read",
+                [[("id", "in", wanted[start : start + 1000])]],
+                {"fields": ["company_id"], "context": {"active_test": False}},
+            )
+            for row in rows or []:
+                company = row.get("company_id")
+                if isinstance(company, list | tuple) and company:
+                    found[int(row["id"])] = int(company[0])
+        return found
+
     # --- pos.config helpers ---------------------------------------------------------------
     def upsert_pos_config(
         self, *, external_id: tuple[str, str], name: str, active: bool = True

@@ -113,6 +113,23 @@ def test_an_external_id_whose_config_moved_to_another_company_is_refused_not_rec
     assert sandbox.pos_config_company(config) == cafe_b
 
 
+def test_a_config_moved_to_another_company_is_located_there_by_a_bound_client(two_cafes):
+    """What tells "moved to another company" from "deleted" (the drift audit's
+    `moved_company_in_odoo`): the config is found in the user's other company."""
+    sandbox, cafe_b = two_cafes
+    elsewhere = sandbox.add_company("Not Yours")
+    stays = sandbox.create_pos_config("Shop", company_id=1)
+    moved = sandbox.create_pos_config("Bar", company_id=1, active=False)
+    hidden = sandbox.create_pos_config("Pub", company_id=1)
+    gone = sandbox.create_pos_config("Deli", company_id=1)
+    sandbox.move_pos_config(moved, cafe_b)
+    sandbox.move_pos_config(hidden, elsewhere)
+    sandbox.delete_pos_config(gone)
+    with _client(sandbox, 1) as a:
+        assert [r["id"] for r in a.read_all_pos_configs()] == [stays]
+        assert a.pos_config_companies([stays, moved, hidden, gone]) == {stays: 1, moved: cafe_b}
+
+
 def test_list_companies_names_the_users_companies_and_its_default(two_cafes):
     sandbox, cafe_b = two_cafes
     cafe_c = sandbox.add_company("Another Cafe")
