@@ -590,6 +590,19 @@ class BaseModel:
     def read(self, ids, fields=None, load="_classic_read"):
         return self._read(ids, fields)
 
+    @api_model
+    def name_search(self, name="", domain=None, operator="ilike", limit=100):
+        """`[[id, display_name], ...]` of the records whose name matches (record rules apply)."""
+        domain = list(domain or [])
+        if name:
+            leaf = ["name", operator, name]
+            domain = ["&", leaf, *domain] if domain else [leaf]
+        ids = self._search_ids(domain, limit=limit)
+        return [
+            [i, self._read_row(self._row(i)).get("display_name") or self.table[i]["name"]]
+            for i in ids
+        ]
+
     def _read(self, ids, fields):
         self._check_read()
         self._check_rule("read", ids)
@@ -651,7 +664,7 @@ class BaseModel:
                 self.env, operation, self._description, self._name, [c for c in companies if c]
             )
 
-    PUBLIC = ("search", "search_count", "search_read", "read", "get_metadata")
+    PUBLIC = ("search", "search_count", "search_read", "read", "get_metadata", "name_search")
 
 
 class PosConfig(BaseModel):

@@ -54,6 +54,18 @@ def test_each_company_sees_only_its_own_configs_in_reads_and_lookups_by_name(two
         assert rows == [{"id": shop_b, "company_id": [cafe_b, "Cafe B"]}]
 
 
+def test_name_search_and_sessions_follow_the_company_rules_too(two_cafes):
+    sandbox, cafe_b = two_cafes
+    shop_a = sandbox.create_pos_config("Shop", company_id=1)
+    shop_b = sandbox.create_pos_config("Shop", company_id=cafe_b)
+    session_b = sandbox.open_session(shop_b)
+    with _client(sandbox, 1) as a, _client(sandbox, cafe_b) as b:
+        assert a.execute_kw("pos.config", "name_search", ["Sho"]) == [[shop_a, "Shop"]]
+        assert b.execute_kw("pos.config", "name_search", ["Sho"]) == [[shop_b, "Shop"]]
+        assert a.execute_kw("pos.session", "search", [[]]) == []
+        assert b.execute_kw("pos.session", "search", [[]]) == [session_b]
+
+
 def test_creates_land_in_the_clients_company_by_create_and_by_load(two_cafes):
     sandbox, cafe_b = two_cafes
     with _client(sandbox, cafe_b) as b:
