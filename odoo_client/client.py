@@ -31,6 +31,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.xmlrpc import DefusedExpatParser
 from requests.adapters import HTTPAdapter
 
+from .companies import Company, UserCompanies, check_company_id, in_company
 from .errors import (
     Cause,
     OdooAccessError,
@@ -40,6 +41,7 @@ from .errors import (
     OdooError,
     OdooExternalIdTakenError,
     OdooMissingRecordError,
+    OdooNotOursError,
     OdooNotSentError,
     OdooPermanentError,
     OdooTransientError,
@@ -392,6 +394,7 @@ class OdooClient:
         max_response_bytes: int = 10 * 1024 * 1024,
         allow_private_addresses: bool = True,
         uid: int | None = None,
+        company_id: int | None = None,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, not {protocol!r}")
@@ -402,6 +405,9 @@ class OdooClient:
             raise ValueError("timeouts must be positive")
         self.url = url.strip().rstrip("/")
         self.db = db
+        # The Odoo company (res.company id) every model call runs in; None: Odoo's
+        # default, the user's companies (docs/odoo.md, several companies in one database).
+        self.company_id = check_company_id(company_id)
         self.login = login
         self._api_key = api_key
         self._requested_protocol = protocol
@@ -439,7 +445,7 @@ class OdooClient:
     def __repr__(self) -> str:
         return (
             f"<OdooClient url={self.url!r} db={self.db!r} login={self.login!r} "
-            f"protocol={self._protocol or self._requested_protocol!r}>"
+            f"protocol={self._protocol or self._requested_protocol!r} company_id={self.company_id!r}>"
         )
 
     # --- lifecycle -------------------------------------------------------------
@@ -751,6 +757,10 @@ class OdooClient:
     def execute_kw(self, model: str, method: str, args: list, kwargs: dict | None = None) -> Any:
         """Call `model.method(*args, **kwargs)` as Odoo's execute_kw does, on either protocol.
 
+        With a `company_id`, the call runs in that company (`companies.in_company`:
+        the context's `allowed_company_ids`, and the company in a new pos.config's
+        values); a company the user may not use is `OdooCompanyNotAllowedError`.
+
         Over XML-RPC Odoo checks (uid, key) before it runs anything and answers
         "Access Denied" (fault 3) for a wrong key and a uid that is not the
         key's user alike. So a denied call logs in once to tell them apart: a
@@ -758,9 +768,15 @@ class OdooClient:
         Denied", or its login cooldown), an accepted one sends the call again,
         once, with the uid it returned (the first was not applied).
         """
-        uid = self.authenticate()
         args = list(args)
         kwargs = dict(kwargs or {})
+        if self.company_id is not None:
+            args, kwargs = in_company(self.company_id, model, method, args, kwargs)
+        return self._execute_kw(model, method, args, kwargs)
+
+    def _execute_kw(self, model: str, method: str, args: list, kwargs: dict) -> Any:
+        """`execute_kw` as given: in no company of this client's choosing."""
+        uid = self.authenticate()
         if self.protocol_in_use == "json2":
             return self._execute_json2(model, method, args, kwargs)
         try:
@@ -800,6 +816,58 @@ class OdooClient:
         if single_create and isinstance(result, list) and result:
             return result[0]  # XML-RPC returns an int for one dict: same here
         return result
+
+    # --- companies (issue 25) --------------------------------------------------------------
+    def list_companies(self) -> UserCompanies:
+        """The companies the user may use, by name, and its default company.
+
+        Read without this client's company (so it answers even when that company
+        is not the user's): `res.users.read([uid], ['company_id', 'company_ids'])`,
+        then `res.company.read(company_ids, ['name'])`, which the company record
+        rule lets through for exactly those companies (docs/odoo.md). Two calls.
+        """
+        uid = self.authenticate()
+        users = self._execute_kw("res.users", "read", [[uid], ["company_id", "company_ids"]], {})
+        if not isinstance(users, list) or len(users) != 1 or not isinstance(users[0], dict):
+            raise OdooConfigError(f"Unexpected answer to res.users.read: {users!r}")
+        user = users[0]
+        default = user.get("company_id")
+        default_id = default[0] if isinstance(default, list | tuple) and default else default
+        company_ids = user.get("company_ids")
+        if not isinstance(default_id, int) or not isinstance(company_ids, list):
+            raise OdooConfigError(f"Unexpected answer to res.users.read: {users!r}")
+        names: dict[int, str] = {}
+        if company_ids:
+            rows = self._execute_kw("res.company", "read", [company_ids, ["name"]], {})
+            names = {int(r["id"]): str(r.get("name") or "") for r in rows or []}
+        return UserCompanies(
+            default_id=default_id,
+            companies=tuple(Company(int(c), names.get(int(c), "")) for c in company_ids),
+        )
+
+    def pos_config_companies(self, ids: list[int]) -> dict[int, int]:
+        """The company each of these pos.config is in, across every company the user may use.
+
+        Read without this client's company, so Odoo's record rule lets through
+        the user's companies (`env.companies` without `allowed_company_ids`): a
+        config moved to another of them is found there (`{id: company_id}`); one
+        deleted, or moved to a company the user may not use, is absent. One
+        `search_read` per 1000 ids, archived configs included.
+        """
+        found: dict[int, int] = {}
+        wanted = [int(i) for i in ids]
+        for start in range(0, len(wanted), 1000):
+            rows = self._execute_kw(
+                "pos.config",
+                "search_read",
+                [[("id", "in", wanted[start : start + 1000])]],
+                {"fields": ["company_id"], "context": {"active_test": False}},
+            )
+            for row in rows or []:
+                company = row.get("company_id")
+                if isinstance(company, list | tuple) and company:
+                    found[int(row["id"])] = int(company[0])
+        return found
 
     # --- pos.config helpers ---------------------------------------------------------------
     def upsert_pos_config(
@@ -920,8 +988,65 @@ class OdooClient:
             [str(odoo_id), *(_load_cell(vals[key]) for key in keys)]
             for odoo_id, (_, vals) in zip(ids, updates, strict=True)
         ]
+        answered = self._load_by_id([".id", *keys], data, ids)
+        if answered != ids:
+            raise OdooConfigError(f"pos.config.load answered ids {answered!r} for {ids!r}")
+
+    def write_own_pos_configs(
+        self, rows: list[tuple[int, tuple[str, str] | str, str, bool]]
+    ) -> list[int]:
+        """Write name and active on many pos.config that regsync made, by their external ids.
+
+        `rows`: `(odoo_id, external_id, name, active)`. One `load` with an `id`
+        column (the external id) and a `.id` column (the id regsync holds):
+        Odoo checks that each `.id` exists (a record deleted in Odoo is its
+        "Unknown database identifier", listed in `missing_rows` as by
+        `update_pos_configs`) and then writes the record the external id names
+        (docs/odoo.md "Writing only what is ours"). So a write never lands on
+        a record that is not the register's, even where the id regsync holds
+        was handed to another record (Odoo restored from a backup): the
+        answer's id for that row is then the register's record, which may
+        differ from `odoo_id`, or a new one when the restore lost it. Only for
+        configs regsync created: their external id was made with the record.
+        """
+        if not rows:
+            return []
+        ids = [int(odoo_id) for odoo_id, _, _, _ in rows]
+        if len(set(ids)) != len(ids):
+            raise ValueError("a pos.config appears twice in one batch")
+        data = [
+            [
+                external_id if isinstance(external_id, str) else ".".join(external_id),
+                str(odoo_id),
+                name,
+                _load_cell(active),
+            ]
+            for odoo_id, (_, external_id, name, active) in zip(ids, rows, strict=True)
+        ]
+        return self._load_by_id(["id", ".id", "name", "active"], data, ids)
+
+    def write_own_pos_config(
+        self, odoo_id: int, external_id: tuple[str, str] | str, name: str, active: bool
+    ) -> int:
+        """`write_own_pos_configs` of one row: the register's record id, or Odoo's refusal as
+        `OdooMissingRecordError` (the id regsync holds is gone), `OdooTransientError` or
+        `OdooValidationError`."""
         try:
-            answered = self._load_rows([".id", *keys], data, context={"active_test": False})
+            [answered] = self.write_own_pos_configs([(odoo_id, external_id, name, active)])
+        except OdooBatchError as exc:
+            text = exc.failed_rows.get(0) or exc.message
+            if 0 in exc.missing_rows:
+                raise OdooMissingRecordError(text, fault_code="load") from exc
+            if 0 in exc.transient_rows:
+                raise OdooTransientError(text, fault_code="load") from exc
+            raise OdooValidationError(text, fault_code="load") from exc
+        return answered
+
+    def _load_by_id(self, fields: list[str], data: list[list[str]], ids: list[int]) -> list[int]:
+        """`_load_rows` of rows naming records by `.id` (archived ones found): a refusal's rows
+        whose record is gone from Odoo (one `search` confirms it) are in `missing_rows`."""
+        try:
+            return self._load_rows(fields, data, context={"active_test": False})
         except OdooBatchError as error:
             unknown = {
                 m["record"]
@@ -942,8 +1067,6 @@ class OdooClient:
                 )
                 error.missing_rows = frozenset(i for i in unknown if ids[i] not in present)
             raise
-        if answered != ids:
-            raise OdooConfigError(f"pos.config.load answered ids {answered!r} for {ids!r}")
 
     def _batch_error(self, messages: list[dict], row_count: int) -> OdooBatchError:
         """Odoo's per-row messages, the batch-level repeat on the first row told apart."""
@@ -1017,7 +1140,9 @@ class OdooClient:
                     raise error from exc
             raise
 
-    def _regsync_external_ids(self, ids: list[int], module: str) -> dict[int, list[str]]:
+    def regsync_external_ids(
+        self, ids: list[int], module: str = REGSYNC_MODULE
+    ) -> dict[int, list[str]]:
         """Each record's external ids of `module`, via `get_metadata`.
 
         The integration user may not read `ir.model.data` (base's ACL gives it
@@ -1033,7 +1158,7 @@ class OdooClient:
         return found
 
     def _pos_config_rows(self, records: list[dict], module: str) -> list[dict]:
-        linked = self._regsync_external_ids([int(r["id"]) for r in records], module)
+        linked = self.regsync_external_ids([int(r["id"]) for r in records], module)
         return [
             {
                 "id": int(r["id"]),
@@ -1134,7 +1259,7 @@ class OdooClient:
             return
         others = [x for x in attached if x.startswith(module + ".")]
         if others:
-            raise OdooValidationError(
+            raise OdooNotOursError(
                 f"pos.config {odoo_id} is already linked to {others[0]}, not {xid}"
             )
         vals = {"module": module, "name": name, "model": "pos.config", "res_id": int(odoo_id)}

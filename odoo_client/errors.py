@@ -35,6 +35,9 @@ _MISSING_RECORD_MARKERS = (
     "One of the documents you are trying to access has been deleted",
 )
 _UNKNOWN_MODEL_RE = re.compile(r"^Object \S+ doesn't exist")
+# odoo/api.py (17.0, 18.0) / odoo/orm/environments.py (19.0) `Environment.companies`:
+# `allowed_company_ids` names a company the user may not use (docs/odoo.md).
+_UNAUTHORIZED_COMPANIES = "Access to unauthorized or invalid companies"
 # Odoo lost its own database: a psycopg connection error on one line of a fault 1
 # traceback (or a JSON-2 500 `name: message`). The class must be named with the
 # marker so a row's own error that merely quotes such words is not mistaken for it.
@@ -105,6 +108,12 @@ class OdooAuthError(OdooError):
 
 class OdooUnknownDatabaseError(OdooAuthError):
     """That Odoo has no database of the name given (a pause too: only an edit fixes it)."""
+
+
+class OdooCompanyNotAllowedError(OdooAuthError):
+    """The call named a company the Odoo user may not use (or that does not exist, or is
+    archived): Odoo's "Access to unauthorized or invalid companies." Nothing ran; only
+    an edit of the connection, or the company given to the user in Odoo, fixes it."""
 
 
 class OdooTransientError(OdooError):
@@ -186,6 +195,12 @@ class OdooMissingRecordError(OdooPermanentError):
 
 class OdooExternalIdTakenError(OdooValidationError):
     """The external id to attach already belongs to another record in Odoo."""
+
+
+class OdooNotOursError(OdooValidationError):
+    """The record carries another owner's external id (another register's): it is not the
+    caller's to write, whatever id the caller holds (a stale link: Odoo restored from a
+    backup). Nothing was written."""
 
 
 class OdooBatchError(OdooValidationError):
@@ -382,6 +397,8 @@ def error_from_fault(fault_code: int | str, fault_string: str) -> OdooError:
     if fault_code == 3:
         return OdooAuthError(text or "Access Denied", **kw)
     if fault_code == 4:
+        if _UNAUTHORIZED_COMPANIES in text:
+            return OdooCompanyNotAllowedError(text, **kw)
         return OdooAccessError(text, **kw)
     return OdooPermanentError(text or str(fault_code), **kw)
 
@@ -467,6 +484,8 @@ def error_from_json2(status: int, body: dict | None, raw_text: str = "") -> Odoo
     if status == 403:
         if short == "AccessDenied":
             return OdooAuthError(message, **kw)
+        if _UNAUTHORIZED_COMPANIES in message:
+            return OdooCompanyNotAllowedError(message, **kw)
         return OdooAccessError(message, **kw)
     if status == 422 and short in ("UserError", "ValidationError", "RedirectWarning"):
         if is_open_session_refusal(message):

@@ -300,10 +300,55 @@ class Sandbox:
         self._call("clear_login_failures")
 
     # --- data behind our back ------------------------------------------------
-    def create_pos_config(self, name: str, *, active: bool = True, xmlid: str | None = None) -> int:
-        return self._call("create_pos_config", {"name": name, "active": active, "xmlid": xmlid})[
-            "id"
-        ]
+    def create_pos_config(
+        self,
+        name: str,
+        *,
+        active: bool = True,
+        xmlid: str | None = None,
+        company_id: int | None = None,
+    ) -> int:
+        """Make a config in Odoo's back office: in `company_id`, else the user's default company."""
+        payload = {"name": name, "active": active, "xmlid": xmlid, "company_id": company_id}
+        return self._call("create_pos_config", payload)["id"]
+
+    def move_pos_config(self, config_id: int, company_id: int) -> bool:
+        """Move it to another company, as someone in Odoo's back office would."""
+        return self._call("edit_pos_config", {"id": config_id, "company_id": company_id})["edited"]
+
+    # --- companies (Settings / Companies, and the user's Allowed Companies) --
+    def add_company(self, name: str, *, accounting: bool = False) -> int:
+        """A new res.company; `accounting`: it has a chart of accounts (journals and
+        payment methods), which a new company lacks until someone installs one.
+        Company 1 ("YourCompany", with accounting) exists after every reset."""
+        return self._call("create_company", {"name": name, "accounting": accounting})["id"]
+
+    def set_company_active(self, company_id: int, active: bool) -> None:
+        """Archive or unarchive a company: an archived one is no longer the user's to use."""
+        self._call("set_company_active", {"id": company_id, "active": active})
+
+    def set_user_companies(self, company_ids, *, default: int | None = None) -> dict:
+        """The user's Allowed Companies and its default company (which must be one of them).
+
+        Without `default` the current default stays if still allowed, else the
+        first given. Returns `{"company_id", "company_ids"}`.
+        """
+        return self._call(
+            "set_user_companies", {"company_ids": list(company_ids), "default": default}
+        )
+
+    def pos_config_company(self, config_id: int) -> int | None:
+        """The company a pos.config is in (None: no such config)."""
+        return self.state()["pos_config_companies"].get(str(config_id))
+
+    def companies(self) -> list[dict]:
+        """Every res.company: id, name, active, accounting."""
+        return self.state()["companies"]
+
+    def user_companies(self) -> tuple[int, list[int]]:
+        """`(default company id, allowed company ids)` of the sandbox's user."""
+        state = self.state()
+        return state["user_company_id"], state["user_company_ids"]
 
     def rename_pos_config(self, config_id: int, name: str) -> bool:
         """Rename it in Odoo's back office, behind regsync's back."""

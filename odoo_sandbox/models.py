@@ -210,6 +210,40 @@ def acl_error(operation: str, description: str, model: str, group: str) -> Acces
     )
 
 
+def rule_error(env: Env, operation: str, description: str, model: str, companies) -> AccessError:
+    """ir.rule `_make_access_error` for records a company rule hides (17.0-19.0).
+
+    The text a user without Technical Features (base.group_no_one) gets; the
+    rule's domain names `company_id`, so Odoo adds a hint from the records'
+    companies (`_get_redirect_suggested_company`).
+    """
+    user = env.user
+    text = (
+        "Uh-oh! Looks like you have stumbled upon some top-secret records.\n\n"
+        f"Sorry, {user['name']} (id={user['id']}) doesn't have '{operation}' access to:\n"
+        f"- {description} ({model})\n\n"
+        "If you really, really need access, perhaps you can win over your friendly "
+        "administrator with a batch of freshly baked cookies."
+    )
+    suggested = sorted(set(companies))
+    if len(suggested) > 1:
+        text += (
+            "\n\nNote: this might be a multi-company issue. Switching company may help "
+            "- in Odoo, not in real life!"
+        )
+    elif suggested and suggested[0] in user["company_ids"]:
+        text += (
+            "\n\nThis seems to be a multi-company issue, you might be able to access the "
+            f"record by switching to the company: {env.company_name(suggested[0])}."
+        )
+    elif suggested:
+        text += (
+            "\n\nThis seems to be a multi-company issue, but you do not have access to the "
+            "proper company to access the record anyhow."
+        )
+    return AccessError(text)
+
+
 class NotNullViolation(Exception):
     """psycopg2.errors.NotNullViolation: what a NULL in a required column raises in a load."""
 
@@ -393,13 +427,54 @@ def api_model(func):
     return func
 
 
+UNAUTHORIZED_COMPANIES = "Access to unauthorized or invalid companies."
+
+
 class Env:
-    """What a method sees: the state (already locked), the user and the context."""
+    """What a method sees: the state (already locked), the user and the context.
+
+    `company` and `companies` are Odoo's Environment properties (odoo/api.py in
+    17.0 and 18.0, odoo/orm/environments.py in 19.0; docs/odoo.md): the context's
+    `allowed_company_ids`, each of which must be one of the user's active
+    companies, else AccessError; without it, the user's default company and
+    all the user's companies. Like Odoo's, they are read only when something
+    needs them (a record rule, a default), so a call that needs neither never
+    fails on a bad context.
+    """
 
     def __init__(self, state, uid: int, context: Mapping | None = None):
         self.state = state
         self.uid = uid
         self.context = dict(context or {})
+
+    @property
+    def user(self) -> dict:
+        return self.state.tables["res.users"][self.uid]
+
+    def _allowed_company_ids(self) -> list[int]:
+        company_ids = self.context.get("allowed_company_ids") or []
+        if company_ids and set(company_ids) - set(self.state.user_company_ids(self.uid)):
+            raise AccessError(UNAUTHORIZED_COMPANIES)
+        return list(company_ids)
+
+    def check_companies(self) -> None:
+        """Fail as reading `env.companies` would, on a bad `allowed_company_ids`."""
+        self._allowed_company_ids()
+
+    @property
+    def company(self) -> int:
+        """The current company: the first allowed one, else the user's default company."""
+        company_ids = self._allowed_company_ids()
+        return company_ids[0] if company_ids else self.user["company_id"]
+
+    @property
+    def companies(self) -> list[int]:
+        """The companies record rules let through (`company_ids` in their domains)."""
+        return self._allowed_company_ids() or self.state.user_company_ids(self.uid)
+
+    def company_name(self, company_id: int) -> str:
+        row = self.state.tables["res.company"].get(company_id)
+        return row["name"] if row else str(company_id)
 
     def __getitem__(self, model: str) -> BaseModel:
         cls = MODELS.get(model)
@@ -474,9 +549,12 @@ class BaseModel:
             rows = [self._row(i) for i in sorted(named) if i in self.table]
         result = []
         matches = domain_predicate(self._name, domain, self._fields)
+        allowed = self._rule_filter()
         for row in rows:
             if use_active and not row.get("active"):
                 continue
+            if allowed is not None and not allowed(row):
+                continue  # the record rules' domain is ANDed to the search's
             if matches(self._read_row(row)):
                 result.append(row)
         order = (order or self._order_default).strip().lower()
@@ -512,8 +590,22 @@ class BaseModel:
     def read(self, ids, fields=None, load="_classic_read"):
         return self._read(ids, fields)
 
+    @api_model
+    def name_search(self, name="", domain=None, operator="ilike", limit=100):
+        """`[[id, display_name], ...]` of the records whose name matches (record rules apply)."""
+        domain = list(domain or [])
+        if name:
+            leaf = ["name", operator, name]
+            domain = ["&", leaf, *domain] if domain else [leaf]
+        ids = self._search_ids(domain, limit=limit)
+        return [
+            [i, self._read_row(self._row(i)).get("display_name") or self.table[i]["name"]]
+            for i in ids
+        ]
+
     def _read(self, ids, fields):
         self._check_read()
+        self._check_rule("read", ids)
         fields = list(fields or self._fields)
         self._check_fields(fields)
         out = []
@@ -527,6 +619,7 @@ class BaseModel:
         """odoo/models.py get_metadata (17.0, 18.0): the caller needs read access to
         the records only; their external ids are read with `ir.model.data` as sudo."""
         self._check_read()
+        self._check_rule("read", ids)
         rows = [{"id": i} for i in ids if i in self.table]
         xml_data: dict[int, list[dict]] = {}
         imds = sorted(self.state.tables["ir.model.data"].values(), key=lambda r: -r["id"])
@@ -547,7 +640,31 @@ class BaseModel:
     def _check_read(self) -> None:
         """Read access (ir.model.access); every model here but ir.model.data allows it."""
 
-    PUBLIC = ("search", "search_count", "search_read", "read", "get_metadata")
+    def _rule_filter(self):
+        """This model's record rules as a predicate on stored rows, or None (no rule).
+
+        Evaluating a rule whose domain names `company_ids` reads `env.companies`,
+        so a bad `allowed_company_ids` fails there, as in Odoo.
+        """
+        return None
+
+    def _company_of(self, row: dict) -> int | None:
+        return None
+
+    def _check_rule(self, operation: str, ids) -> None:
+        """ir.rule's check on existing records (missing ones are left to the caller):
+        AccessError naming the operation when a rule hides any of them."""
+        allowed = self._rule_filter()
+        if allowed is None:
+            return
+        forbidden = [self.table[i] for i in ids if i in self.table and not allowed(self.table[i])]
+        if forbidden:
+            companies = [self._company_of(row) for row in forbidden[:6]]
+            raise rule_error(
+                self.env, operation, self._description, self._name, [c for c in companies if c]
+            )
+
+    PUBLIC = ("search", "search_count", "search_read", "read", "get_metadata", "name_search")
 
 
 class PosConfig(BaseModel):
@@ -582,7 +699,7 @@ class PosConfig(BaseModel):
             "name": row["name"],
             "active": row["active"],
             "display_name": row["name"],
-            "company_id": [1, "YourCompany"],
+            "company_id": [row["company_id"], self.env.company_name(row["company_id"])],
             "currency_id": [1, "USD"],
             "current_session_id": (
                 [open_session["id"], open_session["name"]] if open_session else False
@@ -600,6 +717,50 @@ class PosConfig(BaseModel):
                 operation, self._description, self._name, "point_of_sale.group_pos_manager"
             )
 
+    def _rule_filter(self):
+        # point_of_sale_security.xml `rule_pos_config_multi_company` (global):
+        # [('company_id', 'in', company_ids)]
+        companies = set(self.env.companies)
+        return lambda row: row["company_id"] in companies
+
+    def _company_of(self, row: dict) -> int | None:
+        return row["company_id"]
+
+    def _has_payment_methods(self, company_id: int) -> bool:
+        """Whether a config made in `company_id` gets payment methods by default.
+
+        `_default_payment_methods` searches the env's company: 17.0 finds some
+        only where a chart of accounts made them; 18.0 and 19.0 create a journal
+        and methods when there are none (`_create_journal_and_payment_methods`).
+        """
+        company = self.state.tables["res.company"].get(company_id)
+        return self.state.major >= 18 or bool(company and company["accounting"])
+
+    def _payment_methods_error(self, name: str) -> ValidationError:
+        # pos.config `_check_company_payment` (@api.constrains('company_id', 'payment_method_ids'))
+        return ValidationError(
+            f"The payment methods for the point of sale {name} must belong to its company."
+        )
+
+    def _company_for_create(self, vals: Mapping) -> int:
+        """The new config's company, refused as Odoo's create refuses it.
+
+        The defaults (journal, payment methods, warehouse) come from the env's
+        company whatever `company_id` says; the constraints run before the record
+        rule's check of the new record (`_create`), `_check_company` after both.
+        """
+        env_company = self.env.company  # the default: may raise on a bad context
+        if "company_id" in vals and not vals["company_id"]:
+            raise not_null_error(
+                self.state.major, self._description, self._name, "Company", "company_id"
+            )
+        company = int(vals.get("company_id") or env_company)
+        if company != env_company and self._has_payment_methods(env_company):
+            raise self._payment_methods_error(str(vals.get("name")))
+        if company not in self.env.companies:
+            raise rule_error(self.env, "create", self._description, self._name, [company])
+        return company
+
     def _check_vals(self, vals: Mapping, *, creating: bool) -> None:
         if not isinstance(vals, Mapping):
             raise TypeError(f"vals must be a dict, not {type(vals).__name__}")
@@ -614,12 +775,14 @@ class PosConfig(BaseModel):
 
     def _create_one(self, vals: Mapping) -> int:
         self._check_vals(vals, creating=True)
+        company = self._company_for_create(vals)
         record_id = self.state.next_id("pos.config")
         stamp = now_str()
         self.table[record_id] = {
             "id": record_id,
             "name": str(vals["name"]),
             "active": bool(vals.get("active", True)),
+            "company_id": company,
             "create_date": stamp,
             "write_date": stamp,
         }
@@ -637,10 +800,21 @@ class PosConfig(BaseModel):
         return Created(ids, single)
 
     def _write_checks(self, ids, vals) -> None:
+        self._check_rule("write", ids)
         missing = [i for i in ids if i not in self.table]
         if missing:
             raise self._missing_error(missing)
         self._check_vals(vals, creating=False)
+        if "company_id" in vals:
+            if not vals["company_id"]:
+                raise not_null_error(
+                    self.state.major, self._description, self._name, "Company", "company_id"
+                )
+            for record_id in ids:
+                row = self.table[record_id]
+                moved = int(vals["company_id"]) != row["company_id"]
+                if moved and self._has_payment_methods(row["company_id"]):
+                    raise self._payment_methods_error(row["name"])
         if self.state.major >= 19 and "active" in vals and not vals["active"]:
             if any(self.state.open_session_for(i) for i in ids):
                 raise UserError(
@@ -661,12 +835,15 @@ class PosConfig(BaseModel):
                 row["name"] = str(vals["name"])
             if "active" in vals:
                 row["active"] = bool(vals["active"])
+            if "company_id" in vals:
+                row["company_id"] = int(vals["company_id"])
             row["write_date"] = now_str()
             self.table[record_id] = row
             self.state.record_mutation(record_id, via, row["name"], row["active"])
 
     def unlink(self, ids):
         self._check_rights("unlink")
+        self._check_rule("unlink", ids)
         missing = [i for i in ids if i not in self.table]
         if missing:
             raise self._missing_error(missing)
@@ -680,6 +857,18 @@ class PosConfig(BaseModel):
             self.state.delete_pos_config(record_id)
         return True
 
+    # Many2one columns given by database id (`company_id/.id`), as odoo/addons/base/
+    # models/ir_fields.py `db_id_for` reads them: the id must be found by a search.
+    _LOAD_BY_DB_ID = {"company_id/.id": "company_id"}
+
+    def _company_by_db_id(self, raw) -> int | None:
+        try:
+            company_id = int(raw)
+        except (TypeError, ValueError):
+            return None
+        found = self.env["res.company"]._search_ids([("id", "=", company_id)])
+        return company_id if found else None
+
     @api_model
     def load(self, fields, data):
         """BaseModel.load as odoo/models.py has it in 17.0 and 18.0 (see docs/odoo.md).
@@ -692,7 +881,7 @@ class PosConfig(BaseModel):
         self._check_rights("create")
         fields = list(fields)
         for name in fields:
-            if name not in ("id", ".id") and name not in self._fields:
+            if name not in ("id", ".id", *self._LOAD_BY_DB_ID) and name not in self._fields:
                 raise KeyError(name)
         start = self.state.snapshot()
         messages: list[dict] = []
@@ -734,7 +923,22 @@ class PosConfig(BaseModel):
         for name, raw in cells.items():
             if name in ("id", ".id"):
                 continue  # REFERENCING_FIELDS: never a value
-            if name == "active":
+            if name in self._LOAD_BY_DB_ID:
+                field = self._LOAD_BY_DB_ID[name]
+                company = self._company_by_db_id(raw)
+                if company is None:
+                    messages.append(
+                        {
+                            **info,
+                            "type": "error",
+                            "field": field,
+                            "message": f"No matching record found for database id '{raw}' "
+                            f"in field '{self._fields[field]}'",
+                        }
+                    )
+                else:
+                    vals[field] = company
+            elif name == "active":
                 vals["active"] = str(raw).strip().lower() not in ("", "0", "false", "no")
             else:
                 vals[name] = raw or False
@@ -849,6 +1053,16 @@ class PosSession(BaseModel):
     _order_default = "id desc"
     PUBLIC = (*BaseModel.PUBLIC, "create", "write")
 
+    def _rule_filter(self):
+        # point_of_sale_security.xml `rule_pos_session_multi_company`:
+        # [('config_id.company_id', 'in', company_ids)]
+        companies = set(self.env.companies)
+        return lambda row: self._company_of(row) in companies
+
+    def _company_of(self, row: dict) -> int | None:
+        config = self.state.tables["pos.config"].get(row["config_id"])
+        return config["company_id"] if config else None
+
     def _read_row(self, row):
         config = self.state.tables["pos.config"].get(row["config_id"])
         return {
@@ -929,12 +1143,53 @@ class IrModelData(BaseModel):
         return Created(ids, single)
 
 
+class ResCompany(BaseModel):
+    """base's res.company: the companies a record rule lets a user see
+    (`res_company_rule_employee`: [('id', 'in', company_ids)]; Access Rights see all)."""
+
+    _name = "res.company"
+    _description = "Companies"
+    _table = "res.company"
+    _fields = {"id": "ID", "name": "Company Name", "active": "Active"}
+    _order_default = "name"
+
+    def _rule_filter(self):
+        companies = set(self.env.companies)  # evaluated for every group's rule
+        if self.state.has_group("base.group_erp_manager"):
+            return None  # res_company_rule_erp_manager: [(1, '=', 1)], ORed
+        return lambda row: row["id"] in companies
+
+    def _company_of(self, row: dict) -> int | None:
+        return row["id"]
+
+
 class ResUsers(BaseModel):
     _name = "res.users"
     _description = "User"
     _table = "res.users"
-    _fields = {"id": "ID", "login": "Login", "name": "Name", "active": "Active"}
+    _fields = {
+        "id": "ID",
+        "login": "Login",
+        "name": "Name",
+        "active": "Active",
+        "company_id": "Company",
+        "company_ids": "Companies",
+    }
     PUBLIC = (*BaseModel.PUBLIC, "context_get")
+
+    def _rule_filter(self):
+        # res_users_rule: ['|', ('share', '=', False), ('company_ids', 'in', company_ids)];
+        # an internal user always passes, but the domain is still evaluated.
+        self.env.check_companies()
+        return None
+
+    def _read_row(self, row: dict) -> dict:
+        return {
+            **super()._read_row(row),
+            "company_id": [row["company_id"], self.env.company_name(row["company_id"])],
+            # a many2many read drops archived companies (active_test), in res.company's order
+            "company_ids": self.state.user_company_ids(row["id"]),
+        }
 
     @api_model
     def context_get(self):
@@ -942,7 +1197,7 @@ class ResUsers(BaseModel):
 
 
 MODELS: dict[str, type[BaseModel]] = {
-    cls._name: cls for cls in (PosConfig, PosSession, IrModelData, ResUsers)
+    cls._name: cls for cls in (PosConfig, PosSession, IrModelData, ResCompany, ResUsers)
 }
 
 

@@ -709,12 +709,22 @@ def control(st: SandboxState, action: str, p: dict):
                 st.set_costs(str(p["costs"]), p.get("cost_scale", 1.0))
         return {"ok": True}
     if action == "create_pos_config":
-        return {"id": st.create_pos_config(p["name"], bool(p.get("active", True)), p.get("xmlid"))}
+        record_id = st.create_pos_config(
+            p["name"], bool(p.get("active", True)), p.get("xmlid"), p.get("company_id")
+        )
+        return {"id": record_id}
     if action == "delete_pos_config":
         return {"deleted": st.delete_pos_config(int(p["id"]))}
     if action == "edit_pos_config":
-        values = {k: p[k] for k in ("name", "active") if k in p}
+        values = {k: p[k] for k in ("name", "active", "company_id") if k in p}
         return {"edited": st.edit_pos_config(int(p["id"]), **values)}
+    if action == "create_company":
+        return {"id": st.create_company(str(p["name"]), accounting=bool(p.get("accounting")))}
+    if action == "set_company_active":
+        st.set_company_active(int(p["id"]), bool(p["active"]))
+        return {"ok": True}
+    if action == "set_user_companies":
+        return st.set_user_companies(p["company_ids"], p.get("default"))
     if action == "backup":
         return {"backup": st.backup()}
     if action == "restore_backup":

@@ -32,6 +32,11 @@ INTEGRATION_USER_GROUPS = frozenset(
 )
 ADMIN_GROUPS = INTEGRATION_USER_GROUPS | {ACCESS_RIGHTS, SETTINGS}
 
+# The database's first company (base.main_company), the one company of a
+# database nobody made more of: named as 17.0-19.0's demo data name it.
+MAIN_COMPANY_ID = 1
+MAIN_COMPANY_NAME = "YourCompany"
+
 FAULT_KINDS = (
     "status",
     "timeout",
@@ -183,6 +188,19 @@ class SandboxState:
                         "login": login,
                         "name": "Mitchell Admin",
                         "active": True,
+                        "company_id": MAIN_COMPANY_ID,
+                        "company_ids": (MAIN_COMPANY_ID,),
+                    }
+                },
+                # `accounting`: the company has a chart of accounts, so its POS journal
+                # and payment methods exist (they are what a pos.config create takes
+                # from the env's company as defaults: docs/odoo.md).
+                "res.company": {
+                    MAIN_COMPANY_ID: {
+                        "id": MAIN_COMPANY_ID,
+                        "name": MAIN_COMPANY_NAME,
+                        "active": True,
+                        "accounting": True,
                     }
                 },
             }
@@ -190,7 +208,7 @@ class SandboxState:
             # an external id costs O(1), not a scan of the table; a hit is
             # checked against the table (a rolled-back or deleted row is no hit).
             self.xmlid_ids: dict[tuple[str, str], list[int]] = {}
-            self.sequences: Counter = Counter()
+            self.sequences: Counter = Counter({"res.company": MAIN_COMPANY_ID})
             # Database backups (`backup`), as Odoo's database manager takes them.
             self.backups: list[tuple] = []
             self.login_failures: dict[str, tuple[int, float]] = {}
@@ -300,16 +318,26 @@ class SandboxState:
         self.sequences[table] += 1
         return self.sequences[table]
 
-    def create_pos_config(self, name: str, active: bool = True, xmlid: str | None = None) -> int:
+    def create_pos_config(
+        self,
+        name: str,
+        active: bool = True,
+        xmlid: str | None = None,
+        company_id: int | None = None,
+    ) -> int:
+        """A config made in Odoo's back office: in `company_id`, else the user's default company."""
         from .models import now_str
 
         with self.lock:
+            company = self.user_company_id() if company_id is None else int(company_id)
+            self._check_company_exists(company)
             record_id = self.next_id("pos.config")
             stamp = now_str()
             self.tables["pos.config"][record_id] = {
                 "id": record_id,
                 "name": name,
                 "active": active,
+                "company_id": company,
                 "create_date": stamp,
                 "write_date": stamp,
             }
@@ -319,14 +347,17 @@ class SandboxState:
             return record_id
 
     def edit_pos_config(self, record_id: int, **values) -> bool:
-        """Change a config as someone in Odoo's back office would (name, active)."""
+        """Change a config as someone in Odoo's back office would (name, active, company_id)."""
         from .models import now_str
 
         with self.lock:
             row = self.tables["pos.config"].get(record_id)
             if row is None:
                 return False
-            changed = {k: v for k, v in values.items() if k in ("name", "active")}
+            changed = {k: v for k, v in values.items() if k in ("name", "active", "company_id")}
+            if "company_id" in changed:
+                changed["company_id"] = int(changed["company_id"])
+                self._check_company_exists(changed["company_id"])
             self.tables["pos.config"][record_id] = {**row, **changed, "write_date": now_str()}
             return True
 
@@ -345,6 +376,71 @@ class SandboxState:
             ]:
                 del imd[xid]
             return found
+
+    # --- companies --------------------------------------------------------
+    def _check_company_exists(self, company_id: int) -> None:
+        if company_id not in self.tables["res.company"]:
+            raise ValueError(f"no res.company with id {company_id}")
+
+    def create_company(self, name: str, *, accounting: bool = False) -> int:
+        """A company made in Settings / Companies. Odoo gives a new company no chart of
+        accounts (`accounting=False`) until someone installs one."""
+        with self.lock:
+            if not str(name).strip():
+                raise ValueError("a company needs a name")
+            company_id = self.next_id("res.company")
+            self.tables["res.company"][company_id] = {
+                "id": company_id,
+                "name": str(name),
+                "active": True,
+                "accounting": bool(accounting),
+            }
+            return company_id
+
+    def set_company_active(self, company_id: int, active: bool) -> None:
+        with self.lock:
+            self._check_company_exists(company_id)
+            row = self.tables["res.company"][company_id]
+            self.tables["res.company"][company_id] = {**row, "active": bool(active)}
+
+    def set_user_companies(self, company_ids, default: int | None = None) -> dict:
+        """The user's allowed companies (`company_ids`) and default company (`company_id`).
+
+        res.users' `_check_company` constraint: the default must be one of the
+        allowed ones. Without `default`, the current one is kept if still allowed,
+        else the first given.
+        """
+        with self.lock:
+            ids = tuple(dict.fromkeys(int(c) for c in company_ids))
+            if not ids:
+                raise ValueError("a user needs at least one company")
+            for company_id in ids:
+                self._check_company_exists(company_id)
+            user = self.tables["res.users"][ADMIN_UID]
+            if default is None:
+                default = user["company_id"] if user["company_id"] in ids else ids[0]
+            if int(default) not in ids:
+                raise ValueError(
+                    f"Company {default} is not in the allowed companies for user "
+                    f"{user['name']} ({', '.join(str(c) for c in ids)})."
+                )
+            self.tables["res.users"][ADMIN_UID] = {
+                **user,
+                "company_id": int(default),
+                "company_ids": ids,
+            }
+            return {"company_id": int(default), "company_ids": list(ids)}
+
+    def user_company_id(self, uid: int = ADMIN_UID) -> int:
+        return self.tables["res.users"][uid]["company_id"]
+
+    def user_company_ids(self, uid: int = ADMIN_UID) -> list[int]:
+        """res.users `_get_company_ids`: the user's companies that are active
+        (`search([('active', '=', True), ('user_ids', 'in', uid)])`), res.company's order."""
+        companies = self.tables["res.company"]
+        active = [c for c in self.tables["res.users"][uid]["company_ids"] if c in companies]
+        active = [c for c in active if companies[c]["active"]]
+        return sorted(active, key=lambda c: (companies[c]["name"], c))
 
     def find_xmlid(self, module: str, name: str) -> dict | None:
         imd = self.tables["ir.model.data"]
@@ -545,6 +641,7 @@ class SandboxState:
                 | {"open_session": bool(self.open_session_for(row["id"]))}
                 for row in self.tables["pos.config"].values()
             ]
+            user = self.tables["res.users"][ADMIN_UID]
             return {
                 "version": self.version,
                 "major": self.major,
@@ -557,6 +654,12 @@ class SandboxState:
                 "pos_manager": self.pos_manager,
                 "groups": sorted(self.groups),
                 "pos_configs": configs,
+                "companies": [dict(row) for row in self.tables["res.company"].values()],
+                "pos_config_companies": {
+                    str(row["id"]): row["company_id"] for row in self.tables["pos.config"].values()
+                },
+                "user_company_id": user["company_id"],
+                "user_company_ids": list(user["company_ids"]),
                 "external_ids": list(self.tables["ir.model.data"].values()),
                 "sessions": list(self.tables["pos.session"].values()),
                 "calls": dict(self.calls),

@@ -42,6 +42,8 @@ class Claim:
     # an update of a row an operator linked attaches regsync's external id first.
     matches_name: bool = True
     link_unconfirmed: bool = False
+    # regsync made the config: an update is sent by its external id (never onto another's).
+    made_by_regsync: bool = False
     # What Odoo holds as of the last landed create or write (None: not known).
     odoo_name: str | None = None
     odoo_active: bool | None = None
@@ -113,6 +115,7 @@ def claim_due(
             connection_revision=connection_revision,
             matches_name=r.odoo_create_matches_name,
             link_unconfirmed=r.odoo_link_unconfirmed,
+            made_by_regsync=r.odoo_made_by_regsync,
             # A claim that expired (its drain died) may have changed Odoo: unknown.
             odoo_name=None if r.claim_token else r.odoo_name,
             odoo_active=None if r.claim_token else r.odoo_active,

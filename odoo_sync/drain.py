@@ -17,6 +17,7 @@ from odoo_client.errors import (
     OdooBatchError,
     OdooError,
     OdooMissingRecordError,
+    OdooNotOursError,
     OdooNotSentError,
     OdooTransientError,
     OdooValidationError,
@@ -26,6 +27,7 @@ from odoo_sync.explain import explain
 from odoo_sync.linking import Onboarding
 from odoo_sync.locks import odoo_lock, tenant_lock
 from odoo_sync.payloads import build_pos_config_create_payload
+from registers.models import another_registers_external_id
 
 log = logging.getLogger("odoo_sync")
 
@@ -109,6 +111,12 @@ def client_for(tenant: Tenant, *, uid: int | None = None) -> OdooClient:
     )
 
 
+def _by_external_id(claim: claims.Claim) -> bool:
+    """An update sent by the register's external id: only to a config regsync made, whose
+    external id was born with it (docs/odoo.md "Writing only what is ours")."""
+    return claim.made_by_regsync and not claim.link_unconfirmed
+
+
 @dataclass(frozen=True)
 class CallOutcome:
     """What Odoo did with one row: its pos.config id, or the error; and how long it took."""
@@ -166,6 +174,7 @@ class Drain:
         # Claimed in this batch and not sent (not taken yet, or not sent in time):
         # `end_batch` gives them back uncharged.
         self.outstanding: list[claims.Claim] = []
+        self.links_read: set[int] = set()  # linked rows whose configs' external ids were read
         # Taken to be sent and not recorded yet (by register id, in batch order),
         # and what Odoo answered for them so far.
         self.in_flight: dict[int, claims.Claim] = {}
@@ -281,6 +290,7 @@ class Drain:
         )
         self.outstanding = list(batch)
         self.onboarding.new_batch()  # one name lookup per batch
+        self.links_read = set()
         # Neither a claim nor the lock may run out while a row is in flight.
         self.claims_valid_until = lease_from + settings.SYNC_CLAIM_SECONDS - self.row_budget - 5
         self._bound_calls()
@@ -310,10 +320,16 @@ class Drain:
                 )
             else:
                 odoo_id = claim.odoo_pos_config_id
-                if claim.link_unconfirmed:
+                if claim.link_unconfirmed:  # its metadata is read: never another's
                     self.onboarding.attach_external_id(odoo_id, claim)
                 payload = claim.update_payload()
-                if payload:
+                if payload and _by_external_id(claim):
+                    odoo_id = self.client.write_own_pos_config(
+                        odoo_id, claim.external_id, claim.name, claim.is_active
+                    )
+                elif payload:
+                    if not claim.link_unconfirmed:
+                        self._refuse_anothers([claim])
                     self.client.write_pos_config(odoo_id, payload)
         except OdooError as exc:
             return self._obtained(claim, CallOutcome(claim.odoo_pos_config_id, exc, _ms(started)))
@@ -370,12 +386,24 @@ class Drain:
             else:
                 self._obtained(claim, linked)
         self._load(upserts, self._send_creates)
+        # A config regsync made is written by its external id, all in one `load`; a linked
+        # one by its id, once a read of the batch's external ids shows none is another's.
+        own = [c for c in updates if c.update_payload() and _by_external_id(c)]
+        self._load(own, self._send_own_updates)
+        linked = [
+            c for c in updates if c not in own and c.update_payload() and not c.link_unconfirmed
+        ]
+        linked = self._without_anothers(linked)
         same_values: dict[tuple, list[claims.Claim]] = {}
         for claim in updates:
+            if claim in own:
+                continue
             payload = claim.update_payload()
             if claim.link_unconfirmed or not payload:
                 self.call(claim)  # attach first / nothing to send
                 continue
+            if claim not in linked:
+                continue  # another's: its outcome is obtained
             same_values.setdefault(tuple(sorted(payload.items())), []).append(claim)
         same_fields: dict[tuple, list[claims.Claim]] = {}
         for payload, group in same_values.items():
@@ -389,6 +417,53 @@ class Drain:
 
     def _send_creates(self, rows: list[claims.Claim]) -> list[int]:
         return self.client.upsert_pos_configs([(c.external_id, c.name, True) for c in rows])
+
+    def _send_own_updates(self, rows: list[claims.Claim]) -> list[int]:
+        return self.client.write_own_pos_configs(
+            [(c.odoo_pos_config_id, c.external_id, c.name, c.is_active) for c in rows]
+        )
+
+    def _without_anothers(self, rows: list[claims.Claim]) -> list[claims.Claim]:
+        """These rows, but for those whose config carries another register's external id
+        (their outcome: `OdooNotOursError`); one read for all of them (property 14)."""
+        if not rows:
+            return rows
+        started = time.monotonic()
+        try:
+            refused = self._refuse_anothers(rows, raise_first=False)
+        except OdooError as exc:  # one read for every row: it names none
+            if blame.shared_failure_is_split(exc, went_through=self._gone_through()):
+                return rows  # each is sent alone, and checked alone (`call`)
+            self._every_row(rows, exc, started)
+            return []
+        for claim, error in refused.items():
+            self._obtained(claim, CallOutcome(claim.odoo_pos_config_id, error, _ms(started)))
+        return [c for c in rows if c not in refused]
+
+    def _refuse_anothers(
+        self, rows: list[claims.Claim], *, raise_first: bool = True
+    ) -> dict[claims.Claim, OdooNotOursError]:
+        """Which of these linked rows' configs carry another register's external id in Odoo:
+        a stale link (Odoo restored from a backup), never written."""
+        rows = [c for c in rows if c.register_id not in self.links_read]
+        if not rows:
+            return {}
+        xids = self.client.regsync_external_ids([c.odoo_pos_config_id for c in rows])
+        self.links_read.update(c.register_id for c in rows)
+        refused = {}
+        for claim in rows:
+            other = another_registers_external_id(
+                xids.get(claim.odoo_pos_config_id, ()), claim.uuid
+            )
+            if other is not None:
+                refused[claim] = OdooNotOursError(
+                    f"pos.config {claim.odoo_pos_config_id} carries {other}, another "
+                    "register's external id (Odoo restored from a backup?): not written; "
+                    "the register is created again"
+                )
+        if raise_first and refused:
+            raise next(iter(refused.values()))
+        return refused
 
     def _send_updates(self, rows: list[claims.Claim]) -> list[int]:
         self.client.update_pos_configs([(c.odoo_pos_config_id, c.update_payload()) for c in rows])
@@ -517,6 +592,8 @@ class Drain:
         exc, duration_ms = outcome.error, outcome.duration_ms
         if exc is None:
             return self._landed(claim, outcome)
+        if isinstance(exc, OdooNotOursError):
+            return self._not_ours(claim, outcome)
         whose = blame.whose(exc, went_through=self.went_through, shared=outcome.shared)
         if whose == blame.Whose.NOT_SENT:
             self.outstanding.append(claim)  # given back with the batch's unsent rows
@@ -652,9 +729,19 @@ class Drain:
             }
             self.pending.append(("create_pushed", claim, kwargs, then))
         else:
-            self.pending.append(
-                ("update_synced", claim, {"duration_ms": outcome.duration_ms}, then)
-            )
+            kwargs = {"odoo_id": outcome.odoo_id, "duration_ms": outcome.duration_ms}
+            self.pending.append(("update_synced", claim, kwargs, then))
+        return True
+
+    def _not_ours(self, claim: claims.Claim, outcome: CallOutcome) -> bool:
+        """Its link is stale: nothing was written, and the register is created again (its
+        create finds its own config by external id, or looks Odoo up by name)."""
+
+        def then(recorded: str) -> None:
+            self._log(claim, outcome.odoo_id, recorded, outcome.duration_ms, outcome.error.message)
+
+        kwargs = {"error": outcome.error.message, "duration_ms": outcome.duration_ms}
+        self.pending.append(("not_ours", claim, kwargs, then))
         return True
 
     def _healthy(self) -> None:
@@ -665,13 +752,10 @@ class Drain:
         """
         if not self.healthy_recorded:
             self.healthy_recorded = True
-            tenant = self.tenant
-            if (
-                tenant.odoo_unreachable_since
-                or tenant.odoo_outage_failures
-                or (tenant.odoo_next_attempt_at)
-            ):
-                tenant_health.record_tenant_healthy(tenant.pk, connection_revision=self.revision)
+            if tenant_health.in_outage(self.tenant):
+                tenant_health.record_tenant_healthy(
+                    self.tenant.pk, connection_revision=self.revision
+                )
 
     def release(self) -> None:
         """Give back, uncharged, every row still claimed: held failures, rows not sent or not

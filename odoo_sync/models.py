@@ -16,6 +16,7 @@ class SyncAttempt(models.Model):
         RETRY = "retry", "Failed, will retry"
         DEAD_LETTERED = "dead_lettered", "Failed, dead-lettered"
         SUPERSEDED = "superseded", "Not recorded: the register changed meanwhile"
+        RELINKED = "relinked", "Not written: the config is another register's; created again"
 
     tenant = models.ForeignKey("cafe.Tenant", on_delete=models.CASCADE, related_name="+")
     register = models.ForeignKey(

@@ -112,9 +112,17 @@ def record_batch(entries: list[tuple[str, Claim, dict]]) -> list[str]:
         "create_pushed": _create_pushed,
         "update_synced": _update_synced,
         "failed": _failed,
+        "not_ours": _not_ours,
     }
     with transaction.atomic():
+        # The ids that rows of this batch take: a create's, an update's moved with its
+        # external id. Whoever else holds one holds a stale link.
         created = [kw["odoo_id"] for kind, _, kw in entries if kind == "create_pushed"]
+        created += [
+            kw["odoo_id"]
+            for kind, claim, kw in entries
+            if kind == "update_synced" and kw.get("odoo_id") not in (None, claim.odoo_pos_config_id)
+        ]
         batch = _Batch([claim for _, claim, _ in entries], created)
         recorded = [recorders[kind](claim, batch, **kwargs) for kind, claim, kwargs in entries]
         batch.write()
@@ -208,26 +216,56 @@ def _unlink_stale_holders(claim: Claim, odoo_id: int, batch: _Batch) -> None:
             batch.rows[pk].refresh_from_db()  # relinked: its claim in this batch is over
 
 
-def _update_synced(claim: Claim, batch: _Batch, *, duration_ms: int = 0) -> str:
+def _update_synced(
+    claim: Claim, batch: _Batch, *, odoo_id: int | None = None, duration_ms: int = 0
+) -> str:
     """Mark a written update synced, if the claim still holds.
 
     An edit made while the write was in flight ended the claim (and queued a
     fresh update), so it is never marked synced: this records `superseded`.
+    `odoo_id`: the record Odoo wrote, when the update went by the register's
+    external id; another than the one held means Odoo has the register's
+    config under another id now (restored from a backup): that id is stored,
+    and any other register holding it has a stale link, as after a create.
     """
     row = _holding(claim, batch)
-    odoo_id = claim.odoo_pos_config_id
+    odoo_id = odoo_id or claim.odoo_pos_config_id
     if row is None:
         return _record(claim, Outcome.SUPERSEDED, batch, odoo_id=odoo_id, duration_ms=duration_ms)
+    detail = f"pos.config {odoo_id}"
+    if odoo_id != claim.odoo_pos_config_id:
+        _unlink_stale_holders(claim, odoo_id, batch)
+        detail += f" (its external id's record; pos.config {claim.odoo_pos_config_id} is not)"
     apply_event(
         row,
         Event.WRITE_LANDED,
         writes=batch.writes,
         actor=SYNC_ACTOR,
-        detail=f"pos.config {odoo_id}",
+        detail=detail,
+        odoo_id=odoo_id,
         odoo_name=claim.name,
         odoo_active=claim.is_active,
     )
     return _record(claim, Outcome.SYNCED, batch, odoo_id=odoo_id, duration_ms=duration_ms)
+
+
+def _not_ours(claim: Claim, batch: _Batch, *, error: str, duration_ms: int = 0) -> str:
+    """The row's config carries another register's external id: its link is stale, nothing
+    was written, and the register is queued to be created again (uncharged)."""
+    row = _holding(claim, batch)
+    if row is None:
+        return _record(claim, Outcome.SUPERSEDED, batch, duration_ms=duration_ms, error=error)
+    batch.writes.write_rows()  # relinking reads the row from the database
+    relink_register(row.pk, detail=error[:500])
+    row.refresh_from_db()
+    return _record(
+        claim,
+        Outcome.RELINKED,
+        batch,
+        odoo_id=claim.odoo_pos_config_id,
+        duration_ms=duration_ms,
+        error=error,
+    )
 
 
 def _failed(

@@ -69,16 +69,27 @@ def record_tenant_contact(tenant: Tenant, *, connection_revision: int, uid: int)
     record_tenant_reachable(tenant.pk, connection_revision=connection_revision, uid=uid)
 
 
+# A tenant backing off after an outage: the one rule, as a query and for a row in hand.
+IN_OUTAGE = (
+    Q(odoo_unreachable_since__isnull=False)
+    | Q(odoo_outage_failures__gt=0)
+    | Q(odoo_next_attempt_at__isnull=False)
+)
+
+
+def in_outage(tenant: Tenant) -> bool:
+    """`IN_OUTAGE` for a tenant already read (a drain's, at its start)."""
+    return bool(
+        tenant.odoo_unreachable_since or tenant.odoo_outage_failures or tenant.odoo_next_attempt_at
+    )
+
+
 def record_tenant_healthy(tenant_id: int, *, connection_revision: int) -> None:
     """Odoo did the work a drain asked of it: end any outage backoff of the tenant."""
     with transaction.atomic():
         ended = (
             _same_connection(tenant_id, connection_revision)
-            .filter(
-                Q(odoo_unreachable_since__isnull=False)
-                | Q(odoo_outage_failures__gt=0)
-                | Q(odoo_next_attempt_at__isnull=False)
-            )
+            .filter(IN_OUTAGE)
             .update(
                 odoo_unreachable_since=None,
                 odoo_outage_failures=0,

@@ -103,6 +103,11 @@ class PosConfig(models.Model):
     # Linked by an operator to an existing config: regsync's external id is
     # attached to it with the next write (then this is cleared).
     odoo_link_unconfirmed = models.BooleanField(default=False)
+    # The config is one regsync made (a create's external-id upsert), not one Odoo had that
+    # a register was linked to: its external id was born with it, in one Odoo transaction,
+    # so no restore of Odoo can keep the record and lose the id. An update of it is sent
+    # by that external id (docs/odoo.md "Writing only what is ours").
+    odoo_made_by_regsync = models.BooleanField(default=False)
     # The configs an ambiguous create found (id, name, active), for the operator to pick.
     odoo_link_candidates = models.JSONField(default=list, blank=True)
     # What Odoo holds as of the last create or write that landed (None: not known):

@@ -175,12 +175,13 @@ def _effect(row: PosConfig, event: str, now: datetime, values: dict) -> list[str
         return _fresh(row, now)
     if event in (Event.RELINKED, Event.OPERATOR_RECREATE):
         row.odoo_pos_config_id = None
-        row.odoo_link_unconfirmed = False
+        row.odoo_link_unconfirmed = row.odoo_made_by_regsync = False
         row.odoo_name = row.odoo_active = None
         fields = [
             *_fresh(row, now),
             "odoo_pos_config_id",
             "odoo_link_unconfirmed",
+            "odoo_made_by_regsync",
             "odoo_name",
             "odoo_active",
         ]
@@ -194,12 +195,14 @@ def _effect(row: PosConfig, event: str, now: datetime, values: dict) -> list[str
     if event == Event.LINKED_BY_OPERATOR:
         row.odoo_pos_config_id = values["odoo_id"]
         row.odoo_link_unconfirmed = True
+        row.odoo_made_by_regsync = False
         row.odoo_link_candidates = []
         row.odoo_name = row.odoo_active = None  # unknown: the first write sends both
         return [
             *_fresh(row, now),
             "odoo_pos_config_id",
             "odoo_link_unconfirmed",
+            "odoo_made_by_regsync",
             "odoo_link_candidates",
             "odoo_name",
             "odoo_active",
@@ -216,12 +219,14 @@ def _effect(row: PosConfig, event: str, now: datetime, values: dict) -> list[str
     if event in (Event.CREATE_LANDED, Event.LINKED_EXISTING):
         row.odoo_pos_config_id = values["odoo_id"]
         row.odoo_create_matches_name = True
+        row.odoo_made_by_regsync = event == Event.CREATE_LANDED
         row.odoo_name = values.get("odoo_name")
         row.odoo_active = values.get("odoo_active")
         return [
             *_landed(row, now),
             "odoo_pos_config_id",
             "odoo_create_matches_name",
+            "odoo_made_by_regsync",
             "odoo_name",
             "odoo_active",
         ]
@@ -229,7 +234,13 @@ def _effect(row: PosConfig, event: str, now: datetime, values: dict) -> list[str
         row.odoo_link_unconfirmed = False
         row.odoo_name = values.get("odoo_name")
         row.odoo_active = values.get("odoo_active")
-        return [*_landed(row, now), "odoo_link_unconfirmed", "odoo_name", "odoo_active"]
+        fields = [*_landed(row, now), "odoo_link_unconfirmed", "odoo_name", "odoo_active"]
+        if values.get("odoo_id", row.odoo_pos_config_id) != row.odoo_pos_config_id:
+            # Written by its external id, which Odoo now has on another record (restored
+            # from a backup): that record is the register's.
+            row.odoo_pos_config_id = values["odoo_id"]
+            fields.append("odoo_pos_config_id")
+        return fields
     if event in (Event.ATTEMPT_FAILED, Event.DEAD_LETTERED):
         row.sync_retries = values["retries"]
         row.next_attempt_at = values.get("next_attempt_at")

@@ -166,3 +166,15 @@ class Processes:
             f"--- {name} ---\n{path.read_text(errors='replace')[-chars:]}"
             for name, path in self.logs.items()
         )
+
+
+def as_linked(*registers) -> None:
+    """These synced registers as onboarding leaves them: linked to configs Odoo already had,
+    so their updates are written by database id (a `write`, a `load` by `.id`), after a read
+    of the configs' external ids, rather than sent by external id (docs/odoo.md "Writing
+    only what is ours")."""
+    from registers.models import PosConfig
+
+    PosConfig.objects.filter(pk__in=[r.pk for r in registers]).update(odoo_made_by_regsync=False)
+    for register in registers:
+        register.refresh_from_db()

@@ -42,7 +42,7 @@ from registers.models import PosConfig, SyncState
 
 POINTS = ("before_call", "after_apply", "before_commit", "after_commit")
 OPERATIONS = ("create", "update")
-ODOO_METHOD = {"create": "pos.config.load", "update": "pos.config.write"}
+ODOO_METHOD = {"create": "pos.config.load", "update": "pos.config.load"}
 
 # Short drains: the production ordering of timeouts (settings.py refuses any
 # other) scaled down, one row 2 x (0.5 + 2) = 5 s < soft limit 9 < hard limit

@@ -4,6 +4,7 @@ bad row costing one row. Against the sandbox over HTTP."""
 import pytest
 
 from odoo_sync.drain import TenantStatus, drain_tenant
+from odoo_sync.tests.harness import as_linked
 from registers import services
 from registers.models import ErrorKind, PosConfig, SyncState
 
@@ -32,6 +33,7 @@ def test_equal_updates_share_one_write_and_a_rename_sends_only_the_name(
 ):
     registers = _add(sandbox_tenant, "Bar", "Terrace", "Kiosk", "Patio")
     drain_tenant(sandbox_tenant.pk)
+    as_linked(*registers)  # configs Odoo had: written by id
     for register in registers[:3]:
         register.refresh_from_db()
         services.set_register_active(register, active=False)
@@ -46,6 +48,27 @@ def test_equal_updates_share_one_write_and_a_rename_sends_only_the_name(
     assert len(written) == 4  # each record written once
     configs = {c["name"]: c["active"] for c in odoo_sandbox.pos_configs()}
     assert configs == {"Bar": False, "Terrace": False, "Kiosk": False, "Garden": True}
+
+
+def test_updates_of_configs_regsync_made_share_one_load_by_external_id_whatever_their_values(
+    sandbox_tenant, odoo_sandbox
+):
+    registers = _add(sandbox_tenant, "Bar", "Terrace", "Kiosk")
+    drain_tenant(sandbox_tenant.pk)
+    for register in registers[:2]:
+        register.refresh_from_db()
+        services.set_register_active(register, active=False)
+    kiosk = registers[2]
+    kiosk.refresh_from_db()
+    services.rename_register(kiosk, name="Garden")
+    calls = odoo_sandbox.calls()
+    result = drain_tenant(sandbox_tenant.pk)
+    sent = {m: n - calls.get(m, 0) for m, n in odoo_sandbox.calls().items() if n != calls.get(m)}
+    assert (result.status, result.updated) == (TenantStatus.OK, 3)
+    assert {m: n for m, n in sent.items() if m.startswith("pos.config")} == {"pos.config.load": 1}
+    configs = {c["name"]: c["active"] for c in odoo_sandbox.pos_configs()}
+    assert configs == {"Bar": False, "Terrace": False, "Garden": True}
+    assert len(odoo_sandbox.external_ids()) == 3  # none added
 
 
 def test_one_bad_row_in_a_load_costs_that_row_only(sandbox_tenant, odoo_sandbox):
@@ -79,6 +102,7 @@ def test_renames_share_one_load_by_database_id_and_write_each_record_once(
 ):
     registers = _add(sandbox_tenant, "Bar", "Terrace", "Kiosk", "Patio")
     drain_tenant(sandbox_tenant.pk)
+    as_linked(*registers)  # configs Odoo had: written by id
     for register in registers[:3]:
         register.refresh_from_db()
         services.rename_register(register, name=f"{register.name} 2")
@@ -111,6 +135,7 @@ def test_a_record_deleted_in_odoo_costs_its_row_and_the_rest_of_the_shared_call_
     """Deactivations share a `write`, renames a `load`; either way the deleted one is named."""
     registers = _add(sandbox_tenant, "Bar", "Terrace", "Kiosk")
     drain_tenant(sandbox_tenant.pk)
+    as_linked(*registers)  # configs Odoo had: written by id
     suffix = " 2" if shared_call == "load" else ""
     for register in registers:
         register.refresh_from_db()
@@ -145,6 +170,7 @@ def test_a_row_odoo_refuses_in_a_shared_call_costs_that_row_only(
     odoo_sandbox.reset(version="19.0", api_key=sandbox_tenant.odoo_api_key)
     registers = _add(sandbox_tenant, "Bar", "Terrace", "Kiosk", "Patio")
     drain_tenant(sandbox_tenant.pk)
+    as_linked(*registers)  # configs Odoo had: written by id
     suffix = " 2" if shared_call == "load" else ""
     for register in registers:
         register.refresh_from_db()

@@ -6,6 +6,7 @@ import xmlrpc.client
 import pytest
 
 from odoo_sync.drain import TenantStatus, drain_tenant, open_drain
+from odoo_sync.tests.harness import as_linked
 from registers import services
 from registers.models import PosConfig, SyncState
 
@@ -37,8 +38,7 @@ def short_timeouts(settings):
 def _in_odoo(tenant, *names):
     registers = [services.add_register(tenant, name=n, prefix=n[:2].upper()) for n in names]
     assert drain_tenant(tenant.pk).created == len(names)
-    for register in registers:
-        register.refresh_from_db()
+    as_linked(*registers)  # configs Odoo had: updates share a `write` or a `load` by `.id`
     return registers
 
 

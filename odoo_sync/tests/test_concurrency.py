@@ -193,9 +193,9 @@ def test_no_row_lock_or_transaction_is_held_while_odoo_is_called(
     reg = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
     drain_tenant(sandbox_tenant.pk)
     services.rename_register(reg, name="Second")
-    odoo_sandbox.add_latency(1.0, method="pos.config.write")
+    odoo_sandbox.add_latency(1.0, method="pos.config.load")
     drain, box = _in_thread(drain_tenant, sandbox_tenant.pk)
-    wait_until(lambda: odoo_sandbox.call_count("pos.config.write") == 1, what="write in flight")
+    wait_until(lambda: odoo_sandbox.call_count("pos.config.load") == 1, what="write in flight")
     # The row is claimed but not locked: an admin edit goes straight through.
     services.rename_register(reg, name="Third")
     assert drain.is_alive()

@@ -12,6 +12,7 @@ import pytest
 
 from odoo_sync import claims, outcomes, tenant_health, tenants
 from odoo_sync.drain import TenantStatus, drain_tenant
+from odoo_sync.tests.harness import as_linked
 from registers import services
 from registers.models import PosConfig, SyncState
 
@@ -305,6 +306,7 @@ def test_a_reply_that_says_nothing_about_the_row_is_the_tenants_outage_even_afte
 ):
     updated = services.add_register(sandbox_tenant, name="U", prefix="U")
     drain_tenant(sandbox_tenant.pk)
+    as_linked(updated)  # a config Odoo had: its update is a `write`, after the create's load
     services.rename_register(updated, name="U2")
     created = services.add_register(sandbox_tenant, name="C", prefix="C")
     fault(odoo_sandbox, "pos.config.write")

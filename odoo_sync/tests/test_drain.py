@@ -9,6 +9,7 @@ from freezegun import freeze_time
 from odoo_sync import claims, due, outcomes
 from odoo_sync.drain import TenantStatus, drain_all, drain_tenant
 from odoo_sync.models import SyncAttempt
+from odoo_sync.tests.harness import as_linked
 from registers import services
 from registers.models import ErrorKind, PosConfig, SyncState
 from registers.tests.factories import PosConfigFactory
@@ -151,7 +152,7 @@ def test_transient_failure_backs_off_on_the_schedule(
         reg = _synced_register(sandbox_tenant)
         services.rename_register(reg, name="Renamed")
         PosConfig.objects.filter(pk=reg.pk).update(sync_retries=failure - 1)
-        odoo_sandbox.serialization_failure_next(method="pos.config.write")
+        odoo_sandbox.serialization_failure_next(method="pos.config.load")
         result = drain_tenant(sandbox_tenant.pk)
         reg = _reload(reg)
         assert result.update_failed == 1
@@ -166,7 +167,7 @@ def test_fifth_failure_dead_letters(sandbox_tenant, odoo_sandbox):
     reg = _synced_register(sandbox_tenant)
     services.rename_register(reg, name="Renamed")
     PosConfig.objects.filter(pk=reg.pk).update(sync_retries=4)
-    odoo_sandbox.serialization_failure_next(method="pos.config.write")
+    odoo_sandbox.serialization_failure_next(method="pos.config.load")
     result = drain_tenant(sandbox_tenant.pk)
     reg = _reload(reg)
     assert (result.update_failed, result.dead_lettered) == (1, 1)
@@ -180,7 +181,7 @@ def test_row_backing_off_is_not_retried_before_its_time(sandbox_tenant, odoo_san
     with freeze_time(NOW) as clock:
         reg = _synced_register(sandbox_tenant)
         services.rename_register(reg, name="Renamed")
-        odoo_sandbox.serialization_failure_next(method="pos.config.write")
+        odoo_sandbox.serialization_failure_next(method="pos.config.load")
         drain_tenant(sandbox_tenant.pk)
         clock.tick(timedelta(seconds=59))
         assert drain_tenant(sandbox_tenant.pk).updated == 0
@@ -202,7 +203,7 @@ def test_record_deleted_in_odoo_dead_letters_at_once_with_a_useful_message(
     assert reg.sync_retries == 1
     assert reg.last_sync_error_kind == ErrorKind.MISSING
     assert "was deleted in Odoo" in reg.last_sync_error
-    assert "Record does not exist or has been deleted" in reg.last_sync_error
+    assert "Unknown database identifier" in reg.last_sync_error  # Odoo's own words
 
     # The operator's retry creates it again under the same external id.
     assert services.retry_sync(reg) == services.RetryOutcome.RECREATE
@@ -215,7 +216,7 @@ def test_record_deleted_in_odoo_dead_letters_at_once_with_a_useful_message(
 def test_a_charged_failure_logs_the_calls_duration(sandbox_tenant, odoo_sandbox, caplog):
     reg = _synced_register(sandbox_tenant)
     odoo_sandbox.delete_pos_config(reg.odoo_pos_config_id)
-    odoo_sandbox.add_latency(0.05, method="pos.config.write")
+    odoo_sandbox.add_latency(0.05, method="pos.config.load")
     services.rename_register(reg, name="Renamed")
     with caplog.at_level("INFO", logger="odoo_sync"):
         drain_tenant(sandbox_tenant.pk)
@@ -297,6 +298,7 @@ def test_a_connection_failure_after_a_row_went_through_charges_that_row_and_ends
     sandbox_tenant, odoo_sandbox
 ):
     updated = _synced_register(sandbox_tenant, name="U")
+    as_linked(updated)  # a config Odoo had: its update is a `write`, after the create's load
     services.rename_register(updated, name="U2")
     created = services.add_register(sandbox_tenant, name="C", prefix="C")
     odoo_sandbox.fail_next(status=502, method="pos.config.write")
@@ -460,7 +462,7 @@ def test_a_known_odoo_version_and_uid_skip_detection_and_login_on_later_drains(
     drain_tenant(sandbox_tenant.pk)
     after = odoo_sandbox.calls()
     new_calls = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
-    assert new_calls == {"pos.config.write": 1}
+    assert new_calls == {"pos.config.load": 1}  # the write, by the register's external id
 
 
 def test_a_password_on_odoo_19_keeps_syncing_over_xml_rpc(sandbox_tenant, odoo_sandbox):

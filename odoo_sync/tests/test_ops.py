@@ -194,7 +194,7 @@ def test_metrics_count_attempts_and_odoo_call_durations_and_survive_pruning(
     metrics_on, settings, sandbox_tenant, odoo_sandbox
 ):
     reg = services.add_register(sandbox_tenant, name="Bar", prefix="BAR")
-    odoo_sandbox.add_latency(0.06, method="pos.config.write")
+    odoo_sandbox.add_latency(0.06, method="pos.config.load")
     drain_tenant(sandbox_tenant.pk)  # a create
     services.rename_register(reg, name="Bar 2")
     drain_tenant(sandbox_tenant.pk)  # a write, >= 60 ms

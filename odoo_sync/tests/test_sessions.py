@@ -63,7 +63,7 @@ def test_a_first_drain_logs_in_once_and_stores_the_uid_with_the_revision(
 def test_a_second_drain_makes_no_login_on_a_warm_worker(sandbox_tenant, odoo_sandbox):
     reg = _synced(sandbox_tenant)
     calls = _calls_of(odoo_sandbox, _rename_and_drain(sandbox_tenant, reg, "Renamed"))
-    assert calls == {"pos.config.write": 1}
+    assert calls == {"pos.config.load": 1}
 
 
 def test_a_warm_rename_drain_reads_the_tenant_once_and_writes_no_health(
@@ -88,7 +88,7 @@ def test_a_second_drain_in_another_process_uses_the_stored_uid(sandbox_tenant, o
     reg = _synced(sandbox_tenant)
     pool.clear()  # as a worker process that never drained this tenant
     calls = _calls_of(odoo_sandbox, _rename_and_drain(sandbox_tenant, reg, "Renamed"))
-    assert calls == {"pos.config.write": 1}
+    assert calls == {"pos.config.load": 1}
     sandbox_tenant.refresh_from_db()
     assert sandbox_tenant.odoo_last_contact_at is not None
 
@@ -112,7 +112,7 @@ def test_on_odoo_19_a_second_drain_is_the_json2_call_alone(sandbox_tenant, odoo_
     reg = _synced(sandbox_tenant)
     pool.clear()
     calls = _calls_of(odoo_sandbox, _rename_and_drain(sandbox_tenant, reg, "Renamed"))
-    assert calls == {"pos.config.write": 1}  # no version, no context_get, no XML-RPC
+    assert calls == {"pos.config.load": 1}  # no version, no context_get, no XML-RPC
 
 
 def test_a_connection_edit_forgets_the_uid_and_the_next_drain_logs_in_once(
@@ -124,7 +124,7 @@ def test_a_connection_edit_forgets_the_uid_and_the_next_drain_logs_in_once(
     sandbox_tenant.refresh_from_db()
     assert sandbox_tenant.known_odoo_uid is None
     calls = _calls_of(odoo_sandbox, _rename_and_drain(sandbox_tenant, reg, "Renamed"))
-    assert calls["common.authenticate"] == 1 and calls["pos.config.write"] == 1
+    assert calls["common.authenticate"] == 1 and calls["pos.config.load"] == 1
     sandbox_tenant.refresh_from_db()
     assert (sandbox_tenant.odoo_uid, sandbox_tenant.odoo_uid_revision) == (2, 1)
 
@@ -140,7 +140,7 @@ def test_a_key_revoked_since_the_last_drain_costs_one_login_then_pauses_charging
     services.rename_register(reg, name="Renamed")
     box = {}
     calls = _calls_of(odoo_sandbox, lambda: box.update(result=drain_tenant(sandbox_tenant.pk)))
-    assert calls == {"pos.config.write": 1, "common.authenticate": 1}
+    assert calls == {"pos.config.load": 1, "common.authenticate": 1}
     assert box["result"].status == TenantStatus.PAUSED
     reg.refresh_from_db()
     assert (reg.sync_state, reg.sync_retries, reg.claim_token) == (
@@ -159,7 +159,7 @@ def test_a_stale_uid_is_replaced_by_one_login_and_the_rename_lands(sandbox_tenan
     # Odoo's database was restored or its user recreated: the uid regsync knows is not the key's.
     Tenant.objects.filter(pk=sandbox_tenant.pk).update(odoo_uid=7)
     calls = _calls_of(odoo_sandbox, _rename_and_drain(sandbox_tenant, reg, "Renamed"))
-    assert calls == {"pos.config.write": 2, "common.authenticate": 1}
+    assert calls == {"pos.config.load": 2, "common.authenticate": 1}
     sandbox_tenant.refresh_from_db()
     assert sandbox_tenant.known_odoo_uid == 2
     assert odoo_sandbox.pos_config(reg.odoo_pos_config_id)["name"] == "Renamed"
@@ -203,7 +203,7 @@ def test_a_session_idle_too_long_is_not_reused(settings, sandbox_tenant, odoo_sa
     reg = _synced(sandbox_tenant)
     settings.ODOO_CLIENT_IDLE_SECONDS = 0
     calls = _calls_of(odoo_sandbox, _rename_and_drain(sandbox_tenant, reg, "Renamed"))
-    assert calls == {"pos.config.write": 1}  # a new connection, the uid still known
+    assert calls == {"pos.config.load": 1}  # a new connection, the uid still known
     assert odoo_sandbox.connections() == 2
 
 
