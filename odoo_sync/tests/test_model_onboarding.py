@@ -61,7 +61,7 @@ from odoo_sync.linking import AmbiguousMatch
 from odoo_sync.models import AuditFinding, OdooLock
 from odoo_sync.tests.test_model import FUZZ_MINUTES, PROFILE, VALIDATION_FAULT, Figures, _wall
 from registers import services
-from registers.models import ErrorKind, PosConfig, SyncState
+from registers.models import ErrorKind, PosConfig, RegisterEvent, SyncState
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -81,7 +81,7 @@ CONNECT, READ = 0.5, 8.0
 LONGEST = CONNECT + READ
 SOFT_LIMIT, LEASE = 50, 36
 SLOW = [0, 0, 4, 7]
-EXAMPLES = {"quick": 12, "ci": 30, "fuzz": 40}
+EXAMPLES = {"quick": 10, "ci": 30, "fuzz": 40}
 STEPS = {"quick": 40, "ci": 40, "fuzz": 60}
 
 FIGURES = Figures()
@@ -174,6 +174,13 @@ def _xids(state: dict) -> dict[int, list[str]]:
     return out
 
 
+def _history(row: PosConfig) -> str:
+    """A register's events, for a failure's message."""
+    events = RegisterEvent.objects.filter(register_id=row.pk).order_by("id")
+    lines = [f"{e.action} {e.from_state}->{e.to_state} {e.detail!r}" for e in events]
+    return f"\n  register {row.pk} {row.name!r} of tenant {row.tenant_id}: " + "; ".join(lines)
+
+
 class OnboardingModel(RuleBasedStateMachine):
     odoos: tuple = ()  # (the Odoo both tenants start on, the one a tenant may move to)
 
@@ -232,9 +239,10 @@ class OnboardingModel(RuleBasedStateMachine):
         if d is None or d.url != url:
             return Call(url, key, self.now().replace(tzinfo=UTC), None, None, None, None)
         tenant_id = self.tenants[d.tenant]
-        leases = PosConfig.objects.filter(
-            tenant_id=tenant_id, claim_token__isnull=False
-        ).values_list("claimed_until", flat=True)
+        tokens = [c.token for c in d.batch]  # this drain's rows still claimed
+        leases = PosConfig.objects.filter(claim_token__in=tokens).values_list(
+            "claimed_until", flat=True
+        )
         lock = Tenant.objects.get(pk=tenant_id).drain_locked_until
         return Call(
             url,
@@ -258,10 +266,11 @@ class OnboardingModel(RuleBasedStateMachine):
     @initialize(
         premade=st.lists(st.tuples(st.sampled_from(ODOO_NAMES), st.booleans()), max_size=6),
         elsewhere=st.lists(st.sampled_from(ODOO_NAMES), max_size=3),
+        namesakes=st.lists(st.sampled_from(REG_NAMES), max_size=2),
         rights=st.booleans(),
         slow=st.sampled_from(SLOW),
     )
-    def start(self, premade, elsewhere, rights, slow):
+    def start(self, premade, elsewhere, namesakes, rights, slow):
         """Two Pro tenants on one Odoo database, which already has configs made by hand."""
         home = self.odoos[0]
         for _ in range(2):
@@ -275,6 +284,9 @@ class OnboardingModel(RuleBasedStateMachine):
             self.tenants.append(tenant.pk)
         for name, active in premade:
             self.odoo_makes_a_config(o=0, name=name, active=active)
+        for name in namesakes:  # two configs named like one register: it waits, ambiguous
+            self.odoo_makes_a_config(o=0, name=name.upper(), active=True)
+            self.odoo_makes_a_config(o=0, name=f" {name.lower()}", active=False)
         for name in elsewhere:
             self.odoo_makes_a_config(o=1, name=name, active=True)
         self.set_access_rights(o=0, allowed=rights)
@@ -555,8 +567,27 @@ class OnboardingModel(RuleBasedStateMachine):
     def drift_then_audit(self, t, pick, edit, name, decision, edit_between):
         """A config renamed or (un)archived in Odoo, then the tenant's audit and a decision,
         perhaps after the admin edited the drifted register; then a drain."""
-        o = self.odoos.index(self.odoo_of(t))
-        self.odoo_edits_a_config(o=o, pick=pick, edit=edit, name=name)
+        if not any(d.tenant == t for d in self.drains):
+            if not any(r.tenant == t for r in self.regs.values()):
+                self.renames += 1
+                self.add_registers(t=t, names=[f"Till {self.renames}"])
+            self.drain_whole(t=t)  # in step first, so that there is drift to find
+        odoo = self.odoo_of(t)
+        synced = sorted(
+            PosConfig.objects.filter(
+                tenant_id=self.tenants[t],
+                sync_state=SyncState.SYNCED,
+                odoo_pos_config_id__isnull=False,
+            ).values_list("odoo_pos_config_id", flat=True)
+        )
+        FIGURES.seen[f"drift on {min(len(synced), 2)} synced"] += 1
+        if synced:
+            config_id = synced[pick % len(synced)]
+            if edit == "rename":
+                odoo.rename_pos_config(config_id, f"{name} (Odoo)")
+            else:
+                odoo.set_pos_config_active(config_id, edit == "unarchive")
+            self.touched.add((odoo.url, config_id))
         self.drift_audit(t=t, decision=decision, edit_between=edit_between)
         self.drain_whole(t=t)
 
@@ -667,7 +698,8 @@ class OnboardingModel(RuleBasedStateMachine):
                 self._run_step(d, drain.finish)
                 d.phase = "done"
         elif d.phase == "taken":
-            d.expect_busy |= self._onboarding_lock_held_by_another(d)
+            matching = any(c.action == claims.CREATE and c.matches_name for c in d.batch)
+            d.expect_busy |= matching and self._onboarding_lock_held_by_another(d)
             before = self._snapshot(d.url)
             d.outcomes = self._run_step(d, lambda: drain.call_batch(d.batch))
             self._decisions_were_the_rule(d, before)
@@ -728,16 +760,16 @@ class OnboardingModel(RuleBasedStateMachine):
             return
         tenant_id = self.tenants[t]
         if PosConfig.objects.filter(
-            tenant_id=tenant_id,
-            sync_state__in=[SyncState.PENDING_CREATE, SyncState.SYNC_ERROR],
+            tenant_id=tenant_id, sync_state=SyncState.PENDING_CREATE
         ).exists():
             return
+        url = self.tenant(t).odoo_url
         synced = [
             self.regs[pk]
-            for pk in PosConfig.objects.filter(
+            for pk, config_id in PosConfig.objects.filter(
                 tenant_id=tenant_id, sync_state=SyncState.SYNCED
-            ).values_list("pk", flat=True)
-            if pk not in self.stale
+            ).values_list("pk", "odoo_pos_config_id")
+            if pk not in self.stale and (url, config_id) not in self.deleted
         ]
         if len(synced) < 2:
             return
@@ -816,7 +848,11 @@ class OnboardingModel(RuleBasedStateMachine):
             if row.odoo_pos_config_id is None or row.pk in self.stale:
                 continue
             key = (*row.tenant.odoo_target, row.odoo_pos_config_id)
-            assert key not in linked, f"registers {linked.get(key)} and {row.pk} link {key}"
+            assert key not in linked, (
+                f"registers {linked.get(key)} and {row.pk} link {key}: "
+                + _history(rows[linked[key]])
+                + _history(row)
+            )
             linked[key] = row.pk
 
     def _unrelated_untouched(self, states):
@@ -983,7 +1019,7 @@ class OnboardingModel(RuleBasedStateMachine):
                 taken.add(outcome.odoo_id)
             else:
                 assert not candidates, what
-        if d.expect_busy and any(c.action == claims.CREATE and c.matches_name for c in d.batch):
+        if d.expect_busy:
             assert d.drain.odoo_busy, "linked while another tenant's drain held the lock"
 
     # --- the end: everything in step ------------------------------------------------------
