@@ -755,21 +755,28 @@ class OnboardingModel(RuleBasedStateMachine):
     @counted
     def shared_load_refused(self, t):
         """Odoo refuses a `load` that carries several renames, naming no row: no row is
-        charged for it (with no create due, every `load` carries two rows or more)."""
+        charged for it. Only configs regsync made are renamed (written in one `load` by
+        external id), and nothing else of the tenant is due: the load carries them all."""
         if any(d.tenant == t for d in self.drains):
             return
         tenant_id = self.tenants[t]
         if PosConfig.objects.filter(
-            tenant_id=tenant_id, sync_state=SyncState.PENDING_CREATE
+            tenant_id=tenant_id,
+            sync_state__in=[SyncState.PENDING_CREATE, SyncState.PENDING_UPDATE],
         ).exists():
             return
         url = self.tenant(t).odoo_url
         synced = [
             self.regs[pk]
             for pk, config_id in PosConfig.objects.filter(
-                tenant_id=tenant_id, sync_state=SyncState.SYNCED
+                tenant_id=tenant_id,
+                sync_state=SyncState.SYNCED,
+                odoo_made_by_regsync=True,
+                odoo_link_unconfirmed=False,
             ).values_list("pk", "odoo_pos_config_id")
-            if pk not in self.stale and (url, config_id) not in self.deleted
+            if pk not in self.stale
+            and (url, config_id) not in self.deleted
+            and (url, config_id) not in self.touched
         ]
         if len(synced) < 2:
             return
