@@ -567,19 +567,24 @@ class OnboardingModel(RuleBasedStateMachine):
     def drift_then_audit(self, t, pick, edit, name, decision, edit_between):
         """A config renamed or (un)archived in Odoo, then the tenant's audit and a decision,
         perhaps after the admin edited the drifted register; then a drain."""
+        odoo = self.odoo_of(t)
+        mine = PosConfig.objects.filter(tenant_id=self.tenants[t])
         if not any(d.tenant == t for d in self.drains):
-            if not any(r.tenant == t for r in self.regs.values()):
+            if (
+                not mine.filter(odoo_made_by_regsync=False).exists()
+                and len(self.regs) < MAX_REGISTERS
+            ):
+                # A config made in Odoo first: the register links it (written by id after).
                 self.renames += 1
+                odoo.create_pos_config(f"Till {self.renames}")
                 self.add_registers(t=t, names=[f"Till {self.renames}"])
             self.drain_whole(t=t)  # in step first, so that there is drift to find
-        odoo = self.odoo_of(t)
-        synced = sorted(
-            PosConfig.objects.filter(
-                tenant_id=self.tenants[t],
-                sync_state=SyncState.SYNCED,
-                odoo_pos_config_id__isnull=False,
-            ).values_list("odoo_pos_config_id", flat=True)
-        )
+        synced = mine.filter(sync_state=SyncState.SYNCED, odoo_pos_config_id__isnull=False)
+        # Linked configs first (written by id), then those regsync made (by external id).
+        synced = [
+            row.odoo_pos_config_id
+            for row in sorted(synced, key=lambda r: (r.odoo_made_by_regsync, r.pk))
+        ]
         FIGURES.seen[f"drift on {min(len(synced), 2)} synced"] += 1
         if synced:
             config_id = synced[pick % len(synced)]
@@ -600,8 +605,12 @@ class OnboardingModel(RuleBasedStateMachine):
     def drift_audit(self, t, decision, edit_between):
         """An audit of the tenant's Odoo; then `--fix` (local wins) or Odoo's value accepted,
         perhaps after the admin edited a register the audit found drifted."""
-        result = audit.audit_tenant(self.tenant(t))
+        tenant = self.tenant(t)
+        state = self.odoo_at(tenant.odoo_url).state()
+        result = audit.audit_tenant(tenant)
         FIGURES.seen[f"audit {result.status}"] += 1
+        if result.status == "ok":
+            self._stale_links_reported_stale(t, state, result.findings)
         findings = [f for f in result.findings if f.register_id is not None]
         if edit_between and findings and decision == "fix":
             reg = self.regs[findings[0].register_id]
@@ -628,6 +637,25 @@ class OnboardingModel(RuleBasedStateMachine):
         for config_id, done in handled.items():
             if all(done):  # every drift of that config settled: it must be in step again
                 self.touched.discard((url, config_id))
+
+    def _stale_links_reported_stale(self, t: int, state: dict, findings) -> None:
+        """8. The audit tells a stale link from drift: a register whose linked config carries
+        another register's external id is reported `stale_link_in_odoo`, never as drift
+        that `--fix` would write."""
+        xids = _xids(state)
+        kinds: dict[int, set] = {}
+        for finding in findings:
+            kinds.setdefault(finding.register_id, set()).add(finding.kind)
+        for row in PosConfig.objects.filter(
+            tenant_id=self.tenants[t], odoo_pos_config_id__isnull=False
+        ):
+            carried = set(xids.get(row.odoo_pos_config_id, [])) - {f"register_{row.uuid.hex}"}
+            if carried:
+                FIGURES.seen["audit meets a stale link"] += 1
+                assert kinds.get(row.pk) == {AuditFinding.Kind.STALE_LINK}, (
+                    f"{row} links pos.config {row.odoo_pos_config_id}, which carries "
+                    f"{carried}: the audit found {kinds.get(row.pk)}"
+                )
 
     # --- drains ------------------------------------------------------------------------
 
