@@ -586,14 +586,16 @@ class OnboardingModel(RuleBasedStateMachine):
             for row in sorted(synced, key=lambda r: (r.odoo_made_by_regsync, r.pk))
         ]
         FIGURES.seen[f"drift on {min(len(synced), 2)} synced"] += 1
+        drifted = None
         if synced:
             config_id = synced[pick % len(synced)]
+            drifted = mine.get(odoo_pos_config_id=config_id).pk
             if edit == "rename":
                 odoo.rename_pos_config(config_id, f"{name} (Odoo)")
             else:
                 odoo.set_pos_config_active(config_id, edit == "unarchive")
             self.touched.add((odoo.url, config_id))
-        self.drift_audit(t=t, decision=decision, edit_between=edit_between)
+        self.drift_audit(t=t, decision=decision, edit_between=edit_between, drifted=drifted)
         self.drain_whole(t=t)
 
     @rule(
@@ -602,9 +604,11 @@ class OnboardingModel(RuleBasedStateMachine):
         edit_between=st.booleans(),
     )
     @counted
-    def drift_audit(self, t, decision, edit_between):
+    def drift_audit(self, t, decision, edit_between, drifted=None):
         """An audit of the tenant's Odoo; then `--fix` (local wins) or Odoo's value accepted,
-        perhaps after the admin edited a register the audit found drifted."""
+        perhaps after the admin edited a register the audit found drifted (`drifted`: the
+        one whose config drifted, else the first found) in its other field: the queued
+        write must still send the drifted field."""
         tenant = self.tenant(t)
         state = self.odoo_at(tenant.odoo_url).state()
         result = audit.audit_tenant(tenant)
@@ -612,15 +616,23 @@ class OnboardingModel(RuleBasedStateMachine):
         if result.status == "ok":
             self._stale_links_reported_stale(t, state, result.findings)
         findings = [f for f in result.findings if f.register_id is not None]
-        if edit_between and findings and decision == "fix":
-            reg = self.regs[findings[0].register_id]
-            if not reg.active or not self.clashes(reg.tenant, reg.name, exclude=reg.pk):
-                row = PosConfig.objects.get(pk=reg.pk)
-                services.edit_register(
-                    row, expected_revision=row.revision, actor=ADMIN, active=not reg.active
-                )
-                reg.active = not reg.active
-                FIGURES.seen["audit edit between"] += 1
+        found = {f.register_id: f.kind for f in findings}
+        if edit_between and found and decision == "fix":
+            reg = self.regs[drifted if drifted in found else findings[0].register_id]
+            row = PosConfig.objects.get(pk=reg.pk)
+            FIGURES.seen[f"audit edit between, {found[reg.pk]}"] += 1
+            if found[reg.pk] == AuditFinding.Kind.RENAMED:
+                if not reg.active or not self.clashes(reg.tenant, reg.name, exclude=reg.pk):
+                    services.edit_register(
+                        row, expected_revision=row.revision, actor=ADMIN, active=not reg.active
+                    )
+                    reg.active = not reg.active
+            else:
+                self.renames += 1
+                name = f"Till {self.renames}"
+                services.edit_register(row, expected_revision=row.revision, actor=ADMIN, name=name)
+                reg.name = name
+                reg.names.add(name)
         url = self.tenant(t).odoo_url
         handled: dict[int, list[bool]] = {}
         for finding in findings:
