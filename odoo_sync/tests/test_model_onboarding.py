@@ -600,6 +600,20 @@ class OnboardingModel(RuleBasedStateMachine):
 
     @rule(
         t=st.integers(0, 1),
+        pick=st.integers(0, 30),
+        edit=st.sampled_from(["rename", "archive"]),
+        name=st.sampled_from(ODOO_NAMES),
+    )
+    @counted
+    def drift_edited_then_fixed(self, t, pick, edit, name):
+        """Issue 21 item 7's case: drift in Odoo, the audit finds it, the admin edits the
+        register's other field, then `--fix`: the queued write must send the drifted field."""
+        self.drift_then_audit(
+            t=t, pick=pick, edit=edit, name=name, decision="fix", edit_between=True
+        )
+
+    @rule(
+        t=st.integers(0, 1),
         decision=st.sampled_from(["none", "fix", "accept"]),
         edit_between=st.booleans(),
     )
