@@ -28,16 +28,18 @@ format: $(STAMP)
 test: $(STAMP) .env lint
 	CELERY_BROKER_DIR=var/test-broker $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The model-based test (odoo_sync/tests/test_model.py) on random seeds for
-# MODEL_FUZZ_MINUTES; prints each seed, then examples, steps, failures (the sync's
-# own log goes to var/fuzz-model.log). Needs
-# PostgreSQL (DATABASE_URL). Replay a failure: MODEL_SEED=<seed> make fuzz-model.
+# The model-based tests (odoo_sync/tests/test_model.py, the control plane, then
+# test_model_onboarding.py, onboarding and the audit) on random seeds for
+# MODEL_FUZZ_MINUTES each; prints each seed, then examples, steps, failures (the
+# sync's own log goes to var/fuzz-model.log). Needs PostgreSQL (DATABASE_URL).
+# Replay a failure: MODEL_SEED=<seed> make fuzz-model (MODEL_FILES=<the one file>).
 MODEL_FUZZ_MINUTES ?= 10
+MODEL_FILES ?= odoo_sync/tests/test_model.py odoo_sync/tests/test_model_onboarding.py
 fuzz-model: $(STAMP) .env
 	mkdir -p var
 	HYPOTHESIS_PROFILE=fuzz MODEL_FUZZ_MINUTES=$(MODEL_FUZZ_MINUTES) \
 		CELERY_BROKER_DIR=var/test-broker $(BIN)/python -m pytest -q -s -p no:cacheprovider \
-		odoo_sync/tests/test_model.py 2>var/fuzz-model.log
+		$(MODEL_FILES) 2>var/fuzz-model.log
 
 migrate: $(STAMP) .env
 	$(BIN)/python manage.py migrate --noinput

@@ -81,7 +81,7 @@ CONNECT, READ = 0.5, 8.0
 LONGEST = CONNECT + READ
 SOFT_LIMIT, LEASE = 50, 36
 SLOW = [0, 0, 4, 7]
-EXAMPLES = {"quick": 10, "ci": 30, "fuzz": 40}
+EXAMPLES = {"quick": 10, "ci": 26, "fuzz": 40}
 STEPS = {"quick": 40, "ci": 40, "fuzz": 60}
 
 FIGURES = Figures()
