@@ -17,9 +17,10 @@ registers, a shared `load` is refused without naming a row, and in some
 examples every Odoo call is slow on the frozen clock, so batches run out of
 lease and time.
 
-The invariants (docs/reliability.md, "Onboarding model") are checked after
-every step; at the end faults stop, the operator settles what is left, the
-drains run until nothing is due, and everything must be in step.
+The invariants (docs/reliability.md, "Onboarding, batches and the drift audit")
+are checked after every step; at the end the slow calls stop, the operator
+settles what is left, the drains run until nothing is due, and everything must
+be in step. Bugs it found on main have a minimal test in test_model_findings.py.
 
 Profiles and seeds as in test_model.py: `quick` in `make test`, `ci` under
 REGSYNC_TEST_PROFILE=ci, `fuzz` from `make fuzz-model`; MODEL_SEED=<n>
