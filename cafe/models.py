@@ -44,13 +44,24 @@ class TenantQuerySet(models.QuerySet):
         """The ids of the tenants whose registers live where `tenant`'s do (itself included).
 
         They share that Odoo's pos.configs: one that any of them links is taken
-        for all (odoo_sync.linking). Equal `Tenant.odoo_target`s decide.
+        for all (odoo_sync.linking), whichever company each is in. Equal
+        `Tenant.odoo_database`s decide.
         """
         if not tenant.odoo_url:
             return [tenant.pk]
-        target = tenant.odoo_target
+        target = tenant.odoo_database
         same_db = self.filter(odoo_db=tenant.odoo_db).only("pk", "odoo_url", "odoo_db")
-        return sorted({tenant.pk} | {t.pk for t in same_db if t.odoo_target == target})
+        return sorted({tenant.pk} | {t.pk for t in same_db if t.odoo_database == target})
+
+    def in_the_same_company_as(self, tenant: "Tenant") -> list["Tenant"]:
+        """Other tenants (not archived) naming the same company of the same Odoo database:
+        they would own each other's registers, so a save that makes one is refused."""
+        if not tenant.odoo_url or not tenant.odoo_company_id:
+            return []
+        same = self.filter(
+            odoo_db=tenant.odoo_db, odoo_company_id=tenant.odoo_company_id, archived_at=None
+        ).exclude(pk=tenant.pk)
+        return [t for t in same if t.odoo_database == tenant.odoo_database]
 
 
 class Tenant(models.Model):
@@ -65,6 +76,15 @@ class Tenant(models.Model):
     odoo_protocol = models.CharField(
         max_length=8, choices=OdooProtocol.choices, default=OdooProtocol.AUTO
     )
+    # The Odoo company (`res.company` id) the tenant's registers live in, on a database
+    # with several; every call runs in it (docs/odoo.md "Several companies in one
+    # database"). None: the login's default company, as before companies were known.
+    odoo_company_id = models.PositiveIntegerField("Odoo company", null=True, blank=True)
+    # Its name as Odoo last said it (or, with no company chosen, the login's default
+    # company's), for the admin; and the companies the login may use: [{"id", "name"}],
+    # with the default first. Both written by Test connection and a save that checks.
+    odoo_company_name = models.CharField(max_length=200, blank=True, editable=False)
+    odoo_companies = models.JSONField(default=list, blank=True, editable=False)
 
     # Tenant-level sync health, written only by odoo_sync's queue functions.
     # Paused: Odoo rejected the credentials; nothing is sent until the
@@ -134,12 +154,25 @@ class Tenant(models.Model):
         return self.odoo_uid
 
     @property
-    def odoo_target(self) -> tuple[str, str]:
-        """Where this tenant's registers live in Odoo: the server (`site_key`: case, default
-        port and trailing slash do not count) and the database. The one definition of "the
-        same Odoo" (sharing_odoo_with, a move of the connection); an Odoo company would join it.
-        """
+    def odoo_database(self) -> tuple[str, str]:
+        """The Odoo database this tenant's registers live in: the server (`site_key`: case,
+        default port and trailing slash do not count) and the database. The one definition of
+        "the same Odoo" for ownership: a config is one record of a database, whichever
+        company it is in (sharing_odoo_with, the onboarding lock); another database is a
+        move: the ids held point nowhere there (cafe.services). Another company of the same
+        database is not: the configs are where they were, and the tenant's company no
+        longer sees them until they are moved there in Odoo (`moved_company_in_odoo`)."""
         return (site_key(self.odoo_url), self.odoo_db)
+
+    @property
+    def odoo_company_label(self) -> str:
+        """The company, by name, as the admin says it ("" when nothing is known yet)."""
+        if self.odoo_company_id:
+            name = self.odoo_company_name or "a company not checked yet"
+            return f"{name} (company {self.odoo_company_id})"
+        if self.odoo_company_name:
+            return f"{self.odoo_company_name} (the login's default company: none chosen)"
+        return ""
 
     # The rule of DESIGN.md, here and in TenantQuerySet only (a test holds them equal).
     @property

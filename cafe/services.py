@@ -88,38 +88,60 @@ def create_tenant(
     odoo_login: str = "",
     odoo_api_key: str = "",
     odoo_protocol: str = OdooProtocol.AUTO,
+    odoo_company_id: int | None = None,
+    odoo_company_name: str = "",
+    odoo_companies: list | None = None,
 ) -> Tenant:
+    """`odoo_company_name` and `odoo_companies`: what Odoo said of the login's companies
+    when the form checked them (odoo_sync.connection.check_company), for the admin."""
     # Resolving the URL's host waits on DNS: done before any transaction opens.
     odoo_url = clean_odoo_url(odoo_url)
     with transaction.atomic():
-        return _create_tenant(
-            name=name,
+        tenant = Tenant(
+            name=clean_tenant_name(name),
             slug=slug,
-            plan=plan,
+            plan=_clean_plan(plan),
             odoo_url=odoo_url,
-            odoo_db=odoo_db,
-            odoo_login=odoo_login,
-            odoo_api_key=odoo_api_key,
+            odoo_db=clean_odoo_db(odoo_db),
+            odoo_login=clean_odoo_login(odoo_login),
+            odoo_api_key=clean_api_key(odoo_api_key),
             odoo_protocol=odoo_protocol,
+            odoo_company_id=clean_company_id(odoo_company_id),
+            odoo_company_name=(odoo_company_name or "")[:200],
+            odoo_companies=odoo_companies or [],
         )
+        tenant.full_clean()
+        _refuse_a_shared_company(tenant)
+        tenant.save()
+        return tenant
 
 
-def _create_tenant(
-    *, name, slug, plan, odoo_url, odoo_db, odoo_login, odoo_api_key, odoo_protocol
-) -> Tenant:
-    tenant = Tenant(
-        name=clean_tenant_name(name),
-        slug=slug,
-        plan=_clean_plan(plan),
-        odoo_url=odoo_url,
-        odoo_db=clean_odoo_db(odoo_db),
-        odoo_login=clean_odoo_login(odoo_login),
-        odoo_api_key=clean_api_key(odoo_api_key),
-        odoo_protocol=odoo_protocol,
-    )
-    tenant.full_clean()
-    tenant.save()
-    return tenant
+def clean_company_id(company_id) -> int | None:
+    """An Odoo company id as typed or chosen: a positive whole number, or None (blank)."""
+    if company_id in (None, ""):
+        return None
+    try:
+        value = int(company_id)
+    except (TypeError, ValueError):
+        value = 0
+    if value < 1:
+        raise ValidationError(
+            {"odoo_company_id": f"{company_id!r} is not an Odoo company id (a whole number)."}
+        )
+    return value
+
+
+def _refuse_a_shared_company(tenant: Tenant) -> None:
+    """Two tenants in one company of one Odoo database would own each other's registers."""
+    others = Tenant.objects.in_the_same_company_as(tenant)
+    if others:
+        raise ValidationError(
+            {
+                "odoo_company_id": f"{others[0].name} already syncs into company "
+                f"{tenant.odoo_company_id} of this Odoo database: two tenants in one company "
+                "would own each other's registers. Choose this cafe's own company."
+            }
+        )
 
 
 def set_plan(tenant: Tenant, *, plan: str) -> TenantChange:
@@ -152,12 +174,30 @@ def set_odoo_connection(tenant: Tenant, edit: dict) -> TenantChange:
 
 
 def _set_odoo_connection(
-    tenant: Tenant, *, url=_UNSET, db=_UNSET, login=_UNSET, api_key=_UNSET, protocol=_UNSET
+    tenant: Tenant,
+    *,
+    url=_UNSET,
+    db=_UNSET,
+    login=_UNSET,
+    api_key=_UNSET,
+    protocol=_UNSET,
+    company=_UNSET,
+    companies=_UNSET,
 ) -> TenantChange:
+    """`company`: an Odoo company id or None; `companies`: what Odoo said of the login's
+    companies when the form checked them (`{"name": ..., "list": [...]}`), kept for the admin."""
     tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
     was_enabled = tenant.is_sync_enabled
-    was_odoo = tenant.odoo_target
+    was_odoo = tenant.odoo_database
     changed = []
+    if companies is not _UNSET:
+        tenant.odoo_company_name = (companies.get("name") or "")[:200]
+        tenant.odoo_companies = companies.get("list") or []
+    if company is not _UNSET and clean_company_id(company) != tenant.odoo_company_id:
+        tenant.odoo_company_id = clean_company_id(company)
+        changed.append("odoo_company_id")
+        if companies is _UNSET:
+            tenant.odoo_company_name = ""  # not known until Odoo is asked
     if url is not _UNSET:
         tenant.odoo_url = url
         changed.append("odoo_url")
@@ -175,8 +215,13 @@ def _set_odoo_connection(
             raise ValidationError({"odoo_protocol": f"Unknown protocol {protocol!r}."})
         tenant.odoo_protocol = protocol
         changed.append("odoo_protocol")
+    if companies is _UNSET and {"odoo_url", "odoo_db", "odoo_login"} & set(changed):
+        tenant.odoo_company_name, tenant.odoo_companies = "", []  # another login's, or Odoo's
     if not changed:
+        if companies is not _UNSET:
+            tenant.save(update_fields=["odoo_company_name", "odoo_companies", "updated_at"])
         return TenantChange(tenant)
+    _refuse_a_shared_company(tenant)
     tenant.odoo_paused_at = None
     tenant.odoo_paused_reason = ""
     tenant.odoo_unreachable_since = None
@@ -192,7 +237,7 @@ def _set_odoo_connection(
     return TenantChange(
         tenant,
         became_sync_enabled=tenant.is_sync_enabled and not was_enabled,
-        moved_odoo=tenant.odoo_target != was_odoo,
+        moved_odoo=tenant.odoo_database != was_odoo,
     )
 
 

@@ -41,6 +41,7 @@ from .errors import (
     OdooError,
     OdooExternalIdTakenError,
     OdooMissingRecordError,
+    OdooMovedCompanyError,
     OdooNotOursError,
     OdooNotSentError,
     OdooPermanentError,
@@ -83,6 +84,15 @@ JSON2_ARGUMENTS: dict[str, tuple[str, ...]] = {
     "fields_get": ("allfields", "attributes"),
     "context_get": (),
 }
+
+
+def _moved_text(moved: dict[int, int], company_id: int | None) -> str:
+    listed = ", ".join(f"pos.config {i} is in company {c}" for i, c in sorted(moved.items()))
+    return (
+        f"Moved to another company in Odoo: {listed}, not this tenant's company {company_id}; "
+        "regsync neither writes it there nor makes it again. Move it back in Odoo, or decide "
+        "on the register's page."
+    )
 
 
 def _load_cell(value) -> str:
@@ -911,6 +921,7 @@ class OdooClient:
         try:
             self.execute_kw("pos.config", "write", [[odoo_id], vals])
         except OdooPermanentError as exc:
+            self._raise_if_moved(exc, [odoo_id])
             # MissingError shares fault 2 (JSON-2: 404) with other refusals and its
             # text is translated: only a count that ignores `active` proves it.
             if exc.fault_code == 2 or exc.http_status in (404, 422):
@@ -919,6 +930,34 @@ class OdooClient:
                         exc.message, fault_code=exc.fault_code, http_status=exc.http_status
                     ) from exc
             raise
+
+    def _moved(self, ids: list[int]) -> dict[int, int]:
+        """Those of `ids` that are in another company than the client's (none without one)."""
+        if self.company_id is None or not ids:
+            return {}
+        return {
+            i: company
+            for i, company in self.pos_config_companies(ids).items()
+            if company != self.company_id
+        }
+
+    def _raise_if_moved(self, exc: OdooPermanentError, ids: list[int]) -> None:
+        """A refusal of records the client's company does not see (Odoo's record rule: an
+        access error, or "missing") is `OdooMovedCompanyError` when they are in another one."""
+        if self.company_id is None or not isinstance(
+            exc, OdooAccessError | OdooValidationError | OdooMissingRecordError
+        ):
+            return
+        moved = self._moved(ids)
+        if moved:
+            error = OdooMovedCompanyError(
+                _moved_text(moved, self.company_id) + f" Odoo said: {exc.message}",
+                fault_code=exc.fault_code,
+                http_status=exc.http_status,
+            )
+            error.missing_ids = tuple(moved)
+            error.companies = moved
+            raise error from exc
 
     def _pos_config_exists(self, odoo_id: int) -> bool:
         count = self.execute_kw(
@@ -1035,6 +1074,14 @@ class OdooClient:
             [answered] = self.write_own_pos_configs([(odoo_id, external_id, name, active)])
         except OdooBatchError as exc:
             text = exc.failed_rows.get(0) or exc.message
+            if 0 in exc.moved_rows:
+                error = OdooMovedCompanyError(
+                    _moved_text({odoo_id: exc.moved_rows[0]}, self.company_id)
+                    + f" Odoo said: {text}",
+                    fault_code="load",
+                )
+                error.missing_ids, error.companies = (odoo_id,), {odoo_id: exc.moved_rows[0]}
+                raise error from exc
             if 0 in exc.missing_rows:
                 raise OdooMissingRecordError(text, fault_code="load") from exc
             if 0 in exc.transient_rows:
@@ -1065,7 +1112,10 @@ class OdooClient:
                         {"context": {"active_test": False}},
                     )
                 )
-                error.missing_rows = frozenset(i for i in unknown if ids[i] not in present)
+                gone = [i for i in unknown if ids[i] not in present]
+                moved = self._moved([ids[i] for i in gone])
+                error.moved_rows = {i: moved[ids[i]] for i in gone if ids[i] in moved}
+                error.missing_rows = frozenset(i for i in gone if ids[i] not in moved)
             raise
 
     def _batch_error(self, messages: list[dict], row_count: int) -> OdooBatchError:
@@ -1122,6 +1172,7 @@ class OdooClient:
         try:
             self.execute_kw("pos.config", "write", [ids, vals])
         except OdooPermanentError as exc:
+            self._raise_if_moved(exc, ids)
             if exc.fault_code == 2 or exc.http_status in (404, 422):
                 present = set(
                     self.execute_kw(

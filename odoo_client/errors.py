@@ -193,6 +193,17 @@ class OdooMissingRecordError(OdooPermanentError):
     missing_ids: tuple[int, ...] = ()
 
 
+class OdooMovedCompanyError(OdooMissingRecordError):
+    """The record is not in the client's company: it was moved to another company in Odoo
+    (confirmed by reading its company across the user's companies). Not deleted: never
+    created again by regsync; someone moves it back, or decides.
+
+    `companies`: record id -> the company it is in now.
+    """
+
+    companies: dict = {}
+
+
 class OdooExternalIdTakenError(OdooValidationError):
     """The external id to attach already belongs to another record in Odoo."""
 
@@ -217,6 +228,8 @@ class OdooBatchError(OdooValidationError):
       open-session archive refusal, lock conflicts): retry them, do not dead-letter.
     - `incomplete`: Odoo stopped trying rows after 10 errors (and one in ten):
       rows after the last one named were not tried at all.
+    - `moved_rows`: rows of such a load whose record is in another company than the
+      client's (row -> that company): moved in Odoo, not deleted.
     - `missing_rows`: rows of a load by database id (`.id`) whose record is
       gone, confirmed by a search that includes archived records.
     - `messages`: Odoo's messages as received.
@@ -231,6 +244,7 @@ class OdooBatchError(OdooValidationError):
         transient_rows: frozenset[int] = frozenset(),
         incomplete: bool = False,
         missing_rows: frozenset[int] = frozenset(),
+        moved_rows: dict[int, int] | None = None,
         messages: list | None = None,
         fault_code: int | str | None = "load",
         http_status: int | None = None,
@@ -241,6 +255,7 @@ class OdooBatchError(OdooValidationError):
         self.transient_rows = frozenset(transient_rows)
         self.incomplete = incomplete
         self.missing_rows = frozenset(missing_rows)
+        self.moved_rows = dict(moved_rows or {})
         self.messages = list(messages or [])
 
 

@@ -20,8 +20,9 @@ pages):
 - `ignore_findings` / `stop_ignoring`: an unknown config is left alone and no
   longer counts (exit code, overview, metrics) until someone stops ignoring it.
 Never written: a register's linked config that carries another register's
-external id (`stale_link_in_odoo`: not ours, DESIGN property 14). Nothing is
-ever deleted in Odoo.
+external id (`stale_link_in_odoo`: not ours, DESIGN property 14), and one moved
+to another company of the database (`moved_company_in_odoo`: neither written
+there nor made again). Nothing is ever deleted in Odoo.
 """
 
 import logging
@@ -59,6 +60,7 @@ PAGE_SIZE = 200
 LEFT_ALONE = {
     Kind.UNKNOWN: "not a register here",
     Kind.STALE_LINK: "the config carries another register's external id",
+    Kind.MOVED_COMPANY: "the config is in another company of the Odoo database now",
 }
 # Which findings each decision applies to.
 DRIFTED = (Kind.RENAMED, Kind.ARCHIVED, Kind.UNARCHIVED)
@@ -113,14 +115,20 @@ def _finding(kind, register=None, record=None) -> AuditFinding:
 
 
 def compare(
-    registers: list[PosConfig], records: list[dict], *, others_linked: frozenset[int] = frozenset()
+    registers: list[PosConfig],
+    records: list[dict],
+    *,
+    others_linked: frozenset[int] = frozenset(),
+    moved: dict[int, int] | None = None,
 ) -> list[AuditFinding]:
     """Drift between a tenant's registers and its Odoo's pos.configs (`id`, `name`, `active`,
     `external_ids`: the regsync external ids attached to each, as "module.name").
 
     `others_linked`: the configs that registers of other tenants on the same
-    Odoo link: theirs, so not unknown here.
+    Odoo link: theirs, so not unknown here. `moved`: configs registers link that
+    are in another company than the tenant's now (id -> company): moved, not deleted.
     """
+    moved = moved or {}
     by_id = {record["id"]: record for record in records}
     ours = {".".join(odoo_external_id(register.uuid)) for register in registers}
     linked = {r.odoo_pos_config_id for r in registers if r.odoo_pos_config_id is not None}
@@ -130,6 +138,13 @@ def compare(
         if register.odoo_pos_config_id is None:
             continue  # not in Odoo yet
         record = by_id.get(register.odoo_pos_config_id)
+        if record is None and register.odoo_pos_config_id in moved:
+            # Whatever its state: a write queued for it would be refused, and it is no
+            # deletion to undo (`--fix` never makes it again).
+            finding = _finding(Kind.MOVED_COMPANY, register)
+            finding.odoo_company_id = moved[register.odoo_pos_config_id]
+            findings.append(finding)
+            continue
         if record and another_registers_external_id(record.get("external_ids", ()), register.uuid):
             # Whatever its state: a write queued for it would land on another register's config.
             findings.append(_finding(Kind.STALE_LINK, register, record))
@@ -165,22 +180,40 @@ def audit_tenant(tenant: Tenant) -> TenantAudit:
 
 
 def _read_and_compare(tenant: Tenant) -> TenantAudit:
+    registers = list(PosConfig.objects.filter(tenant=tenant).order_by("pk"))
     try:
         with client_for(tenant) as client:
             client.authenticate()
             records = client.read_all_pos_configs(page_size=PAGE_SIZE)
+            moved = _moved_away(client, tenant, registers, records)
     except OdooAuthError as exc:
         return TenantAudit(tenant, Status.PAUSED, error=explain(exc, tenant).text)
     except OdooError as exc:
         return TenantAudit(tenant, Status.UNREACHABLE, error=explain(exc, tenant).text)
-    registers = list(PosConfig.objects.filter(tenant=tenant).order_by("pk"))
     others = PosConfig.objects.filter(
         tenant_id__in=Tenant.objects.sharing_odoo_with(tenant), odoo_pos_config_id__isnull=False
     ).exclude(tenant=tenant)
     others_linked = frozenset(others.values_list("odoo_pos_config_id", flat=True))
-    return TenantAudit(
-        tenant, Status.OK, findings=compare(registers, records, others_linked=others_linked)
+    findings = compare(registers, records, others_linked=others_linked, moved=moved)
+    return TenantAudit(tenant, Status.OK, findings=findings)
+
+
+def _moved_away(client, tenant: Tenant, registers, records) -> dict[int, int]:
+    """The configs registers link that the tenant's company does not see but another company
+    of the database holds (one read across the login's companies; none without a company)."""
+    if tenant.odoo_company_id is None:
+        return {}
+    seen = {record["id"] for record in records}
+    unseen = sorted(
+        {r.odoo_pos_config_id for r in registers if r.odoo_pos_config_id is not None} - seen
     )
+    if not unseen:
+        return {}
+    return {
+        odoo_id: company
+        for odoo_id, company in client.pos_config_companies(unseen).items()
+        if company != tenant.odoo_company_id
+    }
 
 
 # What each run reads afresh, and what merging a finding it saw again may change.
@@ -191,6 +224,7 @@ READ_FIELDS = [
     "odoo_name",
     "odoo_active",
     "odoo_external_id",
+    "odoo_company_id",
 ]
 SEEN_FIELDS = [
     "run",
@@ -346,6 +380,11 @@ def state_words(finding: AuditFinding) -> str:
     if finding.kind == Kind.STALE_LINK:
         whose = finding.odoo_external_id or "another register's external id"
         return f"Needs a decision; never written from here (it carries {whose})"
+    if finding.kind == Kind.MOVED_COMPANY:
+        return (
+            f"Needs a decision; never written from here (it is in company "
+            f"{finding.odoo_company_id} in Odoo: move it back there, or relink the register)"
+        )
     return "Needs a decision"
 
 

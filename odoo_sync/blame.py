@@ -32,6 +32,7 @@ from odoo_client.errors import (
     OdooAuthError,
     OdooError,
     OdooMissingRecordError,
+    OdooMovedCompanyError,
     OdooNotSentError,
     OdooOutageError,
     OdooTransientError,
@@ -108,6 +109,8 @@ def error_kind(exc: OdooError) -> str:
         return ErrorKind.AMBIGUOUS
     if isinstance(exc, OdooTransientError):
         return ErrorKind.TRANSIENT
+    if isinstance(exc, OdooMovedCompanyError):
+        return ErrorKind.MOVED_COMPANY
     if isinstance(exc, OdooMissingRecordError):
         return ErrorKind.MISSING
     if isinstance(exc, OdooValidationError):
@@ -120,7 +123,9 @@ def error_kind(exc: OdooError) -> str:
 def describe(exc: OdooError, claim: claims.Claim) -> str:
     """The error a charged row shows: Odoo's words, and what to do where that helps."""
     text = f"{type(exc).__name__}: {exc.message}"
-    if isinstance(exc, OdooMissingRecordError):
+    if isinstance(exc, OdooMovedCompanyError):
+        text = exc.message  # where it is now, and what to do
+    elif isinstance(exc, OdooMissingRecordError):
         text = (
             f"pos.config {claim.odoo_pos_config_id} was deleted in Odoo, so this register "
             "cannot be updated there. Archive registers in Odoo instead of deleting them; "

@@ -17,6 +17,7 @@ from odoo_client.errors import (
     OdooBatchError,
     OdooError,
     OdooMissingRecordError,
+    OdooMovedCompanyError,
     OdooNotOursError,
     OdooNotSentError,
     OdooTransientError,
@@ -108,6 +109,8 @@ def client_for(tenant: Tenant, *, uid: int | None = None) -> OdooClient:
         # to a public address when saved may point inside the network now.
         allow_private_addresses=settings.ODOO_ALLOW_PRIVATE_URLS,
         uid=uid,
+        # Every call runs in the tenant's company, where it names one (docs/odoo.md).
+        company_id=tenant.odoo_company_id,
     )
 
 
@@ -483,7 +486,9 @@ class Drain:
             took = _ms(started)
             named = set(exc.failed_rows) - set(exc.uncertain_rows)
             for index in named:
-                if index in exc.missing_rows:
+                if index in exc.moved_rows:
+                    cls = OdooMovedCompanyError
+                elif index in exc.missing_rows:
                     cls = OdooMissingRecordError
                 elif index in exc.transient_rows:
                     cls = OdooTransientError

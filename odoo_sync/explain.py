@@ -17,6 +17,7 @@ from odoo_client.errors import (
     Cause,
     OdooAccessError,
     OdooAuthError,
+    OdooCompanyNotAllowedError,
     OdooConfigError,
     OdooError,
     OdooTransientError,
@@ -85,6 +86,14 @@ def _sentence(exc: OdooError, tenant: Tenant) -> str:
         return (
             f"Odoo at {tenant.odoo_url} has no database named {tenant.odoo_db!r}: "
             "check the database name (Odoo shows it on its login page's database selector)."
+        )
+    if isinstance(exc, OdooCompanyNotAllowedError):
+        known = ", ".join(f"{c['name']} ({c['id']})" for c in tenant.odoo_companies)
+        return (
+            f"Odoo does not let the login {tenant.odoo_login!r} use company "
+            f"{tenant.odoo_company_id}: give the user that company in Odoo (Settings > Users > "
+            "Allowed Companies), or choose one of its companies here"
+            + (f" ({known})." if known else " (Test connection lists them).")
         )
     if isinstance(exc, OdooAuthError):
         return (

@@ -4,8 +4,9 @@ from django import forms
 
 from cafe import services as tenant_services
 from cafe.admin_base import ActingForm
-from cafe.models import Tenant
+from cafe.models import Plan, Tenant
 from odoo_sync import tenants
+from odoo_sync.connection import check_company
 
 KEEP_KEY_HELP = "Leave empty to keep the current key. Saving a key lifts a pause."
 FIRST_KEY_HELP = "The API key of the Odoo login above (Odoo: Preferences > Account Security)."
@@ -64,7 +65,13 @@ CONNECTION_ARGS = {
     "odoo_db": "db",
     "odoo_login": "login",
     "odoo_protocol": "protocol",
+    "odoo_company_id": "company",
 }
+COMPANY_HELP = (
+    "On an Odoo database with several companies: this cafe's company. Its registers are "
+    "created there and it sees only that company's configs. Test connection lists the "
+    "companies the login may use."
+)
 
 
 class TenantForm(ApiKeyForm):
@@ -86,10 +93,59 @@ class TenantForm(ApiKeyForm):
             "odoo_db",
             "odoo_login",
             "odoo_protocol",
+            "odoo_company_id",
         ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.company_check = None
+        field = self.fields.get("odoo_company_id")
+        if field is None:
+            return
+        field.help_text = COMPANY_HELP
+        known = self.instance.odoo_companies
+        if known:  # Test connection listed them: pick by name
+            choices = [("", "None: the login's default company")]
+            choices += [(c["id"], f"{c['name']} ({c['id']})") for c in known]
+            current = self.instance.odoo_company_id
+            if current and all(c["id"] != current for c in known):
+                choices.append((current, f"Company {current} (not among the login's now)"))
+            self.fields["odoo_company_id"] = forms.TypedChoiceField(
+                label=field.label,
+                required=False,
+                choices=choices,
+                coerce=int,
+                empty_value=None,
+                help_text=COMPANY_HELP,
+            )
+
+    def clean(self):
+        """A Pro connection whose company changes, or is new, is checked with Odoo: a company
+        the login may not use, or none where it has several (a new tenant), is refused."""
+        data = super().clean()
+        if "odoo_company_id" not in self.fields or self.errors:
+            return data
+        new = self.instance.pk is None
+        touched = {"odoo_url", "odoo_db", "odoo_login", "odoo_company_id", "new_api_key"}
+        if data.get("plan") != Plan.PRO or not (new or touched & set(self.changed_data)):
+            return data
+        probe = Tenant(
+            odoo_url=data.get("odoo_url") or "",
+            odoo_db=data.get("odoo_db") or "",
+            odoo_login=data.get("odoo_login") or "",
+            odoo_api_key=data.get("new_api_key") or self.instance.odoo_api_key,
+            odoo_protocol=data.get("odoo_protocol") or self.instance.odoo_protocol,
+        )
+        company = data.get("odoo_company_id")
+        legacy = not new and self.instance.odoo_company_id is None and company is None
+        self.company_check = check_company(probe, company, new=not legacy)
+        if self.company_check and self.company_check.error:
+            self.add_error("odoo_company_id", self.company_check.error)
+        return data
 
     def apply(self) -> Tenant:
         data = self.cleaned_data
+        check = self.company_check
         if self.instance.pk is None:
             return tenant_services.create_tenant(
                 name=data["name"],
@@ -100,6 +156,9 @@ class TenantForm(ApiKeyForm):
                 odoo_login=data["odoo_login"],
                 odoo_api_key=data["new_api_key"],
                 odoo_protocol=data["odoo_protocol"],
+                odoo_company_id=data.get("odoo_company_id"),
+                odoo_company_name=check.name if check else "",
+                odoo_companies=check.companies if check else [],
             )
         tenant = self.instance
         if "name" in self.fields and "name" in self.changed_data:
@@ -111,6 +170,8 @@ class TenantForm(ApiKeyForm):
         }
         if data.get("new_api_key"):
             connection["api_key"] = data["new_api_key"]
+        if connection and check is not None:
+            connection["companies"] = check.as_edit()
         edited = bool(connection) or "plan" in self.changed_data
         if connection:
             tenant = tenants.update_odoo_connection(tenant, actor=self.who, **connection)

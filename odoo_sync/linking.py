@@ -4,7 +4,7 @@ The rule. Every create that may match names (an operator did not force a new
 one) is looked up in its Odoo, in one search per batch, among the configs
 (archived too) whose name `name_key` calls equal to its own. A config is a
 candidate unless a register of any tenant on the same Odoo (same server and
-database: `Tenant.odoo_target`) links to it, or it carries another
+database: `Tenant.odoo_database`, whichever company) links to it, or it carries another
 register's `regsync.` external id. A config carrying this register's own
 external id is its own (a create whose reply was lost): the upsert finds it.
 No candidate: create. One: link to it, and give it regsync's external id when

@@ -5,7 +5,7 @@ REDIS_URL is set; otherwise a lease on the tenant row, so the embedded default
 needs no server. Both expire by themselves if the holder dies.
 
 And the onboarding lock of one Odoo (`odoo_lock`): tenants sharing an Odoo
-(`Tenant.odoo_target`) look up, link and record existing configs one drain at
+(`Tenant.odoo_database`) look up, link and record existing configs one drain at
 a time, so two of them never take the same config (odoo_sync.linking).
 """
 
@@ -115,10 +115,10 @@ class DbOdooLock:
 
 
 def odoo_lock(tenant: Tenant, *, backend: str | None = None):
-    """The onboarding lock of the Odoo `tenant` points at (its `odoo_target`)."""
+    """The onboarding lock of the Odoo database `tenant` points at (`odoo_database`)."""
     backend = backend or settings.SYNC_LOCK_BACKEND
     ttl = settings.SYNC_CLAIM_SECONDS
-    key = hashlib.sha256(repr(tenant.odoo_target).encode()).hexdigest()[:40]
+    key = hashlib.sha256(repr(tenant.odoo_database).encode()).hexdigest()[:40]
     if backend == "redis":
         return RedisTenantLock(
             tenant.pk, ttl_seconds=ttl, url=settings.REDIS_URL, key=f"regsync:odoo-lock:{key}"

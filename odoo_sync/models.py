@@ -174,6 +174,9 @@ class AuditFinding(models.Model):
         # The register's Odoo id now names a config that carries another register's
         # external id (e.g. Odoo restored from a backup handed the id out again).
         STALE_LINK = "stale_link_in_odoo", "Linked config is another register's in Odoo"
+        # The register's config is in another company of the Odoo database now (moved in
+        # Odoo): the tenant's company no longer sees it; not deleted, never made again.
+        MOVED_COMPANY = "moved_company_in_odoo", "Moved to another company in Odoo"
 
     class Decision(models.TextChoices):
         NONE = "", "None yet"
@@ -196,6 +199,8 @@ class AuditFinding(models.Model):
     odoo_active = models.BooleanField(null=True)
     # The regsync external id the config carries ("" none): whose config it is.
     odoo_external_id = models.CharField(max_length=200, blank=True, default="")
+    # moved_company_in_odoo: the company the config is in now.
+    odoo_company_id = models.PositiveIntegerField(null=True, blank=True)
     first_seen_at = models.DateTimeField(default=timezone.now, db_default=Now())
     # The drift is gone: a later audit no longer saw it, or an operator settled it here.
     resolved_at = models.DateTimeField(null=True, blank=True)
@@ -242,6 +247,8 @@ class AuditFinding(models.Model):
                 "external_id": self.odoo_external_id or None,
             }
         )
+        if self.odoo_company_id is not None:  # moved: only where it is now is known
+            odoo = {**(odoo or {}), "company_id": self.odoo_company_id}
         decision = (
             {"what": self.decision, "by": self.decided_by, "at": self.decided_at.isoformat()}
             if self.decision

@@ -174,6 +174,13 @@ def _create_pushed(
     row = _holding(claim, batch)
     if row is None:
         return _record(claim, Outcome.SUPERSEDED, batch, odoo_id=odoo_id, duration_ms=duration_ms)
+    if linked and _linked_by_another(claim, odoo_id, row):
+        # Decided under the onboarding lock, recorded after its lease ran out (a stalled
+        # worker): another register took the config meanwhile. Given back, uncharged: the
+        # next lookup sees that link (DESIGN 13: never one config for two registers).
+        row.claim_token = row.claimed_until = None
+        row.save(update_fields=["claim_token", "claimed_until"])
+        return _record(claim, Outcome.SUPERSEDED, batch, odoo_id=odoo_id, duration_ms=duration_ms)
     _unlink_stale_holders(claim, odoo_id, batch)
     apply_event(
         row,
@@ -195,6 +202,18 @@ def _create_pushed(
         )
         return _record(claim, Outcome.REQUEUED, batch, odoo_id=odoo_id, duration_ms=duration_ms)
     return _record(claim, Outcome.SYNCED, batch, odoo_id=odoo_id, duration_ms=duration_ms)
+
+
+def _linked_by_another(claim: Claim, odoo_id: int, row: PosConfig) -> bool:
+    """Whether a register of any tenant on the same Odoo database holds this config now."""
+    return (
+        PosConfig.objects.filter(
+            tenant_id__in=Tenant.objects.sharing_odoo_with(row.tenant),
+            odoo_pos_config_id=odoo_id,
+        )
+        .exclude(pk=claim.register_id)
+        .exists()
+    )
 
 
 def _unlink_stale_holders(claim: Claim, odoo_id: int, batch: _Batch) -> None:

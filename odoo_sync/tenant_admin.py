@@ -35,7 +35,7 @@ from registers.admin import next_try, register_badge_html
 
 INCIDENTS_SHOWN = 20
 REGISTERS_SHOWN = 50
-CONNECTION_FIELDS = ["odoo_url", "odoo_db", "odoo_login", "odoo_protocol"]
+CONNECTION_FIELDS = ["odoo_url", "odoo_db", "odoo_login", "odoo_protocol", "odoo_company_id"]
 HEALTH_FIELDS = [
     "sync_status",
     "archived_at",
@@ -91,7 +91,15 @@ def tenant_sync_status(tenant: Tenant) -> SyncStatus:
 
 @admin.register(Tenant)
 class TenantAdmin(TenantScopedAdmin):
-    list_display = ["name", "slug", "plan", "sync_status", "api_key_status", "odoo_server_version"]
+    list_display = [
+        "name",
+        "slug",
+        "plan",
+        "sync_status",
+        "odoo_company",
+        "api_key_status",
+        "odoo_server_version",
+    ]
     list_filter = ["plan", ("archived_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "slug"]
     actions = ["test_connection"]
@@ -109,6 +117,15 @@ class TenantAdmin(TenantScopedAdmin):
         status = tenant_sync_status(obj)
         css = {"ok": "regsync-ok", "bad": "regsync-bad"}.get(status.tone, "")
         return format_html('<span class="{}">{}</span>', css, status.text)
+
+    @admin.display(description="Company in Odoo")
+    def odoo_company(self, obj):
+        """By name: the chosen company, or the login's default one (Test connection learns it)."""
+        if obj.odoo_company_label:
+            return obj.odoo_company_label
+        if obj.odoo_company_id:
+            return f"Company {obj.odoo_company_id} (Test connection gives its name)"
+        return "-" if obj.plan != Plan.PRO else "Not known yet: Test connection says which"
 
     @admin.display(description="Registers")
     def register_list(self, obj):
@@ -209,7 +226,7 @@ class TenantAdmin(TenantScopedAdmin):
             (
                 "Odoo connection",
                 {
-                    "fields": [*CONNECTION_FIELDS, "api_key_status", "new_api_key"],
+                    "fields": [*CONNECTION_FIELDS, "odoo_company", "api_key_status", "new_api_key"],
                     "description": "Editing the connection (a new API key included) lifts a "
                     "pause and an outage backoff: the next drain tries at once.",
                 },
@@ -227,6 +244,7 @@ class TenantAdmin(TenantScopedAdmin):
             return []
         readonly = [
             "slug",
+            "odoo_company",
             "api_key_status",
             *HEALTH_FIELDS,
             "incident_history",

@@ -50,6 +50,16 @@ def record_tenant_reachable(
     )
 
 
+def record_companies(
+    tenant_id: int, *, connection_revision: int, name: str, companies: list[dict]
+) -> None:
+    """What Odoo said of the login's companies: the tenant's company's name (or the default
+    company's, with none chosen) and the list, for the admin; only for the same connection."""
+    _same_connection(tenant_id, connection_revision).update(
+        odoo_company_name=name[:200], odoo_companies=companies
+    )
+
+
 # "Last contact" is kept to the minute: a drain within a minute of the last one
 # recorded writes nothing (a warm drain's one call should not cost an UPDATE too).
 CONTACT_PRECISION = timedelta(minutes=1)

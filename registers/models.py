@@ -51,6 +51,7 @@ class ErrorKind(models.TextChoices):
     VALIDATION = "validation", "Rejected by Odoo"
     ACCESS = "access", "No access in Odoo"
     MISSING = "missing", "Deleted in Odoo"
+    MOVED_COMPANY = "moved_company", "Moved to another company in Odoo"
     PERMANENT = "permanent", "Odoo error"
     AMBIGUOUS = "ambiguous", "Several Odoo configs have this name: an operator picks"
 

@@ -14,6 +14,7 @@ from odoo_client.errors import (
     OdooAuthError,
     OdooBatchError,
     OdooCompanyNotAllowedError,
+    OdooMovedCompanyError,
     OdooValidationError,
 )
 
@@ -81,13 +82,19 @@ def test_writing_the_other_companys_config_is_odoos_record_rule_access_error(two
     sandbox, cafe_b = two_cafes
     shop_b = sandbox.create_pos_config("Shop", company_id=cafe_b)
     with _client(sandbox, 1) as a:
-        with pytest.raises(OdooAccessError) as raised:
+        # Odoo's access error, read as what it is: the record is in another company.
+        with pytest.raises(OdooMovedCompanyError) as raised:
             a.write_pos_config(shop_b, {"name": "Mine now"})
-        with pytest.raises(OdooAccessError):
+        assert raised.value.companies == {shop_b: cafe_b}
+        with pytest.raises(OdooMovedCompanyError) as shared:
             a.write_pos_configs([shop_b], {"active": False})
+        assert shared.value.missing_ids == (shop_b,)
         with pytest.raises(OdooAccessError):
             a.link_pos_config(shop_b, ("regsync", "register_stolen"))
-    text = raised.value.message
+    assert raised.value.message.startswith(
+        f"Moved to another company in Odoo: pos.config {shop_b} is in company {cafe_b}"
+    )
+    text = raised.value.message.split("Odoo said: ", 1)[1]
     assert text.startswith(TOP_SECRET)
     assert "doesn't have 'write' access to:\n- Point of Sale Configuration (pos.config)" in text
     assert text.endswith("by switching to the company: Cafe B.")
@@ -98,12 +105,14 @@ def test_writing_the_other_companys_config_is_odoos_record_rule_access_error(two
 
 def test_an_update_by_id_of_the_other_companys_config_is_unknown_there(two_cafes):
     """`load` finds `.id` by a search, which the record rule filters: to the other company
-    the config does not exist, so the client reports it missing (confirmed by its search)."""
+    the config does not exist; the client reads where it is and reports it moved."""
     sandbox, cafe_b = two_cafes
     shop_b = sandbox.create_pos_config("Shop", company_id=cafe_b)
     with _client(sandbox, 1) as a, pytest.raises(OdooBatchError) as raised:
         a.update_pos_configs([(shop_b, {"name": "Mine now"})])
-    assert raised.value.missing_rows == frozenset({0})
+    # Confirmed elsewhere (pos_config_companies): moved to company B, not deleted.
+    assert raised.value.missing_rows == frozenset()
+    assert raised.value.moved_rows == {0: cafe_b}
     assert "Unknown database identifier" in raised.value.failed_rows[0]
     assert sandbox.pos_config(shop_b)["name"] == "Shop"
 
@@ -117,8 +126,12 @@ def test_an_external_id_whose_config_moved_to_another_company_is_refused_not_rec
         sandbox.move_pos_config(config, cafe_b)
         with pytest.raises(OdooValidationError) as raised:
             a.upsert_pos_config(external_id=("regsync", "register_moved"), name="Shop 2")
-        with pytest.raises(OdooAccessError):  # it exists: Odoo does not call it missing
+        # It exists: Odoo's access error, read as moved (never as deleted).
+        with pytest.raises(OdooMovedCompanyError):
             a.write_pos_config(config, {"name": "Shop 3"})
+        with pytest.raises(OdooMovedCompanyError) as own:  # the drain's write by external id
+            a.write_own_pos_config(config, ("regsync", "register_moved"), "Shop 4", True)
+    assert own.value.companies == {config: cafe_b}
     assert TOP_SECRET in raised.value.message
     assert [c["id"] for c in sandbox.pos_configs()] == [config]
     assert sandbox.pos_config(config)["name"] == "Shop"

@@ -13,8 +13,13 @@ AFTER = [("odoo_sync", "0009_one_finding_per_config_and_kind_constraint")]
 
 
 def _migrate(targets):
+    """Migrate to `targets`, the other apps' to their latest (the tenants' table as it is
+    now, with the columns its later migrations added): the apps as they are then."""
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
+    migrated = {app for app, _ in targets}
+    latest = [n for n in executor.loader.graph.leaf_nodes() if n[0] == "cafe"]
+    targets = [*targets, *(n for n in latest if n[0] not in migrated)]
     executor.migrate(targets)
     return executor.loader.project_state(targets).apps
 

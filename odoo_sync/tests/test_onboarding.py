@@ -4,12 +4,15 @@ Against the sandbox over HTTP: one match is linked (no second record), several
 wait for an operator, and configs that are another register's are never taken.
 """
 
+from datetime import timedelta
+
 import pytest
+from freezegun import freeze_time
 
 from cafe.tests.factories import tenant_on
 from odoo_sync.drain import TenantStatus, drain_tenant, open_drain
 from registers import services
-from registers.models import ErrorKind, SyncState
+from registers.models import ErrorKind, PosConfig, SyncState
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -411,3 +414,46 @@ def test_an_operators_pick_from_a_page_opened_before_a_move_is_refused_even_when
     with pytest.raises(services.NotAmbiguous, match="connection changed"):
         services.force_create_in_odoo(register, expected_connection_revision=page_revision)
     assert _reload(register).sync_state == SyncState.SYNC_ERROR
+
+
+def test_a_link_recorded_after_the_lock_ran_out_never_takes_a_config_another_tenant_linked(
+    settings, sandbox_tenant, odoo_sandbox
+):
+    """DESIGN 13 and 15: never one config linked to two registers; a drain never runs on
+    after another drain could take over. The first drain stalls between Odoo's answer
+    and its record for longer than its leases (SYNC_CLAIM_SECONDS): the second tenant's
+    drain takes the Odoo's onboarding lock and links the same config."""
+    settings.SYNC_LOCK_BACKEND = "db"  # leases on the frozen clock
+    odoo_sandbox.as_integration_user()  # no Access Rights: linked by Odoo id only
+    config = odoo_sandbox.create_pos_config("Garden")
+    neighbour = tenant_on(odoo_sandbox)
+    ours = services.add_register(sandbox_tenant, name="Garden", prefix="G")
+    theirs = services.add_register(neighbour, name="Garden", prefix="G")
+    with freeze_time("2031-05-05 09:00:00") as clock:
+        first = open_drain(sandbox_tenant.pk)
+        assert first.login() and first.claim_batch()
+        sent = first.call_batch(first.take_batch())
+        assert [o.odoo_id for _, o in sent] == [config]  # decided, not recorded
+        clock.tick(timedelta(seconds=settings.SYNC_CLAIM_SECONDS + 1))  # the worker stalls
+        with open_drain(neighbour.pk) as second:
+            assert second.login() and second.claim_batch()
+            for claim, outcome in second.call_batch(second.take_batch()):
+                second.record(claim, outcome)
+            second.end_batch()
+            second.finish()
+        with first:
+            for claim, outcome in sent:
+                first.record(claim, outcome)
+            first.end_batch()
+            first.finish()
+    linking = PosConfig.objects.filter(
+        pk__in=[ours.pk, theirs.pk], odoo_pos_config_id=config
+    ).count()
+    assert linking == 1, "two registers of two tenants link one pos.config"
+    ours = _reload(ours)
+    assert (ours.sync_state, ours.sync_retries, ours.claim_token) == (
+        SyncState.PENDING_CREATE,
+        0,
+        None,
+    )  # given back, uncharged: its next lookup sees the neighbour's link
+    assert ours.sync_attempts.get().outcome == "superseded"

@@ -622,13 +622,13 @@ def test_reset_wakes_a_call_parked_on_a_delay(odoo_sandbox):
     s = odoo_sandbox
     s.timeout_next(seconds=60)
     parts = urlsplit(s.url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+    # Parked for 60 s: a socket timeout (TimeoutError, not a ConnectionError) if reset did
+    # not end it; the connection is closed by the reset instead, whatever the machine's load.
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     conn.request("POST", "/xmlrpc/2/common", xmlrpc.client.dumps((), "version").encode())
-    started = time.monotonic()
     s.reset()
     with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
         conn.getresponse()
-    assert time.monotonic() - started < 2.0
     conn.close()
 
 
