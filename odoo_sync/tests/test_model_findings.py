@@ -1,8 +1,8 @@
 """Bugs the onboarding model (test_model_onboarding.py) found on main, one minimal test each.
 
-FOUND BY THE MODEL, NOT FIXED: each test is marked xfail(strict=True) with the seed
-that found it, so `make test` stays green until the fix lands; the fix removes the
-mark (strict: the test then fails until it does).
+FOUND BY THE MODEL: each test not fixed yet is marked xfail(strict=True) with the
+seed that found it, so `make test` stays green until the fix lands; the fix removes
+the mark (strict: an unexpected pass fails the run).
 """
 
 from datetime import timedelta
@@ -18,12 +18,7 @@ from registers.models import PosConfig
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="model finding C (MODEL_SEED=20310505, example 6): a link decided under the "
-    "onboarding lock is recorded after the lock's lease ran out and another tenant "
-    "on the same Odoo linked the same config",
-)
+# Model finding C (MODEL_SEED=20310505, example 6), fixed on main (bbfacdc).
 def test_a_link_is_not_recorded_once_another_tenant_could_take_the_onboarding_lock(
     settings, sandbox_tenant, odoo_sandbox
 ):

@@ -909,7 +909,7 @@ class OnboardingModel(RuleBasedStateMachine):
         for row in rows.values():
             if row.odoo_pos_config_id is None or row.pk in self.stale:
                 continue
-            key = (*row.tenant.odoo_target, row.odoo_pos_config_id)
+            key = (*row.tenant.odoo_database, row.odoo_pos_config_id)
             assert key not in linked, (
                 f"registers {linked.get(key)} and {row.pk} link {key}: "
                 + _history(rows[linked[key]])
@@ -985,11 +985,11 @@ class OnboardingModel(RuleBasedStateMachine):
         tenant_id = self.tenants[d.tenant]
         by_xid = {f"register_{r.uuid.hex}": r for r in before["rows"]}
         by_xid.update({f"register_{r.uuid.hex}": r for r in PosConfig.objects.all()})
-        target = d.drain.tenant.odoo_target
+        target = d.drain.tenant.odoo_database
         others_link = {
             r.odoo_pos_config_id
             for r in before["rows"]
-            if r.tenant_id != tenant_id and r.tenant.odoo_target == target
+            if r.tenant_id != tenant_id and r.tenant.odoo_database == target
         }
         for config_id, via, name, _active in new:
             if config_id not in pre_configs:
@@ -1044,11 +1044,11 @@ class OnboardingModel(RuleBasedStateMachine):
         With another tenant's drain holding this Odoo's onboarding lock, none is decided."""
         state = before["state"]
         xids = _xids(state)
-        target = d.drain.tenant.odoo_target
+        target = d.drain.tenant.odoo_database
         taken = {
             r.odoo_pos_config_id
             for r in before["rows"]
-            if r.odoo_pos_config_id is not None and r.tenant.odoo_target == target
+            if r.odoo_pos_config_id is not None and r.tenant.odoo_database == target
         }
         outcomes = {claim.register_id: outcome for claim, outcome in d.outcomes}
         for claim in d.batch:
@@ -1160,7 +1160,7 @@ class OnboardingModel(RuleBasedStateMachine):
                 f"register_{row.uuid.hex}"
             }
             assert not others, f"{row} links a config carrying {others}"
-            key = (*row.tenant.odoo_target, row.odoo_pos_config_id)
+            key = (*row.tenant.odoo_database, row.odoo_pos_config_id)
             assert key not in seen, f"two registers link {key}"
             seen.add(key)
 
