@@ -20,7 +20,7 @@ lease and time.
 The invariants (docs/reliability.md, "Onboarding, batches and the drift audit")
 are checked after every step; at the end the slow calls stop, the operator
 settles what is left, the drains run until nothing is due, and everything must
-be in step. Bugs it found on main have a minimal test in test_model_findings.py.
+be in step. What it found on main, and how each is pinned: docs/reliability.md.
 
 Profiles and seeds as in test_model.py: `quick` in `make test`, `ci` under
 REGSYNC_TEST_PROFILE=ci, `fuzz` from `make fuzz-model`; MODEL_SEED=<n>
