@@ -15,7 +15,9 @@ are given or taken, a tenant moves to the other Odoo, drift audits run
 (with `--fix`, or Odoo's value accepted), the operator resolves ambiguous
 registers, a shared `load` is refused without naming a row, and in some
 examples every Odoo call is slow on the frozen clock, so batches run out of
-lease and time.
+lease and time. In half the examples both Odoos have two companies and each
+tenant names its own (issue 25): configs are made in either under the same
+names, and one may be moved to the other company behind regsync's back.
 
 The invariants (docs/reliability.md, "Onboarding, batches and the drift audit")
 are checked after every step; at the end the slow calls stop, the operator
