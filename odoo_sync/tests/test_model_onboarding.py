@@ -736,7 +736,8 @@ class OnboardingModel(RuleBasedStateMachine):
             row = PosConfig.objects.get(pk=reg.pk)
             FIGURES.seen[f"audit edit between, {found[reg.pk]}"] += 1
             if found[reg.pk] == AuditFinding.Kind.RENAMED:
-                if not reg.active or not self.clashes(reg.tenant, reg.name, exclude=reg.pk):
+                # Deactivating never clashes; reactivating beside an active namesake is refused.
+                if reg.active or not self.clashes(reg.tenant, reg.name, exclude=reg.pk):
                     services.edit_register(
                         row, expected_revision=row.revision, actor=ADMIN, active=not reg.active
                     )
@@ -973,6 +974,7 @@ class OnboardingModel(RuleBasedStateMachine):
             if pk not in self.stale
             and (url, config_id) not in self.deleted
             and (url, config_id) not in self.touched
+            and (url, config_id) not in self.moved  # its refusal is its own
         ]
         if len(synced) < 2:
             return
