@@ -15,7 +15,9 @@ are given or taken, a tenant moves to the other Odoo, drift audits run
 (with `--fix`, or Odoo's value accepted), the operator resolves ambiguous
 registers, a shared `load` is refused without naming a row, and in some
 examples every Odoo call is slow on the frozen clock, so batches run out of
-lease and time.
+lease and time. In half the examples both Odoos have two companies and each
+tenant names its own (issue 25): configs are made in either under the same
+names, and one may be moved to the other company behind regsync's back.
 
 The invariants (docs/reliability.md, "Onboarding, batches and the drift audit")
 are checked after every step; at the end the slow calls stop, the operator
@@ -75,6 +77,7 @@ REG_NAMES = ["Straße", "Main Bar", "Café", "Garden", "Lounge", "Kiosk"]
 ODOO_NAMES = ["STRASSE", "strasse", "Main  Bar", "main bar", "Cafe\u0301", "Café"]
 ODOO_NAMES += ["Garden", "garden", "Lounge", "lounge ", "KIOSK", "Terrace"]
 UNRELATED = "Foreign till"  # a config no register is ever named like: never written
+CAFE_B = "Cafe B"  # the second company, in the examples with two (issue 25)
 MAX_REGISTERS = 9
 MAX_CONFIGS = 14  # made in Odoo by hand, per Odoo
 # Scaled-down limits: a call lasts at most LONGEST s; SLOW s on the frozen clock when slow.
@@ -113,6 +116,7 @@ class OpenDrain:
     url: str  # the Odoo it talks to
     opened_at: datetime
     phase: str = "opened"  # opened, ready, taken, called, done
+    moves_at_call: int = 0  # configs moved behind regsync's back before its batch was sent
     batch: list = field(default_factory=list)
     outcomes: list = field(default_factory=list)
     expect_busy: bool = False
@@ -213,6 +217,12 @@ class OnboardingModel(RuleBasedStateMachine):
         self.stepping: OpenDrain | None = None
         self.slow: SlowCalls | None = None
         self.renames = 0
+        self.company_ids: list[int] = []  # [1, B] when the databases have two companies
+        self.moved: dict[tuple[str, int], int] = {}  # (url, id) moved behind regsync's back: to
+        self.moved_when: dict[tuple[str, int], int] = {}  # (url, id): the number of that move
+        self.moved_links: set[tuple[int, int]] = set()  # (register, config) linked, then moved
+        self.dead_when_moved: set[int] = set()  # registers already dead-lettered then
+        self.moved_away_own: set[int] = set()  # finding D: linked beside their moved config
 
     # --- helpers -------------------------------------------------------------------
 
@@ -224,6 +234,14 @@ class OnboardingModel(RuleBasedStateMachine):
 
     def odoo_of(self, t: int):
         return self.odoo_at(self.tenant(t).odoo_url)
+
+    def company_of(self, t: int) -> int | None:
+        """The Odoo company tenant `t` names (None: one company, none named)."""
+        return self.company_ids[t] if self.company_ids else None
+
+    def company(self, c: int) -> int | None:
+        """Company 1 or B, by index, when there are two; else the login's default."""
+        return self.company_ids[c] if self.company_ids else None
 
     def now(self) -> datetime:
         return timezone.now()
@@ -265,31 +283,47 @@ class OnboardingModel(RuleBasedStateMachine):
     # --- setup -----------------------------------------------------------------------
 
     @initialize(
-        premade=st.lists(st.tuples(st.sampled_from(ODOO_NAMES), st.booleans()), max_size=6),
+        premade=st.lists(
+            st.tuples(st.sampled_from(ODOO_NAMES), st.booleans(), st.sampled_from([0, 1, 2])),
+            max_size=6,
+        ),
         elsewhere=st.lists(st.sampled_from(ODOO_NAMES), max_size=3),
-        namesakes=st.lists(st.sampled_from(REG_NAMES), max_size=2),
+        namesakes=st.lists(st.tuples(st.sampled_from(REG_NAMES), st.integers(0, 1)), max_size=2),
         rights=st.booleans(),
         slow=st.sampled_from(SLOW),
+        companies=st.booleans(),
     )
-    def start(self, premade, elsewhere, namesakes, rights, slow):
-        """Two Pro tenants on one Odoo database, which already has configs made by hand."""
+    def start(self, premade, elsewhere, namesakes, rights, slow, companies):
+        """Two Pro tenants on one Odoo database, which already has configs made by hand.
+        With `companies`, both Odoos have two companies, "YourCompany" (1) and "Cafe B",
+        and tenant 0 syncs into 1, tenant 1 into B (issue 25); configs are made in either
+        (`premade`'s third item: 0, 1, or 2 for both, under the same name)."""
         home = self.odoos[0]
-        for _ in range(2):
+        if companies:
+            FIGURES.seen["two companies"] += 1
+            for odoo in self.odoos:
+                cafe_b = odoo.add_company(CAFE_B)
+                odoo.set_user_companies([1, cafe_b], default=1)
+                self.company_ids = [1, cafe_b]
+            assert len({o.user_companies()[1][1] for o in self.odoos}) == 1, "B's id differs"
+        for t in range(2):
             tenant = TenantFactory(
                 plan=Plan.PRO,
                 odoo_url=home.url,
                 odoo_db=home.db,
                 odoo_login=home.login,
                 odoo_api_key=home.api_key,
+                odoo_company_id=self.company_of(t),
             )
             self.tenants.append(tenant.pk)
-        for name, active in premade:
-            self.odoo_makes_a_config(o=0, name=name, active=active)
-        for name in namesakes:  # two configs named like one register: it waits, ambiguous
-            self.odoo_makes_a_config(o=0, name=name.upper(), active=True)
-            self.odoo_makes_a_config(o=0, name=f" {name.lower()}", active=False)
-        for name in elsewhere:
-            self.odoo_makes_a_config(o=1, name=name, active=True)
+        for name, active, where in premade:
+            for c in (0, 1) if where == 2 else (where,):
+                self.odoo_makes_a_config(o=0, name=name, active=active, c=c)
+        for name, c in namesakes:  # two configs named like one register: it waits, ambiguous
+            self.odoo_makes_a_config(o=0, name=name.upper(), active=True, c=c)
+            self.odoo_makes_a_config(o=0, name=f" {name.lower()}", active=False, c=c)
+        for i, name in enumerate(elsewhere):
+            self.odoo_makes_a_config(o=1, name=name, active=True, c=i % 2)
         self.set_access_rights(o=0, allowed=rights)
         FIGURES.seen[f"slow {slow}"] += 1
         if slow:
@@ -297,13 +331,19 @@ class OnboardingModel(RuleBasedStateMachine):
 
     # --- Odoo, behind regsync's back -----------------------------------------------------
 
-    @rule(o=st.integers(0, 1), name=st.sampled_from(ODOO_NAMES), active=st.booleans())
+    @rule(
+        o=st.integers(0, 1),
+        name=st.sampled_from(ODOO_NAMES),
+        active=st.booleans(),
+        c=st.integers(0, 1),
+    )
     @counted
-    def odoo_makes_a_config(self, o, name, active):
+    def odoo_makes_a_config(self, o, name, active, c):
+        """In company `c` (1 or B) when there are two."""
         odoo = self.odoos[o]
         if self.hand_made[odoo.url] < MAX_CONFIGS:
             self.hand_made[odoo.url] += 1
-            odoo.create_pos_config(name, active=active)
+            odoo.create_pos_config(name, active=active, company_id=self.company(c))
 
     @rule(o=st.integers(0, 1), allowed=st.booleans())
     @counted
@@ -344,6 +384,57 @@ class OnboardingModel(RuleBasedStateMachine):
             odoo.set_pos_config_active(config_id, edit == "unarchive")
         self.touched.add((odoo.url, config_id))
 
+    @precondition(lambda self: self.company_ids)
+    @rule(
+        o=st.integers(0, 1),
+        pick=st.integers(0, 30),
+        then=st.sampled_from(["nothing", "edit", "audit"]),
+    )
+    @counted
+    def odoo_moves_a_config(self, o, pick, then):
+        """Someone in Odoo moves a config to the other company (linked ones first), behind
+        regsync's back; then the register linking it is renamed and drained, or an audit
+        runs with `--fix`, or nothing."""
+        odoo = self.odoos[o]
+        companies = odoo.state()["pos_config_companies"]
+        links = PosConfig.objects.filter(
+            tenant__odoo_url=odoo.url, odoo_pos_config_id__isnull=False
+        ).select_related("tenant")
+        linked = sorted(
+            {r.odoo_pos_config_id for r in links if str(r.odoo_pos_config_id) in companies}
+        )
+        ids = sorted(int(i) for i in companies if int(i) != self.unrelated[odoo.url])
+        ids = linked + sorted(set(ids) - set(linked))
+        if not ids:
+            return
+        config_id = ids[pick % len(ids)]
+        was = companies[str(config_id)]
+        to = self.company_ids[1] if was == self.company_ids[0] else self.company_ids[0]
+        assert odoo.move_pos_config(config_id, to)
+        self.moved[(odoo.url, config_id)] = to
+        self.moved_when[(odoo.url, config_id)] = len(self.moved_when) + 1
+        owners = [r for r in links if r.odoo_pos_config_id == config_id]
+        FIGURES.seen[f"odoo moves a config{' linked' if owners else ''}, then {then}"] += 1
+        for row in owners:
+            self.moved_links.add((row.pk, config_id))
+            if row.sync_state == SyncState.SYNC_ERROR:
+                self.dead_when_moved.add(row.pk)
+        owners = [r for r in owners if r.tenant.odoo_url == odoo.url and r.pk in self.regs]
+        if not owners or then == "nothing":
+            return
+        t = self.tenants.index(owners[0].tenant_id)
+        if then == "audit":
+            self.drift_audit(t=t, decision="fix", edit_between=False)
+            return
+        reg = self.regs[owners[0].pk]
+        row = PosConfig.objects.get(pk=reg.pk)
+        self.renames += 1
+        name = f"Till {self.renames}"
+        services.edit_register(row, expected_revision=row.revision, actor=ADMIN, name=name)
+        reg.name = name
+        reg.names.add(name)
+        self.drain_whole(t=t)
+
     @rule(o=st.integers(0, 1))
     @counted
     def odoo_backup(self, o):
@@ -379,6 +470,10 @@ class OnboardingModel(RuleBasedStateMachine):
                 own = f"register_{PosConfig.objects.get(pk=pk).uuid.hex}"
                 ids &= {i for i in ids if own in xids.get(i, [])}
         self.touched |= {(odoo.url, c) for c in configs}
+        companies = state["pos_config_companies"]
+        for (url, config_id), to in list(self.moved.items()):
+            if url == odoo.url and companies.get(str(config_id)) != to:
+                del self.moved[(url, config_id)]  # the backup has it where it was
 
     # --- registers, as the admin makes and edits them -------------------------------------
 
@@ -462,6 +557,9 @@ class OnboardingModel(RuleBasedStateMachine):
         try:
             services.link_register_to_odoo(row, odoo_pos_config_id=candidate, actor=OPERATOR)
             FIGURES.seen["operator link"] += 1
+            if (row.tenant.odoo_url, candidate) in self.moved:  # moved since it was listed
+                FIGURES.seen["operator links a moved candidate"] += 1
+                self.moved_links.add((row.pk, candidate))
         except ValidationError:
             FIGURES.seen["operator link refused"] += 1
 
@@ -577,7 +675,7 @@ class OnboardingModel(RuleBasedStateMachine):
             ):
                 # A config made in Odoo first: the register links it (written by id after).
                 self.renames += 1
-                odoo.create_pos_config(f"Till {self.renames}")
+                odoo.create_pos_config(f"Till {self.renames}", company_id=self.company_of(t))
                 self.add_registers(t=t, names=[f"Till {self.renames}"])
             self.drain_whole(t=t)  # in step first, so that there is drift to find
         synced = mine.filter(sync_state=SyncState.SYNCED, odoo_pos_config_id__isnull=False)
@@ -630,6 +728,7 @@ class OnboardingModel(RuleBasedStateMachine):
         FIGURES.seen[f"audit {result.status}"] += 1
         if result.status == "ok":
             self._stale_links_reported_stale(t, state, result.findings)
+            self._moved_reported_moved(t, state, result.findings)
         findings = [f for f in result.findings if f.register_id is not None]
         found = {f.register_id: f.kind for f in findings}
         if edit_between and found and decision == "fix":
@@ -637,7 +736,8 @@ class OnboardingModel(RuleBasedStateMachine):
             row = PosConfig.objects.get(pk=reg.pk)
             FIGURES.seen[f"audit edit between, {found[reg.pk]}"] += 1
             if found[reg.pk] == AuditFinding.Kind.RENAMED:
-                if not reg.active or not self.clashes(reg.tenant, reg.name, exclude=reg.pk):
+                # Deactivating never clashes; reactivating beside an active namesake is refused.
+                if reg.active or not self.clashes(reg.tenant, reg.name, exclude=reg.pk):
                     services.edit_register(
                         row, expected_revision=row.revision, actor=ADMIN, active=not reg.active
                     )
@@ -660,10 +760,42 @@ class OnboardingModel(RuleBasedStateMachine):
             else:
                 done = False
             FIGURES.seen[f"audit {finding.kind} {decision} {done}"] += 1
+            if finding.kind == AuditFinding.Kind.MOVED_COMPANY:  # 11: never written by --fix
+                row = PosConfig.objects.get(pk=finding.register_id)
+                assert not done, f"{decision} of {finding.as_dict()} did something: {row}"
             handled.setdefault(finding.odoo_id, []).append(done)
         for config_id, done in handled.items():
             if all(done):  # every drift of that config settled: it must be in step again
                 self.touched.discard((url, config_id))
+
+    def _moved_reported_moved(self, t: int, state: dict, findings) -> None:
+        """9 and 11. With two companies, a register linked to a config of the other company
+        is reported `moved_company_in_odoo`, and only that (never deleted, which `--fix`
+        would make again); no config of the other company is reported at all."""
+        company = self.company_of(t)
+        if company is None:
+            return
+        companies = state["pos_config_companies"]
+        kinds: dict[int, set] = {}
+        for finding in findings:
+            kinds.setdefault(finding.register_id, set()).add(finding.kind)
+            if finding.register_id is None:
+                where = companies.get(str(finding.odoo_id))
+                assert where in (None, company), (
+                    f"tenant {t}'s audit reports pos.config {finding.odoo_id} of company "
+                    f"{where}: {finding.as_dict()}"
+                )
+        for row in PosConfig.objects.filter(
+            tenant_id=self.tenants[t], odoo_pos_config_id__isnull=False
+        ):
+            where = companies.get(str(row.odoo_pos_config_id))
+            if where in (None, company) or row.pk in self.stale:
+                continue
+            FIGURES.seen["audit meets a moved config"] += 1
+            assert kinds.get(row.pk) == {AuditFinding.Kind.MOVED_COMPANY}, (
+                f"{row} links pos.config {row.odoo_pos_config_id}, in company {where}: the "
+                f"audit found {kinds.get(row.pk)}"
+            )
 
     def _stale_links_reported_stale(self, t: int, state: dict, findings) -> None:
         """8. The audit tells a stale link from drift: a register whose linked config carries
@@ -679,6 +811,15 @@ class OnboardingModel(RuleBasedStateMachine):
             carried = set(xids.get(row.odoo_pos_config_id, [])) - {f"register_{row.uuid.hex}"}
             if carried:
                 FIGURES.seen["audit meets a stale link"] += 1
+                where = state["pos_config_companies"].get(str(row.odoo_pos_config_id))
+                if kinds.get(row.pk) == {AuditFinding.Kind.MOVED_COMPANY} and where not in (
+                    None,
+                    self.company_of(t),
+                ):
+                    # Finding E (docs/reliability.md), open on main: a stale link to an id
+                    # the other company's config got again is reported moved, not stale.
+                    FIGURES.seen["finding E: stale link reported moved"] += 1
+                    continue
                 assert kinds.get(row.pk) == {AuditFinding.Kind.STALE_LINK}, (
                     f"{row} links pos.config {row.odoo_pos_config_id}, which carries "
                     f"{carried}: the audit found {kinds.get(row.pk)}"
@@ -756,6 +897,7 @@ class OnboardingModel(RuleBasedStateMachine):
             matching = any(c.action == claims.CREATE and c.matches_name for c in d.batch)
             d.expect_busy |= matching and self._onboarding_lock_held_by_another(d)
             before = self._snapshot(d.url)
+            d.moves_at_call = len(self.moved_when)
             d.outcomes = self._run_step(d, lambda: drain.call_batch(d.batch))
             self._decisions_were_the_rule(d, before)
             d.phase = "called"
@@ -832,6 +974,7 @@ class OnboardingModel(RuleBasedStateMachine):
             if pk not in self.stale
             and (url, config_id) not in self.deleted
             and (url, config_id) not in self.touched
+            and (url, config_id) not in self.moved  # its refusal is its own
         ]
         if len(synced) < 2:
             return
@@ -872,6 +1015,7 @@ class OnboardingModel(RuleBasedStateMachine):
         self._unrelated_untouched(states)  # 3 (the rest after each drain step)
         self._synced_waiting_or_dead(rows, states)  # 4
         self._no_call_past_the_lease()  # 5
+        self._in_its_own_company(rows, states)  # 9 (10 and 11 after each drain step, audit)
 
     def _local_truth_kept(self, rows):
         assert sorted(rows) == sorted(self.regs)
@@ -893,6 +1037,9 @@ class OnboardingModel(RuleBasedStateMachine):
             made &= {i for i in configs if not set(xids.get(i, [])) - {own}}
             self.made[(url, row.pk)] = made
             mine |= made
+            if row.pk in self.moved_away_own:  # finding D: its config in the other company
+                where = state["pos_config_companies"]
+                mine = {i for i in mine if where.get(str(i)) == row.tenant.odoo_company_id}
             linked = row.odoo_pos_config_id
             if (
                 linked in configs
@@ -955,6 +1102,56 @@ class OnboardingModel(RuleBasedStateMachine):
                         f"{row} waits for a pick among candidates of "
                         f"{self.ambiguous_at.get(row.pk)}, its tenant points at {url}"
                     )
+
+    def _in_its_own_company(self, rows, states):
+        """9. With two companies: every config a register links, or that carries its
+        external id, is in its tenant's company, unless it was moved behind regsync's back
+        (then the register is synced as it was, waiting, or dead-lettered `moved_company`,
+        if not dead-lettered already); an ambiguous register's candidates are its
+        company's (or moved since)."""
+        if not self.company_ids:
+            return
+        for row in rows.values():
+            company, url = row.tenant.odoo_company_id, row.tenant.odoo_url
+            companies = states[url]["pos_config_companies"]
+            linked = row.odoo_pos_config_id
+            if linked is not None and row.pk not in self.stale and str(linked) in companies:
+                where = companies[str(linked)]
+                if where != company:
+                    FIGURES.seen[f"register on a moved config, {row.sync_state}"] += 1
+                    assert (row.pk, linked) in self.moved_links, (
+                        f"{row} links pos.config {linked} of company {where}, its tenant's is "
+                        f"{company}, and nobody moved it there" + _history(row)
+                    )
+                    if (
+                        row.sync_state == SyncState.SYNC_ERROR
+                        and row.last_sync_error_kind == ErrorKind.ACCESS
+                        and not row.odoo_made_by_regsync
+                    ):
+                        # Finding F (docs/reliability.md), open on main: a linked config
+                        # moved away is dead-lettered `access` by the stale-link check.
+                        FIGURES.seen["finding F: moved, dead-lettered access"] += 1
+                    elif (
+                        row.sync_state == SyncState.SYNC_ERROR
+                        and row.pk not in self.dead_when_moved
+                    ):
+                        assert row.last_sync_error_kind == ErrorKind.MOVED_COMPANY, (
+                            f"{row} on pos.config {linked}, moved to company {where}, is "
+                            f"dead-lettered {row.last_sync_error_kind}: {row.last_sync_error}"
+                        )
+            own = f"register_{row.uuid.hex}"
+            for config_id, names in _xids(states[url]).items():
+                where = companies.get(str(config_id))
+                if own in names and where != company:
+                    assert (url, config_id) in self.moved, (
+                        f"pos.config {config_id} carrying {row}'s external id is in company "
+                        f"{where}, its tenant's is {company}"
+                    )
+            for candidate in row.odoo_link_candidates or []:
+                where = companies.get(str(candidate["id"]))
+                assert where in (None, company) or (url, candidate["id"]) in self.moved, (
+                    f"{row}'s candidate {candidate} is in company {where}, its tenant's {company}"
+                )
 
     def _no_call_past_the_lease(self):
         """5. No Odoo call of a drain starts unless it can end, with 5 s left to record it,
@@ -1035,6 +1232,48 @@ class OnboardingModel(RuleBasedStateMachine):
             last_sync_error_kind=ErrorKind.AMBIGUOUS,
         ):
             self.ambiguous_at.setdefault(row.pk, d.url)
+        self._stayed_in_its_company(d, before, after, new, post_xids, pre_xids)
+
+    def _stayed_in_its_company(self, d: OpenDrain, before, after, new, post_xids, pre_xids):
+        """10. With two companies, a drain step of a tenant wrote, made, attached an external
+        id to, linked or recorded synced only configs of the tenant's company (as they were
+        when it ran; a config moved after its batch was sent aside: invariant 9 then)."""
+        company = d.drain.tenant.odoo_company_id
+        if company is None:
+            return
+        where = {**after["pos_config_companies"], **before["state"]["pos_config_companies"]}
+        for config_id, via, name, _active in new:
+            assert where.get(str(config_id)) == company, (
+                f"tenant {d.tenant}'s {via} {name!r} on pos.config {config_id} of company "
+                f"{where.get(str(config_id))}, its own is {company}"
+            )
+        for config_id, names in post_xids.items():
+            if set(names) - set(pre_xids.get(config_id, [])):
+                assert where.get(str(config_id)) == company, (
+                    f"tenant {d.tenant} attached {names} to pos.config {config_id} of company "
+                    f"{where.get(str(config_id))}, its own is {company}"
+                )
+        was = {r.pk: r for r in before["rows"]}
+        for row in PosConfig.objects.filter(tenant_id=self.tenants[d.tenant]):
+            old = was.get(row.pk)
+            linked = row.odoo_pos_config_id
+            if linked is None or where.get(str(linked)) in (None, company):
+                continue
+            newly = old is None or old.odoo_pos_config_id != linked
+            synced = row.sync_state == SyncState.SYNCED and (
+                newly
+                or old.sync_state != SyncState.SYNCED
+                or old.last_synced_at != row.last_synced_at
+            )
+            if not (newly or synced):
+                continue
+            key = (d.url, linked)
+            assert self.moved_when.get(key, 0) > d.moves_at_call, (
+                f"tenant {d.tenant}'s drain {'linked' if newly else 'recorded synced'} {row} "
+                f"to pos.config {linked} of company {where.get(str(linked))}, its own is "
+                f"{company}" + _history(row)
+            )
+            self.moved_links.add((row.pk, linked))  # moved after its batch was sent
 
     def _decisions_were_the_rule(self, d: OpenDrain, before: dict):
         """6. Onboarding's decision, for each create of the batch in order: one candidate
@@ -1051,13 +1290,27 @@ class OnboardingModel(RuleBasedStateMachine):
             if r.odoo_pos_config_id is not None and r.tenant.odoo_database == target
         }
         outcomes = {claim.register_id: outcome for claim, outcome in d.outcomes}
+        company = d.drain.tenant.odoo_company_id
+        companies = state["pos_config_companies"]
         for claim in d.batch:
             if claim.action != claims.CREATE:
                 continue
             outcome = outcomes[claim.register_id]
             own = f"register_{claim.uuid.hex}"
-            if any(own in names for names in xids.values()) or not claim.matches_name:
-                assert not outcome.linked, (claim, outcome)
+            carrying = {i: companies.get(str(i)) for i, n in xids.items() if own in n}
+            if outcome.linked and carrying and company not in carrying.values():
+                # Finding D's companies form (docs/reliability.md), open on main: without
+                # Access Rights, a register whose own config is in the other company links
+                # a namesake in its own.
+                FIGURES.seen["finding D: linked beside its moved config"] += 1
+                self.moved_away_own.add(claim.register_id)
+                continue
+            if carrying or not claim.matches_name:
+                assert not outcome.linked, (
+                    f"{claim} linked though its external id is on {carrying} (id: company; its company "
+                    f"{company})"
+                    f": {outcome}" + _history(PosConfig.objects.get(pk=claim.register_id))
+                )
                 continue
             candidates = sorted(
                 c["id"]
@@ -1065,6 +1318,7 @@ class OnboardingModel(RuleBasedStateMachine):
                 if name_key(c["name"]) == name_key(claim.name)
                 and c["id"] not in taken
                 and not xids.get(c["id"])
+                and company in (None, companies[str(c["id"])])
             )
             if d.expect_busy:
                 assert isinstance(outcome.error, OdooNotSentError), (claim.name, outcome)
@@ -1109,6 +1363,7 @@ class OnboardingModel(RuleBasedStateMachine):
             self.slow.stop()
             self.slow = None
         self.clock.tick(timedelta(seconds=LEASE + 60))
+        self._move_back()
         for t in range(2):
             self._drain_until_quiet()
             result = audit.audit_tenant(self.tenant(t))
@@ -1134,6 +1389,28 @@ class OnboardingModel(RuleBasedStateMachine):
         self.the_promises_hold()
         self._in_step()
 
+    def _move_back(self):
+        """An Odoo admin moves every config a register links, or that carries its external
+        id, back into its tenant's company."""
+        for t in range(2) if self.company_ids else ():
+            company, url = self.company_of(t), self.tenant(t).odoo_url
+            odoo = self.odoo_at(url)
+            state = odoo.state()
+            companies, xids = state["pos_config_companies"], _xids(state)
+            for row in PosConfig.objects.filter(tenant_id=self.tenants[t]):
+                own = f"register_{row.uuid.hex}"
+                ids = {i for i, names in xids.items() if own in names}
+                if row.pk in self.moved_away_own:  # finding D: linked to another since
+                    ids = set()
+                if row.pk not in self.stale:  # a stale link's config is another register's
+                    ids |= {row.odoo_pos_config_id} - {None}
+                for config_id in ids:
+                    if companies.get(str(config_id)) not in (None, company):
+                        FIGURES.seen["operator moves a config back"] += 1
+                        odoo.move_pos_config(config_id, company)
+                        companies[str(config_id)] = company
+                        self.moved.pop((url, config_id), None)
+
     def _drain_until_quiet(self):
         for _ in range(8):
             due = PosConfig.objects.filter(
@@ -1152,6 +1429,9 @@ class OnboardingModel(RuleBasedStateMachine):
         for row in PosConfig.objects.select_related("tenant"):
             assert row.sync_state == SyncState.SYNCED, (row, row.last_sync_error)
             state = states[row.tenant.odoo_url]
+            if self.company_ids:
+                where = state["pos_config_companies"].get(str(row.odoo_pos_config_id))
+                assert where == row.tenant.odoo_company_id, (row, where)
             configs = {c["id"]: c for c in state["pos_configs"]}
             odoo = configs.get(row.odoo_pos_config_id)
             assert odoo is not None, f"{row} links {row.odoo_pos_config_id}, not in its Odoo"
