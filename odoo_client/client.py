@@ -879,6 +879,30 @@ class OdooClient:
                     found[int(row["id"])] = int(company[0])
         return found
 
+    def pos_configs_anywhere(self, ids: list[int], module: str = REGSYNC_MODULE) -> list[dict]:
+        """These pos.config as every company the user may use sees them (`pos_config_companies`):
+        `id`, `name`, `active`, `company_id` and the `external_ids` of `module` each carries.
+        Two calls (a `search_read` and a `get_metadata`); a deleted config is absent."""
+        rows = self._execute_kw(
+            "pos.config",
+            "search_read",
+            [[("id", "in", [int(i) for i in ids])]],
+            {"fields": ["name", "active", "company_id"], "context": {"active_test": False}},
+        )
+        found = [
+            {
+                "id": int(r["id"]),
+                "name": r["name"],
+                "active": bool(r["active"]),
+                "company_id": int(r["company_id"][0]) if r.get("company_id") else None,
+            }
+            for r in rows or []
+        ]
+        carried = self.regsync_external_ids([r["id"] for r in found], module) if found else {}
+        for r in found:
+            r["external_ids"] = carried.get(r["id"], [])
+        return found
+
     # --- pos.config helpers ---------------------------------------------------------------
     def upsert_pos_config(
         self, *, external_id: tuple[str, str], name: str, active: bool = True
@@ -1062,7 +1086,8 @@ class OdooClient:
             ]
             for odoo_id, (_, external_id, name, active) in zip(ids, rows, strict=True)
         ]
-        return self._load_by_id(["id", ".id", "name", "active"], data, ids)
+        xids = [row[0] for row in data]
+        return self._load_by_id(["id", ".id", "name", "active"], data, ids, xids)
 
     def write_own_pos_config(
         self, odoo_id: int, external_id: tuple[str, str] | str, name: str, active: bool
@@ -1074,6 +1099,13 @@ class OdooClient:
             [answered] = self.write_own_pos_configs([(odoo_id, external_id, name, active)])
         except OdooBatchError as exc:
             text = exc.failed_rows.get(0) or exc.message
+            if 0 in exc.not_ours_rows:
+                raise OdooNotOursError(
+                    f"pos.config {odoo_id} is in another company and carries another "
+                    "register's external id (Odoo restored from a backup?): not written; "
+                    f"the register is created again. Odoo said: {text}",
+                    fault_code="load",
+                ) from exc
             if 0 in exc.moved_rows:
                 error = OdooMovedCompanyError(
                     _moved_text({odoo_id: exc.moved_rows[0]}, self.company_id)
@@ -1089,9 +1121,17 @@ class OdooClient:
             raise OdooValidationError(text, fault_code="load") from exc
         return answered
 
-    def _load_by_id(self, fields: list[str], data: list[list[str]], ids: list[int]) -> list[int]:
+    def _load_by_id(
+        self,
+        fields: list[str],
+        data: list[list[str]],
+        ids: list[int],
+        own_xids: list[str] | None = None,
+    ) -> list[int]:
         """`_load_rows` of rows naming records by `.id` (archived ones found): a refusal's rows
-        whose record is gone from Odoo (one `search` confirms it) are in `missing_rows`."""
+        whose record is gone from Odoo (one `search` confirms it) are in `missing_rows`; with
+        a company, those in another of the user's companies are in `moved_rows`, or, given
+        each row's own external id (`own_xids`), in `not_ours_rows` when they carry another."""
         try:
             return self._load_rows(fields, data, context={"active_test": False})
         except OdooBatchError as error:
@@ -1114,8 +1154,25 @@ class OdooClient:
                 )
                 gone = [i for i in unknown if ids[i] not in present]
                 moved = self._moved([ids[i] for i in gone])
+                if own_xids is not None and moved:
+                    # In another company and carrying another register's external id: not
+                    # this row's config moved, but an id handed out again (a restore).
+                    carried = self.regsync_external_ids(sorted(moved))
+                    error.not_ours_rows = frozenset(
+                        i
+                        for i in gone
+                        if ids[i] in moved
+                        and any(x != own_xids[i] for x in carried.get(ids[i], []))
+                    )
+                    moved = {
+                        k: v
+                        for k, v in moved.items()
+                        if k not in {ids[i] for i in error.not_ours_rows}
+                    }
                 error.moved_rows = {i: moved[ids[i]] for i in gone if ids[i] in moved}
-                error.missing_rows = frozenset(i for i in gone if ids[i] not in moved)
+                error.missing_rows = frozenset(
+                    i for i in gone if ids[i] not in moved and i not in error.not_ours_rows
+                )
             raise
 
     def _batch_error(self, messages: list[dict], row_count: int) -> OdooBatchError:
@@ -1203,7 +1260,10 @@ class OdooClient:
         found: dict[int, list[str]] = {}
         for start in range(0, len(ids), 1000):
             chunk = ids[start : start + 1000]
-            for meta in self.execute_kw("pos.config", "get_metadata", [chunk]) or []:
+            # Read across every company the user may use (no `allowed_company_ids`): a
+            # config moved to another company has its external ids too, and the record
+            # rule would refuse the whole read otherwise.
+            for meta in self._execute_kw("pos.config", "get_metadata", [chunk], {}) or []:
                 xmlids = [str(x.get("xmlid") or "") for x in meta.get("xmlids") or []]
                 found[int(meta["id"])] = [x for x in xmlids if x.startswith(module + ".")]
         return found

@@ -256,6 +256,9 @@ class OdooBatchError(OdooValidationError):
         self.incomplete = incomplete
         self.missing_rows = frozenset(missing_rows)
         self.moved_rows = dict(moved_rows or {})
+        # Rows whose `.id` names another company's record carrying another register's
+        # external id (odoo_client.client: `write_own_pos_configs`).
+        self.not_ours_rows: frozenset[int] = frozenset()
         self.messages = list(messages or [])
 
 

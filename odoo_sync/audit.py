@@ -185,7 +185,7 @@ def _read_and_compare(tenant: Tenant) -> TenantAudit:
         with client_for(tenant) as client:
             client.authenticate()
             records = client.read_all_pos_configs(page_size=PAGE_SIZE)
-            moved = _moved_away(client, tenant, registers, records)
+            moved, elsewhere = _moved_away(client, tenant, registers, records)
     except OdooAuthError as exc:
         return TenantAudit(tenant, Status.PAUSED, error=explain(exc, tenant).text)
     except OdooError as exc:
@@ -194,26 +194,31 @@ def _read_and_compare(tenant: Tenant) -> TenantAudit:
         tenant_id__in=Tenant.objects.sharing_odoo_with(tenant), odoo_pos_config_id__isnull=False
     ).exclude(tenant=tenant)
     others_linked = frozenset(others.values_list("odoo_pos_config_id", flat=True))
-    findings = compare(registers, records, others_linked=others_linked, moved=moved)
+    findings = compare(registers, [*records, *elsewhere], others_linked=others_linked, moved=moved)
     return TenantAudit(tenant, Status.OK, findings=findings)
 
 
-def _moved_away(client, tenant: Tenant, registers, records) -> dict[int, int]:
+def _moved_away(client, tenant: Tenant, registers, records) -> tuple[dict[int, int], list]:
     """The configs registers link that the tenant's company does not see but another company
-    of the database holds (one read across the login's companies; none without a company)."""
+    of the database holds (read across the login's companies; nothing without a company):
+    `{id: company}` of those moved there, and, as records, those that carry another
+    register's external id there (an id a restore handed out again: a stale link)."""
     if tenant.odoo_company_id is None:
-        return {}
+        return {}, []
     seen = {record["id"] for record in records}
-    unseen = sorted(
-        {r.odoo_pos_config_id for r in registers if r.odoo_pos_config_id is not None} - seen
-    )
+    by_id = {r.odoo_pos_config_id: r for r in registers if r.odoo_pos_config_id is not None}
+    unseen = sorted(set(by_id) - seen)
     if not unseen:
-        return {}
-    return {
-        odoo_id: company
-        for odoo_id, company in client.pos_config_companies(unseen).items()
-        if company != tenant.odoo_company_id
-    }
+        return {}, []
+    moved, stale = {}, []
+    for record in client.pos_configs_anywhere(unseen):
+        if record["company_id"] == tenant.odoo_company_id:
+            continue
+        if another_registers_external_id(record["external_ids"], by_id[record["id"]].uuid):
+            stale.append(record)
+        else:
+            moved[record["id"]] = record["company_id"]
+    return moved, stale
 
 
 # What each run reads afresh, and what merging a finding it saw again may change.

@@ -486,7 +486,9 @@ class Drain:
             took = _ms(started)
             named = set(exc.failed_rows) - set(exc.uncertain_rows)
             for index in named:
-                if index in exc.moved_rows:
+                if index in exc.not_ours_rows:
+                    cls = OdooNotOursError
+                elif index in exc.moved_rows:
                     cls = OdooMovedCompanyError
                 elif index in exc.missing_rows:
                     cls = OdooMissingRecordError

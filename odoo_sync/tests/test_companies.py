@@ -237,3 +237,63 @@ def test_choosing_another_company_keeps_the_links_and_says_where_the_configs_are
     assert odoo.pos_config_company(_reload(patio).odoo_pos_config_id) == cafe_b
     assert audit.audit_tenant(_reload(tenant)).findings == []
     assert len(odoo.pos_configs()) == 2
+
+
+def test_an_id_handed_to_the_other_companys_config_after_a_restore_is_a_stale_link_not_a_move(
+    two_companies,
+):
+    """Model finding E: after a restore the id a register of company 1 holds names company
+    B's new config (carrying B's register's external id). That is a stale link: reported
+    as one, never "move it back" (that would move B's config), and the drain makes the
+    register's config again in its own company without writing B's."""
+    odoo, cafe_b = two_companies
+    a = tenant_on(odoo, odoo_company_id=1)
+    b = tenant_on(odoo, odoo_company_id=cafe_b)
+    backup = odoo.backup()
+    bar = services.add_register(a, name="Bar", prefix="BAR")
+    drain_tenant(a.pk)
+    odoo.restore_backup(backup)
+    patio = services.add_register(b, name="Patio", prefix="PAT")
+    drain_tenant(b.pk)
+    bar, patio = _reload(bar), _reload(patio)
+    assert bar.odoo_pos_config_id == patio.odoo_pos_config_id  # handed out again, in B
+
+    [finding] = audit.audit_tenant(a).findings
+    assert finding.kind == AuditFinding.Kind.STALE_LINK
+    assert finding.odoo_name == "Patio"
+
+    services.rename_register(bar, name="Bar North")
+    drain_tenant(a.pk)
+    bar = _reload(bar)
+    assert bar.sync_state == SyncState.SYNCED
+    assert bar.odoo_pos_config_id != patio.odoo_pos_config_id
+    assert odoo.pos_config_company(bar.odoo_pos_config_id) == 1
+    assert odoo.pos_config(bar.odoo_pos_config_id)["name"] == "Bar North"
+    assert odoo.pos_config(patio.odoo_pos_config_id)["name"] == "Patio"  # B's, untouched
+    assert odoo.pos_config_company(patio.odoo_pos_config_id) == cafe_b
+
+
+def test_a_linked_config_moved_to_another_company_is_dead_lettered_as_moved_not_as_access(
+    two_companies,
+):
+    """Model finding F: the read of a linked config's external ids before its write must not
+    be refused for a config moved to another company (it was: an `access` dead letter that
+    told the operator to fix the user's rights)."""
+    odoo, cafe_b = two_companies
+    theirs = odoo.create_pos_config("Bar", company_id=1)  # made in Odoo, then linked
+    tenant = tenant_on(odoo, odoo_company_id=1)
+    bar = services.add_register(tenant, name="Bar", prefix="BAR")
+    patio = services.add_register(tenant, name="Patio", prefix="PAT")
+    drain_tenant(tenant.pk)
+    assert _reload(bar).odoo_pos_config_id == theirs
+    odoo.move_pos_config(theirs, cafe_b)
+    services.rename_register(_reload(bar), name="Bar North")
+    services.rename_register(_reload(patio), name="Patio South")
+    drain_tenant(tenant.pk)
+    bar = _reload(bar)
+    assert (bar.sync_state, bar.last_sync_error_kind) == (
+        SyncState.SYNC_ERROR,
+        ErrorKind.MOVED_COMPANY,
+    )
+    assert _reload(patio).sync_state == SyncState.SYNCED  # the rest of the batch lands
+    assert odoo.pos_config(theirs)["name"] == "Bar"

@@ -811,15 +811,6 @@ class OnboardingModel(RuleBasedStateMachine):
             carried = set(xids.get(row.odoo_pos_config_id, [])) - {f"register_{row.uuid.hex}"}
             if carried:
                 FIGURES.seen["audit meets a stale link"] += 1
-                where = state["pos_config_companies"].get(str(row.odoo_pos_config_id))
-                if kinds.get(row.pk) == {AuditFinding.Kind.MOVED_COMPANY} and where not in (
-                    None,
-                    self.company_of(t),
-                ):
-                    # Finding E (docs/reliability.md), open on main: a stale link to an id
-                    # the other company's config got again is reported moved, not stale.
-                    FIGURES.seen["finding E: stale link reported moved"] += 1
-                    continue
                 assert kinds.get(row.pk) == {AuditFinding.Kind.STALE_LINK}, (
                     f"{row} links pos.config {row.odoo_pos_config_id}, which carries "
                     f"{carried}: the audit found {kinds.get(row.pk)}"
@@ -1124,14 +1115,6 @@ class OnboardingModel(RuleBasedStateMachine):
                         f"{company}, and nobody moved it there" + _history(row)
                     )
                     if (
-                        row.sync_state == SyncState.SYNC_ERROR
-                        and row.last_sync_error_kind == ErrorKind.ACCESS
-                        and not row.odoo_made_by_regsync
-                    ):
-                        # Finding F (docs/reliability.md), open on main: a linked config
-                        # moved away is dead-lettered `access` by the stale-link check.
-                        FIGURES.seen["finding F: moved, dead-lettered access"] += 1
-                    elif (
                         row.sync_state == SyncState.SYNC_ERROR
                         and row.pk not in self.dead_when_moved
                     ):
