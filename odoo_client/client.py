@@ -86,13 +86,20 @@ JSON2_ARGUMENTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _moved_text(moved: dict[int, int], company_id: int | None) -> str:
+def _moved_error(
+    moved: dict[int, int], company_id: int | None, said: str, **kw
+) -> OdooMovedCompanyError:
+    """`OdooMovedCompanyError` for records in another company (`moved`: id -> company)."""
     listed = ", ".join(f"pos.config {i} is in company {c}" for i, c in sorted(moved.items()))
-    return (
+    error = OdooMovedCompanyError(
         f"Moved to another company in Odoo: {listed}, not this tenant's company {company_id}; "
         "regsync neither writes it there nor makes it again. Move it back in Odoo, or decide "
-        "on the register's page."
+        f"on the register's page. Odoo said: {said}",
+        **kw,
     )
+    error.missing_ids = tuple(moved)
+    error.companies = moved
+    return error
 
 
 def _load_cell(value) -> str:
@@ -864,43 +871,46 @@ class OdooClient:
         deleted, or moved to a company the user may not use, is absent. One
         `search_read` per 1000 ids, archived configs included.
         """
-        found: dict[int, int] = {}
+        return {
+            row["id"]: row["company_id"]
+            for row in self._read_anywhere(ids, [])
+            if row["company_id"] is not None
+        }
+
+    def pos_configs_anywhere(self, ids: list[int], module: str = REGSYNC_MODULE) -> list[dict]:
+        """These pos.config as every company the user may use sees them (`pos_config_companies`):
+        `id`, `name`, `active`, `company_id` and the `external_ids` of `module` each carries.
+        A `search_read` and a `get_metadata` per 1000 ids; a deleted config is absent."""
+        found = self._read_anywhere(ids, ["name", "active"])
+        carried = self.regsync_external_ids([r["id"] for r in found], module) if found else {}
+        for r in found:
+            r["active"] = bool(r["active"])
+            r["external_ids"] = carried.get(r["id"], [])
+        return found
+
+    def _read_anywhere(self, ids: list[int], fields: list[str]) -> list[dict]:
+        """`fields` and `company_id` (an id, or None) of these pos.config, archived ones too,
+        read without this client's company: one `search_read` per 1000 ids."""
+        found = []
         wanted = [int(i) for i in ids]
         for start in range(0, len(wanted), 1000):
             rows = self._execute_kw(
                 "pos.config",
                 "search_read",
                 [[("id", "in", wanted[start : start + 1000])]],
-                {"fields": ["company_id"], "context": {"active_test": False}},
+                {"fields": [*fields, "company_id"], "context": {"active_test": False}},
             )
             for row in rows or []:
                 company = row.get("company_id")
-                if isinstance(company, list | tuple) and company:
-                    found[int(row["id"])] = int(company[0])
-        return found
-
-    def pos_configs_anywhere(self, ids: list[int], module: str = REGSYNC_MODULE) -> list[dict]:
-        """These pos.config as every company the user may use sees them (`pos_config_companies`):
-        `id`, `name`, `active`, `company_id` and the `external_ids` of `module` each carries.
-        Two calls (a `search_read` and a `get_metadata`); a deleted config is absent."""
-        rows = self._execute_kw(
-            "pos.config",
-            "search_read",
-            [[("id", "in", [int(i) for i in ids])]],
-            {"fields": ["name", "active", "company_id"], "context": {"active_test": False}},
-        )
-        found = [
-            {
-                "id": int(r["id"]),
-                "name": r["name"],
-                "active": bool(r["active"]),
-                "company_id": int(r["company_id"][0]) if r.get("company_id") else None,
-            }
-            for r in rows or []
-        ]
-        carried = self.regsync_external_ids([r["id"] for r in found], module) if found else {}
-        for r in found:
-            r["external_ids"] = carried.get(r["id"], [])
+                found.append(
+                    {
+                        **{name: row.get(name) for name in fields},
+                        "id": int(row["id"]),
+                        "company_id": int(company[0])
+                        if isinstance(company, list | tuple) and company
+                        else None,
+                    }
+                )
         return found
 
     # --- pos.config helpers ---------------------------------------------------------------
@@ -974,14 +984,13 @@ class OdooClient:
             return
         moved = self._moved(ids)
         if moved:
-            error = OdooMovedCompanyError(
-                _moved_text(moved, self.company_id) + f" Odoo said: {exc.message}",
+            raise _moved_error(
+                moved,
+                self.company_id,
+                exc.message,
                 fault_code=exc.fault_code,
                 http_status=exc.http_status,
-            )
-            error.missing_ids = tuple(moved)
-            error.companies = moved
-            raise error from exc
+            ) from exc
 
     def _pos_config_exists(self, odoo_id: int) -> bool:
         count = self.execute_kw(
@@ -1107,13 +1116,8 @@ class OdooClient:
                     fault_code="load",
                 ) from exc
             if 0 in exc.moved_rows:
-                error = OdooMovedCompanyError(
-                    _moved_text({odoo_id: exc.moved_rows[0]}, self.company_id)
-                    + f" Odoo said: {text}",
-                    fault_code="load",
-                )
-                error.missing_ids, error.companies = (odoo_id,), {odoo_id: exc.moved_rows[0]}
-                raise error from exc
+                moved = {odoo_id: exc.moved_rows[0]}
+                raise _moved_error(moved, self.company_id, text, fault_code="load") from exc
             if 0 in exc.missing_rows:
                 raise OdooMissingRecordError(text, fault_code="load") from exc
             if 0 in exc.transient_rows:
@@ -1154,25 +1158,20 @@ class OdooClient:
                 )
                 gone = [i for i in unknown if ids[i] not in present]
                 moved = self._moved([ids[i] for i in gone])
-                if own_xids is not None and moved:
+                elsewhere = [i for i in gone if ids[i] in moved]
+                if own_xids is not None and elsewhere:
                     # In another company and carrying another register's external id: not
                     # this row's config moved, but an id handed out again (a restore).
-                    carried = self.regsync_external_ids(sorted(moved))
+                    carried = self.regsync_external_ids([ids[i] for i in elsewhere])
                     error.not_ours_rows = frozenset(
                         i
-                        for i in gone
-                        if ids[i] in moved
-                        and any(x != own_xids[i] for x in carried.get(ids[i], []))
+                        for i in elsewhere
+                        if any(x != own_xids[i] for x in carried.get(ids[i], []))
                     )
-                    moved = {
-                        k: v
-                        for k, v in moved.items()
-                        if k not in {ids[i] for i in error.not_ours_rows}
-                    }
-                error.moved_rows = {i: moved[ids[i]] for i in gone if ids[i] in moved}
-                error.missing_rows = frozenset(
-                    i for i in gone if ids[i] not in moved and i not in error.not_ours_rows
-                )
+                error.moved_rows = {
+                    i: moved[ids[i]] for i in elsewhere if i not in error.not_ours_rows
+                }
+                error.missing_rows = frozenset(i for i in gone if ids[i] not in moved)
             raise
 
     def _batch_error(self, messages: list[dict], row_count: int) -> OdooBatchError:
