@@ -193,8 +193,9 @@ def _set_odoo_connection(
     if companies is not _UNSET:
         tenant.odoo_company_name = (companies.get("name") or "")[:200]
         tenant.odoo_companies = companies.get("list") or []
-    if company is not _UNSET and clean_company_id(company) != tenant.odoo_company_id:
-        tenant.odoo_company_id = clean_company_id(company)
+    company = clean_company_id(company) if company is not _UNSET else _UNSET
+    if company is not _UNSET and company != tenant.odoo_company_id:
+        tenant.odoo_company_id = company
         changed.append("odoo_company_id")
         if companies is _UNSET:
             tenant.odoo_company_name = ""  # not known until Odoo is asked

@@ -332,7 +332,8 @@ class Drain:
                     )
                 elif payload:
                     if not claim.link_unconfirmed:
-                        self._refuse_anothers([claim])
+                        for refused in self._refuse_anothers([claim]).values():
+                            raise refused
                     self.client.write_pos_config(odoo_id, payload)
         except OdooError as exc:
             return self._obtained(claim, CallOutcome(claim.odoo_pos_config_id, exc, _ms(started)))
@@ -433,7 +434,7 @@ class Drain:
             return rows
         started = time.monotonic()
         try:
-            refused = self._refuse_anothers(rows, raise_first=False)
+            refused = self._refuse_anothers(rows)
         except OdooError as exc:  # one read for every row: it names none
             if blame.shared_failure_is_split(exc, went_through=self._gone_through()):
                 return rows  # each is sent alone, and checked alone (`call`)
@@ -443,9 +444,7 @@ class Drain:
             self._obtained(claim, CallOutcome(claim.odoo_pos_config_id, error, _ms(started)))
         return [c for c in rows if c not in refused]
 
-    def _refuse_anothers(
-        self, rows: list[claims.Claim], *, raise_first: bool = True
-    ) -> dict[claims.Claim, OdooNotOursError]:
+    def _refuse_anothers(self, rows: list[claims.Claim]) -> dict[claims.Claim, OdooNotOursError]:
         """Which of these linked rows' configs carry another register's external id in Odoo:
         a stale link (Odoo restored from a backup), never written."""
         rows = [c for c in rows if c.register_id not in self.links_read]
@@ -464,8 +463,6 @@ class Drain:
                     "register's external id (Odoo restored from a backup?): not written; "
                     "the register is created again"
                 )
-        if raise_first and refused:
-            raise next(iter(refused.values()))
         return refused
 
     def _send_updates(self, rows: list[claims.Claim]) -> list[int]:

@@ -20,7 +20,7 @@ from odoo_sync.claims import CREATE, UPDATE, Claim
 from odoo_sync.due import backoff_for
 from odoo_sync.models import SyncAttempt
 from registers.models import ErrorKind, PosConfig, SyncState
-from registers.services import relink_register
+from registers.services import holder_of_odoo_config, relink_register
 from registers.state import SYNC_ACTOR, BatchWrites, Event, apply_event
 
 log = logging.getLogger("odoo_sync")
@@ -174,7 +174,7 @@ def _create_pushed(
     row = _holding(claim, batch)
     if row is None:
         return _record(claim, Outcome.SUPERSEDED, batch, odoo_id=odoo_id, duration_ms=duration_ms)
-    if linked and _linked_by_another(claim, odoo_id, row):
+    if linked and holder_of_odoo_config(row.tenant, odoo_id, exclude=claim.register_id):
         # Decided under the onboarding lock, recorded after its lease ran out (a stalled
         # worker): another register took the config meanwhile. Given back, uncharged: the
         # next lookup sees that link (DESIGN 13: never one config for two registers).
@@ -202,18 +202,6 @@ def _create_pushed(
         )
         return _record(claim, Outcome.REQUEUED, batch, odoo_id=odoo_id, duration_ms=duration_ms)
     return _record(claim, Outcome.SYNCED, batch, odoo_id=odoo_id, duration_ms=duration_ms)
-
-
-def _linked_by_another(claim: Claim, odoo_id: int, row: PosConfig) -> bool:
-    """Whether a register of any tenant on the same Odoo database holds this config now."""
-    return (
-        PosConfig.objects.filter(
-            tenant_id__in=Tenant.objects.sharing_odoo_with(row.tenant),
-            odoo_pos_config_id=odoo_id,
-        )
-        .exclude(pk=claim.register_id)
-        .exists()
-    )
 
 
 def _unlink_stale_holders(claim: Claim, odoo_id: int, batch: _Batch) -> None:

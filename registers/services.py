@@ -406,6 +406,19 @@ def relink_all_to_odoo(tenant: Tenant, *, actor: str = SYSTEM_ACTOR) -> int:
         return relinked
 
 
+def holder_of_odoo_config(
+    tenant: Tenant, odoo_id: int, *, exclude: int | None = None
+) -> PosConfig | None:
+    """The register (other than `exclude`) that links this pos.config, of any tenant on the
+    same Odoo database as `tenant`: ownership is the database's, not the tenant's."""
+    holders = PosConfig.objects.filter(
+        tenant_id__in=Tenant.objects.sharing_odoo_with(tenant), odoo_pos_config_id=odoo_id
+    )
+    if exclude is not None:
+        holders = holders.exclude(pk=exclude)
+    return holders.select_related("tenant").first()
+
+
 # --- onboarding: an operator settles an ambiguous create ---------------------------------
 
 
@@ -454,15 +467,7 @@ def link_register_to_odoo(
             f"pos.config {odoo_pos_config_id} is not one of the configs found for "
             f"{row.name!r} ({', '.join(str(c) for c in sorted(candidates)) or 'none'})."
         )
-    # Ownership is the Odoo's, not the tenant's: any tenant on the same server and database.
-    taken = (
-        PosConfig.objects.filter(
-            tenant_id__in=Tenant.objects.sharing_odoo_with(row.tenant),
-            odoo_pos_config_id=odoo_pos_config_id,
-        )
-        .select_related("tenant")
-        .first()
-    )
+    taken = holder_of_odoo_config(row.tenant, odoo_pos_config_id)
     if taken is not None:
         owner = "" if taken.tenant_id == row.tenant_id else f" of {taken.tenant.name}"
         raise ValidationError(
@@ -587,13 +592,7 @@ def adopt_odoo_config(
         raise ValidationError(
             f"The Odoo connection of {tenant.name} changed since the audit: run the audit again."
         )
-    holder = (
-        PosConfig.objects.filter(
-            tenant_id__in=Tenant.objects.sharing_odoo_with(tenant), odoo_pos_config_id=odoo_id
-        )
-        .select_related("tenant")
-        .first()
-    )
+    holder = holder_of_odoo_config(tenant, odoo_id)
     if holder is not None:
         whose = "" if holder.tenant_id == tenant.pk else f" of {holder.tenant.name}"
         raise ValidationError(
